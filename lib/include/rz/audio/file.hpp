@@ -1,0 +1,97 @@
+// Streaming audio file I/O over libsndfile: read and write interleaved float32 in blocks.
+//
+// Units: frames are per channel (one frame = one sample of every channel); samples are float32 with
+// full scale at +/-1.0. Nothing here holds a whole file in memory.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace rz::audio {
+
+struct FileInfo {
+  int sample_rate_hz = 0;
+  int channels = 0;
+  int64_t frames = 0;
+  std::string container;  // "wav", "flac", "ogg", "mp3", "aiff", ... (lower case)
+  std::string encoding;   // "pcm16", "pcm24", "pcm32", "float32", "float64", "vorbis", "opus", "mp3", ...
+  double duration_s() const {
+    return sample_rate_hz > 0 ? static_cast<double>(frames) / sample_rate_hz : 0.0;
+  }
+};
+
+// Sequential reader. Throws InputError naming the file when it cannot be opened or decoded.
+class Reader {
+ public:
+  explicit Reader(const std::filesystem::path& path);
+  ~Reader();
+  Reader(Reader&&) noexcept;
+  Reader& operator=(Reader&&) noexcept;
+
+  const FileInfo& info() const { return info_; }
+  const std::filesystem::path& path() const { return path_; }
+  // Reads up to `frames` frames into `interleaved` (frames * channels floats); returns frames read,
+  // 0 at the end. Throws InputError on a decode error (e.g. a truncated file).
+  size_t read(float* interleaved, size_t frames);
+  void seek(int64_t frame);
+
+ private:
+  std::filesystem::path path_;
+  FileInfo info_;
+  struct Handle;
+  std::unique_ptr<Handle> handle_;
+};
+
+enum class SampleFormat { kFloat32, kPcm16, kPcm24, kPcm32, kLossy };
+
+// Bits of an integer PCM format (16, 24, 32), 0 for float and lossy formats.
+int pcm_bits(SampleFormat format);
+std::string to_string(SampleFormat format);  // "float32", "pcm16", ..., "lossy"
+SampleFormat parse_sample_format(const std::string& text);  // "16", "24", "32", "float", "f32"
+
+struct WriteSpec {
+  int sample_rate_hz = 44100;
+  int channels = 2;
+  std::string container = "wav";  // wav, flac, ogg, opus, mp3, aiff, w64, caf
+  SampleFormat sample_format = SampleFormat::kFloat32;
+  double lossy_quality = 0.9;  // 0..1 for ogg/opus/mp3 (libsndfile SFC_SET_VBR_ENCODING_QUALITY)
+};
+
+// Container from a file name's extension (".flac" -> "flac"); throws UsageError for unknown ones.
+std::string container_for_path(const std::filesystem::path& path);
+// The sample formats a container can hold; the first is its default.
+bool container_supports(const std::string& container, SampleFormat format);
+SampleFormat default_sample_format(const std::string& container);
+
+// Sequential writer. WAV grows into RF64 past 4 GiB. close() flushes and reports failures; the
+// destructor closes silently (use close() to see errors).
+class Writer {
+ public:
+  Writer(const std::filesystem::path& path, const WriteSpec& spec);
+  ~Writer();
+  Writer(Writer&&) noexcept;
+  Writer& operator=(Writer&&) noexcept;
+
+  const WriteSpec& spec() const { return spec_; }
+  void write(const float* interleaved, size_t frames);
+  // Integer PCM already quantised by the caller, left-justified in int32 (libsndfile's int API):
+  // a 16-bit value v is passed as v << 16. Bypasses libsndfile's float scaling.
+  void write_int(const int32_t* interleaved, size_t frames);
+  int64_t frames_written() const { return frames_written_; }
+  void close();
+
+ private:
+  std::filesystem::path path_;
+  WriteSpec spec_;
+  int64_t frames_written_ = 0;
+  struct Handle;
+  std::unique_ptr<Handle> handle_;
+};
+
+// Versions of the audio libraries, for --version.
+std::string library_versions();
+
+}  // namespace rz::audio

@@ -1,0 +1,90 @@
+// The shared frame of every rz- tool: common flags, stdin input, logging, progress, exit codes.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "rz/progress.hpp"
+
+namespace rz::cli {
+
+// What a tool's body hands back: output paths (printed one per line), or a JSON record (printed
+// with --json), or a text report; and an exit code (3 for failed checks).
+struct Result {
+  std::vector<std::filesystem::path> outputs;
+  nlohmann::json record;  // with --json; default {"output": path} (or "outputs" for several)
+  std::string text;       // printed instead of the output paths when non-empty
+  int exit_code = 0;
+};
+
+class Context {
+ public:
+  // Positional inputs, or when none were given and stdin is not a terminal, the paths read from
+  // stdin (one per line, or the "output"/"outputs" of a previous tool's --json record).
+  const std::vector<std::string>& inputs() const { return inputs_; }
+  // Exactly one input (UsageError otherwise).
+  std::filesystem::path input() const;
+  // -o when given, else `fallback`.
+  std::filesystem::path output_or(const std::filesystem::path& fallback) const;
+  bool has_output() const { return !output_.empty(); }
+  bool force() const { return force_; }
+  bool json() const { return json_; }
+  int verbosity() const { return verbosity_; }  // -1 quiet, 0 default, 1 -v, 2 -vv
+
+  void warn(const std::string& message) const;
+  void info(const std::string& message) const;   // shown with -v
+  void debug(const std::string& message) const;  // shown with -vv
+  const Progress& progress() const { return progress_; }
+
+  // The common part of this run's history entry: tool, version, args, started (UTC).
+  nlohmann::json provenance() const;
+  double elapsed_s() const;
+
+ private:
+  friend class Tool;
+  std::string tool_;
+  std::vector<std::string> args_;
+  std::vector<std::string> inputs_;
+  std::string output_;
+  bool force_ = false;
+  bool json_ = false;
+  int verbosity_ = 0;
+  Progress progress_;
+  std::chrono::steady_clock::time_point start_;
+  std::string started_utc_;
+};
+
+class Tool {
+ public:
+  // `examples`: runnable command lines shown at the end of --help.
+  Tool(std::string name, std::string description, std::string examples);
+  CLI::App& app() { return app_; }
+  // Declares the positional input(s). `multiple`: several files (rz-ingest).
+  void add_input(const std::string& help, bool multiple = false);
+  // Declares -o/--output and --force.
+  void add_output(const std::string& help);
+  // Parses, installs signal handlers, runs `body`, prints its result, maps exceptions to exit codes.
+  int run(int argc, char** argv, const std::function<Result(Context&)>& body);
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  CLI::App app_;
+  Context ctx_;
+  bool multiple_inputs_ = false;
+  bool has_input_ = false;
+  bool show_progress_ = false;
+  int verbose_count_ = 0;
+  bool quiet_ = false;
+};
+
+// libsndfile, libsamplerate and libebur128 versions, for --version.
+std::string library_versions();
+
+}  // namespace rz::cli

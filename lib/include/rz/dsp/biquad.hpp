@@ -1,0 +1,38 @@
+// Biquad filters after the RBJ Audio EQ Cookbook, run per channel on interleaved audio.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace rz::dsp {
+
+struct BiquadCoeffs {
+  double b0 = 1, b1 = 0, b2 = 0, a1 = 0, a2 = 0;  // a0 normalised to 1
+
+  static BiquadCoeffs highpass(double sample_rate_hz, double freq_hz, double q = 0.7071067811865476);
+  static BiquadCoeffs lowpass(double sample_rate_hz, double freq_hz, double q = 0.7071067811865476);
+  // Shelves with shelf slope S = 1 (the cookbook's steepest monotonic shelf).
+  static BiquadCoeffs low_shelf(double sample_rate_hz, double freq_hz, double gain_db);
+  static BiquadCoeffs high_shelf(double sample_rate_hz, double freq_hz, double gain_db);
+  static BiquadCoeffs peaking(double sample_rate_hz, double freq_hz, double q, double gain_db);
+
+  // Magnitude response in dB at freq_hz.
+  double magnitude_db(double sample_rate_hz, double freq_hz) const;
+};
+
+// A chain of biquads applied in place to interleaved audio, state kept per channel across calls
+// (transposed direct form II in double precision).
+class BiquadChain {
+ public:
+  explicit BiquadChain(int channels) : channels_(channels) {}
+  void add(const BiquadCoeffs& c);
+  bool empty() const { return stages_.empty(); }
+  void process(float* interleaved, size_t frames);
+
+ private:
+  int channels_;
+  std::vector<BiquadCoeffs> stages_;
+  std::vector<double> state_;  // 2 per stage per channel
+};
+
+}  // namespace rz::dsp

@@ -1,0 +1,61 @@
+// Real FFT over KissFFT, windows, and a streaming power-spectrum framer.
+#pragma once
+
+#include <complex>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace rz::dsp {
+
+// Forward/inverse real FFT of even size n. forward(): n reals -> n/2+1 bins, unnormalised.
+// inverse(): n/2+1 bins -> n reals, scaled by 1/n so that inverse(forward(x)) == x.
+class RealFft {
+ public:
+  explicit RealFft(int n);
+  ~RealFft();
+  RealFft(RealFft&&) noexcept;
+  RealFft& operator=(RealFft&&) noexcept;
+  int size() const { return n_; }
+  void forward(const float* in, std::complex<float>* out);
+  void inverse(const std::complex<float>* in, float* out);
+
+ private:
+  int n_;
+  struct Plans;
+  std::unique_ptr<Plans> plans_;
+};
+
+// Periodic Hann window (for STFT analysis with 50 % overlap it sums to a constant).
+std::vector<float> hann_window(int n);
+
+// Slices a mono stream into Hann-windowed frames of `fft_size` every `hop` frames and hands each
+// frame's power spectrum |X[k]|^2 (fft_size/2+1 bins, unnormalised; see power_scale()) to a
+// callback. Frames start at sample 0; flush() zero-pads the last partial frame.
+class PowerSpectrumStream {
+ public:
+  PowerSpectrumStream(int fft_size, int hop);
+  using Callback = std::function<void(const float* power)>;
+  // `stride`: distance between consecutive samples of this channel in `x` (interleaved input).
+  void push(const float* x, size_t frames, size_t stride, const Callback& on_frame);
+  void flush(const Callback& on_frame);
+  int bins() const { return fft_.size() / 2 + 1; }
+  // Divide power by this to get the mean-square contribution per bin (Parseval with the window):
+  // sum_k power[k] * weight(k) / power_scale() = mean square of the windowed frame.
+  double power_scale() const { return power_scale_; }
+
+ private:
+  void emit(const Callback& on_frame);
+  RealFft fft_;
+  int hop_;
+  std::vector<float> window_;
+  std::vector<float> ring_;  // last fft_size samples
+  size_t filled_ = 0;        // samples in ring_
+  size_t since_emit_ = 0;
+  std::vector<float> frame_;
+  std::vector<std::complex<float>> spectrum_;
+  std::vector<float> power_;
+  double power_scale_;
+};
+
+}  // namespace rz::dsp

@@ -1,0 +1,63 @@
+// rz-master's library side: EQ, loudness normalisation, true-peak limiting, dither, export.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rz/audio/file.hpp"
+#include "rz/progress.hpp"
+#include "rz/stems/stem_dir.hpp"
+
+namespace rz::master {
+
+struct Options {
+  double target_lufs = -14.0;
+  double ceiling_dbtp = -1.0;
+  double highpass_hz = 0.0;  // 0: off
+  double tilt_db = 0.0;      // +: brighter. Low shelf -tilt/2 and high shelf +tilt/2 around 1 kHz
+  std::string stem;          // empty: the unity sum of all stems
+  std::optional<audio::SampleFormat> sample_format;  // default: the container's
+  bool dither = true;        // TPDF when writing integer PCM
+  uint64_t seed = 0;         // dither noise
+  double lossy_quality = 0.9;
+  double lookahead_ms = 5.0;
+  double release_ms = 80.0;
+  double tolerance_lu = 0.05;  // each pass aims this close; the promise is 0.2 LU
+  int max_passes = 8;
+  void validate() const;  // throws UsageError
+};
+
+struct Measurement {
+  double integrated_lufs = 0;
+  double true_peak_dbtp = 0;
+  double sample_peak_dbfs = 0;
+  double loudness_range_lu = 0;
+  nlohmann::json to_json() const;
+};
+
+struct Report {
+  std::filesystem::path output;
+  std::filesystem::path sidecar;  // OUTPUT.json
+  Measurement before;             // of the input (sum), before EQ and gain
+  Measurement after;              // of the samples written (decoded back for integer PCM)
+  double gain_db = 0;
+  double max_limiting_db = 0;
+  int passes = 0;
+  std::vector<std::string> warnings;
+  nlohmann::json record;
+};
+
+// Masters `in` to the audio file `output` (format from its extension) and writes OUTPUT.json beside
+// it with the measurements and the history. Both appear only when the run succeeds.
+Report master(const stems::StemDir& in, const std::filesystem::path& output, bool force,
+              const Options& options, const nlohmann::json& provenance, const Progress& progress);
+
+// Default output file: "<input>.master.flac".
+std::filesystem::path default_output(const std::filesystem::path& input);
+
+}  // namespace rz::master

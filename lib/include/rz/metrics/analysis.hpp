@@ -1,0 +1,86 @@
+// One-pass streaming analysis of a recording: level, loudness, clipping, noise floor and SNR,
+// bandwidth cutoff, spectral shape and stereo image. Memory does not grow with the input's length.
+//
+// Method notes (also in rz-ingest(1)):
+// - Spectra: Hann-windowed 2048-point STFT (hop 1024) of every channel, powers averaged over
+//   channels. Frames of digital silence are skipped.
+// - Noise floor: per frequency bin, the 10th percentile of the frame powers over time (a
+//   minimum-statistics estimate kept as a per-bin histogram of 0.25 dB steps), corrected for the
+//   bias of that percentile on a periodogram (exponentially distributed: x 1/0.1054), then
+//   median-filtered across 33 bins (~700 Hz) so that steady tones do not count as noise.
+//   noise_floor_dbfs = 10 log10 of the noise's mean square; snr_db = 10 log10((total - noise) /
+//   noise), the mean square of the whole recording against that floor.
+// - Bandwidth cutoff: on the long-term average spectrum (dB, smoothed over 7 bins), the frequency
+//   with the largest drop from [f/1.25, f/1.05] to [1.05 f, 1.25 f]; a drop under 15 dB means full
+//   band (cutoff = Nyquist). The cutoff is then the highest frequency up to 1.25 f whose level is
+//   within 10 dB of the passband just below.
+// - Clipping: a sample is clipped when |x| >= clip_threshold (0.999 full scale); a clipped run is
+//   at least min_clip_run consecutive clipped samples in one channel.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace rz::metrics {
+
+struct AnalysisOptions {
+  double clip_threshold = 0.999;  // linear, |x| at or above counts as clipped
+  int min_clip_run = 3;           // consecutive clipped samples that make a clipped run
+  bool spectral = true;           // noise floor, SNR, bandwidth, centroid (the costly part)
+};
+
+struct Analysis {
+  int sample_rate_hz = 0;
+  int channels = 0;
+  int64_t frames = 0;
+  double duration_s = 0;
+  double peak_dbfs = 0;
+  double true_peak_dbtp = 0;
+  double rms_dbfs = 0;   // 10 log10(mean square), full-scale square wave = 0 dBFS
+  double crest_db = 0;   // peak_dbfs - rms_dbfs
+  double integrated_lufs = 0;
+  double loudness_range_lu = 0;
+  double max_short_term_lufs = 0;
+  double max_momentary_lufs = 0;
+  std::vector<double> dc_offset;  // per channel, linear mean
+  int64_t nonfinite_samples = 0;
+  int64_t clipped_samples = 0;
+  double clipped_ratio = 0;  // clipped_samples / (frames * channels)
+  int64_t clipped_runs = 0;
+  int64_t longest_clipped_run = 0;  // frames
+  double noise_floor_dbfs = 0;
+  double snr_db = 0;
+  double bandwidth_hz = 0;  // estimated cutoff; Nyquist when full band
+  bool band_limited = false;
+  double spectral_centroid_hz = 0;
+  double spectral_rolloff_hz = 0;  // 85 % of the energy lies below
+  bool mono = false;               // one channel, or channels identical (correlation > 0.9999)
+  double stereo_correlation = 1;   // Pearson correlation of the first two channels
+  double stereo_width = 0;         // side / (mid + side) energy: 0 mono, 0.5 uncorrelated
+
+  nlohmann::json to_json() const;
+};
+
+class Analyzer {
+ public:
+  Analyzer(int sample_rate_hz, int channels, const AnalysisOptions& options = {});
+  ~Analyzer();
+  Analyzer(Analyzer&&) noexcept;
+  Analyzer& operator=(Analyzer&&) noexcept;
+  void add(const float* interleaved, size_t frames);
+  Analysis finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Spectral estimates from a long-term average spectrum and per-bin noise powers, exposed for tests.
+// `ltas` and `noise` hold mean powers per bin of an STFT of `fft_size` at `sample_rate_hz`.
+double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int sample_rate_hz,
+                             bool* band_limited);
+
+}  // namespace rz::metrics

@@ -1,0 +1,51 @@
+// EBU R 128 / ITU-R BS.1770 loudness and true peak over libebur128.
+//
+// Units: LUFS for absolute loudness, LU for loudness range, dBTP for true peak, dBFS for sample
+// peak. Quantities that are undefined (silence) read -infinity. Mono input is measured as dual mono
+// (played on both speakers), the convention of streaming platforms.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace rz::metrics {
+
+class LoudnessMeter {
+ public:
+  enum Feature : unsigned {
+    kIntegrated = 1u << 0,
+    kRange = 1u << 1,
+    kTruePeak = 1u << 2,
+    kSamplePeak = 1u << 3,
+    kMaxima = 1u << 4,  // max momentary (400 ms) and short-term (3 s) loudness
+    kAll = 0x1Fu,
+  };
+  LoudnessMeter(int channels, int sample_rate_hz, unsigned features = kAll);
+  ~LoudnessMeter();
+  LoudnessMeter(LoudnessMeter&&) noexcept;
+  LoudnessMeter& operator=(LoudnessMeter&&) noexcept;
+
+  void add(const float* interleaved, size_t frames);
+
+  double integrated_lufs() const;
+  double range_lu() const;
+  double true_peak_dbtp() const;     // max over channels
+  double sample_peak_dbfs() const;   // max over channels
+  double max_momentary_lufs() const { return max_momentary_; }
+  double max_short_term_lufs() const { return max_short_term_; }
+
+ private:
+  int channels_;
+  int sample_rate_hz_;
+  unsigned features_;
+  struct State;
+  std::unique_ptr<State> state_;
+  size_t frames_to_boundary_;  // frames until the next 100 ms step (for maxima)
+  double max_momentary_;
+  double max_short_term_;
+};
+
+double to_db(double linear_amplitude);  // 20 log10, -inf for 0
+double power_to_db(double power);       // 10 log10, -inf for 0
+
+}  // namespace rz::metrics

@@ -1,0 +1,80 @@
+// rz-mix's library side: a gain-staged, streaming sum of the stems of a stem directory.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rz/audio/file.hpp"
+#include "rz/progress.hpp"
+#include "rz/stems/stem_dir.hpp"
+
+namespace rz::mix {
+
+struct StemSettings {
+  double gain_db = 0.0;
+  bool mute = false;
+  bool solo = false;
+  double pan = 0.0;  // -1 left .. +1 right; a balance control on stereo (0 = unchanged)
+};
+
+struct Options {
+  std::map<std::string, StemSettings> stems;  // stems not named here play at unity
+  double master_gain_db = 0.0;
+
+  // Reads {"master_gain_db": x, "stems": {"vocals": {"gain_db": 3, "mute": false, "solo": false,
+  // "pan": -0.2}}}; throws UsageError naming a bad field.
+  static Options from_json(const nlohmann::json& j, const std::string& subject);
+  nlohmann::json to_json() const;
+  // Stem names must exist in `dir`; pan needs stereo. Throws UsageError.
+  void validate(const stems::StemDir& dir) const;
+};
+
+// Per-stem linear gains per output channel after mute/solo/gain/pan.
+struct StemGains {
+  std::string name;
+  std::vector<double> channel_gain;
+};
+std::vector<StemGains> resolve_gains(const stems::StemDir& dir, const Options& options);
+
+// Streams the weighted sum of the stems (float, never clipped).
+class StemSum {
+ public:
+  StemSum(const stems::StemDir& dir, const Options& options);
+  size_t read(float* out, size_t frames);  // interleaved; 0 at the end
+  int channels() const { return channels_; }
+  int sample_rate_hz() const { return rate_; }
+  int64_t frames() const { return frames_; }
+  const std::vector<StemGains>& gains() const { return gains_; }
+
+ private:
+  int channels_;
+  int rate_;
+  int64_t frames_;
+  std::vector<StemGains> gains_;
+  std::vector<audio::Reader> readers_;
+  std::vector<float> scratch_;
+  std::vector<double> acc_;
+};
+
+struct Report {
+  std::filesystem::path output;
+  double peak_dbfs = 0;
+  double headroom_db = 0;  // -peak_dbfs: positive means below full scale
+  double integrated_lufs = 0;
+  std::vector<std::string> active_stems;
+  std::vector<std::string> warnings;
+  nlohmann::json record;
+};
+
+Report mix(const stems::StemDir& in, const std::filesystem::path& output, bool force,
+           const Options& options, const nlohmann::json& provenance, const Progress& progress);
+
+// Parses "NAME=VALUE" (for --gain and --pan).
+std::pair<std::string, double> parse_assignment(const std::string& text, const std::string& flag);
+
+}  // namespace rz::mix

@@ -1,0 +1,88 @@
+// Stem directories: audio files plus manifest.json; opened with checks, created atomically.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "rz/audio/file.hpp"
+#include "rz/stems/manifest.hpp"
+
+namespace rz::stems {
+
+enum class Verify {
+  kHeaders,  // manifest parses; every stem exists, has the manifest's size, rate, channels, frames
+  kHashes,   // and its SHA-256 matches
+};
+
+// A committed stem directory, opened for reading.
+class StemDir {
+ public:
+  // Throws InputError naming the first problem found.
+  static StemDir open(const std::filesystem::path& dir, Verify verify = Verify::kHeaders);
+
+  const std::filesystem::path& path() const { return path_; }
+  const Manifest& manifest() const { return manifest_; }
+  std::filesystem::path stem_path(const StemEntry& stem) const { return path_ / stem.file; }
+  // The stem named `name`; throws UsageError listing the stems when absent.
+  const StemEntry& stem(const std::string& name) const;
+
+ private:
+  std::filesystem::path path_;
+  Manifest manifest_;
+};
+
+// Builds a stem directory in a hidden temporary sibling (".NAME.tmp-XXXXXX") and renames it into
+// place on commit(), manifest written last. Destroyed uncommitted, it removes everything it wrote.
+class StemDirWriter {
+ public:
+  // Refuses an existing `final_dir` unless `force`; throws IoError when the parent is unwritable.
+  StemDirWriter(const std::filesystem::path& final_dir, bool force);
+  ~StemDirWriter();
+  StemDirWriter(const StemDirWriter&) = delete;
+  StemDirWriter& operator=(const StemDirWriter&) = delete;
+
+  const std::filesystem::path& final_path() const { return final_; }
+  // Where to write the file of stem `name` (float32 WAV).
+  std::filesystem::path stem_file_path(const std::string& name) const;
+  audio::Writer open_stem(const std::string& name, int sample_rate_hz, int channels) const;
+  // Records a stem whose file is complete and closed: measures size and SHA-256.
+  void add_stem(const std::string& name, int64_t frames);
+
+  Manifest& manifest() { return manifest_; }
+  // Writes manifest.json and renames the directory into place; returns the final path.
+  std::filesystem::path commit();
+
+ private:
+  std::filesystem::path final_;
+  std::filesystem::path temp_;
+  bool force_;
+  bool committed_ = false;
+  Manifest manifest_;
+};
+
+// Default output name: "<input>.<stage>" beside the input ("gig.mp3" -> "gig.<stage>" for files
+// with an audio extension when `strip_extension`).
+std::filesystem::path default_output(const std::filesystem::path& input, const std::string& stage,
+                                     bool strip_extension = false);
+
+// A single output file written as a hidden temporary sibling and renamed into place on commit().
+class AtomicFile {
+ public:
+  AtomicFile(const std::filesystem::path& final_path, bool force);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  const std::filesystem::path& temp_path() const { return temp_; }
+  const std::filesystem::path& final_path() const { return final_; }
+  void commit();
+
+ private:
+  std::filesystem::path final_;
+  std::filesystem::path temp_;
+  bool committed_ = false;
+};
+
+// Writes `text` to `path` and checks that it reached the disk (flush, fsync, close).
+void write_text_file(const std::filesystem::path& path, const std::string& text);
+
+}  // namespace rz::stems

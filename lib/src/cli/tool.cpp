@@ -1,0 +1,225 @@
+// Tool/Context: the Unix contract of rz- tools in one place (see STYLE.md and rz(7)).
+#include "rz/cli/tool.hpp"
+
+#include <ebur128.h>
+#include <samplerate.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <sstream>
+
+#include "rz/audio/file.hpp"
+#include "rz/error.hpp"
+#include "rz/version.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rz::cli {
+
+namespace {
+
+constexpr size_t kMaxStdinBytes = 1 << 20;
+constexpr double kProgressIntervalS = 0.2;
+
+extern "C" void on_signal(int) { request_interrupt(); }
+
+std::string trim(const std::string& s) {
+  size_t a = s.find_first_not_of(" \t\r\n");
+  if (a == std::string::npos) return "";
+  size_t b = s.find_last_not_of(" \t\r\n");
+  return s.substr(a, b - a + 1);
+}
+
+// Paths from stdin: plain lines, or JSON records with "output" / "outputs".
+std::vector<std::string> read_stdin_inputs() {
+  std::string data;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), stdin)) > 0) {
+    data.append(buf, n);
+    if (data.size() > kMaxStdinBytes) throw UsageError("stdin: more than 1 MiB; expected paths");
+  }
+  std::vector<std::string> paths;
+  std::istringstream lines(data);
+  std::string line;
+  while (std::getline(lines, line)) {
+    line = trim(line);
+    if (line.empty()) continue;
+    if (line.front() == '{') {
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::exception&) {
+        throw UsageError("stdin: a line starting with '{' is not valid JSON");
+      }
+      if (j.contains("output") && j["output"].is_string()) {
+        paths.push_back(j["output"].get<std::string>());
+      } else if (j.contains("outputs") && j["outputs"].is_array()) {
+        for (const auto& p : j["outputs"]) paths.push_back(p.get<std::string>());
+      } else {
+        throw UsageError("stdin: JSON record has no \"output\" path");
+      }
+    } else {
+      paths.push_back(line);
+    }
+  }
+  return paths;
+}
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string library_versions() {
+  int major = 0, minor = 0, patch = 0;
+  ebur128_get_version(&major, &minor, &patch);
+  return audio::library_versions() + ", " + src_get_version() + ", libebur128 " +
+         std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+}
+
+fs::path Context::input() const {
+  if (inputs_.empty()) throw UsageError("no input: give one as an argument or pipe its path in");
+  if (inputs_.size() > 1) throw UsageError("expected one input, got " + std::to_string(inputs_.size()));
+  return fs::path(inputs_.front());
+}
+
+fs::path Context::output_or(const fs::path& fallback) const {
+  return output_.empty() ? fallback : fs::path(output_);
+}
+
+void Context::warn(const std::string& m) const {
+  if (verbosity_ >= 0) std::fprintf(stderr, "%s: warning: %s\n", tool_.c_str(), m.c_str());
+}
+void Context::info(const std::string& m) const {
+  if (verbosity_ >= 1) std::fprintf(stderr, "%s: %s\n", tool_.c_str(), m.c_str());
+}
+void Context::debug(const std::string& m) const {
+  if (verbosity_ >= 2) std::fprintf(stderr, "%s: %s\n", tool_.c_str(), m.c_str());
+}
+
+nlohmann::json Context::provenance() const {
+  return {{"tool", tool_}, {"version", kVersion}, {"args", args_}, {"started", started_utc_}};
+}
+
+double Context::elapsed_s() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+Tool::Tool(std::string name, std::string description, std::string examples)
+    : name_(std::move(name)), app_(std::move(description), name_) {
+  ctx_.tool_ = name_;
+  app_.footer("\nExamples:\n" + examples + "\nExit status: 0 ok, 1 failure, 2 usage error, 3 a check "
+              "failed, 130 interrupted. See " + name_ + "(1).");
+  app_.set_version_flag("--version", name_ + " " + kVersion + "\n" + library_versions());
+  app_.add_flag("--json", ctx_.json_, "Print one JSON object on stdout instead of the output path");
+  app_.add_flag("-q,--quiet", quiet_, "Errors only on stderr");
+  app_.add_flag("-v,--verbose", verbose_count_, "More detail on stderr (-vv: timings)");
+  app_.add_flag("--progress", show_progress_, "Show progress on stderr even when it is not a terminal");
+}
+
+void Tool::add_input(const std::string& help, bool multiple) {
+  multiple_inputs_ = multiple;
+  has_input_ = true;
+  app_.add_option(multiple ? "inputs" : "input", ctx_.inputs_, help)->expected(0, multiple ? -1 : 1);
+}
+
+void Tool::add_output(const std::string& help) {
+  app_.add_option("-o,--output", ctx_.output_, help);
+  app_.add_flag("-f,--force", ctx_.force_, "Replace an existing output");
+}
+
+int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body) {
+  ctx_.start_ = std::chrono::steady_clock::now();
+  ctx_.started_utc_ = utc_now();
+  for (int i = 1; i < argc; ++i) ctx_.args_.push_back(argv[i]);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_signal);
+  try {
+    try {
+      app_.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      std::cout << app_.help();
+      return kExitOk;
+    } catch (const CLI::CallForAllHelp& e) {
+      std::cout << app_.help("", CLI::AppFormatMode::All);
+      return kExitOk;
+    } catch (const CLI::CallForVersion& e) {
+      std::cout << e.what() << "\n";
+      return kExitOk;
+    } catch (const CLI::ParseError& e) {
+      std::fprintf(stderr, "%s: error: %s (see --help)\n", name_.c_str(), e.what());
+      return kExitUsage;
+    }
+    ctx_.verbosity_ = quiet_ ? -1 : verbose_count_;
+    if (has_input_ && ctx_.inputs_.empty() && !isatty(STDIN_FILENO)) ctx_.inputs_ = read_stdin_inputs();
+    if (has_input_ && ctx_.inputs_.empty()) {
+      throw UsageError("no input: give one as an argument or pipe its path in (see --help)");
+    }
+    if (ctx_.has_output() && ctx_.inputs_.size() > 1) {
+      throw UsageError("-o/--output takes one input, got " + std::to_string(ctx_.inputs_.size()));
+    }
+    const bool tty = isatty(STDERR_FILENO);
+    if ((tty || show_progress_) && ctx_.verbosity_ >= 0) {
+      auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+      auto name = name_;
+      ctx_.progress_ = [last, name, tty](std::string_view stage, double fraction) {
+        auto now = std::chrono::steady_clock::now();
+        if (fraction < 1.0 && std::chrono::duration<double>(now - *last).count() < kProgressIntervalS) return;
+        *last = now;
+        std::fprintf(stderr, "%s%s: %.*s %3d%%%s", tty ? "\r\033[K" : "", name.c_str(),
+                     static_cast<int>(stage.size()), stage.data(), static_cast<int>(fraction * 100),
+                     tty ? "" : "\n");
+        std::fflush(stderr);
+      };
+    }
+    Result result = body(ctx_);
+    if (ctx_.progress_ && tty) std::fprintf(stderr, "\r\033[K");
+    std::string out;
+    if (ctx_.json_) {
+      nlohmann::json record = result.record;
+      if (record.is_null()) record = nlohmann::json::object();
+      if (result.outputs.size() == 1 && !record.contains("output")) {
+        record["output"] = result.outputs.front().string();
+      } else if (result.outputs.size() > 1 && !record.contains("outputs")) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& p : result.outputs) list.push_back(p.string());
+        record["outputs"] = list;
+      }
+      out = record.dump() + "\n";
+    } else if (!result.text.empty()) {
+      out = result.text;
+    } else {
+      for (const auto& p : result.outputs) out += p.string() + "\n";
+    }
+    if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
+      if (errno == EPIPE) return result.exit_code;  // the reader went away: a clean stop
+      std::fprintf(stderr, "%s: error: cannot write to stdout\n", name_.c_str());
+      return kExitFailure;
+    }
+    return result.exit_code;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s%s: error: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "", name_.c_str(), e.what());
+    return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "%s: error: out of memory\n", name_.c_str());
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", name_.c_str(), e.what());
+    return kExitFailure;
+  }
+}
+
+}  // namespace rz::cli

@@ -1,0 +1,85 @@
+// RBJ cookbook biquad design and a transposed-direct-form-II chain.
+#include "rz/dsp/biquad.hpp"
+
+#include <cmath>
+#include <complex>
+
+namespace rz::dsp {
+
+namespace {
+
+BiquadCoeffs normalise(double b0, double b1, double b2, double a0, double a1, double a2) {
+  BiquadCoeffs c;
+  c.b0 = b0 / a0;
+  c.b1 = b1 / a0;
+  c.b2 = b2 / a0;
+  c.a1 = a1 / a0;
+  c.a2 = a2 / a0;
+  return c;
+}
+
+}  // namespace
+
+BiquadCoeffs BiquadCoeffs::highpass(double fs, double f, double q) {
+  const double w = 2 * M_PI * f / fs, cw = std::cos(w), alpha = std::sin(w) / (2 * q);
+  return normalise((1 + cw) / 2, -(1 + cw), (1 + cw) / 2, 1 + alpha, -2 * cw, 1 - alpha);
+}
+
+BiquadCoeffs BiquadCoeffs::lowpass(double fs, double f, double q) {
+  const double w = 2 * M_PI * f / fs, cw = std::cos(w), alpha = std::sin(w) / (2 * q);
+  return normalise((1 - cw) / 2, 1 - cw, (1 - cw) / 2, 1 + alpha, -2 * cw, 1 - alpha);
+}
+
+BiquadCoeffs BiquadCoeffs::low_shelf(double fs, double f, double gain_db) {
+  const double a = std::pow(10.0, gain_db / 40), w = 2 * M_PI * f / fs, cw = std::cos(w);
+  const double alpha = std::sin(w) / 2 * std::sqrt(2.0), sa = 2 * std::sqrt(a) * alpha;
+  return normalise(a * ((a + 1) - (a - 1) * cw + sa), 2 * a * ((a - 1) - (a + 1) * cw),
+                   a * ((a + 1) - (a - 1) * cw - sa), (a + 1) + (a - 1) * cw + sa,
+                   -2 * ((a - 1) + (a + 1) * cw), (a + 1) + (a - 1) * cw - sa);
+}
+
+BiquadCoeffs BiquadCoeffs::high_shelf(double fs, double f, double gain_db) {
+  const double a = std::pow(10.0, gain_db / 40), w = 2 * M_PI * f / fs, cw = std::cos(w);
+  const double alpha = std::sin(w) / 2 * std::sqrt(2.0), sa = 2 * std::sqrt(a) * alpha;
+  return normalise(a * ((a + 1) + (a - 1) * cw + sa), -2 * a * ((a - 1) + (a + 1) * cw),
+                   a * ((a + 1) + (a - 1) * cw - sa), (a + 1) - (a - 1) * cw + sa,
+                   2 * ((a - 1) - (a + 1) * cw), (a + 1) - (a - 1) * cw - sa);
+}
+
+BiquadCoeffs BiquadCoeffs::peaking(double fs, double f, double q, double gain_db) {
+  const double a = std::pow(10.0, gain_db / 40), w = 2 * M_PI * f / fs, cw = std::cos(w);
+  const double alpha = std::sin(w) / (2 * q);
+  return normalise(1 + alpha * a, -2 * cw, 1 - alpha * a, 1 + alpha / a, -2 * cw, 1 - alpha / a);
+}
+
+double BiquadCoeffs::magnitude_db(double fs, double f) const {
+  const std::complex<double> z = std::polar(1.0, -2 * M_PI * f / fs);
+  const std::complex<double> h = (b0 + b1 * z + b2 * z * z) / (1.0 + a1 * z + a2 * z * z);
+  return 20 * std::log10(std::abs(h));
+}
+
+void BiquadChain::add(const BiquadCoeffs& c) {
+  stages_.push_back(c);
+  state_.assign(stages_.size() * channels_ * 2, 0.0);
+}
+
+void BiquadChain::process(float* x, size_t frames) {
+  const size_t ch = static_cast<size_t>(channels_);
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    const BiquadCoeffs& c = stages_[s];
+    for (size_t k = 0; k < ch; ++k) {
+      double z1 = state_[(s * ch + k) * 2], z2 = state_[(s * ch + k) * 2 + 1];
+      for (size_t i = 0; i < frames; ++i) {
+        const double in = x[i * ch + k];
+        const double out = c.b0 * in + z1;
+        z1 = c.b1 * in - c.a1 * out + z2;
+        z2 = c.b2 * in - c.a2 * out;
+        x[i * ch + k] = static_cast<float>(out);
+      }
+      state_[(s * ch + k) * 2] = z1;
+      state_[(s * ch + k) * 2 + 1] = z2;
+    }
+  }
+}
+
+}  // namespace rz::dsp

@@ -1,0 +1,117 @@
+// KissFFT-backed real FFT and a streaming windowed power-spectrum framer.
+#include "rz/dsp/fft.hpp"
+
+#include <kissfft/kiss_fftr.h>
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "rz/error.hpp"
+
+namespace rz::dsp {
+
+static_assert(sizeof(kiss_fft_cpx) == sizeof(std::complex<float>), "kiss_fft_cpx layout");
+
+struct RealFft::Plans {
+  kiss_fftr_cfg forward = nullptr;
+  kiss_fftr_cfg inverse = nullptr;
+  std::vector<float> scratch;
+  ~Plans() {
+    kiss_fftr_free(forward);
+    kiss_fftr_free(inverse);
+  }
+};
+
+RealFft::RealFft(int n) : n_(n), plans_(new Plans) {
+  if (n < 2 || n % 2) throw Error("bad FFT size", std::to_string(n), "must be even and >= 2");
+  plans_->forward = kiss_fftr_alloc(n, 0, nullptr, nullptr);
+  plans_->inverse = kiss_fftr_alloc(n, 1, nullptr, nullptr);
+  if (!plans_->forward || !plans_->inverse) throw Error("cannot plan FFT", std::to_string(n), "out of memory");
+  plans_->scratch.resize(static_cast<size_t>(n));
+}
+
+RealFft::~RealFft() = default;
+RealFft::RealFft(RealFft&&) noexcept = default;
+RealFft& RealFft::operator=(RealFft&&) noexcept = default;
+
+void RealFft::forward(const float* in, std::complex<float>* out) {
+  kiss_fftr(plans_->forward, in, reinterpret_cast<kiss_fft_cpx*>(out));
+}
+
+void RealFft::inverse(const std::complex<float>* in, float* out) {
+  kiss_fftri(plans_->inverse, reinterpret_cast<const kiss_fft_cpx*>(in), out);
+  const float scale = 1.0f / static_cast<float>(n_);
+  for (int i = 0; i < n_; ++i) out[i] *= scale;
+}
+
+std::vector<float> hann_window(int n) {
+  std::vector<float> w(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) w[i] = static_cast<float>(0.5 - 0.5 * std::cos(2.0 * M_PI * i / n));
+  return w;
+}
+
+PowerSpectrumStream::PowerSpectrumStream(int fft_size, int hop)
+    : fft_(fft_size),
+      hop_(hop),
+      window_(hann_window(fft_size)),
+      ring_(static_cast<size_t>(fft_size), 0.0f),
+      frame_(static_cast<size_t>(fft_size)),
+      spectrum_(static_cast<size_t>(fft_size / 2 + 1)),
+      power_(static_cast<size_t>(fft_size / 2 + 1)) {
+  double sum_sq = 0;
+  for (float w : window_) sum_sq += double(w) * w;
+  // Parseval: sum over all n bins of |X|^2 = n * sum(x^2 w^2). With the one-sided spectrum, bins
+  // 1..n/2-1 count twice. power_scale turns sum_k |X_k|^2 (one-sided, doubled) into mean(x^2).
+  power_scale_ = fft_size * sum_sq;
+}
+
+void PowerSpectrumStream::emit(const Callback& on_frame) {
+  const size_t n = ring_.size();
+  for (size_t i = 0; i < n; ++i) frame_[i] = ring_[i] * window_[i];
+  fft_.forward(frame_.data(), spectrum_.data());
+  for (size_t k = 0; k < power_.size(); ++k) power_[k] = std::norm(spectrum_[k]);
+  on_frame(power_.data());
+}
+
+void PowerSpectrumStream::push(const float* x, size_t frames, size_t stride, const Callback& on_frame) {
+  const size_t n = ring_.size();
+  for (size_t i = 0; i < frames; ++i) {
+    // Keep the newest n samples at the end of ring_ (shifted per hop, not per sample).
+    if (filled_ < n) {
+      ring_[filled_++] = x[i * stride];
+      if (filled_ == n) {
+        emit(on_frame);
+        since_emit_ = 0;
+      }
+      continue;
+    }
+    // Full: accumulate a hop of new samples in place after shifting once per hop.
+    if (since_emit_ == 0) {
+      std::memmove(ring_.data(), ring_.data() + hop_, (n - hop_) * sizeof(float));
+    }
+    ring_[n - hop_ + since_emit_] = x[i * stride];
+    if (++since_emit_ == static_cast<size_t>(hop_)) {
+      emit(on_frame);
+      since_emit_ = 0;
+    }
+  }
+}
+
+void PowerSpectrumStream::flush(const Callback& on_frame) {
+  const size_t n = ring_.size();
+  if (filled_ < n) {
+    if (filled_ == 0) return;
+    std::fill(ring_.begin() + filled_, ring_.end(), 0.0f);
+    filled_ = n;
+    emit(on_frame);
+    return;
+  }
+  if (since_emit_ > 0) {
+    std::fill(ring_.begin() + (n - hop_ + since_emit_), ring_.end(), 0.0f);
+    emit(on_frame);
+    since_emit_ = 0;
+  }
+}
+
+}  // namespace rz::dsp

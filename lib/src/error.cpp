@@ -1,0 +1,27 @@
+// Error message formatting and the process-wide interrupt flag.
+#include "rz/error.hpp"
+
+#include <atomic>
+
+namespace rz {
+
+namespace {
+std::atomic<bool> g_interrupt{false};
+}  // namespace
+
+std::string describe(std::string_view what, std::string_view subject, std::string_view reason) {
+  std::string s(what);
+  s += " '";
+  s += subject;
+  s += "': ";
+  s += reason;
+  return s;
+}
+
+void request_interrupt() noexcept { g_interrupt.store(true, std::memory_order_relaxed); }
+bool interrupt_requested() noexcept { return g_interrupt.load(std::memory_order_relaxed); }
+void throw_if_interrupted() {
+  if (interrupt_requested()) throw Interrupted();
+}
+
+}  // namespace rz

@@ -1,0 +1,271 @@
+// Mastering: a measuring pass, then render passes (EQ -> gain -> true-peak limiter -> dither) that
+// measure exactly the samples written and correct the gain until loudness and ceiling both hold.
+#include "rz/master/master.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "rz/dsp/biquad.hpp"
+#include "rz/dsp/limiter.hpp"
+#include "rz/error.hpp"
+#include "rz/metrics/loudness.hpp"
+#include "rz/mix/mix.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace rz::master {
+
+namespace {
+
+constexpr size_t kBlockFrames = 65536;
+constexpr double kTiltPivotHz = 1000.0;
+// The limiter aims this far under the ceiling at first: its 4x interpolator and libebur128's differ
+// slightly, and dither moves samples by up to 2 LSB. Raised after a pass that still reads over.
+constexpr double kInitialCeilingMarginDb = 0.15;
+constexpr double kCeilingStepMarginDb = 0.05;
+constexpr double kMaxGainDb = 60.0;
+
+double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
+
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f", v);
+  return buf;
+}
+
+struct Source {
+  const stems::StemDir& dir;
+  mix::Options mix_options;
+  int channels() const { return dir.manifest().channels; }
+  int rate() const { return dir.manifest().sample_rate_hz; }
+};
+
+dsp::BiquadChain make_eq(const Options& o, int channels, int rate) {
+  dsp::BiquadChain eq(channels);
+  if (o.highpass_hz > 0) eq.add(dsp::BiquadCoeffs::highpass(rate, o.highpass_hz));
+  if (o.tilt_db != 0) {
+    eq.add(dsp::BiquadCoeffs::low_shelf(rate, kTiltPivotHz, -o.tilt_db / 2));
+    eq.add(dsp::BiquadCoeffs::high_shelf(rate, kTiltPivotHz, o.tilt_db / 2));
+  }
+  return eq;
+}
+
+}  // namespace
+
+json Measurement::to_json() const {
+  return {{"integrated_lufs", finite_or(integrated_lufs, -200.0)},
+          {"true_peak_dbtp", finite_or(true_peak_dbtp, -200.0)},
+          {"sample_peak_dbfs", finite_or(sample_peak_dbfs, -200.0)},
+          {"loudness_range_lu", finite_or(loudness_range_lu, 0.0)}};
+}
+
+void Options::validate() const {
+  if (!(target_lufs >= -70 && target_lufs <= 0)) {
+    throw UsageError(describe("bad --target", fmt(target_lufs), "use -70..0 LUFS"));
+  }
+  if (!(ceiling_dbtp >= -20 && ceiling_dbtp <= 0)) {
+    throw UsageError(describe("bad --ceiling", fmt(ceiling_dbtp), "use -20..0 dBTP"));
+  }
+  if (highpass_hz < 0 || highpass_hz > 500) {
+    throw UsageError(describe("bad --highpass", fmt(highpass_hz), "use 0 (off) or up to 500 Hz"));
+  }
+  if (std::fabs(tilt_db) > 12) throw UsageError(describe("bad --tilt", fmt(tilt_db), "use -12..12 dB"));
+  if (lookahead_ms < 0.5 || lookahead_ms > 50) {
+    throw UsageError(describe("bad --lookahead", fmt(lookahead_ms), "use 0.5..50 ms"));
+  }
+  if (release_ms < 1 || release_ms > 2000) {
+    throw UsageError(describe("bad --release", fmt(release_ms), "use 1..2000 ms"));
+  }
+}
+
+fs::path default_output(const fs::path& input) { return stems::default_output(input, "master.flac"); }
+
+Report master(const stems::StemDir& in, const fs::path& output, bool force, const Options& opt,
+              const json& provenance, const Progress& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  opt.validate();
+  audio::WriteSpec spec;
+  spec.container = audio::container_for_path(output);
+  spec.sample_format = opt.sample_format.value_or(audio::default_sample_format(spec.container));
+  spec.sample_rate_hz = in.manifest().sample_rate_hz;
+  spec.channels = in.manifest().channels;
+  spec.lossy_quality = opt.lossy_quality;
+  if (!audio::container_supports(spec.container, spec.sample_format)) {
+    throw UsageError(describe("unsupported sample format", output.string(),
+                              audio::to_string(spec.sample_format) + " cannot be stored in " + spec.container));
+  }
+  mix::Options unity;
+  if (!opt.stem.empty()) {
+    in.stem(opt.stem);
+    unity.stems[opt.stem].solo = true;
+  }
+  const int ch = spec.channels, rate = spec.sample_rate_hz;
+  const int64_t total = in.manifest().frames;
+  const int bits = audio::pcm_bits(spec.sample_format);
+  const bool integer = bits > 0;
+  std::vector<float> block(kBlockFrames * ch);
+
+  // Pass 0: loudness of the input as it is, and after EQ (what the gain acts on).
+  Report rep;
+  double eq_lufs;
+  {
+    mix::StemSum sum(in, unity);
+    dsp::BiquadChain eq = make_eq(opt, ch, rate);
+    metrics::LoudnessMeter raw(ch, rate);
+    metrics::LoudnessMeter shaped(ch, rate, metrics::LoudnessMeter::kIntegrated);
+    int64_t done = 0;
+    size_t n;
+    while ((n = sum.read(block.data(), kBlockFrames)) > 0) {
+      throw_if_interrupted();
+      raw.add(block.data(), n);
+      eq.process(block.data(), n);
+      shaped.add(block.data(), n);
+      done += static_cast<int64_t>(n);
+      report(progress, "measure", double(done) / std::max<int64_t>(1, total));
+    }
+    rep.before = {raw.integrated_lufs(), raw.true_peak_dbtp(), raw.sample_peak_dbfs(), raw.range_lu()};
+    eq_lufs = shaped.integrated_lufs();
+  }
+  if (!std::isfinite(eq_lufs)) {
+    throw InputError("cannot master", in.path().string(), "the input is silent (no gated loudness)");
+  }
+
+  stems::AtomicFile file(output, force);
+  double gain_db = opt.target_lufs - eq_lufs;
+  double ceiling_db = opt.ceiling_dbtp - kInitialCeilingMarginDb;
+  double prev_gain = 0, prev_lufs = 0;
+  bool have_prev = false;
+  std::vector<float> limited, decoded;
+  std::vector<int32_t> pcm;
+  for (int pass = 1;; ++pass) {
+    if (std::fabs(gain_db) > kMaxGainDb) {
+      throw InputError("cannot master", in.path().string(),
+                       "reaching " + fmt(opt.target_lufs) + " LUFS needs " + fmt(gain_db) + " dB of gain");
+    }
+    mix::StemSum sum(in, unity);
+    dsp::BiquadChain eq = make_eq(opt, ch, rate);
+    dsp::LimiterSettings ls{ceiling_db, opt.lookahead_ms, opt.release_ms};
+    dsp::TruePeakLimiter limiter(ch, rate, ls);
+    dsp::TpdfDither dither(integer ? bits : 24, opt.seed, opt.dither);
+    metrics::LoudnessMeter meter(ch, rate, metrics::LoudnessMeter::kIntegrated | metrics::LoudnessMeter::kRange |
+                                               metrics::LoudnessMeter::kTruePeak | metrics::LoudnessMeter::kSamplePeak);
+    audio::Writer writer(file.temp_path(), spec);
+    const float g = static_cast<float>(std::pow(10.0, gain_db / 20.0));
+    auto emit = [&](std::vector<float>& x) {
+      const size_t frames = x.size() / ch;
+      if (frames == 0) return;
+      if (integer) {
+        pcm.resize(x.size());
+        decoded.resize(x.size());
+        dither.quantise(x.data(), x.size(), pcm.data(), decoded.data());
+        writer.write_int(pcm.data(), frames);
+        meter.add(decoded.data(), frames);
+      } else {
+        writer.write(x.data(), frames);
+        meter.add(x.data(), frames);
+      }
+    };
+    int64_t done = 0;
+    size_t n;
+    const std::string stage = "render (pass " + std::to_string(pass) + ")";
+    while ((n = sum.read(block.data(), kBlockFrames)) > 0) {
+      throw_if_interrupted();
+      eq.process(block.data(), n);
+      for (size_t i = 0; i < n * ch; ++i) block[i] *= g;
+      limited.clear();
+      limiter.process(block.data(), n, limited);
+      emit(limited);
+      done += static_cast<int64_t>(n);
+      report(progress, stage, double(done) / std::max<int64_t>(1, total));
+    }
+    limited.clear();
+    limiter.flush(limited);
+    emit(limited);
+    writer.close();
+    rep.after = {meter.integrated_lufs(), meter.true_peak_dbtp(), meter.sample_peak_dbfs(), meter.range_lu()};
+    rep.gain_db = gain_db;
+    rep.max_limiting_db = limiter.max_reduction_db();
+    rep.passes = pass;
+    const double error = opt.target_lufs - rep.after.integrated_lufs;
+    const double over = rep.after.true_peak_dbtp - opt.ceiling_dbtp;
+    // Lossy encoders move peaks: the ceiling is checked on the signal handed to the encoder.
+    if (std::fabs(error) <= opt.tolerance_lu && over <= 0) break;
+    if (pass >= opt.max_passes) {
+      throw Error("cannot master", in.path().string(),
+                  "after " + std::to_string(pass) + " passes the output reads " +
+                      fmt(rep.after.integrated_lufs) + " LUFS and " + fmt(rep.after.true_peak_dbtp) + " dBTP");
+    }
+    if (over > 0) ceiling_db -= over + kCeilingStepMarginDb;
+    // Next gain: secant through the last two passes when they bracket a usable slope, else a step
+    // of the remaining error (limiting makes loudness grow slower than gain).
+    double next = gain_db + error;
+    if (have_prev && std::fabs(gain_db - prev_gain) > 1e-6) {
+      const double slope = (rep.after.integrated_lufs - prev_lufs) / (gain_db - prev_gain);
+      if (slope > 0.05) next = gain_db + error / slope;
+    }
+    prev_gain = gain_db;
+    prev_lufs = rep.after.integrated_lufs;
+    have_prev = true;
+    gain_db = next;
+  }
+  if (spec.sample_format == audio::SampleFormat::kLossy) {
+    rep.warnings.push_back("lossy output: the ceiling holds for the signal given to the encoder; "
+                           "decoded peaks may differ");
+  }
+
+  // Sidecar with the measurements and the history, then the audio file: the audio is the commit.
+  rep.output = output;
+  rep.sidecar = fs::path(output.string() + ".json");
+  stems::AtomicFile sidecar(rep.sidecar, force);
+  json entry = provenance;
+  json inputs = json::array();
+  for (const auto& s : in.manifest().stems) inputs.push_back({{"stem", s.name}, {"sha256", s.sha256}});
+  entry["inputs"] = inputs;
+  entry["parameters"] = {{"target_lufs", opt.target_lufs},
+                         {"ceiling_dbtp", opt.ceiling_dbtp},
+                         {"highpass_hz", opt.highpass_hz},
+                         {"tilt_db", opt.tilt_db},
+                         {"stem", opt.stem.empty() ? json("all") : json(opt.stem)},
+                         {"container", spec.container},
+                         {"sample_format", audio::to_string(spec.sample_format)},
+                         {"dither", integer && opt.dither ? "tpdf" : "none"},
+                         {"seed", opt.seed},
+                         {"lookahead_ms", opt.lookahead_ms},
+                         {"release_ms", opt.release_ms}};
+  entry["metrics"] = {{"before", rep.before.to_json()},
+                      {"after", rep.after.to_json()},
+                      {"gain_db", rep.gain_db},
+                      {"max_limiting_db", rep.max_limiting_db},
+                      {"passes", rep.passes}};
+  entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  json history = in.manifest().history;
+  history.push_back(entry);
+  json side = {{"schema", "rz-master"},
+               {"schema_version", 1},
+               {"file", output.filename().string()},
+               {"sample_rate_hz", rate},
+               {"channels", ch},
+               {"frames", total},
+               {"source", in.manifest().source},
+               {"history", history}};
+  stems::write_text_file(sidecar.temp_path(), side.dump(2) + "\n");
+  sidecar.commit();
+  try {
+    file.commit();
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(rep.sidecar, ec);
+    throw;
+  }
+  rep.record = {{"output", output.string()},
+                {"sidecar", rep.sidecar.string()},
+                {"before", rep.before.to_json()},
+                {"after", rep.after.to_json()},
+                {"gain_db", rep.gain_db},
+                {"max_limiting_db", rep.max_limiting_db},
+                {"passes", rep.passes}};
+  return rep;
+}
+
+}  // namespace rz::master

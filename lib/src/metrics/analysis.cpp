@@ -1,0 +1,333 @@
+// Streaming analysis: time-domain statistics per sample, spectral statistics per STFT frame.
+// The methods and their constants are described in analysis.hpp.
+#include "rz/metrics/analysis.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "rz/dsp/fft.hpp"
+#include "rz/metrics/loudness.hpp"
+
+namespace rz::metrics {
+
+namespace {
+
+constexpr int kFftSize = 2048;
+constexpr int kHop = 1024;
+constexpr double kHistMinDb = -220.0;  // per-bin power range kept in the noise histogram
+constexpr double kHistMaxDb = 20.0;
+constexpr double kHistStepDb = 0.25;
+constexpr int kHistBins = static_cast<int>((kHistMaxDb - kHistMinDb) / kHistStepDb);
+constexpr double kNoisePercentile = 0.10;
+// Mean / 10th percentile of an exponential distribution (periodogram of Gaussian noise).
+const double kPercentileBias = 1.0 / -std::log(1.0 - kNoisePercentile);
+constexpr int kNoiseMedianBins = 33;
+constexpr double kSilentFramePower = 1e-20;  // mean square below this: digital silence, skipped
+constexpr double kMinCutoffDropDb = 15.0;
+constexpr double kCutoffPassbandDropDb = 10.0;
+constexpr double kRolloffFraction = 0.85;
+constexpr double kMonoCorrelation = 0.9999;
+
+double json_number(double v) {
+  // JSON has no infinities: silence reads as a very low level rather than null.
+  if (std::isnan(v)) return 0.0;
+  if (std::isinf(v)) return v < 0 ? -200.0 : 200.0;
+  return v;
+}
+
+}  // namespace
+
+struct Analyzer::Impl {
+  int rate;
+  int channels;
+  AnalysisOptions opt;
+  LoudnessMeter meter;
+  int64_t frames = 0;
+  std::vector<double> sum, sum_sq, peak;
+  std::vector<int64_t> run;  // current clipped-run length per channel
+  int64_t nonfinite = 0, clipped = 0, clipped_runs = 0, longest_run = 0;
+  double sum_lr = 0, sum_mid = 0, sum_side = 0;
+  // Spectral state.
+  std::vector<dsp::PowerSpectrumStream> streams;
+  std::vector<std::vector<float>> channel_power;  // per channel: this block's frames, concatenated
+  std::vector<double> ltas;                       // sum of frame powers per bin
+  int64_t spectral_frames = 0;
+  std::vector<uint32_t> histogram;  // [bin][hist]
+  std::vector<float> clean;
+
+  Impl(int r, int c, const AnalysisOptions& o)
+      : rate(r), channels(c), opt(o), meter(c, r, LoudnessMeter::kAll),
+        sum(c, 0.0), sum_sq(c, 0.0), peak(c, 0.0), run(c, 0) {
+    if (opt.spectral) {
+      for (int i = 0; i < c; ++i) streams.emplace_back(kFftSize, kHop);
+      channel_power.assign(c, {});
+      ltas.assign(kFftSize / 2 + 1, 0.0);
+      histogram.assign(static_cast<size_t>(kFftSize / 2 + 1) * kHistBins, 0);
+    }
+  }
+
+  // Runs every channel's STFT over the block (frames == 0: flush the tails), then combines the
+  // frames the channels produced, which come in lock-step.
+  void push_spectral(const float* data, size_t count_frames) {
+    constexpr int bins = kFftSize / 2 + 1;
+    for (int c = 0; c < channels; ++c) {
+      auto& out = channel_power[c];
+      out.clear();
+      auto collect = [&out](const float* power) { out.insert(out.end(), power, power + bins); };
+      if (count_frames > 0) {
+        streams[c].push(data + c, count_frames, static_cast<size_t>(channels), collect);
+      } else {
+        streams[c].flush(collect);
+      }
+    }
+    const size_t count = channel_power[0].size() / bins;
+    for (size_t f = 0; f < count; ++f) on_spectrum_frame(f * bins);
+  }
+
+  void on_spectrum_frame(size_t offset) {
+    const int bins = kFftSize / 2 + 1;
+    const double scale = streams[0].power_scale();
+    double total = 0;
+    std::vector<double> p(bins);
+    for (int k = 0; k < bins; ++k) {
+      double s = 0;
+      for (int c = 0; c < channels; ++c) s += channel_power[c][offset + k];
+      const double weight = (k == 0 || k == bins - 1) ? 1.0 : 2.0;  // one-sided spectrum
+      p[k] = weight * s / (channels * scale);
+      total += p[k];
+    }
+    if (total < kSilentFramePower) return;
+    ++spectral_frames;
+    for (int k = 0; k < bins; ++k) {
+      ltas[k] += p[k];
+      const double db = p[k] > 0 ? 10.0 * std::log10(p[k]) : kHistMinDb;
+      const int h = std::clamp(static_cast<int>((db - kHistMinDb) / kHistStepDb), 0, kHistBins - 1);
+      ++histogram[static_cast<size_t>(k) * kHistBins + h];
+    }
+  }
+
+  double percentile_power(int k, double q) const {
+    const uint32_t* h = &histogram[static_cast<size_t>(k) * kHistBins];
+    const double target = q * static_cast<double>(spectral_frames);
+    double acc = 0;
+    for (int i = 0; i < kHistBins; ++i) {
+      if (h[i] == 0) continue;
+      if (acc + h[i] >= target) {
+        const double frac = (target - acc) / h[i];
+        const double db = kHistMinDb + (i + frac) * kHistStepDb;
+        return std::pow(10.0, db / 10.0);
+      }
+      acc += h[i];
+    }
+    return std::pow(10.0, kHistMaxDb / 10.0);
+  }
+};
+
+Analyzer::Analyzer(int sample_rate_hz, int channels, const AnalysisOptions& options)
+    : impl_(new Impl(sample_rate_hz, channels, options)) {}
+Analyzer::~Analyzer() = default;
+Analyzer::Analyzer(Analyzer&&) noexcept = default;
+Analyzer& Analyzer::operator=(Analyzer&&) noexcept = default;
+
+void Analyzer::add(const float* x, size_t frames) {
+  Impl& s = *impl_;
+  const int ch = s.channels;
+  const float* data = x;
+  // Non-finite samples are counted and measured as zero so one bad sample cannot poison the rest.
+  size_t bad = 0;
+  for (size_t i = 0; i < frames * ch; ++i) bad += !std::isfinite(x[i]);
+  if (bad > 0) {
+    s.nonfinite += static_cast<int64_t>(bad);
+    s.clean.assign(x, x + frames * ch);
+    for (float& v : s.clean) {
+      if (!std::isfinite(v)) v = 0.0f;
+    }
+    data = s.clean.data();
+  }
+  const float threshold = static_cast<float>(s.opt.clip_threshold);
+  for (size_t i = 0; i < frames; ++i) {
+    const float* f = data + i * ch;
+    for (int c = 0; c < ch; ++c) {
+      const double v = f[c];
+      s.sum[c] += v;
+      s.sum_sq[c] += v * v;
+      const double a = std::fabs(v);
+      if (a > s.peak[c]) s.peak[c] = a;
+      if (a >= threshold) {
+        ++s.clipped;
+        if (++s.run[c] == s.opt.min_clip_run) ++s.clipped_runs;
+        s.longest_run = std::max(s.longest_run, s.run[c]);
+      } else {
+        s.run[c] = 0;
+      }
+    }
+    if (ch >= 2) {
+      const double l = f[0], r = f[1];
+      s.sum_lr += l * r;
+      s.sum_mid += 0.25 * (l + r) * (l + r);
+      s.sum_side += 0.25 * (l - r) * (l - r);
+    }
+  }
+  s.meter.add(data, frames);
+  s.frames += static_cast<int64_t>(frames);
+  if (s.opt.spectral) s.push_spectral(data, frames);
+}
+
+double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int sample_rate_hz,
+                             bool* band_limited) {
+  const int bins = static_cast<int>(ltas.size());
+  const double bin_hz = static_cast<double>(sample_rate_hz) / fft_size;
+  const double nyquist = sample_rate_hz / 2.0;
+  *band_limited = false;
+  std::vector<double> db(bins), smooth(bins);
+  for (int k = 0; k < bins; ++k) db[k] = 10.0 * std::log10(ltas[k] + 1e-30);
+  for (int k = 0; k < bins; ++k) {
+    double acc = 0;
+    int n = 0;
+    for (int j = std::max(0, k - 3); j <= std::min(bins - 1, k + 3); ++j, ++n) acc += db[j];
+    smooth[k] = acc / n;
+  }
+  auto mean_db = [&](double f_lo, double f_hi) {
+    const int a = std::max(0, static_cast<int>(std::ceil(f_lo / bin_hz)));
+    const int b = std::min(bins - 1, static_cast<int>(std::floor(f_hi / bin_hz)));
+    double acc = 0;
+    for (int k = a; k <= b; ++k) acc += smooth[k];
+    return b >= a ? acc / (b - a + 1) : std::numeric_limits<double>::quiet_NaN();
+  };
+  double best_drop = 0, best_f = nyquist;
+  const double top = nyquist * 0.995;
+  for (int k = static_cast<int>(500.0 / bin_hz); k < bins; ++k) {
+    const double f = k * bin_hz;
+    const double above_hi = std::min(1.25 * f, top);
+    if ((above_hi - 1.05 * f) < 3 * bin_hz) break;  // too close to Nyquist to judge
+    const double drop = mean_db(f / 1.25, f / 1.05) - mean_db(1.05 * f, above_hi);
+    if (drop > best_drop) {
+      best_drop = drop;
+      best_f = f;
+    }
+  }
+  if (best_drop < kMinCutoffDropDb) return nyquist;
+  *band_limited = true;
+  const double passband = mean_db(best_f / 1.5, best_f / 1.1);
+  const int k_max = std::min(bins - 1, static_cast<int>(1.25 * best_f / bin_hz));
+  for (int k = k_max; k > 0; --k) {
+    if (smooth[k] >= passband - kCutoffPassbandDropDb) return k * bin_hz;
+  }
+  return best_f;
+}
+
+Analysis Analyzer::finish() {
+  Impl& s = *impl_;
+  if (s.opt.spectral) s.push_spectral(nullptr, 0);
+  Analysis a;
+  a.sample_rate_hz = s.rate;
+  a.channels = s.channels;
+  a.frames = s.frames;
+  a.duration_s = static_cast<double>(s.frames) / s.rate;
+  const double n = std::max<int64_t>(1, s.frames);
+  double peak = 0, mean_sq = 0;
+  for (int c = 0; c < s.channels; ++c) {
+    peak = std::max(peak, s.peak[c]);
+    mean_sq += s.sum_sq[c] / n;
+    a.dc_offset.push_back(s.sum[c] / n);
+  }
+  mean_sq /= s.channels;
+  a.peak_dbfs = to_db(peak);
+  a.rms_dbfs = power_to_db(mean_sq);
+  a.crest_db = a.peak_dbfs - a.rms_dbfs;
+  a.true_peak_dbtp = s.meter.true_peak_dbtp();
+  a.integrated_lufs = s.meter.integrated_lufs();
+  a.loudness_range_lu = s.meter.range_lu();
+  a.max_short_term_lufs = s.meter.max_short_term_lufs();
+  a.max_momentary_lufs = s.meter.max_momentary_lufs();
+  a.nonfinite_samples = s.nonfinite;
+  a.clipped_samples = s.clipped;
+  a.clipped_ratio = static_cast<double>(s.clipped) / (n * s.channels);
+  a.clipped_runs = s.clipped_runs;
+  a.longest_clipped_run = s.longest_run;
+  if (s.channels >= 2) {
+    const double denom = std::sqrt(s.sum_sq[0] * s.sum_sq[1]);
+    a.stereo_correlation = denom > 0 ? s.sum_lr / denom : 1.0;
+    const double ms = s.sum_mid + s.sum_side;
+    a.stereo_width = ms > 0 ? s.sum_side / ms : 0.0;
+    a.mono = a.stereo_correlation > kMonoCorrelation;
+  } else {
+    a.mono = true;
+    a.stereo_correlation = 1.0;
+    a.stereo_width = 0.0;
+  }
+  a.bandwidth_hz = s.rate / 2.0;
+  if (s.opt.spectral && s.spectral_frames > 0) {
+    const int bins = kFftSize / 2 + 1;
+    const double bin_hz = static_cast<double>(s.rate) / kFftSize;
+    std::vector<double> mean(bins), noise(bins), floor(bins);
+    double total = 0, weighted = 0;
+    for (int k = 0; k < bins; ++k) {
+      mean[k] = s.ltas[k] / s.spectral_frames;
+      total += mean[k];
+      weighted += mean[k] * k * bin_hz;
+      noise[k] = s.percentile_power(k, kNoisePercentile) * kPercentileBias;
+    }
+    // Median across frequency removes steady tones from the per-bin floor.
+    const int half = kNoiseMedianBins / 2;
+    std::vector<double> window;
+    double noise_total = 0;
+    for (int k = 0; k < bins; ++k) {
+      window.assign(noise.begin() + std::max(0, k - half), noise.begin() + std::min(bins, k + half + 1));
+      std::nth_element(window.begin(), window.begin() + window.size() / 2, window.end());
+      floor[k] = std::min(window[window.size() / 2], mean[k]);
+      noise_total += floor[k];
+    }
+    a.noise_floor_dbfs = power_to_db(noise_total);
+    a.snr_db = noise_total > 0 ? power_to_db(std::max(total - noise_total, 1e-30) / noise_total) : 200.0;
+    a.spectral_centroid_hz = total > 0 ? weighted / total : 0.0;
+    double acc = 0;
+    for (int k = 0; k < bins; ++k) {
+      acc += mean[k];
+      if (acc >= kRolloffFraction * total) {
+        a.spectral_rolloff_hz = k * bin_hz;
+        break;
+      }
+    }
+    a.bandwidth_hz = estimate_bandwidth_hz(mean, kFftSize, s.rate, &a.band_limited);
+  } else {
+    a.noise_floor_dbfs = -std::numeric_limits<double>::infinity();
+    a.snr_db = 0;
+  }
+  return a;
+}
+
+nlohmann::json Analysis::to_json() const {
+  nlohmann::json j;
+  j["sample_rate_hz"] = sample_rate_hz;
+  j["channels"] = channels;
+  j["frames"] = frames;
+  j["duration_s"] = duration_s;
+  j["peak_dbfs"] = json_number(peak_dbfs);
+  j["true_peak_dbtp"] = json_number(true_peak_dbtp);
+  j["rms_dbfs"] = json_number(rms_dbfs);
+  j["crest_db"] = json_number(crest_db);
+  j["integrated_lufs"] = json_number(integrated_lufs);
+  j["loudness_range_lu"] = json_number(loudness_range_lu);
+  j["max_short_term_lufs"] = json_number(max_short_term_lufs);
+  j["max_momentary_lufs"] = json_number(max_momentary_lufs);
+  j["dc_offset"] = dc_offset;
+  j["nonfinite_samples"] = nonfinite_samples;
+  j["clipped_samples"] = clipped_samples;
+  j["clipped_ratio"] = clipped_ratio;
+  j["clipped_runs"] = clipped_runs;
+  j["longest_clipped_run"] = longest_clipped_run;
+  j["noise_floor_dbfs"] = json_number(noise_floor_dbfs);
+  j["snr_db"] = json_number(snr_db);
+  j["bandwidth_hz"] = bandwidth_hz;
+  j["band_limited"] = band_limited;
+  j["spectral_centroid_hz"] = spectral_centroid_hz;
+  j["spectral_rolloff_hz"] = spectral_rolloff_hz;
+  j["mono"] = mono;
+  j["stereo_correlation"] = stereo_correlation;
+  j["stereo_width"] = stereo_width;
+  return j;
+}
+
+}  // namespace rz::metrics

@@ -1,0 +1,244 @@
+// rz-metrics: per-stem analysis, optional comparison with a reference, thresholds, table output.
+#include "rz/metrics/report.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "rz/audio/decode.hpp"
+#include "rz/error.hpp"
+#include "rz/metrics/analysis.hpp"
+#include "rz/metrics/compare.hpp"
+#include "rz/stems/stem_dir.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace rz::metrics {
+
+namespace {
+
+constexpr size_t kBlockFrames = 65536;
+
+// One measurable item: a named stem file, or a lone audio file.
+struct Item {
+  std::string name;
+  fs::path file;
+};
+
+struct Target {
+  std::string kind;
+  std::vector<Item> items;
+};
+
+Target resolve(const fs::path& path) {
+  std::error_code ec;
+  Target t;
+  if (fs::is_directory(path, ec)) {
+    stems::StemDir dir = stems::StemDir::open(path);
+    t.kind = "stem_dir";
+    for (const auto& s : dir.manifest().stems) t.items.push_back({s.name, dir.stem_path(s)});
+  } else {
+    audio::require_regular_file(path);
+    t.kind = "file";
+    t.items.push_back({"mix", path});
+  }
+  return t;
+}
+
+// The reference item for stem `name`: the same name in a reference directory, or the lone
+// reference (a file, or a directory with one stem or a "mix" stem).
+const Item* match(const Target& ref, const std::string& name) {
+  for (const auto& it : ref.items) {
+    if (it.name == name) return &it;
+  }
+  if (ref.items.size() == 1) return &ref.items.front();
+  return nullptr;
+}
+
+}  // namespace
+
+Requirement Requirement::parse(const std::string& text) {
+  static const char* kOps[] = {">=", "<=", "==", "!=", ">", "<"};
+  Requirement r;
+  r.text = text;
+  size_t pos = std::string::npos;
+  for (const char* op : kOps) {
+    pos = text.find(op);
+    if (pos != std::string::npos) {
+      r.op = op;
+      break;
+    }
+  }
+  if (pos == std::string::npos || pos == 0) {
+    throw UsageError(describe("bad --require", text, "expected METRIC OP VALUE, e.g. 'true_peak_dbtp<=-1'"));
+  }
+  std::string lhs = text.substr(0, pos), rhs = text.substr(pos + r.op.size());
+  auto trim = [](std::string s) {
+    s.erase(0, s.find_first_not_of(" \t"));
+    s.erase(s.find_last_not_of(" \t") + 1);
+    return s;
+  };
+  lhs = trim(lhs);
+  rhs = trim(rhs);
+  const size_t dot = lhs.find('.');
+  if (dot != std::string::npos) {
+    r.stem = lhs.substr(0, dot);
+    r.metric = lhs.substr(dot + 1);
+  } else {
+    r.metric = lhs;
+  }
+  try {
+    size_t used = 0;
+    r.value = std::stod(rhs, &used);
+    if (used != rhs.size()) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    throw UsageError(describe("bad --require", text, "the threshold is not a number"));
+  }
+  return r;
+}
+
+json measure(const fs::path& path, const ReportOptions& options, const Progress& progress) {
+  const Target target = resolve(path);
+  Target ref;
+  if (!options.reference.empty()) ref = resolve(options.reference);
+  audio::DecodeOptions dopt;
+  dopt.allow_ffmpeg = options.allow_ffmpeg;
+  json report = {{"path", path.string()}, {"kind", target.kind}, {"stems", json::object()}};
+  if (!options.reference.empty()) report["reference"] = options.reference.string();
+  AnalysisOptions aopt;
+  aopt.spectral = options.spectral;
+  for (size_t idx = 0; idx < target.items.size(); ++idx) {
+    const Item& item = target.items[idx];
+    audio::DecodedFile est(item.file, dopt);
+    const auto info = est.info();
+    report["sample_rate_hz"] = info.sample_rate_hz;
+    report["channels"] = info.channels;
+    Analyzer analyzer(info.sample_rate_hz, info.channels, aopt);
+    std::optional<audio::DecodedFile> refd;
+    std::optional<Comparator> comparator;
+    if (const Item* r = options.reference.empty() ? nullptr : match(ref, item.name)) {
+      refd.emplace(r->file, dopt);
+      const auto& ri = refd->info();
+      if (ri.sample_rate_hz != info.sample_rate_hz || ri.channels != info.channels) {
+        throw InputError("cannot compare", r->file.string(),
+                         std::to_string(ri.sample_rate_hz) + " Hz/" + std::to_string(ri.channels) +
+                             " ch against " + std::to_string(info.sample_rate_hz) + " Hz/" +
+                             std::to_string(info.channels) + " ch; resample one of them first");
+      }
+      comparator.emplace(info.channels);
+    }
+    const size_t ch = static_cast<size_t>(info.channels);
+    std::vector<float> block(kBlockFrames * ch), rblock(kBlockFrames * ch);
+    int64_t done = 0, ref_frames = 0;
+    bool ref_done = !refd;
+    size_t n;
+    while ((n = est.reader().read(block.data(), kBlockFrames)) > 0) {
+      throw_if_interrupted();
+      analyzer.add(block.data(), n);
+      if (!ref_done) {
+        // Align by trimming to the shorter signal: compare only the frames both have.
+        size_t got = 0;
+        while (got < n) {
+          const size_t m = refd->reader().read(rblock.data() + got * ch, n - got);
+          if (m == 0) break;
+          got += m;
+        }
+        ref_frames += static_cast<int64_t>(got);
+        if (got > 0) comparator->add(rblock.data(), block.data(), got);
+        if (got < n) ref_done = true;
+      }
+      done += static_cast<int64_t>(n);
+      rz::report(progress, "measure " + item.name,
+             (idx + double(done) / std::max<int64_t>(1, info.frames)) / target.items.size());
+    }
+    Analysis a = analyzer.finish();
+    json stem = a.to_json();
+    if (comparator) {
+      if (!ref_done) {  // count the reference's extra frames for the record
+        size_t m;
+        while ((m = refd->reader().read(rblock.data(), kBlockFrames)) > 0) ref_frames += static_cast<int64_t>(m);
+      }
+      Comparison c = comparator->finish();
+      json cj = c.to_json();
+      cj["length_difference_frames"] = ref_frames - a.frames;
+      stem["reference"] = cj;
+      // Flattened too, so that --require can name them directly.
+      stem["sdr_db"] = c.sdr_db;
+      stem["si_sdr_db"] = c.si_sdr_db;
+      stem["lsd_db"] = c.lsd_db;
+    }
+    report["stems"][item.name] = stem;
+  }
+  return report;
+}
+
+std::vector<std::string> check(const json& report, const std::vector<Requirement>& reqs) {
+  std::vector<std::string> failures;
+  for (const auto& r : reqs) {
+    bool found = false;
+    for (const auto& [name, stem] : report["stems"].items()) {
+      if (!r.stem.empty() && r.stem != name) continue;
+      if (!stem.contains(r.metric) || !stem[r.metric].is_number()) continue;
+      found = true;
+      const double v = stem[r.metric].get<double>();
+      bool ok = false;
+      if (r.op == ">=") ok = v >= r.value;
+      else if (r.op == "<=") ok = v <= r.value;
+      else if (r.op == ">") ok = v > r.value;
+      else if (r.op == "<") ok = v < r.value;
+      else if (r.op == "==") ok = v == r.value;
+      else if (r.op == "!=") ok = v != r.value;
+      if (!ok) {
+        char buf[64];
+        std::snprintf(buf, sizeof(buf), "%.3f", v);
+        failures.push_back("requirement '" + r.text + "' failed for " + name + ": " + r.metric + " = " + buf);
+      }
+    }
+    if (!found) {
+      throw UsageError(describe("unknown metric", r.text,
+                                r.stem.empty() ? "no stem has it (see --json for the names)"
+                                               : "no stem '" + r.stem + "' with that metric"));
+    }
+  }
+  return failures;
+}
+
+std::string format_table(const json& report) {
+  static const std::pair<const char*, const char*> kRows[] = {
+      {"integrated_lufs", "LUFS"},   {"loudness_range_lu", "LU"},  {"max_short_term_lufs", "LUFS"},
+      {"true_peak_dbtp", "dBTP"},    {"peak_dbfs", "dBFS"},        {"rms_dbfs", "dBFS"},
+      {"crest_db", "dB"},            {"clipped_ratio", ""},        {"snr_db", "dB"},
+      {"noise_floor_dbfs", "dBFS"},  {"bandwidth_hz", "Hz"},       {"spectral_centroid_hz", "Hz"},
+      {"spectral_rolloff_hz", "Hz"}, {"stereo_correlation", ""},   {"stereo_width", ""},
+      {"sdr_db", "dB"},              {"si_sdr_db", "dB"},          {"lsd_db", "dB"}};
+  std::ostringstream out;
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%-28s", "metric");
+  out << buf;
+  for (const auto& [name, stem] : report["stems"].items()) {
+    std::snprintf(buf, sizeof(buf), " %12s", name.c_str());
+    out << buf;
+  }
+  out << "\n";
+  for (const auto& [key, unit] : kRows) {
+    bool any = false;
+    for (const auto& [name, stem] : report["stems"].items()) any |= stem.contains(key);
+    if (!any) continue;
+    std::string label = std::string(key) + (*unit ? std::string(" [") + unit + "]" : "");
+    std::snprintf(buf, sizeof(buf), "%-28s", label.c_str());
+    out << buf;
+    for (const auto& [name, stem] : report["stems"].items()) {
+      if (stem.contains(key) && stem[key].is_number()) {
+        std::snprintf(buf, sizeof(buf), " %12.3f", stem[key].get<double>());
+      } else {
+        std::snprintf(buf, sizeof(buf), " %12s", "-");
+      }
+      out << buf;
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace rz::metrics

@@ -1,0 +1,199 @@
+// Streaming gain-staged sum of stems; accumulates in double so that a unity mix of one stem is
+// bit-identical to it.
+#include "rz/mix/mix.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "rz/error.hpp"
+#include "rz/metrics/loudness.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace rz::mix {
+
+namespace {
+constexpr size_t kBlockFrames = 65536;
+constexpr double kMaxGainDb = 48.0;  // beyond this a gain is more likely a typo than a choice
+}  // namespace
+
+Options Options::from_json(const json& j, const std::string& subject) {
+  Options o;
+  try {
+    if (!j.is_object()) throw UsageError(describe("bad mix settings", subject, "not a JSON object"));
+    o.master_gain_db = j.value("master_gain_db", 0.0);
+    if (j.contains("stems")) {
+      if (!j["stems"].is_object()) throw UsageError(describe("bad mix settings", subject, "\"stems\" is not an object"));
+      for (const auto& [name, v] : j["stems"].items()) {
+        StemSettings s;
+        s.gain_db = v.value("gain_db", 0.0);
+        s.mute = v.value("mute", false);
+        s.solo = v.value("solo", false);
+        s.pan = v.value("pan", 0.0);
+        o.stems[name] = s;
+      }
+    }
+  } catch (const json::exception& e) {
+    throw UsageError(describe("bad mix settings", subject, e.what()));
+  }
+  return o;
+}
+
+json Options::to_json() const {
+  json st = json::object();
+  for (const auto& [name, s] : stems) {
+    st[name] = {{"gain_db", s.gain_db}, {"mute", s.mute}, {"solo", s.solo}, {"pan", s.pan}};
+  }
+  return {{"master_gain_db", master_gain_db}, {"stems", st}};
+}
+
+void Options::validate(const stems::StemDir& dir) const {
+  auto check_gain = [](double g, const std::string& what) {
+    if (!std::isfinite(g) || std::fabs(g) > kMaxGainDb) {
+      throw UsageError(describe("bad gain", what, "must be within +/-48 dB"));
+    }
+  };
+  check_gain(master_gain_db, "master");
+  for (const auto& [name, s] : stems) {
+    dir.stem(name);  // throws UsageError listing the stems
+    check_gain(s.gain_db, name);
+    if (!(s.pan >= -1.0 && s.pan <= 1.0)) throw UsageError(describe("bad pan", name, "must be within -1..1"));
+    if (s.pan != 0.0 && dir.manifest().channels != 2) {
+      throw UsageError(describe("cannot pan", name, "pan needs stereo stems"));
+    }
+  }
+}
+
+std::vector<StemGains> resolve_gains(const stems::StemDir& dir, const Options& options) {
+  bool any_solo = false;
+  for (const auto& [name, s] : options.stems) any_solo |= s.solo;
+  const int ch = dir.manifest().channels;
+  std::vector<StemGains> out;
+  for (const auto& stem : dir.manifest().stems) {
+    StemSettings s;
+    if (auto it = options.stems.find(stem.name); it != options.stems.end()) s = it->second;
+    if (s.mute || (any_solo && !s.solo)) continue;
+    const double g = std::pow(10.0, (s.gain_db + options.master_gain_db) / 20.0);
+    StemGains sg{stem.name, std::vector<double>(static_cast<size_t>(ch), g)};
+    if (ch == 2 && s.pan != 0.0) {
+      // Balance: the far side fades with a quarter cosine, the near side stays at unity.
+      if (s.pan > 0) sg.channel_gain[0] *= std::cos(s.pan * M_PI / 2);
+      else sg.channel_gain[1] *= std::cos(-s.pan * M_PI / 2);
+    }
+    out.push_back(sg);
+  }
+  return out;
+}
+
+StemSum::StemSum(const stems::StemDir& dir, const Options& options)
+    : channels_(dir.manifest().channels),
+      rate_(dir.manifest().sample_rate_hz),
+      frames_(dir.manifest().frames),
+      gains_(resolve_gains(dir, options)) {
+  for (const auto& g : gains_) readers_.emplace_back(dir.stem_path(dir.stem(g.name)));
+}
+
+size_t StemSum::read(float* out, size_t frames) {
+  const size_t ch = static_cast<size_t>(channels_);
+  acc_.assign(frames * ch, 0.0);
+  scratch_.resize(frames * ch);
+  size_t longest = 0;
+  for (size_t s = 0; s < readers_.size(); ++s) {
+    const size_t n = readers_[s].read(scratch_.data(), frames);
+    longest = std::max(longest, n);
+    const auto& g = gains_[s].channel_gain;
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t c = 0; c < ch; ++c) acc_[i * ch + c] += g[c] * scratch_[i * ch + c];
+    }
+  }
+  for (size_t i = 0; i < longest * ch; ++i) out[i] = static_cast<float>(acc_[i]);
+  return longest;
+}
+
+std::pair<std::string, double> parse_assignment(const std::string& text, const std::string& flag) {
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw UsageError(describe("bad " + flag, text, "expected NAME=VALUE"));
+  }
+  try {
+    size_t used = 0;
+    const std::string value = text.substr(eq + 1);
+    const double v = std::stod(value, &used);
+    if (used != value.size()) throw std::invalid_argument("trailing");
+    return {text.substr(0, eq), v};
+  } catch (const std::exception&) {
+    throw UsageError(describe("bad " + flag, text, "the value is not a number"));
+  }
+}
+
+Report mix(const stems::StemDir& in, const fs::path& output, bool force, const Options& options,
+           const json& provenance, const Progress& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  options.validate(in);
+  StemSum sum(in, options);
+  Report rep;
+  for (const auto& g : sum.gains()) rep.active_stems.push_back(g.name);
+  if (rep.active_stems.empty()) rep.warnings.push_back("every stem is muted: the mix is silent");
+  stems::StemDirWriter out(output, force);
+  audio::Writer writer = out.open_stem("mix", sum.sample_rate_hz(), sum.channels());
+  metrics::LoudnessMeter meter(sum.channels(), sum.sample_rate_hz(),
+                               metrics::LoudnessMeter::kIntegrated | metrics::LoudnessMeter::kSamplePeak);
+  std::vector<float> block(kBlockFrames * static_cast<size_t>(sum.channels()));
+  int64_t done = 0;
+  // An all-muted mix still has the directory's length: write silence.
+  const bool silent = rep.active_stems.empty();
+  for (;;) {
+    throw_if_interrupted();
+    size_t n;
+    if (silent) {
+      n = static_cast<size_t>(std::min<int64_t>(kBlockFrames, sum.frames() - done));
+      std::fill(block.begin(), block.end(), 0.0f);
+    } else {
+      n = sum.read(block.data(), kBlockFrames);
+    }
+    if (n == 0) break;
+    writer.write(block.data(), n);
+    meter.add(block.data(), n);
+    done += static_cast<int64_t>(n);
+    report(progress, "mix", sum.frames() > 0 ? double(done) / sum.frames() : 1.0);
+  }
+  writer.close();
+  out.add_stem("mix", done);
+  const double peak = meter.sample_peak_dbfs();
+  rep.peak_dbfs = peak;
+  rep.headroom_db = -peak;
+  rep.integrated_lufs = meter.integrated_lufs();
+  if (peak > 0.0) {
+    rep.warnings.push_back("the sum peaks at +" + std::to_string(peak).substr(0, 4) +
+                           " dBFS (kept in float; rz-master brings it under its ceiling)");
+  }
+  stems::Manifest& m = out.manifest();
+  const stems::Manifest& im = in.manifest();
+  m.sample_rate_hz = im.sample_rate_hz;
+  m.channels = im.channels;
+  m.source = im.source;
+  m.analysis = im.analysis;
+  m.history = im.history;
+  json inputs = json::array();
+  for (const auto& s : im.stems) inputs.push_back({{"stem", s.name}, {"sha256", s.sha256}});
+  json entry = provenance;
+  entry["inputs"] = inputs;
+  entry["parameters"] = options.to_json();
+  entry["parameters"]["active_stems"] = rep.active_stems;
+  auto clamp_db = [](double v) { return std::isfinite(v) ? v : -200.0; };
+  entry["metrics"] = {{"after", {{"peak_dbfs", clamp_db(peak)},
+                                 {"headroom_db", clamp_db(-peak)},
+                                 {"integrated_lufs", clamp_db(rep.integrated_lufs)}}}};
+  entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  m.history.push_back(entry);
+  rep.output = out.commit();
+  rep.record = {{"output", rep.output.string()},
+                {"peak_dbfs", clamp_db(peak)},
+                {"headroom_db", clamp_db(-peak)},
+                {"integrated_lufs", clamp_db(rep.integrated_lufs)},
+                {"stems", rep.active_stems}};
+  return rep;
+}
+
+}  // namespace rz::mix

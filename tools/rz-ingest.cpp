@@ -1,0 +1,45 @@
+// rz-ingest: decode, check and analyse recordings; write each as a 44.1 kHz stem directory.
+#include "rz/audio/resample.hpp"
+#include "rz/cli/tool.hpp"
+#include "rz/ingest/ingest.hpp"
+
+int main(int argc, char** argv) {
+  rz::cli::Tool tool("rz-ingest",
+                     "Decode, check and analyse recordings (WAV, FLAC, OGG, Opus, MP3; others via "
+                     "ffmpeg) and write each as a stem directory with one 44.1 kHz stem 'mix'.",
+                     "  rz-ingest gig.mp3                       # -> gig.ingest/\n"
+                     "  rz-ingest --preview 30 gig.mp3 -o try   # loudest 30 s only\n"
+                     "  rz-ingest gig.wav | rz-mix | rz-master -o gig.flac\n");
+  rz::ingest::Options opt;
+  std::string quality = rz::audio::to_string(opt.quality);
+  tool.add_input("Recordings to ingest (or paths on stdin)", true);
+  tool.add_output("Output stem directory (default: <input without extension>.ingest)");
+  tool.app().add_option("--preview", opt.preview_s, "Keep only the loudest SECONDS")
+      ->expected(0, 1)->default_str("30")->option_text("[SECONDS]");
+  tool.app().add_option("--rate", opt.sample_rate_hz, "Output sample rate in Hz")->capture_default_str();
+  tool.app().add_option("--resample-quality", quality, "best, medium or fast (libsamplerate sinc)")
+      ->capture_default_str();
+  tool.app().add_flag("!--no-ffmpeg", opt.allow_ffmpeg, "Never fall back to ffmpeg for decoding");
+  return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
+    // "--preview" without a value means 30 s.
+    if (tool.app().count("--preview") > 0 && opt.preview_s == 0) opt.preview_s = 30;
+    opt.quality = rz::audio::parse_resample_quality(quality);
+    rz::cli::Result result;
+    nlohmann::json records = nlohmann::json::array();
+    for (const auto& input : ctx.inputs()) {
+      const auto out = ctx.output_or(rz::ingest::default_output(input));
+      ctx.info("ingesting " + input + " -> " + out.string());
+      auto rep = rz::ingest::ingest(input, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
+      for (const auto& w : rep.warnings) ctx.warn(input + ": " + w);
+      result.outputs.push_back(rep.output);
+      records.push_back(rep.record);
+    }
+    result.record = records.size() == 1 ? records.front() : nlohmann::json{{"outputs", records}};
+    if (records.size() > 1) {
+      nlohmann::json paths = nlohmann::json::array();
+      for (const auto& p : result.outputs) paths.push_back(p.string());
+      result.record = {{"outputs", paths}, {"records", records}};
+    }
+    return result;
+  });
+}
