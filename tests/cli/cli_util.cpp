@@ -1,0 +1,1 @@
+// placeholder: cli/cli_util (being written)

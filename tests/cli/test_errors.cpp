@@ -1,0 +1,1 @@
+// placeholder: cli/test_errors (being written)

@@ -1,0 +1,1 @@
+// placeholder: cli/test_pipeline (being written)

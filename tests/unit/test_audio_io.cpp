@@ -1,0 +1,1 @@
+// placeholder: unit/test_audio_io (being written)

@@ -1,0 +1,1 @@
+// placeholder: unit/test_limiter (being written)

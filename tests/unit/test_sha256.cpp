@@ -1,0 +1,1 @@
+// placeholder: unit/test_sha256 (being written)

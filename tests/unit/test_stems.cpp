@@ -1,0 +1,1 @@
+// placeholder: unit/test_stems (being written)
