@@ -1,1 +1,548 @@
-// placeholder: cli/test_pipeline (being written)
+// End-to-end runs of the rz- tools: shell pipes and --json records, identities, resampling, mastering
+// to a loudness target on synthetic and real recordings, metrics gates, mix semantics, previews.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli_util.hpp"
+#include "rz/error.hpp"
+#include "rz/metrics/loudness.hpp"
+#include "rz/stems/manifest.hpp"
+#include "rz/stems/sha256.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using rz::cli_test::read_json;
+using rz::cli_test::run;
+using rz::cli_test::RunOptions;
+using rz::cli_test::RunResult;
+
+namespace {
+
+constexpr int kRate = 44100;
+// rz-master's promise (rz/master/master.hpp, rz-master(1)): integrated loudness within 0.2 LU of the
+// target, measured by libebur128 on the samples in the file.
+constexpr double kTargetToleranceLu = 0.2;
+// The sidecar's "after" is measured on exactly the samples written (decoded back for integer PCM);
+// our decode of the same file through libsndfile gives the same samples, so only float summation
+// order can differ.
+constexpr double kSidecarAgreementLu = 0.01;
+// Gain of --gain NAME=-6: 10^(-6/20).
+constexpr double kMinus6DbGain = 0.50118723362727224;
+// rz-mix sums in double and rounds once to float32: half an ulp of a value below 2.0 is 1.2e-7.
+constexpr double kOneRoundingTol = 1.2e-7;
+// SDR of a file against itself: identical samples; rz-metrics reports identity as +300 dB, anything
+// above 100 dB is far beyond what any processing (even a 24-bit round trip, ~146 dB) could reach.
+constexpr double kIdentitySdrDb = 100.0;
+
+RunOptions in_dir(const fs::path& cwd, std::optional<std::string> stdin_text = std::nullopt) {
+  RunOptions o;
+  o.cwd = cwd;
+  o.stdin_text = std::move(stdin_text);
+  return o;
+}
+
+// Runs a tool that must succeed; fails the test with its output otherwise.
+RunResult run_ok(const std::string& tool, const std::vector<std::string>& args,
+                 const RunOptions& options = {}) {
+  RunResult r = run(tool, args, options);
+  INFO(tool << " failed\n" << r.describe());
+  REQUIRE(r.exit_code == 0);
+  return r;
+}
+
+// Parses stdout as exactly one JSON object on one line.
+json one_json_object(const RunResult& r) {
+  INFO(r.describe());
+  REQUIRE(r.out_lines().size() == 1);
+  json j;
+  REQUIRE_NOTHROW(j = json::parse(r.out));  // throws on a second object or trailing text
+  REQUIRE(j.is_object());
+  return j;
+}
+
+struct Loudness {
+  double integrated_lufs;
+  double true_peak_dbtp;
+  double sample_peak_dbfs;
+};
+
+Loudness measure(const fs::path& file) {
+  int rate = 0, channels = 0;
+  const auto x = rz::test::read_all(file, &rate, &channels);
+  rz::metrics::LoudnessMeter meter(channels, rate);
+  meter.add(x.data(), x.size() / static_cast<size_t>(channels));
+  return {meter.integrated_lufs(), meter.true_peak_dbtp(), meter.sample_peak_dbfs()};
+}
+
+// Bit-identical float sequences (memcmp: also tells -0.0 from 0.0), without printing them.
+bool identical(const std::vector<float>& x, const std::vector<float>& y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
+double peak_abs(const std::vector<float>& x) {
+  double p = 0;
+  for (float v : x) p = std::max(p, static_cast<double>(std::fabs(v)));
+  return p;
+}
+
+// Manifest stems agree with their files: frames, bytes and SHA-256.
+void check_manifest_hashes(const fs::path& dir) {
+  const json m = read_json(dir / rz::stems::kManifestFile);
+  REQUIRE(m.at("stems").size() >= 1);
+  for (const auto& s : m.at("stems")) {
+    const fs::path p = dir / s.at("file").get<std::string>();
+    INFO(p);
+    CHECK(s.at("sha256").get<std::string>() == rz::stems::sha256_file(p));
+    CHECK(s.at("bytes").get<uint64_t>() == fs::file_size(p));
+    int channels = 0;
+    const auto x = rz::test::read_all(p, nullptr, &channels);
+    CHECK(s.at("frames").get<int64_t>() == static_cast<int64_t>(x.size()) / channels);
+  }
+}
+
+// Masters `dir` (inside `cwd`) to `out` with extra flags, and checks the result against the target
+// and ceiling with our own libebur128 measurement, and against the sidecar. Returns the measurement.
+Loudness master_and_check(const fs::path& cwd, const std::string& dir, const std::string& out,
+                          double target_lufs, double ceiling_dbtp,
+                          const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {dir, "-o", out};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto r = run_ok("rz-master", args, in_dir(cwd));
+  CHECK(r.out == out + "\n");
+  const Loudness l = measure(cwd / out);
+  INFO(out << ": " << l.integrated_lufs << " LUFS, " << l.true_peak_dbtp << " dBTP (target "
+           << target_lufs << " LUFS, ceiling " << ceiling_dbtp << " dBTP)");
+  CHECK(std::fabs(l.integrated_lufs - target_lufs) <= kTargetToleranceLu);
+  CHECK(l.true_peak_dbtp <= ceiling_dbtp);
+
+  const json side = read_json(cwd / (out + ".json"));
+  CHECK(side.at("schema") == "rz-master");
+  REQUIRE(side.at("history").is_array());
+  REQUIRE_FALSE(side.at("history").empty());
+  const json& metrics = side.at("history").back().at("metrics");
+  CHECK(metrics.at("before").contains("integrated_lufs"));
+  CHECK(metrics.at("before").contains("true_peak_dbtp"));
+  CHECK(std::fabs(metrics.at("after").at("integrated_lufs").get<double>() - l.integrated_lufs) <=
+        kSidecarAgreementLu);
+  CHECK(std::fabs(metrics.at("after").at("true_peak_dbtp").get<double>() - l.true_peak_dbtp) <=
+        kSidecarAgreementLu);
+  return l;
+}
+
+// Ingests `input` into cwd/name.ingest, masters it to -14 LUFS / -1 dBTP (the defaults) and checks.
+Loudness ingest_and_master(const fs::path& cwd, const fs::path& input, const std::string& name) {
+  run_ok("rz-ingest", {input.string(), "-o", name + ".ingest"}, in_dir(cwd));
+  return master_and_check(cwd, name + ".ingest", name + ".flac", -14.0, -1.0);
+}
+
+// A short stereo test recording at 44.1 kHz: noise under two tones, peak -6 dBFS.
+std::vector<float> test_music(double seconds, uint64_t seed = 1) {
+  const auto frames = static_cast<int64_t>(seconds * kRate);
+  auto x = rz::test::white_noise(0.05, frames, 2, seed);
+  const auto a = rz::test::sine(220, 0.2, kRate, frames, 2);
+  const auto b = rz::test::sine(1760, 0.1, kRate, frames, 2, 0.3);
+  for (size_t i = 0; i < x.size(); ++i) x[i] += a[i] + b[i];
+  const double scale = 0.5 / peak_abs(x);
+  for (auto& v : x) v = static_cast<float>(v * scale);
+  return x;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// (1) A real shell pipe on a real recording.
+
+TEST_CASE("rz-ingest | rz-mix | rz-master works as a shell pipe on a real recording", "[cli]") {
+  const fs::path ogg = rz::test::require_shared("audio/music/sorohanro_-_solo-trumpet-06.hq.ogg");
+  rz::test::TempDir tmp;
+  fs::copy_file(ogg, tmp / "trumpet.ogg");
+  // Each stage's exit status and stdout are kept (tee) so that every tool is checked, not only the
+  // last; stderr (warnings) goes to files.
+  const std::string script =
+      "B=\"$1\"\n"
+      "{ \"$B/rz-ingest\" trumpet.ogg 2>err1; echo $? >rc1; } | tee out1 |\n"
+      "{ \"$B/rz-mix\" 2>err2; echo $? >rc2; } | tee out2 |\n"
+      "{ \"$B/rz-master\" -o trumpet.flac 2>err3; echo $? >rc3; }\n";
+  const auto r = rz::cli_test::run_program(
+      "/bin/sh", {"-c", script, "sh", rz::cli_test::bin_dir().string()}, in_dir(tmp.path()));
+  INFO(r.describe());
+  for (int i = 1; i <= 3; ++i) {
+    const std::string n = std::to_string(i);
+    INFO("stage " << n << " stderr: " << rz::cli_test::read_text(tmp / ("err" + n)));
+    CHECK(rz::cli_test::read_text(tmp / ("rc" + n)) == "0\n");
+    CHECK(rz::cli_test::read_text(tmp / ("err" + n)).find("error") == std::string::npos);
+  }
+  CHECK(r.exit_code == 0);
+  CHECK(rz::cli_test::read_text(tmp / "out1") == "trumpet.ingest\n");
+  CHECK(rz::cli_test::read_text(tmp / "out2") == "trumpet.ingest.mix\n");
+  CHECK(r.out == "trumpet.flac\n");
+  CHECK(fs::is_regular_file(tmp / "trumpet.flac"));
+  CHECK(fs::is_regular_file(tmp / "trumpet.flac.json"));
+  CHECK(rz::cli_test::temp_entries(tmp.path()).empty());
+  const Loudness l = measure(tmp / "trumpet.flac");
+  CHECK(std::fabs(l.integrated_lufs + 14.0) <= kTargetToleranceLu);
+  CHECK(l.true_peak_dbtp <= -1.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// (2) --json: one object per tool, and records pipe into the next tool.
+
+TEST_CASE("--json prints one object per tool and the records chain through stdin", "[cli]") {
+  rz::test::TempDir tmp;
+  rz::test::write_wav(tmp / "gig.wav", test_music(3.0), kRate, 2);
+
+  const auto ingest = run_ok("rz-ingest", {"--json", "gig.wav"}, in_dir(tmp.path()));
+  const json ji = one_json_object(ingest);
+  CHECK(ji.at("output") == "gig.ingest");
+  CHECK(fs::is_directory(tmp / "gig.ingest"));
+
+  const auto mix = run_ok("rz-mix", {"--json"}, in_dir(tmp.path(), ingest.out));
+  const json jm = one_json_object(mix);
+  CHECK(jm.at("output") == "gig.ingest.mix");
+  CHECK(fs::is_directory(tmp / "gig.ingest.mix"));
+
+  const auto master = run_ok("rz-master", {"--json", "-o", "gig.flac"}, in_dir(tmp.path(), mix.out));
+  const json jr = one_json_object(master);
+  CHECK(jr.at("output") == "gig.flac");
+  CHECK(jr.contains("before"));
+  CHECK(jr.contains("after"));
+  CHECK(fs::is_regular_file(tmp / "gig.flac"));
+
+  // rz-metrics writes no file: its record names what it measured ("path") instead of an output.
+  const auto metrics = run_ok("rz-metrics", {"--json"}, in_dir(tmp.path(), master.out));
+  const json jt = one_json_object(metrics);
+  CHECK(jt.at("path") == "gig.flac");
+  REQUIRE(jt.at("stems").contains("mix"));
+  CHECK(std::fabs(jt.at("stems").at("mix").at("integrated_lufs").get<double>() + 14.0) <=
+        kTargetToleranceLu);
+
+  // Several inputs: still one object, listing every output.
+  rz::test::write_wav(tmp / "encore.wav", test_music(2.0, 2), kRate, 2);
+  const auto two = run_ok("rz-ingest", {"--json", "-f", "gig.wav", "encore.wav"}, in_dir(tmp.path()));
+  const json j2 = one_json_object(two);
+  CHECK(j2.at("outputs") == json::array({"gig.ingest", "encore.ingest"}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// (3) Identity: ingest of 44.1 kHz float32, then a unity mix, gives the input back bit for bit.
+
+TEST_CASE("ingest then unity mix reproduces a 44.1 kHz float32 input exactly", "[cli]") {
+  rz::test::TempDir tmp;
+  const auto x = test_music(2.5, 3);
+  rz::test::write_wav(tmp / "take.wav", x, kRate, 2);
+  run_ok("rz-ingest", {"take.wav"}, in_dir(tmp.path()));
+  run_ok("rz-mix", {"take.ingest"}, in_dir(tmp.path()));
+
+  for (const fs::path& stem : {tmp / "take.ingest" / "mix.wav", tmp / "take.ingest.mix" / "mix.wav"}) {
+    INFO(stem);
+    int rate = 0, channels = 0;
+    const auto y = rz::test::read_all(stem, &rate, &channels);
+    CHECK(rate == kRate);
+    CHECK(channels == 2);
+    CHECK(identical(y, x));
+  }
+  check_manifest_hashes(tmp / "take.ingest");
+  check_manifest_hashes(tmp / "take.ingest.mix");
+  const json m = read_json(tmp / "take.ingest" / rz::stems::kManifestFile);
+  CHECK(m.at("source").at("sha256") == rz::stems::sha256_file(tmp / "take.wav"));
+  const json mm = read_json(tmp / "take.ingest.mix" / rz::stems::kManifestFile);
+  REQUIRE(mm.at("history").size() == 2);
+  CHECK(mm.at("history")[0].at("tool") == "rz-ingest");
+  CHECK(mm.at("history")[1].at("tool") == "rz-mix");
+}
+
+// ---------------------------------------------------------------------------------------------
+// (4) Resampling to 44.1 kHz keeps the channel count and the content.
+
+TEST_CASE("ingest resamples 48 kHz to 44.1 kHz and keeps the channel count", "[cli]") {
+  // Frames after resampling: libsamplerate's output length is N * ratio up to its rounding.
+  constexpr int64_t kFrameSlack = 2;
+  // Amplitude of a 1 kHz tone after the medium-quality sinc: its passband ripple is far below
+  // 0.01 dB; 0.05 dB also allows for the short edges that are left out of the measurement.
+  constexpr double kAmplitudeTolDb = 0.05;
+  const int in_rate = 48000;
+  const int64_t in_frames = 3 * in_rate;
+  for (int channels : {1, 2}) {
+    DYNAMIC_SECTION(channels << " channel(s)") {
+      rz::test::TempDir tmp;
+      rz::test::write_wav(tmp / "take.wav", rz::test::sine(1000, 0.5, in_rate, in_frames, channels),
+                          in_rate, channels);
+      run_ok("rz-ingest", {"take.wav"}, in_dir(tmp.path()));
+      const json m = read_json(tmp / "take.ingest" / rz::stems::kManifestFile);
+      CHECK(m.at("sample_rate_hz") == kRate);
+      CHECK(m.at("channels") == channels);
+      CHECK(m.at("source").at("sample_rate_hz") == in_rate);
+      const int64_t expected = in_frames * kRate / in_rate;
+      CHECK(std::llabs(m.at("frames").get<int64_t>() - expected) <= kFrameSlack);
+      check_manifest_hashes(tmp / "take.ingest");
+
+      int rate = 0, ch = 0;
+      const auto y = rz::test::read_all(tmp / "take.ingest" / "mix.wav", &rate, &ch);
+      CHECK(rate == kRate);
+      REQUIRE(ch == channels);
+      // Project the middle second (exactly 1000 cycles) onto a 1 kHz sine/cosine pair: a wrong
+      // rate would move the tone and the projection would collapse.
+      const int64_t start = kRate, n = kRate;
+      for (int c = 0; c < ch; ++c) {
+        double s = 0, co = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const double v = y[static_cast<size_t>((start + i) * ch + c)];
+          const double ph = 2 * M_PI * 1000.0 * static_cast<double>(i) / kRate;
+          s += v * std::sin(ph);
+          co += v * std::cos(ph);
+        }
+        const double amplitude = 2.0 * std::hypot(s, co) / static_cast<double>(n);
+        CHECK(std::fabs(20 * std::log10(amplitude / 0.5)) <= kAmplitudeTolDb);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (5) rz-master reaches the target on hard synthetic inputs.
+
+TEST_CASE("rz-master reaches the loudness target under the true-peak ceiling", "[cli]") {
+  const int64_t frames = 8 * kRate;
+  rz::test::TempDir tmp;
+  auto ingest = [&](const std::string& name, const std::vector<float>& x) {
+    rz::test::write_wav(tmp / (name + ".wav"), x, kRate, 2);
+    run_ok("rz-ingest", {name + ".wav"}, in_dir(tmp.path()));
+    return name + ".ingest";
+  };
+
+  // Loud: noise and tones normalised to a 0.999 sample peak (inter-sample peaks above 0 dBTP).
+  std::vector<float> loud = rz::test::white_noise(0.3, frames, 2, 11);
+  {
+    const auto lo = rz::test::sine(60, 0.5, kRate, frames, 2);
+    const auto hi = rz::test::sine(11025, 0.4, kRate, frames, 2, 0.25 * M_PI);  // fs/4: TP > SP
+    for (size_t i = 0; i < loud.size(); ++i) loud[i] += lo[i] + hi[i];
+    const double scale = 0.999 / peak_abs(loud);
+    for (auto& v : loud) v = static_cast<float>(v * scale);
+  }
+  // Clipped: a 440 Hz sine driven 12 dB into hard clipping (nearly a square wave).
+  std::vector<float> clipped = rz::test::sine(440, 4.0, kRate, frames, 2);
+  for (auto& v : clipped) v = std::clamp(v, -1.0f, 1.0f);
+  // Very quiet: a tone and hiss about 36 dB under the target (-50 LUFS).
+  std::vector<float> quiet = rz::test::white_noise(0.001, frames, 2, 12);
+  {
+    const auto tone = rz::test::sine(1000, 0.003, kRate, frames, 2);
+    for (size_t i = 0; i < quiet.size(); ++i) quiet[i] += tone[i];
+  }
+  const std::string d_loud = ingest("loud", loud), d_clip = ingest("clipped", clipped),
+                    d_quiet = ingest("quiet", quiet);
+  // The fixtures are what they claim to be.
+  CHECK(measure(tmp / "loud.wav").true_peak_dbtp > 0.0);
+  CHECK(measure(tmp / "clipped.wav").sample_peak_dbfs == Approx(0.0).margin(1e-6));
+  const double quiet_lufs = measure(tmp / "quiet.wav").integrated_lufs;
+  CHECK(quiet_lufs < -45.0);
+  CHECK(quiet_lufs > -55.0);
+
+  SECTION("defaults: -14 LUFS, -1 dBTP, 24-bit FLAC") {
+    for (const auto& d : {d_loud, d_clip, d_quiet}) master_and_check(tmp.path(), d, d + ".flac", -14, -1);
+  }
+  SECTION("--target -23 --ceiling -2") {
+    for (const auto& d : {d_loud, d_clip, d_quiet}) {
+      master_and_check(tmp.path(), d, d + ".broadcast.flac", -23, -2, {"--target", "-23", "--ceiling", "-2"});
+    }
+  }
+  SECTION("--bits 16") {
+    for (const auto& d : {d_loud, d_clip, d_quiet}) {
+      master_and_check(tmp.path(), d, d + ".16.flac", -14, -1, {"--bits", "16"});
+      CHECK(rz::cli_test::read_json(tmp / (d + ".16.flac.json"))
+                .at("history").back().at("parameters").at("sample_format") == "pcm16");
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (6) rz-master on every real recording of ../shared/audio (README): ingest, master, measure.
+
+TEST_CASE("rz-master: real song (vocals and guitar, ogg)", "[cli][real]") {
+  rz::test::TempDir tmp;
+  ingest_and_master(tmp.path(), rz::test::require_shared("audio/music/Karissa_Hobbs_-_Lets_Go_Fishin.hq.ogg"), "song");
+}
+TEST_CASE("rz-master: real solo trumpet (ogg)", "[cli][real]") {
+  rz::test::TempDir tmp;
+  ingest_and_master(tmp.path(), rz::test::require_shared("audio/music/sorohanro_-_solo-trumpet-06.hq.ogg"), "trumpet");
+}
+TEST_CASE("rz-master: real solo piano (ogg)", "[cli][real]") {
+  rz::test::TempDir tmp;
+  ingest_and_master(tmp.path(),
+                    rz::test::require_shared(
+                        "audio/music/442789__lena-orsa__happy-music-pistachio-ice-cream-ragtime.hq.ogg"),
+                    "piano");
+}
+TEST_CASE("rz-master: real speech (16 kHz mono ogg)", "[cli][real]") {
+  rz::test::TempDir tmp;
+  ingest_and_master(tmp.path(), rz::test::require_shared("audio/speech/198-209-0000.hq.ogg"), "speech");
+}
+TEST_CASE("rz-master: real drum loop (wav)", "[cli][real]") {
+  rz::test::TempDir tmp;
+  ingest_and_master(tmp.path(), rz::test::require_shared("audio/drums/break12.wav"), "drums");
+}
+TEST_CASE("rz-master: real concert crowd noise (32 kHz ogg)", "[cli][real]") {
+  rz::test::TempDir tmp;
+  ingest_and_master(tmp.path(), rz::test::require_shared("audio/noise/concert-crowd.ogg"), "crowd");
+}
+TEST_CASE("rz-master: real band mixture (MUSDB 80s rock, wav)", "[cli][real]") {
+  rz::test::TempDir tmp;
+  ingest_and_master(tmp.path(), rz::test::require_shared("audio/stems/musdb7-80srock/mixture.wav"), "mixture");
+}
+TEST_CASE("rz-master: real music as mp3", "[cli][real]") {
+  rz::test::TempDir tmp;
+  ingest_and_master(tmp.path(), rz::test::require_shared("audio/codec/demucs-test.mp3"), "mp3");
+}
+
+// ---------------------------------------------------------------------------------------------
+// (7) rz-metrics as a gate and as a comparison.
+
+TEST_CASE("rz-metrics --require exits 3 on a failed check, 0 when it holds; --reference", "[cli]") {
+  rz::test::TempDir tmp;
+  rz::test::write_wav(tmp / "gig.wav", test_music(3.0, 4), kRate, 2);
+  run_ok("rz-ingest", {"gig.wav"}, in_dir(tmp.path()));
+  run_ok("rz-master", {"gig.ingest", "-o", "gig.flac"}, in_dir(tmp.path()));
+
+  const auto pass = run("rz-metrics", {"gig.flac", "--require", "integrated_lufs>=-15",
+                                       "--require", "true_peak_dbtp<=-1"},
+                        in_dir(tmp.path()));
+  INFO(pass.describe());
+  CHECK(pass.exit_code == 0);
+  CHECK_FALSE(pass.out.empty());  // the table
+
+  const auto fail = run("rz-metrics", {"gig.flac", "--require", "true_peak_dbtp<=-1", "--require",
+                                       "integrated_lufs>=-10"},
+                        in_dir(tmp.path()));
+  INFO(fail.describe());
+  CHECK(fail.exit_code == rz::kExitCheckFailed);
+  CHECK(fail.err.find("integrated_lufs>=-10") != std::string::npos);  // names the failed check
+  CHECK(fail.err.find("true_peak_dbtp<=-1") == std::string::npos);    // and only that one
+
+  const auto fail_json = run("rz-metrics", {"--json", "gig.flac", "--require", "mix.integrated_lufs<-20"},
+                             in_dir(tmp.path()));
+  CHECK(fail_json.exit_code == rz::kExitCheckFailed);
+  const json jf = one_json_object(fail_json);
+  CHECK(jf.at("requirements").at("failed").size() == 1);
+
+  const auto same = run_ok("rz-metrics", {"--json", "gig.flac", "--reference", "gig.flac"}, in_dir(tmp.path()));
+  const json js = one_json_object(same);
+  CHECK(js.at("stems").at("mix").at("reference").at("sdr_db").get<double>() >= kIdentitySdrDb);
+  // The stem directory before mastering is a different signal: far from identity.
+  const auto other = run_ok("rz-metrics", {"--json", "gig.ingest", "--reference", "gig.flac"}, in_dir(tmp.path()));
+  CHECK(one_json_object(other).at("stems").at("mix").at("reference").at("sdr_db").get<double>() < kIdentitySdrDb);
+}
+
+// ---------------------------------------------------------------------------------------------
+// (8) rz-mix: gain, mute and solo on a hand-made two-stem directory.
+
+TEST_CASE("rz-mix --gain scales, --mute removes, --solo isolates", "[cli]") {
+  rz::test::TempDir tmp;
+  const int64_t frames = 2 * kRate;
+  const auto a = rz::test::sine(440, 0.3, kRate, frames, 2);
+  const auto b = rz::test::white_noise(0.1, frames, 2, 21);
+  rz::cli_test::write_stem_dir(tmp / "band", {{"a", a}, {"b", b}}, kRate, 2);
+
+  auto mix = [&](const std::string& out, std::vector<std::string> flags) {
+    flags.insert(flags.begin(), {"band", "-o", out});
+    run_ok("rz-mix", flags, in_dir(tmp.path()));
+    check_manifest_hashes(tmp / out);
+    int channels = 0;
+    auto y = rz::test::read_all(tmp / out / "mix.wav", nullptr, &channels);
+    CHECK(channels == 2);
+    REQUIRE(y.size() == a.size());
+    return y;
+  };
+  auto max_error = [](const std::vector<float>& y, double ga, const std::vector<float>& x1, double gb,
+                      const std::vector<float>& x2) {
+    double e = 0;
+    for (size_t i = 0; i < y.size(); ++i) e = std::max(e, std::fabs(y[i] - (ga * x1[i] + gb * x2[i])));
+    return e;
+  };
+
+  CHECK(max_error(mix("unity", {}), 1, a, 1, b) <= kOneRoundingTol);
+  const auto g = mix("gain", {"--gain", "a=-6"});
+  CHECK(max_error(g, kMinus6DbGain, a, 1, b) <= kOneRoundingTol);
+  {
+    // The gain as a least-squares fit of (y - b) on a: 0.501.
+    double num = 0, den = 0;
+    for (size_t i = 0; i < g.size(); ++i) num += (g[i] - b[i]) * double(a[i]), den += double(a[i]) * a[i];
+    CHECK(num / den == Approx(kMinus6DbGain).margin(1e-6));
+  }
+  CHECK(identical(mix("mute", {"--mute", "a"}), b));  // unity gain: bit-identical
+  CHECK(identical(mix("solo", {"--solo", "a"}), a));
+  std::vector<float> quiet_b(b.size());
+  for (size_t i = 0; i < b.size(); ++i) quiet_b[i] = static_cast<float>(kMinus6DbGain * b[i]);
+  CHECK(identical(mix("solo-gain", {"--solo", "b", "--gain", "b=-6", "--gain", "a=+6"}), quiet_b));
+  // --settings JSON does the same as the flags.
+  rz::cli_test::write_text(tmp / "mix.json", R"({"stems": {"b": {"mute": true}}})");
+  CHECK(identical(mix("settings", {"--settings", "mix.json"}), a));
+}
+
+// ---------------------------------------------------------------------------------------------
+// (9) --preview keeps the loudest window.
+
+TEST_CASE("rz-ingest --preview 2 keeps the loudest 2 s of a 10 s recording", "[cli]") {
+  // The loud part starts on the 100 ms grid of the window search, so the window is exact.
+  constexpr double kLoudStartS = 6.0;
+  constexpr double kPreviewS = 2.0;
+  const int64_t frames = 10 * kRate;
+  auto x = rz::test::white_noise(0.01, frames, 1, 31);
+  const auto tone = rz::test::sine(330, 0.5, kRate, frames, 1);
+  const auto loud_start = static_cast<int64_t>(kLoudStartS * kRate);
+  const auto preview_frames = static_cast<int64_t>(kPreviewS * kRate);
+  for (int64_t i = loud_start; i < loud_start + preview_frames; ++i) x[i] += tone[i];
+  rz::test::TempDir tmp;
+  rz::test::write_wav(tmp / "gig.wav", x, kRate, 1);
+
+  const auto r = run_ok("rz-ingest", {"--preview", "2", "gig.wav", "-o", "try"}, in_dir(tmp.path()));
+  CHECK(r.out == "try\n");
+  const json m = read_json(tmp / "try" / rz::stems::kManifestFile);
+  CHECK(m.at("frames") == preview_frames);
+  CHECK(m.at("history").back().at("parameters").at("preview_start_s").get<double>() ==
+        Approx(kLoudStartS).margin(1e-9));
+  const auto y = rz::test::read_all(tmp / "try" / "mix.wav");
+  REQUIRE(static_cast<int64_t>(y.size()) == preview_frames);
+  // 44.1 kHz in, 44.1 kHz out: the window is the input's samples, untouched.
+  CHECK(identical(y, std::vector<float>(x.begin() + loud_start, x.begin() + loud_start + preview_frames)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// (10) The example generator feeds the pipeline.
+
+TEST_CASE("rz-make-example writes a recording that rz-ingest accepts", "[cli]") {
+  rz::test::TempDir tmp;
+  const auto r = run_ok("rz-make-example", {"--duration", "3", "--seed", "5", "concert.wav"}, in_dir(tmp.path()));
+  CHECK(r.out == "concert.wav\n");
+  REQUIRE(fs::is_regular_file(tmp / "concert.wav"));
+  const auto i = run_ok("rz-ingest", {"concert.wav"}, in_dir(tmp.path()));
+  CHECK(i.out == "concert.ingest\n");
+  const json m = read_json(tmp / "concert.ingest" / rz::stems::kManifestFile);
+  CHECK(m.at("sample_rate_hz") == kRate);
+  CHECK(m.at("channels") == 2);
+  CHECK(std::llabs(m.at("frames").get<int64_t>() - 3 * kRate) <= 2);
+  check_manifest_hashes(tmp / "concert.ingest");
+}
+
+// ---------------------------------------------------------------------------------------------
+// (11) --help and --version.
+
+TEST_CASE("--help prints usage on stdout and --version names the tool", "[cli]") {
+  for (const std::string tool : {"rz-ingest", "rz-mix", "rz-master", "rz-metrics"}) {
+    INFO(tool);
+    const auto h = run_ok(tool, {"--help"});
+    CHECK(h.out.find("Usage: " + tool) != std::string::npos);
+    CHECK(h.out.find("Examples:") != std::string::npos);  // ends with runnable examples
+    CHECK(h.err.empty());
+    const auto v = run_ok(tool, {"--version"});
+    CHECK(v.out.rfind(tool + " ", 0) == 0);
+    CHECK(v.out.find("libsndfile") != std::string::npos);
+    CHECK(v.err.empty());
+  }
+  const auto h = run_ok("rz-make-example", {"--help"});
+  CHECK(h.out.find("usage: rz-make-example") != std::string::npos);
+  CHECK(h.err.empty());
+}

@@ -118,14 +118,16 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
     size_t n;
     while ((n = sum.read(block.data(), kBlockFrames)) > 0) {
       throw_if_interrupted();
-      raw.add(block.data(), n);
-      eq.process(block.data(), n);
-      shaped.add(block.data(), n);
+      raw.add_async(block.data(), n);
+      if (!eq.empty()) {
+        eq.process(block.data(), n);
+        shaped.add(block.data(), n);
+      }
       done += static_cast<int64_t>(n);
       report(progress, "measure", double(done) / std::max<int64_t>(1, total));
     }
     rep.before = {raw.integrated_lufs(), raw.true_peak_dbtp(), raw.sample_peak_dbfs(), raw.range_lu()};
-    eq_lufs = shaped.integrated_lufs();
+    eq_lufs = eq.empty() ? rep.before.integrated_lufs : shaped.integrated_lufs();
   }
   if (!std::isfinite(eq_lufs)) {
     throw InputError("cannot master", in.path().string(), "the input is silent (no gated loudness)");
@@ -160,10 +162,10 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
         decoded.resize(x.size());
         dither.quantise(x.data(), x.size(), pcm.data(), decoded.data());
         writer.write_int(pcm.data(), frames);
-        meter.add(decoded.data(), frames);
+        meter.add_async(decoded.data(), frames);
       } else {
         writer.write(x.data(), frames);
-        meter.add(x.data(), frames);
+        meter.add_async(x.data(), frames);
       }
     };
     int64_t done = 0;

@@ -25,7 +25,9 @@ const double kPercentileBias = 1.0 / -std::log(1.0 - kNoisePercentile);
 constexpr int kNoiseMedianBins = 33;
 constexpr double kSilentFramePower = 1e-20;  // mean square below this: digital silence, skipped
 constexpr double kMinCutoffDropDb = 15.0;
-constexpr double kCutoffPassbandDropDb = 10.0;
+// Steeper than this (dB/octave) is a filter skirt, not programme: music rarely falls faster than
+// 12 dB/octave, phone and codec low-passes fall at 48 dB/octave and more.
+constexpr double kSkirtSlopeDbPerOctave = -18.0;
 constexpr double kRolloffFraction = 0.85;
 constexpr double kMonoCorrelation = 0.9999;
 
@@ -169,7 +171,8 @@ void Analyzer::add(const float* x, size_t frames) {
       s.sum_side += 0.25 * (l - r) * (l - r);
     }
   }
-  s.meter.add(data, frames);
+  // The loudness meter is the costliest part: it runs beside the rest (two cores).
+  s.meter.add_async(data, frames);
   s.frames += static_cast<int64_t>(frames);
   if (s.opt.spectral) s.push_spectral(data, frames);
 }
@@ -209,12 +212,27 @@ double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int 
   }
   if (best_drop < kMinCutoffDropDb) return nyquist;
   *band_limited = true;
-  const double passband = mean_db(best_f / 1.5, best_f / 1.1);
-  const int k_max = std::min(bins - 1, static_cast<int>(1.25 * best_f / bin_hz));
-  for (int k = k_max; k > 0; --k) {
-    if (smooth[k] >= passband - kCutoffPassbandDropDb) return k * bin_hz;
+  // The largest drop finds the transition band, not its corner: walk down the filter skirt from
+  // its steepest point until the local slope is gentler than kSkirtSlopeDbPerOctave. For an
+  // 8th-order Butterworth low-pass that lands within 3 % of the -3 dB corner.
+  auto slope_at = [&](double f) {  // dB per octave over +/- 1/12 octave
+    const double lo = f * std::pow(2.0, -1.0 / 12), hi = f * std::pow(2.0, 1.0 / 12);
+    const int klo = std::max(0, static_cast<int>(std::lround(lo / bin_hz)));
+    const int khi = std::min(bins - 1, static_cast<int>(std::lround(hi / bin_hz)));
+    if (khi <= klo) return 0.0;
+    return (smooth[khi] - smooth[klo]) / std::log2(static_cast<double>(khi) / std::max(klo, 1));
+  };
+  int k = static_cast<int>(best_f / bin_hz);
+  double steepest = 0;
+  for (int j = static_cast<int>(best_f / 1.25 / bin_hz); j <= static_cast<int>(1.05 * best_f / bin_hz) && j < bins; ++j) {
+    const double sl = slope_at(j * bin_hz);
+    if (sl < steepest) {
+      steepest = sl;
+      k = j;
+    }
   }
-  return best_f;
+  while (k > 1 && slope_at(k * bin_hz) < kSkirtSlopeDbPerOctave) --k;
+  return k * bin_hz;
 }
 
 Analysis Analyzer::finish() {

@@ -47,11 +47,26 @@ LoudnessMeter::LoudnessMeter(int channels, int sample_rate_hz, unsigned features
   if (channels == 1) ebur128_set_channel(state_->st, 0, EBUR128_DUAL_MONO);
 }
 
-LoudnessMeter::~LoudnessMeter() = default;
-LoudnessMeter::LoudnessMeter(LoudnessMeter&&) noexcept = default;
-LoudnessMeter& LoudnessMeter::operator=(LoudnessMeter&&) noexcept = default;
+LoudnessMeter::~LoudnessMeter() {
+  if (job_.valid()) job_.wait();
+}
+
+void LoudnessMeter::wait() const {
+  if (job_.valid()) job_.get();
+}
+
+void LoudnessMeter::add_async(const float* x, size_t frames) {
+  wait();
+  async_block_.assign(x, x + frames * static_cast<size_t>(channels_));
+  job_ = std::async(std::launch::async, [this, frames] { add_now(async_block_.data(), frames); });
+}
 
 void LoudnessMeter::add(const float* x, size_t frames) {
+  wait();
+  add_now(x, frames);
+}
+
+void LoudnessMeter::add_now(const float* x, size_t frames) {
   if (!(features_ & kMaxima)) {
     ebur128_add_frames_float(state_->st, x, frames);
     return;
@@ -77,18 +92,21 @@ void LoudnessMeter::add(const float* x, size_t frames) {
 }
 
 double LoudnessMeter::integrated_lufs() const {
+  wait();
   double l = kNegInf;
   if (ebur128_loudness_global(state_->st, &l) != EBUR128_SUCCESS) return kNegInf;
   return l;
 }
 
 double LoudnessMeter::range_lu() const {
+  wait();
   double l = 0;
   if (ebur128_loudness_range(state_->st, &l) != EBUR128_SUCCESS) return 0;
   return l;
 }
 
 double LoudnessMeter::true_peak_dbtp() const {
+  wait();
   double peak = 0;
   for (int c = 0; c < channels_; ++c) {
     double p = 0;
@@ -100,6 +118,7 @@ double LoudnessMeter::true_peak_dbtp() const {
 }
 
 double LoudnessMeter::sample_peak_dbfs() const {
+  wait();
   double peak = 0;
   for (int c = 0; c < channels_; ++c) {
     double p = 0;

@@ -12,8 +12,8 @@
 //   noise), the mean square of the whole recording against that floor.
 // - Bandwidth cutoff: on the long-term average spectrum (dB, smoothed over 7 bins), the frequency
 //   with the largest drop from [f/1.25, f/1.05] to [1.05 f, 1.25 f]; a drop under 15 dB means full
-//   band (cutoff = Nyquist). The cutoff is then the highest frequency up to 1.25 f whose level is
-//   within 10 dB of the passband just below.
+//   band (cutoff = Nyquist). From the steepest point near f, the estimate walks down the filter
+//   skirt until the local slope (over +/- 1/12 octave) is gentler than -18 dB/octave: the corner.
 // - Clipping: a sample is clipped when |x| >= clip_threshold (0.999 full scale); a clipped run is
 //   at least min_clip_run consecutive clipped samples in one channel.
 #pragma once

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <memory>
+#include <vector>
 
 namespace rz::metrics {
 
@@ -22,17 +24,27 @@ class LoudnessMeter {
   };
   LoudnessMeter(int channels, int sample_rate_hz, unsigned features = kAll);
   ~LoudnessMeter();
-  LoudnessMeter(LoudnessMeter&&) noexcept;
-  LoudnessMeter& operator=(LoudnessMeter&&) noexcept;
+  LoudnessMeter(const LoudnessMeter&) = delete;  // a worker may hold `this`
+  LoudnessMeter& operator=(const LoudnessMeter&) = delete;
 
   void add(const float* interleaved, size_t frames);
+  // Like add(), but measures a copy of the block on a worker thread while the caller goes on (the
+  // 4x true-peak interpolator makes this meter the costliest stage of a pass). The next add or
+  // add_async, and every getter, waits for it.
+  void add_async(const float* interleaved, size_t frames);
 
   double integrated_lufs() const;
   double range_lu() const;
   double true_peak_dbtp() const;     // max over channels
   double sample_peak_dbfs() const;   // max over channels
-  double max_momentary_lufs() const { return max_momentary_; }
-  double max_short_term_lufs() const { return max_short_term_; }
+  double max_momentary_lufs() const {
+    wait();
+    return max_momentary_;
+  }
+  double max_short_term_lufs() const {
+    wait();
+    return max_short_term_;
+  }
 
  private:
   int channels_;
@@ -43,6 +55,10 @@ class LoudnessMeter {
   size_t frames_to_boundary_;  // frames until the next 100 ms step (for maxima)
   double max_momentary_;
   double max_short_term_;
+  void wait() const;
+  void add_now(const float* interleaved, size_t frames);
+  std::vector<float> async_block_;
+  mutable std::future<void> job_;
 };
 
 double to_db(double linear_amplitude);  // 20 log10, -inf for 0

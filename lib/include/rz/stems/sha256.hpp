@@ -26,4 +26,10 @@ class Sha256 {
 // Lower-case hex SHA-256 of a file's bytes; throws IoError when it cannot be read.
 std::string sha256_file(const std::filesystem::path& path);
 
+namespace detail {
+// Tests only: run the portable code even where the CPU has SHA instructions.
+void sha256_force_portable(bool portable);
+bool sha256_uses_hardware();
+}  // namespace detail
+
 }  // namespace rz::stems
