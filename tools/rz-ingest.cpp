@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   tool.app().add_option("--resample-quality", quality, "best, medium or fast (libsamplerate sinc)")
       ->capture_default_str();
   tool.app().add_flag("!--no-ffmpeg", opt.allow_ffmpeg, "Never fall back to ffmpeg for decoding");
+  tool.app().add_flag("--allow-truncated", opt.allow_truncated,
+                      "Keep what a cut-off WAV/AIFF holds instead of refusing it");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     // "--preview" without a value means 30 s.
     if (tool.app().count("--preview") > 0 && opt.preview_s == 0) opt.preview_s = 30;

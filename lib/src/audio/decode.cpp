@@ -98,9 +98,12 @@ DecodedFile::DecodedFile(const fs::path& path, const DecodeOptions& options) {
     if (!options.allow_ffmpeg) throw;
     fs::path ffmpeg = find_program(options.ffmpeg);
     if (ffmpeg.empty()) {
+      // libsndfile's own words ("File contains data in an unknown format.") plus the way out.
+      std::string why = sndfile_error.what();
+      why = why.substr(why.find("': ") == std::string::npos ? 0 : why.find("': ") + 3);
+      while (!why.empty() && (why.back() == '.' || why.back() == ' ')) why.pop_back();
       throw InputError("cannot decode", path.string(),
-                       "libsndfile does not read this format and ffmpeg is not installed "
-                       "(apt-get install ffmpeg)");
+                       why + "; for formats libsndfile does not read install ffmpeg");
     }
     fs::path dir = options.temp_dir.empty() ? fs::temp_directory_path() : options.temp_dir;
     std::string pattern = (dir / "rz-decode-XXXXXX").string();
@@ -128,7 +131,6 @@ DecodedFile::DecodedFile(const fs::path& path, const DecodeOptions& options) {
     source_container_ = path.extension().string().empty() ? "unknown"
                                                          : path.extension().string().substr(1);
     source_encoding_ = "ffmpeg";
-    (void)sndfile_error;
   }
 }
 

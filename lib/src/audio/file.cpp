@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 
 #include "rz/error.hpp"
@@ -50,6 +52,17 @@ std::string encoding_name(int format) {
   }
 }
 
+int bytes_per_sample(int format) {
+  switch (format & SF_FORMAT_SUBMASK) {
+    case SF_FORMAT_PCM_S8: case SF_FORMAT_PCM_U8: case SF_FORMAT_ULAW: case SF_FORMAT_ALAW: return 1;
+    case SF_FORMAT_PCM_16: return 2;
+    case SF_FORMAT_PCM_24: return 3;
+    case SF_FORMAT_PCM_32: case SF_FORMAT_FLOAT: return 4;
+    case SF_FORMAT_DOUBLE: return 8;
+    default: return 0;
+  }
+}
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -75,6 +88,21 @@ Reader::Reader(const std::filesystem::path& path) : path_(path), handle_(new Han
   info_.frames = sfinfo.frames;
   info_.container = container_name(sfinfo.format);
   info_.encoding = encoding_name(sfinfo.format);
+  // libsndfile quietly shortens a file whose header promises more data than it holds; its log
+  // says "data : <declared> (should be <present>)". Keep the promise so callers can tell.
+  char log[2048] = {};
+  sf_command(handle_->file, SFC_GET_LOG_INFO, log, sizeof(log));
+  if (const char* d = std::strstr(log, "\ndata : "); d && std::strstr(d, "(should be")) {
+    const char* eol = std::strchr(d + 1, '\n');
+    const char* sb = std::strstr(d, "(should be");
+    if (!eol || sb < eol) {
+      const long long declared_bytes = std::atoll(d + 8);
+      const int frame_bytes = sfinfo.channels * bytes_per_sample(sfinfo.format);
+      if (frame_bytes > 0 && declared_bytes / frame_bytes > sfinfo.frames) {
+        info_.declared_frames = declared_bytes / frame_bytes;
+      }
+    }
+  }
 }
 
 Reader::~Reader() = default;

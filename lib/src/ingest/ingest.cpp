@@ -89,6 +89,10 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
   if (info.sample_rate_hz < opt.min_input_rate_hz || info.sample_rate_hz > opt.max_input_rate_hz) {
     refuse(input, "absurd sample rate " + std::to_string(info.sample_rate_hz) + " Hz");
   }
+  if (info.truncated() && !opt.allow_truncated) {
+    refuse(input, "truncated: the header promises " + fmt(double(info.declared_frames) / info.sample_rate_hz, 2) +
+                      " s, the file holds " + fmt(info.duration_s(), 2) + " s (--allow-truncated keeps them)");
+  }
   if (info.channels < 1 || info.channels > opt.max_channels) {
     refuse(input, "unsupported channel count " + std::to_string(info.channels));
   }
@@ -109,8 +113,10 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
   size_t in_step = 0;
   int64_t frames_read = 0;
   audio::Reader& reader = decoded.reader();
-  std::future<void> pending;
   std::vector<float> back(kBlockFrames * ch);  // the block the worker is writing
+  // Declared after everything the worker touches: on an exception it is destroyed (and waited
+  // for) first.
+  std::future<void> pending;
   for (;;) {
     throw_if_interrupted();
     const size_t n = reader.read(block.data(), kBlockFrames);
@@ -222,6 +228,10 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
   }
   json entry = provenance;
   entry["inputs"] = json::array({{{"path", m.source["path"]}, {"sha256", input_hash}}});
+  if (info.truncated()) {
+    parameters["truncated_input"] = true;
+    rep.warnings.push_back("truncated input: kept the " + fmt(info.duration_s(), 2) + " s it holds");
+  }
   entry["parameters"] = parameters;
   entry["metrics"] = {
       {"before", {{"integrated_lufs", m.analysis["integrated_lufs"]},

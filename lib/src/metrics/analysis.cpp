@@ -25,6 +25,9 @@ const double kPercentileBias = 1.0 / -std::log(1.0 - kNoisePercentile);
 constexpr int kNoiseMedianBins = 33;
 constexpr double kSilentFramePower = 1e-20;  // mean square below this: digital silence, skipped
 constexpr double kMinCutoffDropDb = 15.0;
+// Band limits below this are programme, not the recorder (a solo bass has nothing above 1 kHz);
+// phones and codecs cut at 3.4 kHz and up.
+constexpr double kMinCutoffHz = 2000.0;
 // Steeper than this (dB/octave) is a filter skirt, not programme: music rarely falls faster than
 // 12 dB/octave, phone and codec low-passes fall at 48 dB/octave and more.
 constexpr double kSkirtSlopeDbPerOctave = -18.0;
@@ -200,7 +203,7 @@ double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int 
   };
   double best_drop = 0, best_f = nyquist;
   const double top = nyquist * 0.995;
-  for (int k = static_cast<int>(500.0 / bin_hz); k < bins; ++k) {
+  for (int k = static_cast<int>(kMinCutoffHz / bin_hz); k < bins; ++k) {
     const double f = k * bin_hz;
     const double above_hi = std::min(1.25 * f, top);
     if ((above_hi - 1.05 * f) < 3 * bin_hz) break;  // too close to Nyquist to judge

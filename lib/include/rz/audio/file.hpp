@@ -18,6 +18,8 @@ struct FileInfo {
   int64_t frames = 0;
   std::string container;  // "wav", "flac", "ogg", "mp3", "aiff", ... (lower case)
   std::string encoding;   // "pcm16", "pcm24", "pcm32", "float32", "float64", "vorbis", "opus", "mp3", ...
+  int64_t declared_frames = -1;  // what a WAV/AIFF header promises when more than is present
+  bool truncated() const { return declared_frames > frames; }
   double duration_s() const {
     return sample_rate_hz > 0 ? static_cast<double>(frames) / sample_rate_hz : 0.0;
   }

@@ -18,6 +18,7 @@ struct Options {
   audio::ResampleQuality quality = audio::ResampleQuality::kMedium;
   double preview_s = 0;        // > 0: keep only the loudest window of this length
   bool allow_ffmpeg = true;
+  bool allow_truncated = false;   // keep what a cut-off file holds instead of refusing it
   double min_duration_s = 1.0;    // shorter recordings are refused
   double silence_dbfs = -90.0;    // a recording whose peak is below this is refused as silent
   int min_input_rate_hz = 4000;   // outside [min, max]: refused as an absurd rate
