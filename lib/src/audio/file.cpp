@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -241,8 +242,9 @@ Writer::Writer(const std::filesystem::path& path, const WriteSpec& spec)
     double q = spec.lossy_quality;
     sf_command(handle_->file, SFC_SET_VBR_ENCODING_QUALITY, &q, sizeof(q));
   }
-  // Integer formats: clip rather than wrap if a caller passes a float past full scale.
-  sf_command(handle_->file, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+  // Lossy encoders take floats: clip rather than wrap past full scale. (Integer PCM is quantised
+  // by write() itself.)
+  if (spec.sample_format == SampleFormat::kLossy) sf_command(handle_->file, SFC_SET_CLIPPING, nullptr, SF_TRUE);
 }
 
 Writer::~Writer() = default;
@@ -251,6 +253,23 @@ Writer& Writer::operator=(Writer&&) noexcept = default;
 
 void Writer::write(const float* interleaved, size_t frames) {
   if (!handle_->file) throw IoError("cannot write", path_.string(), "file already closed");
+  const int bits = pcm_bits(spec_.sample_format);
+  if (bits > 0) {
+    // Integer PCM: quantise here, round to nearest and clamp, with the same 2^(bits-1) scale that
+    // reading uses, so a round trip is exact. (libsndfile's own conversion with clipping enabled
+    // truncates towards minus infinity in 1.2.0: a -0.5 LSB bias.)
+    const double scale = std::ldexp(1.0, bits - 1);
+    const double lo = -scale, hi = scale - 1;
+    const int shift = 32 - bits;
+    const size_t n = frames * static_cast<size_t>(spec_.channels);
+    quantised_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const double q = std::clamp(std::nearbyint(static_cast<double>(interleaved[i]) * scale), lo, hi);
+      quantised_[i] = static_cast<int32_t>(static_cast<int64_t>(q) * (int64_t{1} << shift));
+    }
+    write_int(quantised_.data(), frames);
+    return;
+  }
   sf_count_t n = sf_writef_float(handle_->file, interleaved, static_cast<sf_count_t>(frames));
   if (n != static_cast<sf_count_t>(frames)) {
     throw IoError("cannot write", path_.string(), sf_strerror(handle_->file));

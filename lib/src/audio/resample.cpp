@@ -57,7 +57,9 @@ void Resampler::process(const float* in, size_t frames, bool end_of_input, std::
   SRC_DATA data{};
   data.src_ratio = ratio_;
   data.end_of_input = end_of_input ? 1 : 0;
-  const float* cursor = in;
+  // libsamplerate skips its end-of-input padding when data_in is null: never pass null.
+  static const float kNoInput[1] = {0.0f};
+  const float* cursor = in ? in : kNoInput;
   long remaining = static_cast<long>(frames);
   // Output room for this call; loop until every input frame is consumed (and, at the end, until the
   // filter is drained).

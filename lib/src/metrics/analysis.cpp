@@ -29,8 +29,9 @@ constexpr double kMinCutoffDropDb = 15.0;
 // phones and codecs cut at 3.4 kHz and up.
 constexpr double kMinCutoffHz = 2000.0;
 // Steeper than this (dB/octave) is a filter skirt, not programme: music rarely falls faster than
-// 12 dB/octave, phone and codec low-passes fall at 48 dB/octave and more.
-constexpr double kSkirtSlopeDbPerOctave = -18.0;
+// 12 dB/octave; phone and codec low-passes fall at 48 dB/octave and more, and an 8th-order
+// Butterworth falls at exactly 24 dB/octave at its -3 dB corner.
+constexpr double kSkirtSlopeDbPerOctave = -24.0;
 constexpr double kRolloffFraction = 0.85;
 constexpr double kMonoCorrelation = 0.9999;
 
@@ -216,15 +217,15 @@ double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int 
   if (best_drop < kMinCutoffDropDb) return nyquist;
   *band_limited = true;
   // The largest drop finds the transition band, not its corner: walk down the filter skirt from
-  // its steepest point until the local slope is gentler than kSkirtSlopeDbPerOctave. For an
-  // 8th-order Butterworth low-pass that lands within 3 % of the -3 dB corner.
-  auto slope_at = [&](double f) {  // dB per octave over +/- 1/12 octave
-    const double lo = f * std::pow(2.0, -1.0 / 12), hi = f * std::pow(2.0, 1.0 / 12);
-    const int klo = std::max(0, static_cast<int>(std::lround(lo / bin_hz)));
-    const int khi = std::min(bins - 1, static_cast<int>(std::lround(hi / bin_hz)));
+  // its steepest point until the slope just below is gentler than kSkirtSlopeDbPerOctave. For
+  // 8th- and 16th-order Butterworth low-passes that lands within 5 % of the -3 dB corner.
+  auto slope_at = [&](double f) {  // dB per octave over the 1/24 octave below f
+    const int khi = std::min(bins - 1, static_cast<int>(std::lround(f / bin_hz)));
+    const int klo = std::max(1, static_cast<int>(std::lround(f * std::pow(2.0, -1.0 / 24) / bin_hz)));
     if (khi <= klo) return 0.0;
-    return (smooth[khi] - smooth[klo]) / std::log2(static_cast<double>(khi) / std::max(klo, 1));
+    return (smooth[khi] - smooth[klo]) / std::log2(static_cast<double>(khi) / klo);
   };
+
   int k = static_cast<int>(best_f / bin_hz);
   double steepest = 0;
   for (int j = static_cast<int>(best_f / 1.25 / bin_hz); j <= static_cast<int>(1.05 * best_f / bin_hz) && j < bins; ++j) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace rz::audio {
 
@@ -78,6 +79,8 @@ class Writer {
   Writer& operator=(Writer&&) noexcept;
 
   const WriteSpec& spec() const { return spec_; }
+  // Floats at full scale +/-1.0. Integer PCM is rounded to nearest and clamped (no dither: use
+  // dsp::TpdfDither with write_int for deliveries).
   void write(const float* interleaved, size_t frames);
   // Integer PCM already quantised by the caller, left-justified in int32 (libsndfile's int API):
   // a 16-bit value v is passed as v << 16. Bypasses libsndfile's float scaling.
@@ -89,6 +92,7 @@ class Writer {
   std::filesystem::path path_;
   WriteSpec spec_;
   int64_t frames_written_ = 0;
+  std::vector<int32_t> quantised_;
   struct Handle;
   std::unique_ptr<Handle> handle_;
 };

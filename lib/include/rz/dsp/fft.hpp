@@ -40,8 +40,9 @@ class PowerSpectrumStream {
   void push(const float* x, size_t frames, size_t stride, const Callback& on_frame);
   void flush(const Callback& on_frame);
   int bins() const { return fft_.size() / 2 + 1; }
-  // Divide power by this to get the mean-square contribution per bin (Parseval with the window):
-  // sum_k power[k] * weight(k) / power_scale() = mean square of the windowed frame.
+  // Divide power by this to get each bin's share of the signal's mean square (Parseval with the
+  // window): sum_k weight(k) * power[k] / power_scale() = sum(x^2 w^2) / sum(w^2), the window-
+  // weighted mean square of the frame; weight(k) is 1 for DC and Nyquist, 2 for the others.
   double power_scale() const { return power_scale_; }
 
  private:
