@@ -1,6 +1,11 @@
 // rz-ingest: decode, check and analyse recordings; write each as a 44.1 kHz stem directory.
+#include <cstdlib>
+#include <string>
+#include <vector>
+
 #include "rz/audio/resample.hpp"
 #include "rz/cli/tool.hpp"
+#include "rz/error.hpp"
 #include "rz/ingest/ingest.hpp"
 
 int main(int argc, char** argv) {
@@ -14,30 +19,47 @@ int main(int argc, char** argv) {
   std::string quality = rz::audio::to_string(opt.quality);
   tool.add_input("Recordings to ingest (or paths on stdin)", true);
   tool.add_output("Output stem directory (default: <input without extension>.ingest)");
-  tool.app().add_option("--preview", opt.preview_s, "Keep only the loudest SECONDS")
-      ->expected(0, 1)->default_str("30")->option_text("[SECONDS]");
+  tool.app().add_option("--preview", opt.preview_s, "Keep only the loudest SECONDS (default 30)")
+      ->option_text("[SECONDS]");
   tool.app().add_option("--rate", opt.sample_rate_hz, "Output sample rate in Hz")->capture_default_str();
   tool.app().add_option("--resample-quality", quality, "best, medium or fast (libsamplerate sinc)")
       ->capture_default_str();
   tool.app().add_flag("!--no-ffmpeg", opt.allow_ffmpeg, "Never fall back to ffmpeg for decoding");
   tool.app().add_flag("--allow-truncated", opt.allow_truncated,
                       "Keep what a cut-off WAV/AIFF holds instead of refusing it");
-  return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
-    // "--preview" without a value means 30 s.
-    if (tool.app().count("--preview") > 0 && opt.preview_s == 0) opt.preview_s = 30;
+  // "--preview" may come without a value: supply the default when the next word is no number.
+  std::vector<char*> args(argv, argv + argc);
+  static char default_preview[] = "30";
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (std::string(args[i]) != "--preview") continue;
+    char* end = nullptr;
+    if (i + 1 == args.size() || (std::strtod(args[i + 1], &end), end == args[i + 1] || *end != '\0')) {
+      args.insert(args.begin() + static_cast<long>(i) + 1, default_preview);
+    }
+  }
+  return tool.run(static_cast<int>(args.size()), args.data(), [&](rz::cli::Context& ctx) {
     opt.quality = rz::audio::parse_resample_quality(quality);
     rz::cli::Result result;
     nlohmann::json records = nlohmann::json::array();
+    // Like gzip with several files: a bad one is reported and skipped, the others still run, and
+    // the exit status says something failed.
     for (const auto& input : ctx.inputs()) {
       const auto out = ctx.output_or(rz::ingest::default_output(input));
       ctx.info("ingesting " + input + " -> " + out.string());
-      auto rep = rz::ingest::ingest(input, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
-      for (const auto& w : rep.warnings) ctx.warn(input + ": " + w);
-      result.outputs.push_back(rep.output);
-      records.push_back(rep.record);
+      try {
+        auto rep = rz::ingest::ingest(input, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
+        for (const auto& w : rep.warnings) ctx.warn(input + ": " + w);
+        result.outputs.push_back(rep.output);
+        records.push_back(rep.record);
+      } catch (const rz::Error& e) {
+        if (ctx.inputs().size() == 1 || e.exit_code() == rz::kExitInterrupted) throw;
+        ctx.error(e.what());
+        result.exit_code = rz::kExitFailure;
+      }
     }
-    result.record = records.size() == 1 ? records.front() : nlohmann::json{{"outputs", records}};
-    if (records.size() > 1) {
+    if (records.size() == 1) {
+      result.record = records.front();
+    } else {
       nlohmann::json paths = nlohmann::json::array();
       for (const auto& p : result.outputs) paths.push_back(p.string());
       result.record = {{"outputs", paths}, {"records", records}};

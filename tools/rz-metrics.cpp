@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   bool no_spectral = false;
   tool.add_input("Stem directory or audio file (or its path on stdin)");
   tool.app().add_option("--reference", reference, "Reference stem directory or audio file");
-  tool.app().add_option("--require", requires_text, "[STEM.]METRIC OP VALUE, e.g. 'true_peak_dbtp<=-1' (repeatable)");
+  tool.app().add_option("--require", requires_text, "[STEM.]METRIC OP VALUE, e.g. 'true_peak_dbtp<=-1' (repeatable)")->allow_extra_args(false);
   tool.app().add_flag("--no-spectral", no_spectral, "Skip the spectral measurements (faster)");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     std::vector<rz::metrics::Requirement> reqs;
@@ -25,8 +25,11 @@ int main(int argc, char** argv) {
     opt.reference = reference;
     opt.spectral = !no_spectral;
     auto report = rz::metrics::measure(ctx.input(), opt, ctx.progress());
+    for (const auto& name : report.value("reference_unmatched", nlohmann::json::array())) {
+      ctx.warn("stem '" + name.get<std::string>() + "' has no match in the reference");
+    }
     const auto failures = rz::metrics::check(report, reqs);
-    for (const auto& f : failures) ctx.warn(f);
+    for (const auto& f : failures) ctx.error(f);
     report["requirements"] = {{"checked", requires_text}, {"failed", failures}};
     rz::cli::Result result;
     result.record = report;

@@ -217,12 +217,18 @@ struct Writer::Handle {
   }
 };
 
-Writer::Writer(const std::filesystem::path& path, const WriteSpec& spec)
-    : path_(path), spec_(spec), handle_(new Handle) {
+void check_write_spec(const WriteSpec& spec, const std::filesystem::path& path) {
   if (!container_supports(spec.container, spec.sample_format)) {
     throw UsageError(describe("unsupported sample format", path.string(),
-                              to_string(spec.sample_format) + " cannot be stored in " +
-                                  spec.container));
+                              to_string(spec.sample_format) + " cannot be stored in " + spec.container));
+  }
+  if (spec.container == "opus") {
+    const int r = spec.sample_rate_hz;
+    if (r != 8000 && r != 12000 && r != 16000 && r != 24000 && r != 48000) {
+      throw UsageError(describe("cannot write", path.string(),
+                                "Opus takes 8, 12, 16, 24 or 48 kHz, not " + std::to_string(r) +
+                                    " Hz (ingest with --rate 48000, or write .ogg)"));
+    }
   }
   SF_INFO sfinfo{};
   sfinfo.samplerate = spec.sample_rate_hz;
@@ -235,6 +241,15 @@ Writer::Writer(const std::filesystem::path& path, const WriteSpec& spec)
                                   std::to_string(spec.sample_rate_hz) + " Hz with " +
                                   std::to_string(spec.channels) + " channels"));
   }
+}
+
+Writer::Writer(const std::filesystem::path& path, const WriteSpec& spec)
+    : path_(path), spec_(spec), handle_(new Handle) {
+  check_write_spec(spec, path);
+  SF_INFO sfinfo{};
+  sfinfo.samplerate = spec.sample_rate_hz;
+  sfinfo.channels = spec.channels;
+  sfinfo.format = sf_format_for(spec);
   handle_->file = sf_open(path.c_str(), SFM_WRITE, &sfinfo);
   if (!handle_->file) throw IoError("cannot create", path.string(), sf_strerror(nullptr));
   if (spec.container == "wav") sf_command(handle_->file, SFC_RF64_AUTO_DOWNGRADE, nullptr, SF_TRUE);

@@ -3,6 +3,7 @@
 
 #include <ebur128.h>
 #include <samplerate.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -98,6 +99,9 @@ fs::path Context::output_or(const fs::path& fallback) const {
   return output_.empty() ? fallback : fs::path(output_);
 }
 
+void Context::error(const std::string& m) const {
+  std::fprintf(stderr, "%s: error: %s\n", tool_.c_str(), m.c_str());
+}
 void Context::warn(const std::string& m) const {
   if (verbosity_ >= 0) std::fprintf(stderr, "%s: warning: %s\n", tool_.c_str(), m.c_str());
 }
@@ -109,7 +113,15 @@ void Context::debug(const std::string& m) const {
 }
 
 nlohmann::json Context::provenance() const {
-  return {{"tool", tool_}, {"version", kVersion}, {"args", args_}, {"started", started_utc_}};
+  nlohmann::json j = {{"tool", tool_}, {"version", kVersion}, {"args", args_}, {"started", started_utc_}};
+  nlohmann::json paths = nlohmann::json::array();
+  for (const auto& p : inputs_) {
+    std::error_code ec;
+    paths.push_back(fs::absolute(p, ec).lexically_normal().string());
+  }
+  j["input_paths"] = paths;
+  if (inputs_from_stdin_) j["inputs_from_stdin"] = true;
+  return j;
 }
 
 double Context::elapsed_s() const {
@@ -160,16 +172,29 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
       std::cout << e.what() << "\n";
       return kExitOk;
     } catch (const CLI::ParseError& e) {
-      std::fprintf(stderr, "%s: error: %s (see --help)\n", name_.c_str(), e.what());
+      std::fprintf(stderr, "%s: error: %s\n", name_.c_str(),
+                   describe("bad command line", name_, std::string(e.what()) + " (see --help)").c_str());
       return kExitUsage;
     }
     ctx_.verbosity_ = quiet_ ? -1 : verbose_count_;
-    if (has_input_ && ctx_.inputs_.empty() && !isatty(STDIN_FILENO)) ctx_.inputs_ = read_stdin_inputs();
+    if (has_input_ && ctx_.inputs_.empty() && !isatty(STDIN_FILENO)) {
+      ctx_.inputs_ = read_stdin_inputs();
+      ctx_.inputs_from_stdin_ = true;
+    }
     if (has_input_ && ctx_.inputs_.empty()) {
       throw UsageError("no input: give one as an argument or pipe its path in (see --help)");
     }
     if (ctx_.has_output() && ctx_.inputs_.size() > 1) {
       throw UsageError("-o/--output takes one input, got " + std::to_string(ctx_.inputs_.size()));
+    }
+    if (ctx_.verbosity_ >= 1) {
+      // The resolved settings, defaults included, on one line.
+      std::string settings, line;
+      std::istringstream config(app_.config_to_str(true, false));
+      while (std::getline(config, line)) {
+        if (!line.empty() && line[0] != '#') settings += (settings.empty() ? "" : ", ") + line;
+      }
+      ctx_.info("settings: " + settings);
     }
     const bool tty = isatty(STDERR_FILENO);
     if ((tty || show_progress_) && ctx_.verbosity_ >= 0) {
@@ -187,6 +212,16 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
     }
     Result result = body(ctx_);
     if (ctx_.progress_ && tty) std::fprintf(stderr, "\r\033[K");
+    if (ctx_.verbosity_ >= 2) {
+      rusage usage{};
+      getrusage(RUSAGE_SELF, &usage);
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "elapsed %.2f s, cpu %.2f s, peak memory %.1f MB", ctx_.elapsed_s(),
+                    usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+                        1e-6 * (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec),
+                    usage.ru_maxrss / 1024.0);
+      ctx_.debug(buf);
+    }
     std::string out;
     if (ctx_.json_) {
       nlohmann::json record = result.record;

@@ -118,7 +118,9 @@ void TruePeakLimiter::flush(std::vector<float>& out) {
   for (size_t i = 0; i < latency_; ++i) push_frame(silence.data(), out);
 }
 
-double TruePeakLimiter::max_reduction_db() const { return -20.0 * std::log10(min_gain_); }
+double TruePeakLimiter::max_reduction_db() const {
+  return min_gain_ < 1.0f ? -20.0 * std::log10(min_gain_) : 0.0;
+}
 
 TpdfDither::TpdfDither(int bits, uint64_t seed, bool enabled)
     : bits_(bits), enabled_(enabled), state_(seed ^ 0x9E3779B97F4A7C15ull) {}

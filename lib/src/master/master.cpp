@@ -25,6 +25,10 @@ constexpr double kTiltPivotHz = 1000.0;
 constexpr double kInitialCeilingMarginDb = 0.15;
 constexpr double kCeilingStepMarginDb = 0.05;
 constexpr double kMaxGainDb = 60.0;
+// Loudness rising by less than this per dB of added gain (over a step of at least
+// kSaturationMinStepDb) means the limiter has saturated.
+constexpr double kSaturationSlope = 0.05;
+constexpr double kSaturationMinStepDb = 0.5;
 
 double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
 
@@ -71,6 +75,9 @@ void Options::validate() const {
     throw UsageError(describe("bad --highpass", fmt(highpass_hz), "use 0 (off) or up to 500 Hz"));
   }
   if (std::fabs(tilt_db) > 12) throw UsageError(describe("bad --tilt", fmt(tilt_db), "use -12..12 dB"));
+  if (!(lossy_quality >= 0 && lossy_quality <= 1)) {
+    throw UsageError(describe("bad --quality", fmt(lossy_quality), "use 0..1"));
+  }
   if (lookahead_ms < 0.5 || lookahead_ms > 50) {
     throw UsageError(describe("bad --lookahead", fmt(lookahead_ms), "use 0.5..50 ms"));
   }
@@ -91,10 +98,7 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
   spec.sample_rate_hz = in.manifest().sample_rate_hz;
   spec.channels = in.manifest().channels;
   spec.lossy_quality = opt.lossy_quality;
-  if (!audio::container_supports(spec.container, spec.sample_format)) {
-    throw UsageError(describe("unsupported sample format", output.string(),
-                              audio::to_string(spec.sample_format) + " cannot be stored in " + spec.container));
-  }
+  audio::check_write_spec(spec, output);  // before any work, naming the real output
   mix::Options unity;
   if (!opt.stem.empty()) {
     in.stem(opt.stem);
@@ -187,7 +191,7 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
     writer.close();
     rep.after = {meter.integrated_lufs(), meter.true_peak_dbtp(), meter.sample_peak_dbfs(), meter.range_lu()};
     rep.gain_db = gain_db;
-    rep.max_limiting_db = limiter.max_reduction_db();
+    rep.max_limiting_db = limiter.max_reduction_db() + 0.0;  // no "-0.0" in reports
     rep.passes = pass;
     const double error = opt.target_lufs - rep.after.integrated_lufs;
     const double over = rep.after.true_peak_dbtp - opt.ceiling_dbtp;
@@ -199,6 +203,15 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
                       fmt(rep.after.integrated_lufs) + " LUFS and " + fmt(rep.after.true_peak_dbtp) + " dBTP");
     }
     if (over > 0) ceiling_db -= over + kCeilingStepMarginDb;
+    // A limiter that is busy all the time makes the output independent of the gain: then more
+    // gain buys no loudness and the target is out of reach at this ceiling.
+    if (have_prev && gain_db - prev_gain > kSaturationMinStepDb &&
+        rep.after.integrated_lufs - prev_lufs < kSaturationSlope * (gain_db - prev_gain) && error > 0) {
+      throw InputError("cannot master", in.path().string(),
+                       "the target " + fmt(opt.target_lufs) + " LUFS is out of reach at a " + fmt(opt.ceiling_dbtp) +
+                           " dBTP ceiling: limiting tops out near " + fmt(rep.after.integrated_lufs) +
+                           " LUFS (lower --target, or shorten --release)");
+    }
     // Next gain: secant through the last two passes when they bracket a usable slope, else a step
     // of the remaining error (limiting makes loudness grow slower than gain).
     double next = gain_db + error;

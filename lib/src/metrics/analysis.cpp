@@ -281,6 +281,7 @@ Analysis Analyzer::finish() {
   }
   a.bandwidth_hz = s.rate / 2.0;
   if (s.opt.spectral && s.spectral_frames > 0) {
+    a.spectral = true;
     const int bins = kFftSize / 2 + 1;
     const double bin_hz = static_cast<double>(s.rate) / kFftSize;
     std::vector<double> mean(bins), noise(bins), floor(bins);
@@ -340,12 +341,14 @@ nlohmann::json Analysis::to_json() const {
   j["clipped_ratio"] = clipped_ratio;
   j["clipped_runs"] = clipped_runs;
   j["longest_clipped_run"] = longest_clipped_run;
-  j["noise_floor_dbfs"] = json_number(noise_floor_dbfs);
-  j["snr_db"] = json_number(snr_db);
-  j["bandwidth_hz"] = bandwidth_hz;
-  j["band_limited"] = band_limited;
-  j["spectral_centroid_hz"] = spectral_centroid_hz;
-  j["spectral_rolloff_hz"] = spectral_rolloff_hz;
+  if (spectral) {  // absent rather than placeholders when not measured (--no-spectral, silence)
+    j["noise_floor_dbfs"] = json_number(noise_floor_dbfs);
+    j["snr_db"] = json_number(snr_db);
+    j["bandwidth_hz"] = bandwidth_hz;
+    j["band_limited"] = band_limited;
+    j["spectral_centroid_hz"] = spectral_centroid_hz;
+    j["spectral_rolloff_hz"] = spectral_rolloff_hz;
+  }
   j["mono"] = mono;
   j["stereo_correlation"] = stereo_correlation;
   j["stereo_width"] = stereo_width;

@@ -170,6 +170,17 @@ json measure(const fs::path& path, const ReportOptions& options, const Progress&
     }
     report["stems"][item.name] = stem;
   }
+  if (!options.reference.empty()) {
+    json unmatched = json::array();
+    for (const auto& [name, stem] : report["stems"].items()) {
+      if (!stem.contains("reference")) unmatched.push_back(name);
+    }
+    if (unmatched.size() == report["stems"].size()) {
+      throw InputError("cannot compare", options.reference.string(),
+                       "none of its stems matches a stem of " + path.string());
+    }
+    report["reference_unmatched"] = unmatched;
+  }
   return report;
 }
 
@@ -192,7 +203,7 @@ std::vector<std::string> check(const json& report, const std::vector<Requirement
       if (!ok) {
         char buf[64];
         std::snprintf(buf, sizeof(buf), "%.3f", v);
-        failures.push_back("requirement '" + r.text + "' failed for " + name + ": " + r.metric + " = " + buf);
+        failures.push_back(describe("check failed", r.text, name + " has " + r.metric + " = " + buf));
       }
     }
     if (!found) {

@@ -22,10 +22,22 @@ Options Options::from_json(const json& j, const std::string& subject) {
   Options o;
   try {
     if (!j.is_object()) throw UsageError(describe("bad mix settings", subject, "not a JSON object"));
+    // Unknown keys are refused: a typo ("gain" for "gain_db") must not pass silently.
+    for (const auto& [key, v] : j.items()) {
+      if (key != "master_gain_db" && key != "stems") {
+        throw UsageError(describe("bad mix settings", subject, "unknown key '" + key + "'"));
+      }
+    }
     o.master_gain_db = j.value("master_gain_db", 0.0);
     if (j.contains("stems")) {
       if (!j["stems"].is_object()) throw UsageError(describe("bad mix settings", subject, "\"stems\" is not an object"));
       for (const auto& [name, v] : j["stems"].items()) {
+        if (!v.is_object()) throw UsageError(describe("bad mix settings", subject, "stem '" + name + "' is not an object"));
+        for (const auto& [key, unused] : v.items()) {
+          if (key != "gain_db" && key != "mute" && key != "solo" && key != "pan") {
+            throw UsageError(describe("bad mix settings", subject, "unknown key '" + key + "' for stem '" + name + "'"));
+          }
+        }
         StemSettings s;
         s.gain_db = v.value("gain_db", 0.0);
         s.mute = v.value("mute", false);

@@ -69,6 +69,10 @@ std::string container_for_path(const std::filesystem::path& path);
 bool container_supports(const std::string& container, SampleFormat format);
 SampleFormat default_sample_format(const std::string& container);
 
+// Checks, without creating anything, that libsndfile can write `spec`; throws UsageError naming
+// `path` (e.g. Opus only at 8, 12, 16, 24 or 48 kHz).
+void check_write_spec(const WriteSpec& spec, const std::filesystem::path& path);
+
 // Sequential writer. WAV grows into RF64 past 4 GiB. close() flushes and reports failures; the
 // destructor closes silently (use close() to see errors).
 class Writer {

@@ -37,12 +37,14 @@ class Context {
   bool json() const { return json_; }
   int verbosity() const { return verbosity_; }  // -1 quiet, 0 default, 1 -v, 2 -vv
 
+  void error(const std::string& message) const;  // shown even with -q
   void warn(const std::string& message) const;
   void info(const std::string& message) const;   // shown with -v
   void debug(const std::string& message) const;  // shown with -vv
   const Progress& progress() const { return progress_; }
 
-  // The common part of this run's history entry: tool, version, args, started (UTC).
+  // The common part of this run's history entry: tool, version, args, the input paths (also when
+  // they came on stdin), started (UTC).
   nlohmann::json provenance() const;
   double elapsed_s() const;
 
@@ -52,6 +54,7 @@ class Context {
   std::vector<std::string> args_;
   std::vector<std::string> inputs_;
   std::string output_;
+  bool inputs_from_stdin_ = false;
   bool force_ = false;
   bool json_ = false;
   int verbosity_ = 0;

@@ -54,6 +54,7 @@ struct Analysis {
   int64_t longest_clipped_run = 0;  // frames
   double noise_floor_dbfs = 0;
   double snr_db = 0;
+  bool spectral = false;    // the fields below up to spectral_rolloff_hz were measured
   double bandwidth_hz = 0;  // estimated cutoff; Nyquist when full band
   bool band_limited = false;
   double spectral_centroid_hz = 0;

@@ -30,7 +30,9 @@ struct ReportOptions {
 };
 
 // {"path", "kind": "stem_dir"|"file", "sample_rate_hz", "channels", "stems": {NAME: {metrics...,
-// "reference": {"sdr_db", "si_sdr_db", "lsd_db", "aligned_frames", "length_difference_frames"}}}}
+// "reference": {"sdr_db", "si_sdr_db", "lsd_db", "aligned_frames", "length_difference_frames"}}},
+// "reference_unmatched": [stems without a reference]}. A reference matching no stem is an
+// InputError.
 nlohmann::json measure(const std::filesystem::path& path, const ReportOptions& options,
                        const Progress& progress);
 
