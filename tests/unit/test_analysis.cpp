@@ -1,6 +1,5 @@
 // Unit tests of rz::metrics::Analyzer: levels, clipping, noise floor and SNR, bandwidth, stereo.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -22,15 +21,15 @@ constexpr int kRate = 48000;
 constexpr double kSnrTolDb = 3.0;
 // Acceptance criterion for the bandwidth cutoff of low-passed noise, relative to the filter's fc.
 constexpr double kCutoffRelTol = 0.10;
-// Time-domain statistics are double sums of float samples; a sine's mean over whole cycles is zero up
-// to the float rounding of each sample (6e-8 relative), far below 1e-6 over 10^5 samples.
+// Time-domain statistics are double sums of float samples; a sine's mean over whole cycles is zero
+// up to the float rounding of each sample (6e-8 relative), far below 1e-6 over 10^5 samples.
 constexpr double kMeanTol = 1e-6;
 // Levels of float samples that are exactly representable (0.5, 1.0): exact up to log10 rounding.
 constexpr double kExactDb = 1e-9;
 // Mean square of a sampled sine over whole cycles is A^2/2 up to float rounding of the samples.
 constexpr double kSineRmsDb = 1e-4;
-// Pearson correlation of two independent Gaussian noises over N = 144000 frames has standard deviation
-// 1/sqrt(N) = 0.0026; 0.02 is over 7 standard deviations.
+// Pearson correlation of two independent Gaussian noises over N = 144000 frames has standard
+// deviation 1/sqrt(N) = 0.0026; 0.02 is over 7 standard deviations.
 constexpr double kIndependentCorrelation = 0.02;
 // Side/(mid+side) energy of independent equal-power channels is 0.5 with the same relative spread.
 constexpr double kIndependentWidth = 0.02;
@@ -130,13 +129,15 @@ TEST_CASE("analysis: a steady tone over full-band noise is not a band limit",
   }
 }
 
-TEST_CASE("analysis: estimate_bandwidth_hz on a brick-wall spectrum", "[unit][analysis][bandwidth]") {
+TEST_CASE("analysis: estimate_bandwidth_hz on a brick-wall spectrum",
+          "[unit][analysis][bandwidth]") {
   // A flat spectrum with a 100 dB step at fc: the cutoff is the step.
   constexpr int kFft = 2048;
   for (double fc : {4000.0, 8000.0, 11000.0, 16000.0}) {
     INFO("fc " << fc);
     std::vector<double> ltas(kFft / 2 + 1);
-    for (size_t k = 0; k < ltas.size(); ++k) ltas[k] = k * double(kRate) / kFft <= fc ? 1e-4 : 1e-14;
+    for (size_t k = 0; k < ltas.size(); ++k)
+      ltas[k] = k * double(kRate) / kFft <= fc ? 1e-4 : 1e-14;
     bool limited = false;
     const double bw = rz::metrics::estimate_bandwidth_hz(ltas, kFft, kRate, &limited);
     CHECK(limited);
@@ -172,10 +173,11 @@ TEST_CASE("analysis: clipping of a sine driven into a hard clip", "[unit][analys
 
 TEST_CASE("analysis: a clipped run needs min_clip_run samples", "[unit][analysis]") {
   std::vector<float> x(10000, 0.1f);
-  x[100] = 1.0f;                    // 1 sample: counted, no run
-  x[200] = x[201] = -1.0f;          // 2 samples: counted, no run
-  x[300] = x[301] = x[302] = 1.0f;  // 3 samples: one run
-  for (int i = 400; i < 410; ++i) x[i] = -0.9995f;  // 10 samples just past the threshold
+  x[100] = 1.0f;                                    // 1 sample: counted, no run
+  x[200] = x[201] = -1.0f;                          // 2 samples: counted, no run
+  x[300] = x[301] = x[302] = 1.0f;                  // 3 samples: one run
+  // 10 samples just past the threshold, not equal to each other (so not a flat top either).
+  for (int i = 400; i < 410; ++i) x[i] = (i % 2) ? -0.9995f : -0.9996f;
   const Analysis a = analyse(x, 1);
   CHECK(a.clipped_samples == 1 + 2 + 3 + 10);
   CHECK(a.clipped_runs == 2);
@@ -186,6 +188,28 @@ TEST_CASE("analysis: a clipped run needs min_clip_run samples", "[unit][analysis
   const Analysis b = analyse(x, 1, strict);
   CHECK(b.clipped_samples == 1 + 2 + 3);  // -0.9995 is under the stricter threshold
   CHECK(b.clipped_runs == 3);
+}
+
+TEST_CASE("analysis: flat tops below full scale are clipping", "[unit][analysis]") {
+  // A 100 Hz sine at 0.5 driven 6 dB into a clipper at 0.5 (a phone clipping before full scale),
+  // against the same sine unclipped at 0.5.
+  constexpr double kClip = 0.5;
+  auto hot = rz::test::sine(100.0, 2 * kClip, kRate, kRate, 1);
+  int64_t expected = 0;
+  for (float& v : hot) {
+    if (std::fabs(v) >= kClip) {
+      v = static_cast<float>(v > 0 ? kClip : -kClip);
+      ++expected;
+    }
+  }
+  const Analysis a = analyse(hot, 1);
+  // Every clipped sample sits in a flat run (a third of each half cycle).
+  CHECK(a.clipped_samples == expected);
+  CHECK(a.clipped_runs == 2 * 100);  // one flat top per half cycle, 100 cycles
+  CHECK(a.clip_level_dbfs == Approx(20 * std::log10(kClip)).margin(1e-4));
+  const Analysis clean = analyse(rz::test::sine(100.0, kClip, kRate, kRate, 1), 1);
+  CHECK(clean.clipped_samples == 0);
+  CHECK(clean.clip_level_dbfs < -199);  // "none"
 }
 
 TEST_CASE("analysis: levels and DC offset of a known sine", "[unit][analysis]") {

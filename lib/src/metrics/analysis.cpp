@@ -24,6 +24,14 @@ constexpr double kNoisePercentile = 0.10;
 const double kPercentileBias = 1.0 / -std::log(1.0 - kNoisePercentile);
 constexpr int kNoiseMedianBins = 33;
 constexpr double kSilentFramePower = 1e-20;  // mean square below this: digital silence, skipped
+// Plateau (flat-top) clipping: runs of equal samples louder than -20 dBFS, kept in 0.01 dB bins;
+// those within 0.05 dB of the recording's peak are clipping.
+constexpr double kPlateauMinDb = -20.0;
+const double kPlateauMinLevel = std::pow(10.0, kPlateauMinDb / 20.0);
+constexpr double kPlateauStepDb = 0.01;
+constexpr int kPlateauBins = static_cast<int>(26.0 / kPlateauStepDb);  // up to +6 dBFS
+constexpr double kPlateauPeakToleranceDb = 0.05;
+constexpr int kMinPlateauRun = 3;  // one or two equal samples happen naturally at a slow crest
 constexpr double kMinCutoffDropDb = 15.0;
 // Band limits below this are programme, not the recorder (a solo bass has nothing above 1 kHz);
 // phones and codecs cut at 3.4 kHz and up.
@@ -53,6 +61,24 @@ struct Analyzer::Impl {
   std::vector<double> sum, sum_sq, peak;
   std::vector<int64_t> run;  // current clipped-run length per channel
   int64_t nonfinite = 0, clipped = 0, clipped_runs = 0, longest_run = 0;
+  // Flat tops below full scale: per channel the value of the current run of equal samples and its
+  // length; finished runs of min_clip_run or more, loud enough, are counted by level.
+  std::vector<float> plateau_value;
+  std::vector<int64_t> plateau_length;
+  std::vector<int64_t> plateau_samples = std::vector<int64_t>(kPlateauBins, 0);
+  std::vector<int64_t> plateau_runs = std::vector<int64_t>(kPlateauBins, 0);
+  std::vector<int64_t> plateau_longest = std::vector<int64_t>(kPlateauBins, 0);
+
+  void end_plateau(int c) {
+    const int64_t len = plateau_length[c];
+    const double level = std::fabs(plateau_value[c]);
+    if (len >= std::max<int64_t>(opt.min_clip_run, kMinPlateauRun) && level >= kPlateauMinLevel) {
+      const int bin = std::min(kPlateauBins - 1, static_cast<int>((20.0 * std::log10(level) - kPlateauMinDb) / kPlateauStepDb));
+      plateau_samples[bin] += len;
+      plateau_runs[bin] += 1;
+      plateau_longest[bin] = std::max(plateau_longest[bin], len);
+    }
+  }
   double sum_lr = 0, sum_mid = 0, sum_side = 0;
   // Spectral state.
   std::vector<dsp::PowerSpectrumStream> streams;
@@ -64,7 +90,8 @@ struct Analyzer::Impl {
 
   Impl(int r, int c, const AnalysisOptions& o)
       : rate(r), channels(c), opt(o), meter(c, r, LoudnessMeter::kAll),
-        sum(c, 0.0), sum_sq(c, 0.0), peak(c, 0.0), run(c, 0) {
+        sum(c, 0.0), sum_sq(c, 0.0), peak(c, 0.0), run(c, 0), plateau_value(c, 0.0f),
+        plateau_length(c, 0) {
     if (opt.spectral) {
       for (int i = 0; i < c; ++i) streams.emplace_back(kFftSize, kHop);
       channel_power.assign(c, {});
@@ -167,6 +194,13 @@ void Analyzer::add(const float* x, size_t frames) {
       } else {
         s.run[c] = 0;
       }
+      if (f[c] == s.plateau_value[c]) {
+        ++s.plateau_length[c];
+      } else {
+        s.end_plateau(c);
+        s.plateau_value[c] = f[c];
+        s.plateau_length[c] = 1;
+      }
     }
     if (ch >= 2) {
       const double l = f[0], r = f[1];
@@ -265,9 +299,31 @@ Analysis Analyzer::finish() {
   a.max_momentary_lufs = s.meter.max_momentary_lufs();
   a.nonfinite_samples = s.nonfinite;
   a.clipped_samples = s.clipped;
-  a.clipped_ratio = static_cast<double>(s.clipped) / (n * s.channels);
   a.clipped_runs = s.clipped_runs;
   a.longest_clipped_run = s.longest_run;
+  // Flat tops at the recording's own peak level are clipping too (a phone or interface that clips
+  // below full scale); take them when they account for more than the full-scale rule.
+  for (int c = 0; c < s.channels; ++c) s.end_plateau(c);
+  a.clip_level_dbfs = a.clipped_samples > 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+  for (int top = kPlateauBins - 1; top >= 0; --top) {
+    if (s.plateau_samples[top] == 0) continue;
+    const double top_db = kPlateauMinDb + (top + 1) * kPlateauStepDb;
+    if (top_db < a.peak_dbfs - kPlateauPeakToleranceDb) break;  // flat, but not at the peak
+    int64_t samples = 0, runs = 0, longest = 0;
+    for (int b = top; b >= 0 && kPlateauMinDb + (b + 1) * kPlateauStepDb >= top_db - kPlateauPeakToleranceDb; --b) {
+      samples += s.plateau_samples[b];
+      runs += s.plateau_runs[b];
+      longest = std::max(longest, s.plateau_longest[b]);
+    }
+    if (samples > a.clipped_samples) {
+      a.clipped_samples = samples;
+      a.clipped_runs = runs;
+      a.longest_clipped_run = longest;
+      a.clip_level_dbfs = std::min(0.0, a.peak_dbfs);
+    }
+    break;
+  }
+  a.clipped_ratio = static_cast<double>(a.clipped_samples) / (n * s.channels);
   if (s.channels >= 2) {
     const double denom = std::sqrt(s.sum_sq[0] * s.sum_sq[1]);
     a.stereo_correlation = denom > 0 ? s.sum_lr / denom : 1.0;
@@ -341,6 +397,7 @@ nlohmann::json Analysis::to_json() const {
   j["clipped_ratio"] = clipped_ratio;
   j["clipped_runs"] = clipped_runs;
   j["longest_clipped_run"] = longest_clipped_run;
+  j["clip_level_dbfs"] = json_number(clip_level_dbfs);
   if (spectral) {  // absent rather than placeholders when not measured (--no-spectral, silence)
     j["noise_floor_dbfs"] = json_number(noise_floor_dbfs);
     j["snr_db"] = json_number(snr_db);

@@ -16,7 +16,10 @@
 //   down the filter skirt while the slope over the 1/24 octave below is steeper than
 //   -24 dB/octave; where it stops is the corner.
 // - Clipping: a sample is clipped when |x| >= clip_threshold (0.999 full scale); a clipped run is
-//   at least min_clip_run consecutive clipped samples in one channel.
+//   at least min_clip_run consecutive clipped samples in one channel. Clipping below full scale
+//   shows as flat tops: runs of min_clip_run (at least 3) identical samples within 0.05 dB of the
+//   recording's peak (and louder than -20 dBFS). Whichever rule finds more clipped samples is
+//   reported, with the level it found them at (clip_level_dbfs).
 #pragma once
 
 #include <cstdint>
@@ -52,6 +55,7 @@ struct Analysis {
   double clipped_ratio = 0;  // clipped_samples / (frames * channels)
   int64_t clipped_runs = 0;
   int64_t longest_clipped_run = 0;  // frames
+  double clip_level_dbfs = 0;       // level of the clipping found; -inf (-200 in JSON) when none
   double noise_floor_dbfs = 0;
   double snr_db = 0;
   bool spectral = false;    // the fields below up to spectral_rolloff_hz were measured
