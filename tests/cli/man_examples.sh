@@ -43,8 +43,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/rz-man-examples.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM HUP
 export PATH="$bin_dir:$PATH"
-# Commands must not depend on the caller's locale or a terminal.
+# Commands must not depend on the caller's locale, or on a make (ctest run from make) above us.
 export LC_ALL=C
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 
 # --- fixtures ---------------------------------------------------------------------------------
 fixtures="$work/fixtures"

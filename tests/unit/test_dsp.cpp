@@ -1,6 +1,5 @@
 // Unit tests of rz::dsp: real FFT, Hann window, streaming power spectra (Parseval), RBJ biquads.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <complex>
 #include <vector>
@@ -27,7 +26,8 @@ constexpr double kFftBinRelTol = 1e-4;
 constexpr double kFftLeakageRel = 1e-4;
 // The window is computed in double and rounded to float: 1 ulp at 1.0 is 6e-8.
 constexpr double kWindowTol = 1e-6;
-// Parseval identity in float32 FFTs of 2048 points, summed over 1025 bins in double: ~1e-5 relative.
+// Parseval identity in float32 FFTs of 2048 points, summed over 1025 bins in double: ~1e-5
+// relative.
 constexpr double kParsevalRelTol = 1e-4;
 // Window-weighted mean square of a sine with ~43 cycles per frame differs from A^2/2 by the
 // cos(2wt) term weighted by the (smooth) squared window: far below 1e-3 relative.
@@ -37,12 +37,13 @@ constexpr double kSineMeanSquareRelTol = 1e-3;
 constexpr double kNoiseMeanSquareRelTol = 0.02;
 // Biquad responses evaluated in double precision: agreement with closed forms to 1e-9 dB.
 constexpr double kResponseTolDb = 1e-9;
-// Butterworth Qs quoted to 4 significant digits (0.5098, 0.6013, 0.9000, 2.5629): the product of the
-// four section gains at fc is 1/sqrt(2) to about 1e-4 relative, i.e. within 0.001 dB.
+// Butterworth Qs quoted to 4 significant digits (0.5098, 0.6013, 0.9000, 2.5629): the product of
+// the four section gains at fc is 1/sqrt(2) to about 1e-4 relative, i.e. within 0.001 dB.
 constexpr double kButterworthQRoundingDb = 0.001;
 // A double zero of the transfer function: |H| is 0 up to double rounding.
 constexpr double kZeroDb = -200.0;
-// Analog 8th-order Butterworth at fc/2: -10 log10(1 + 2^-16) = -7e-5 dB; the digital one is flatter.
+// Analog 8th-order Butterworth at fc/2: -10 log10(1 + 2^-16) = -7e-5 dB; the digital one is
+// flatter.
 constexpr double kPassbandFlatDb = 0.001;
 // The power_scale() closed form n * sum w^2, recomputed here in double from the same float window.
 constexpr double kScaleRelTol = 1e-12;
@@ -133,7 +134,8 @@ TEST_CASE("dsp: hann_window is the periodic Hann window", "[unit][dsp]") {
     sum_sq += double(w[i]) * w[i];
     if (i > 0) worst_symmetry = std::max(worst_symmetry, std::fabs(double(w[i]) - w[kN - i]));
     // Periodic Hann at 50 % overlap sums to exactly 1 (constant overlap-add).
-    if (i < kN / 2) worst_cola = std::max(worst_cola, std::fabs(double(w[i]) + w[i + kN / 2] - 1.0));
+    if (i < kN / 2)
+      worst_cola = std::max(worst_cola, std::fabs(double(w[i]) + w[i + kN / 2] - 1.0));
   }
   CHECK(worst_symmetry <= kWindowTol);
   CHECK(worst_cola <= kWindowTol);
@@ -141,7 +143,8 @@ TEST_CASE("dsp: hann_window is the periodic Hann window", "[unit][dsp]") {
   CHECK(sum_sq == Approx(3.0 * kN / 8.0).margin(kN * kWindowTol));  // mean square 3/8
 }
 
-TEST_CASE("dsp: PowerSpectrumStream frames every hop from sample 0, any block sizes", "[unit][dsp]") {
+TEST_CASE("dsp: PowerSpectrumStream frames every hop from sample 0, any block sizes",
+          "[unit][dsp]") {
   constexpr int kN = 256;
   constexpr int kHop = 128;
   constexpr int kFrames = 1000;
@@ -201,7 +204,8 @@ TEST_CASE("dsp: PowerSpectrumStream reads one channel of interleaved input", "[u
   }
   PowerSpectrumStream mono_stream(kN, kN / 2), stereo_stream(kN, kN / 2);
   std::vector<float> a, b;
-  mono_stream.push(right.data(), 640, 1, [&](const float* p) { a.insert(a.end(), p, p + kN / 2 + 1); });
+  mono_stream.push(right.data(), 640, 1,
+                   [&](const float* p) { a.insert(a.end(), p, p + kN / 2 + 1); });
   stereo_stream.push(stereo.data() + 1, 640, 2,
                      [&](const float* p) { b.insert(b.end(), p, p + kN / 2 + 1); });
   REQUIRE(a.size() == b.size());
@@ -231,7 +235,8 @@ TEST_CASE("dsp: PowerSpectrumStream Parseval with power_scale()", "[unit][dsp]")
   constexpr double kSigma = 0.1;
   constexpr double kAmplitude = 0.7;
   const Signal signals[] = {
-      {"white noise", rz::test::white_noise(kSigma, kN * kFramesPerSignal, 1, 77), kSigma * kSigma, kNoiseMeanSquareRelTol},
+      {"white noise", rz::test::white_noise(kSigma, kN * kFramesPerSignal, 1, 77), kSigma * kSigma,
+       kNoiseMeanSquareRelTol},
       {"1 kHz sine", rz::test::sine(1000.0, kAmplitude, kRate, kN * kFramesPerSignal),
        kAmplitude * kAmplitude / 2, kSineMeanSquareRelTol},
   };

@@ -1,6 +1,5 @@
 // Unit tests of rz::dsp::TruePeakDetector, TruePeakLimiter and TpdfDither.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -138,8 +137,10 @@ TEST_CASE("limiter: output true peak stays under the ceiling (libebur128)", "[un
     materials.push_back({"noise + 997 Hz at +6 dBFS", x});
   }
   // Inter-sample-peak sines: fs/4 at 45 degrees (samples 3 dB under the crest), 16 kHz.
-  materials.push_back({"fs/4 at 45 degrees, +6 dBFS", rz::test::sine(kRate / 4.0, 2.0, kRate, kFrames, kChannels, M_PI / 4)});
-  materials.push_back({"16 kHz, +6 dBFS", rz::test::sine(16000.0, 2.0, kRate, kFrames, kChannels, 0.3)});
+  materials.push_back({"fs/4 at 45 degrees, +6 dBFS",
+                       rz::test::sine(kRate / 4.0, 2.0, kRate, kFrames, kChannels, M_PI / 4)});
+  materials.push_back(
+      {"16 kHz, +6 dBFS", rz::test::sine(16000.0, 2.0, kRate, kFrames, kChannels, 0.3)});
   {  // quiet noise with a 0.5 s burst of a +5.6 dBFS square wave (1 kHz)
     auto x = rz::test::white_noise(0.02, kFrames, kChannels, 5);
     for (int64_t i = kRate / 2; i < kRate; ++i) {
@@ -217,6 +218,7 @@ TEST_CASE("limiter: gain recovers after a loud burst", "[unit][limiter]") {
   REQUIRE(out.size() == x.size());
   double worst = 0;
   for (int64_t i = 2 * kRate; i < kFrames; ++i) {
+    // Only samples well away from zero crossings, where the ratio is meaningful.
     if (std::fabs(x[i]) > 0.05) worst = std::max(worst, std::fabs(db(out[i] / x[i])));
   }
   CHECK(worst <= kRecoveredDb);
@@ -246,8 +248,9 @@ TEST_CASE("dither: quantised values are multiples of one LSB", "[unit][limiter][
     for (size_t i = 0; i < x.size(); ++i) {
       const double code = decoded[i] / lsb;
       all_multiples = all_multiples && code == std::round(code);
-      ints_match = ints_match && static_cast<int64_t>(q[i]) ==
-                                     static_cast<int64_t>(std::llround(code)) * (int64_t{1} << (32 - bits));
+      ints_match =
+          ints_match && static_cast<int64_t>(q[i]) ==
+                            static_cast<int64_t>(std::llround(code)) * (int64_t{1} << (32 - bits));
       low_bits_zero = low_bits_zero && (q[i] & ((int64_t{1} << (32 - bits)) - 1)) == 0;
     }
     CHECK(all_multiples);
@@ -275,7 +278,8 @@ TEST_CASE("dither: seeded output is reproducible", "[unit][limiter][dither]") {
   CHECK(run(1) != run(2));
 }
 
-TEST_CASE("dither: rounding error without dither is at most half an LSB", "[unit][limiter][dither]") {
+TEST_CASE("dither: rounding error without dither is at most half an LSB",
+          "[unit][limiter][dither]") {
   constexpr int kBits = 16;
   const double lsb = std::ldexp(1.0, -(kBits - 1));
   const auto x = rz::test::white_noise(0.2, 100000, 1, 51);
@@ -284,7 +288,8 @@ TEST_CASE("dither: rounding error without dither is at most half an LSB", "[unit
   TpdfDither d(kBits, 1, /*enabled=*/false);
   d.quantise(x.data(), x.size(), q.data(), decoded.data());
   double worst = 0;
-  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::fabs(double(decoded[i]) - x[i]));
+  for (size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, std::fabs(double(decoded[i]) - x[i]));
   CHECK(worst / lsb <= kRoundingMaxErrorLsb);
   // Deterministic: the seed is irrelevant without dither.
   std::vector<int32_t> q2(x.size());
@@ -292,7 +297,8 @@ TEST_CASE("dither: rounding error without dither is at most half an LSB", "[unit
   CHECK(q == q2);
 }
 
-TEST_CASE("dither: TPDF error is zero-mean, bounded and of power LSB^2/4", "[unit][limiter][dither]") {
+TEST_CASE("dither: TPDF error is zero-mean, bounded and of power LSB^2/4",
+          "[unit][limiter][dither]") {
   constexpr int kBits = 16;
   const double lsb = std::ldexp(1.0, -(kBits - 1));
   const auto x = rz::test::white_noise(0.2, 100000, 1, 61);

@@ -1,6 +1,5 @@
 // Unit tests of rz::stems: manifest schema, atomic stem-directory creation and checked opening.
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -47,7 +46,8 @@ std::vector<std::string> entries(const fs::path& dir) {
 }
 
 // Commits a stem directory at `dir` holding the stems named (float32 noise, kFrames frames).
-fs::path make_stem_dir(const fs::path& dir, const std::vector<std::string>& names, bool force = false) {
+fs::path make_stem_dir(const fs::path& dir, const std::vector<std::string>& names,
+                       bool force = false) {
   StemDirWriter w(dir, force);
   uint64_t seed = 1;
   for (const auto& name : names) {
@@ -107,7 +107,8 @@ TEST_CASE("stems: from_json rejects invalid manifests with InputError", "[unit][
   auto rejects = [](const json& j) {
     CHECK_THROWS_AS(Manifest::from_json(j, "manifest.json"), rz::InputError);
   };
-  for (const char* key : {"schema", "schema_version", "sample_rate_hz", "channels", "frames", "stems"}) {
+  for (const char* key :
+       {"schema", "schema_version", "sample_rate_hz", "channels", "frames", "stems"}) {
     INFO("missing " << key);
     json j = good;
     j.erase(key);
