@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -15,8 +16,6 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-
-#include <catch2/catch.hpp>
 
 #include "rz/stems/manifest.hpp"
 #include "rz/stems/sha256.hpp"
@@ -70,7 +69,15 @@ std::string RunResult::describe() const {
   return s.str();
 }
 
-RunResult run(const std::string& tool, const std::vector<std::string>& args, const RunOptions& options) {
+RunOptions in_dir(const fs::path& cwd, std::optional<std::string> stdin_text) {
+  RunOptions o;
+  o.cwd = cwd;
+  o.stdin_text = std::move(stdin_text);
+  return o;
+}
+
+RunResult run(const std::string& tool, const std::vector<std::string>& args,
+              const RunOptions& options) {
   return run_program(tool_path(tool).string(), args, options);
 }
 
@@ -144,8 +151,10 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
     auto drain = [&](int idx, int& fd, std::string& sink) {
       if (idx < 0 || !(fds[idx].revents & (POLLIN | POLLHUP | POLLERR))) return;
       const ssize_t got = ::read(fd, buf, sizeof(buf));
-      if (got > 0) sink.append(buf, static_cast<size_t>(got));
-      else if (got == 0 || errno != EINTR) close_fd(fd);
+      if (got > 0)
+        sink.append(buf, static_cast<size_t>(got));
+      else if (got == 0 || errno != EINTR)
+        close_fd(fd);
     };
     drain(idx_out, out_fd, r.out);
     drain(idx_err, err_fd, r.err);
@@ -154,8 +163,10 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
         close_fd(in_fd);  // the child closed its stdin
       } else {
         const ssize_t put = ::write(in_fd, input.data() + written, input.size() - written);
-        if (put > 0) written += static_cast<size_t>(put);
-        else if (put < 0 && errno != EAGAIN && errno != EINTR) close_fd(in_fd);
+        if (put > 0)
+          written += static_cast<size_t>(put);
+        else if (put < 0 && errno != EAGAIN && errno != EINTR)
+          close_fd(in_fd);
         if (written == input.size()) close_fd(in_fd);
       }
     }
@@ -168,8 +179,10 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
     if (errno != EINTR) fail("waitpid");
   }
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) r.exit_code = 128 + WTERMSIG(status);
+  if (WIFEXITED(status))
+    r.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    r.exit_code = 128 + WTERMSIG(status);
   if (killed) r.err += "\n[cli_util: killed after " + std::to_string(options.timeout_s) + " s]\n";
   return r;
 }
@@ -198,9 +211,12 @@ Snapshot snapshot(const fs::path& path) {
   if (!fs::is_directory(path)) return s;  // absent: an empty snapshot
   for (const auto& e : fs::recursive_directory_iterator(path)) {
     const std::string rel = fs::relative(e.path(), path).string();
-    if (e.is_directory()) s[rel + "/"] = "dir";
-    else if (e.is_regular_file()) s[rel] = rz::stems::sha256_file(e.path());
-    else s[rel] = "other";
+    if (e.is_directory())
+      s[rel + "/"] = "dir";
+    else if (e.is_regular_file())
+      s[rel] = rz::stems::sha256_file(e.path());
+    else
+      s[rel] = "other";
   }
   return s;
 }

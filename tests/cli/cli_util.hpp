@@ -1,15 +1,12 @@
-// Helpers for the end-to-end CLI tests: run a built rz- tool without a shell, capture its exit
-// status, stdout and stderr separately; list and snapshot directories to prove a failed run left
-// nothing behind and did not touch its inputs.
+// CLI test helpers: run an rz- tool without a shell; list and snapshot directories.
 #pragma once
 
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace rz::cli_test {
 
@@ -19,10 +16,10 @@ std::filesystem::path bin_dir();
 std::filesystem::path tool_path(const std::string& tool);
 
 struct RunResult {
-  int exit_code = -1;   // the process's exit status; 128 + N when killed by signal N
-  std::string out;      // everything written to stdout
-  std::string err;      // everything written to stderr
-  double wall_s = 0;    // how long it ran
+  int exit_code = -1;  // the process's exit status; 128 + N when killed by signal N
+  std::string out;     // everything written to stdout
+  std::string err;     // everything written to stderr
+  double wall_s = 0;   // how long it ran
 
   // Non-empty lines of stderr.
   std::vector<std::string> err_lines() const;
@@ -40,6 +37,10 @@ struct RunOptions {
   // Wall-clock limit after which the child is killed (SIGKILL) and exit_code reads 137.
   double timeout_s = 300;
 };
+
+// Options for a run in working directory `cwd`, optionally with `stdin_text` on stdin.
+RunOptions in_dir(const std::filesystem::path& cwd,
+                  std::optional<std::string> stdin_text = std::nullopt);
 
 // Fork/execs bin_dir()/tool with `args` (no shell). stdout and stderr go to separate pipes read
 // with poll(), so a chatty child cannot deadlock against a full pipe.
@@ -70,7 +71,8 @@ nlohmann::json read_json(const std::filesystem::path& path);
 void check_refusal(const RunResult& r, const std::string& tool, int exit_code);
 
 // A hand-made stem directory: each stem a float32 WAV "<name>.wav" (interleaved samples, all the
-// same length), and a manifest.json following rz-manifest(5) with the real frames, bytes and SHA-256.
+// same length), and a manifest.json following rz-manifest(5) with the real frames, bytes and
+// SHA-256.
 struct StemSpec {
   std::string name;
   std::vector<float> samples;

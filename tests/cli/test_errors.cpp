@@ -1,14 +1,10 @@
-// rz- tools refuse bad input and bad command lines: one stderr line, the documented exit status,
-// nothing on stdout, no output (not even a hidden temporary) left behind, inputs untouched.
-#include <sys/stat.h>
+// rz- tools refuse bad input: one stderr line, exit 1 or 2, empty stdout, no output, inputs intact.
 #include <unistd.h>
 
-#include <cmath>
+#include <catch2/catch.hpp>
 #include <functional>
 #include <limits>
 #include <random>
-
-#include <catch2/catch.hpp>
 
 #include "cli_util.hpp"
 #include "rz/error.hpp"
@@ -17,9 +13,9 @@
 
 namespace fs = std::filesystem;
 using rz::cli_test::check_refusal;
+using rz::cli_test::in_dir;
 using rz::cli_test::list_dir;
 using rz::cli_test::run;
-using rz::cli_test::RunOptions;
 using rz::cli_test::snapshot;
 using rz::cli_test::temp_entries;
 using Names = std::vector<std::string>;
@@ -33,7 +29,8 @@ void write_good_wav(const fs::path& path) {
   rz::test::write_wav(path, rz::test::sine(440, 0.5, kRate, 2 * kRate, 2), kRate, 2);
 }
 
-// A valid stem directory with stems "a" and "b" (1.5 s stereo), for the rz-mix/master/metrics cases.
+// A valid stem directory with stems "a" and "b" (1.5 s stereo), for the rz-mix/master/metrics
+// cases.
 void write_two_stems(const fs::path& dir) {
   const int64_t frames = kRate * 3 / 2;
   rz::cli_test::write_stem_dir(dir,
@@ -42,16 +39,10 @@ void write_two_stems(const fs::path& dir) {
                                kRate, 2);
 }
 
-RunOptions in_dir(const fs::path& cwd) {
-  RunOptions o;
-  o.cwd = cwd;
-  return o;
-}
-
 struct BadRecording {
   const char* label;
-  const char* file;      // name of the input inside the test's directory
-  const char* reason;    // a word the one-line reason must contain ("" when not pinned down)
+  const char* file;                           // name of the input inside the test's directory
+  const char* reason;                         // words the one-line message must contain
   std::function<void(const fs::path&)> make;  // creates the input (nothing for "missing")
 };
 
@@ -64,26 +55,28 @@ std::vector<BadRecording> bad_recordings() {
   const int64_t two_s = 2 * kRate;
   return {
       {"missing file", "missing.wav", "no such file", [](const fs::path&) {}},
-      {"a directory", "folder.wav", "directory", [](const fs::path& p) { fs::create_directory(p); }},
-      {"zero bytes", "empty.wav", "empty", [](const fs::path& p) { rz::cli_test::write_text(p, ""); }},
-      {"truncated WAV: header promises more data than present", "truncated.wav", "",
+      {"a directory", "folder.wav", "directory",
+       [](const fs::path& p) { fs::create_directory(p); }},
+      {"zero bytes", "empty.wav", "empty",
+       [](const fs::path& p) { rz::cli_test::write_text(p, ""); }},
+      {"truncated WAV: header promises more data than present", "truncated.wav", "truncated",
        [two_s](const fs::path& p) {
          rz::test::write_wav(p, rz::test::sine(440, 0.5, kRate, two_s, 1), kRate, 1, 16);
          fs::resize_file(p, fs::file_size(p) * 3 / 5);  // the data chunk still claims 2 s
        }},
-      {"truncated WAV: cut inside the header", "header-cut.wav", "",
+      {"truncated WAV: cut inside the header", "header-cut.wav", "cannot decode",
        [two_s](const fs::path& p) {
          rz::test::write_wav(p, rz::test::sine(440, 0.5, kRate, two_s, 1), kRate, 1, 16);
          fs::resize_file(p, 30);  // inside the fmt chunk
        }},
-      {"random bytes named .wav", "random.wav", "",
+      {"random bytes named .wav", "random.wav", "cannot decode",
        [](const fs::path& p) {
          std::mt19937 rng(1234);
          std::string bytes(8192, '\0');
          for (auto& c : bytes) c = static_cast<char>(rng() & 0xFF);
          rz::cli_test::write_text(p, bytes);
        }},
-      {"a text file", "notes.wav", "",
+      {"a text file", "notes.wav", "cannot decode",
        [](const fs::path& p) {
          std::string text;
          for (int i = 0; i < 200; ++i) text += "This is a set list, not a recording.\n";
@@ -91,14 +84,16 @@ std::vector<BadRecording> bad_recordings() {
        }},
       {"a NaN sample (float WAV)", "nan.wav", "non-finite",
        [two_s](const fs::path& p) {
-         rz::test::write_wav(p, with_sample(rz::test::sine(440, 0.5, kRate, two_s, 1), kRate,
-                                            std::numeric_limits<float>::quiet_NaN()),
+         rz::test::write_wav(p,
+                             with_sample(rz::test::sine(440, 0.5, kRate, two_s, 1), kRate,
+                                         std::numeric_limits<float>::quiet_NaN()),
                              kRate, 1);
        }},
       {"an Inf sample (float WAV)", "inf.wav", "non-finite",
        [two_s](const fs::path& p) {
-         rz::test::write_wav(p, with_sample(rz::test::sine(440, 0.5, kRate, two_s, 1), 1000,
-                                            -std::numeric_limits<float>::infinity()),
+         rz::test::write_wav(p,
+                             with_sample(rz::test::sine(440, 0.5, kRate, two_s, 1), 1000,
+                                         -std::numeric_limits<float>::infinity()),
                              kRate, 1);
        }},
       {"digital silence", "zeros.wav", "silent",
@@ -130,7 +125,6 @@ TEST_CASE("rz-ingest refuses bad recordings and leaves nothing behind", "[cli]")
 
       // Default output beside the input ("<name>.ingest").
       const auto r = run("rz-ingest", {bad.file}, in_dir(tmp.path()));
-      INFO(r.describe());
       check_refusal(r, "rz-ingest", rz::kExitFailure);
       CHECK(r.err.find(std::string("'") + bad.file + "'") != std::string::npos);  // names the input
       CHECK(r.err.find(bad.reason) != std::string::npos);
@@ -139,9 +133,8 @@ TEST_CASE("rz-ingest refuses bad recordings and leaves nothing behind", "[cli]")
 
       // Explicit -o into an empty directory, with --json: still nothing on stdout, nothing made.
       fs::create_directory(tmp / "out");
-      const auto rj = run("rz-ingest", {"--json", "-o", (tmp / "out" / "gig.ingest").string(),
-                                        input.string()});
-      INFO(rj.describe());
+      const auto rj =
+          run("rz-ingest", {"--json", "-o", (tmp / "out" / "gig.ingest").string(), input.string()});
       check_refusal(rj, "rz-ingest", rz::kExitFailure);
       CHECK(list_dir(tmp / "out").empty());
       CHECK(snapshot(input) == before);
@@ -162,7 +155,8 @@ TEST_CASE("rz-ingest refuses an output location it cannot create", "[cli]") {
     CHECK(rz::cli_test::read_text(tmp / "notes.txt") == "a regular file\n");
   }
   SECTION("under a missing parent") {
-    const auto r = run("rz-ingest", {"gig.wav", "-o", "no/such/parent/gig.ingest"}, in_dir(tmp.path()));
+    const auto r =
+        run("rz-ingest", {"gig.wav", "-o", "no/such/parent/gig.ingest"}, in_dir(tmp.path()));
     check_refusal(r, "rz-ingest", rz::kExitFailure);
     CHECK_FALSE(fs::exists(tmp / "no"));
   }
@@ -179,8 +173,9 @@ TEST_CASE("rz-ingest refuses an output location it cannot create", "[cli]") {
                                     fs::perms::group_read | fs::perms::group_exec |
                                     fs::perms::others_read | fs::perms::others_exec);
     if (geteuid() == 0) {
-      WARN("running as root, which ignores directory permissions: the 0555 case is not checked "
-           "(the regular-file, missing-parent and /proc cases cover unwritable outputs)");
+      WARN(
+          "running as root, which ignores directory permissions: the 0555 case is not checked "
+          "(the regular-file, missing-parent and /proc cases cover unwritable outputs)");
     } else {
       const auto r = run("rz-ingest", {"gig.wav", "-o", "ro/gig.ingest"}, in_dir(tmp.path()));
       check_refusal(r, "rz-ingest", rz::kExitFailure);
@@ -249,27 +244,58 @@ TEST_CASE("an existing output is refused without --force and replaced with it", 
     REQUIRE(f.exit_code == 0);
     CHECK(f.out == "out.flac\n");
     CHECK(rz::cli_test::read_text(tmp / "out.flac").rfind("fLaC", 0) == 0);
-    CHECK(list_dir(tmp.path()) == Names{"gig.ingest", "gig.wav", "out.flac", "out.flac.json", "song"});
+    CHECK(list_dir(tmp.path()) ==
+          Names{"gig.ingest", "gig.wav", "out.flac", "out.flac.json", "song"});
+  }
+}
+
+TEST_CASE("rz-master fails cleanly when its target cannot be reached", "[cli]") {
+  rz::test::TempDir tmp;
+  write_two_stems(tmp / "song");
+  rz::cli_test::write_stem_dir(tmp / "silent", {{"mix", std::vector<float>(kRate * 4, 0.0f)}},
+                               kRate, 2);
+  const auto listing = list_dir(tmp.path());
+
+  SECTION("silent input") {
+    const auto r = run("rz-master", {"silent", "-o", "out.flac"}, in_dir(tmp.path()));
+    check_refusal(r, "rz-master", rz::kExitFailure);
+    CHECK(r.err.find("silent") != std::string::npos);
+    CHECK(list_dir(tmp.path()) == listing);
+  }
+  SECTION("0 LUFS under a -20 dBTP ceiling (no signal can have both)") {
+    const auto r = run("rz-master", {"song", "-o", "out.flac", "--target", "0", "--ceiling", "-20"},
+                       in_dir(tmp.path()));
+    check_refusal(r, "rz-master", rz::kExitFailure);
+    CHECK(list_dir(tmp.path()) == listing);
+  }
+  SECTION("the same with --force over an earlier master: the earlier one stays") {
+    rz::cli_test::write_text(tmp / "out.flac", "an earlier master\n");
+    rz::cli_test::write_text(tmp / "out.flac.json", "{}\n");
+    const auto r =
+        run("rz-master", {"song", "-o", "out.flac", "-f", "--target", "0", "--ceiling", "-20"},
+            in_dir(tmp.path()));
+    check_refusal(r, "rz-master", rz::kExitFailure);
+    CHECK(rz::cli_test::read_text(tmp / "out.flac") == "an earlier master\n");
+    CHECK(rz::cli_test::read_text(tmp / "out.flac.json") == "{}\n");
+    CHECK(temp_entries(tmp.path()).empty());
   }
 }
 
 namespace {
 
-// Runs rz-mix, rz-master and rz-metrics on the broken stem directory `dir` (inside `tmp`) and checks
-// that each refuses with exit 1, leaves nothing beside it and does not touch it.
-void check_every_reader_refuses(const fs::path& tmp, const std::string& dir, const std::string& reason) {
+// Runs rz-mix, rz-master and rz-metrics on the broken stem directory `dir` (inside `tmp`) and
+// checks that each refuses with exit 1, leaves nothing beside it and does not touch it.
+void check_every_reader_refuses(const fs::path& tmp, const std::string& dir,
+                                const std::string& reason) {
   const auto listing = list_dir(tmp);
   const auto before = snapshot(tmp / dir);
   struct Call {
     const char* tool;
     std::vector<std::string> args;
   };
-  const std::vector<Call> calls = {{"rz-mix", {dir}},
-                                   {"rz-mix", {dir, "-o", "out.mix"}},
-                                   {"rz-master", {dir}},
-                                   {"rz-master", {dir, "-o", "out.flac"}},
-                                   {"rz-metrics", {dir}},
-                                   {"rz-metrics", {"--json", dir}}};
+  const std::vector<Call> calls = {{"rz-mix", {dir}},     {"rz-mix", {dir, "-o", "out.mix"}},
+                                   {"rz-master", {dir}},  {"rz-master", {dir, "-o", "out.flac"}},
+                                   {"rz-metrics", {dir}}, {"rz-metrics", {"--json", dir}}};
   for (const auto& c : calls) {
     const auto r = run(c.tool, c.args, in_dir(tmp));
     INFO(c.tool << " " << c.args.back() << "\n" << r.describe());
@@ -285,7 +311,8 @@ void check_every_reader_refuses(const fs::path& tmp, const std::string& dir, con
 TEST_CASE("a manifest that is not valid JSON is refused", "[cli]") {
   rz::test::TempDir tmp;
   write_two_stems(tmp / "song");
-  rz::cli_test::write_text(tmp / "song" / rz::stems::kManifestFile, "{\"schema\": \"rz-manifest\", \"stems\": [");
+  rz::cli_test::write_text(tmp / "song" / rz::stems::kManifestFile,
+                           "{\"schema\": \"rz-manifest\", \"stems\": [");
   check_every_reader_refuses(tmp.path(), "song", "manifest");
 }
 
@@ -311,6 +338,7 @@ TEST_CASE("usage errors exit 2 and create nothing", "[cli]") {
   rz::test::TempDir tmp;
   write_good_wav(tmp / "gig.wav");
   write_two_stems(tmp / "song");
+  rz::cli_test::write_text(tmp / "broken.json", "{\"stems\": {\"a\": ");
   const auto listing = list_dir(tmp.path());
   const auto song = snapshot(tmp / "song");
   struct Call {
@@ -325,12 +353,17 @@ TEST_CASE("usage errors exit 2 and create nothing", "[cli]") {
       {"unknown flag", "rz-metrics", {"song", "--no-such-flag"}},
       {"--require without operator", "rz-metrics", {"song", "--require", "integrated_lufs"}},
       {"--require with a bad number", "rz-metrics", {"song", "--require", "integrated_lufs>=loud"}},
-      {"--require with a bad operator", "rz-metrics", {"song", "--require", "integrated_lufs=>-14"}},
+      {"--require with a bad operator",
+       "rz-metrics",
+       {"song", "--require", "integrated_lufs=>-14"}},
       {"--bits 12", "rz-master", {"song", "-o", "out.flac", "--bits", "12"}},
       {"--gain for an unknown stem", "rz-mix", {"song", "--gain", "vocals=-6"}},
       {"--gain without a number", "rz-mix", {"song", "--gain", "a=loud"}},
       {"--solo for an unknown stem", "rz-mix", {"song", "--solo", "vocals"}},
       {"--stem for an unknown stem", "rz-master", {"song", "-o", "out.flac", "--stem", "vocals"}},
+      {"--settings that is not JSON", "rz-mix", {"song", "--settings", "broken.json"}},
+      {"--target out of range", "rz-master", {"song", "-o", "out.flac", "--target", "+5"}},
+      {"--preview shorter than a second", "rz-ingest", {"--preview", "0.5", "gig.wav"}},
       {"no input at all", "rz-mix", {}},
   };
   for (const auto& c : calls) {
