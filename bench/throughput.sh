@@ -13,6 +13,7 @@ bin="$top/build/bin"
 [ -x "$bin/rz-ingest" ] || { echo "throughput.sh: error: build first (scripts/build.sh)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "throughput.sh: error: /usr/bin/time missing (scripts/install-deps.sh --bench)" >&2; exit 1; }
 work=${WORK:-$(mktemp -d /tmp/rz-bench-XXXXXX)}
+mkdir -p "$work"
 trap '[ -z "${WORK:-}" ] && rm -rf "$work"' EXIT
 minutes=("$@")
 [ ${#minutes[@]} -eq 0 ] && minutes=(10 60)

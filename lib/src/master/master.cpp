@@ -2,8 +2,10 @@
 // measure exactly the samples written and correct the gain until loudness and ceiling both hold.
 #include "rz/master/master.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "rz/dsp/biquad.hpp"
 #include "rz/dsp/limiter.hpp"
@@ -25,10 +27,15 @@ constexpr double kTiltPivotHz = 1000.0;
 constexpr double kInitialCeilingMarginDb = 0.15;
 constexpr double kCeilingStepMarginDb = 0.05;
 constexpr double kMaxGainDb = 60.0;
-// Loudness rising by less than this per dB of added gain (over a step of at least
-// kSaturationMinStepDb) means the limiter has saturated.
-constexpr double kSaturationSlope = 0.05;
-constexpr double kSaturationMinStepDb = 0.5;
+constexpr double kHeavyLimitingDb = 12.0;  // past this the limiter audibly flattens the music
+// Loudness rising by less than kSaturationRiseLu over a gain step of kSaturationStepDb or more
+// means the limiter has saturated: the output no longer depends on the gain.
+constexpr double kSaturationStepDb = 12.0;
+constexpr double kSaturationRiseLu = 0.1;
+// Slopes (LU per dB of gain) used to extrapolate before a bracket exists: limiting flattens the
+// curve (less than 1), but a step of more than 4x the remaining error is not taken at once.
+constexpr double kMinSlope = 0.25;
+constexpr double kMaxSlope = 1.5;
 
 double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
 
@@ -140,8 +147,12 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
   stems::AtomicFile file(output, force);
   double gain_db = opt.target_lufs - eq_lufs;
   double ceiling_db = opt.ceiling_dbtp - kInitialCeilingMarginDb;
-  double prev_gain = 0, prev_lufs = 0;
-  bool have_prev = false;
+  // Loudness out is a monotone function of gain: extrapolate from the last two passes until the
+  // target is bracketed, then interpolate inside the bracket.
+  struct Probe {
+    double gain_db, lufs;
+  };
+  std::optional<Probe> prev, below, above;
   std::vector<float> limited, decoded;
   std::vector<int32_t> pcm;
   for (int pass = 1;; ++pass) {
@@ -203,26 +214,47 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
                       fmt(rep.after.integrated_lufs) + " LUFS and " + fmt(rep.after.true_peak_dbtp) + " dBTP");
     }
     if (over > 0) ceiling_db -= over + kCeilingStepMarginDb;
-    // A limiter that is busy all the time makes the output independent of the gain: then more
-    // gain buys no loudness and the target is out of reach at this ceiling.
-    if (have_prev && gain_db - prev_gain > kSaturationMinStepDb &&
-        rep.after.integrated_lufs - prev_lufs < kSaturationSlope * (gain_db - prev_gain) && error > 0) {
+    const Probe now{gain_db, rep.after.integrated_lufs};
+    if (prev && now.gain_db - prev->gain_db >= kSaturationStepDb &&
+        now.lufs - prev->lufs < kSaturationRiseLu && error > 0) {
       throw InputError("cannot master", in.path().string(),
                        "the target " + fmt(opt.target_lufs) + " LUFS is out of reach at a " + fmt(opt.ceiling_dbtp) +
-                           " dBTP ceiling: limiting tops out near " + fmt(rep.after.integrated_lufs) +
+                           " dBTP ceiling: limiting tops out near " + fmt(now.lufs) +
                            " LUFS (lower --target, or shorten --release)");
     }
-    // Next gain: secant through the last two passes when they bracket a usable slope, else a step
-    // of the remaining error (limiting makes loudness grow slower than gain).
-    double next = gain_db + error;
-    if (have_prev && std::fabs(gain_db - prev_gain) > 1e-6) {
-      const double slope = (rep.after.integrated_lufs - prev_lufs) / (gain_db - prev_gain);
-      if (slope > 0.05) next = gain_db + error / slope;
+    if (now.lufs < opt.target_lufs) {
+      if (!below || now.gain_db > below->gain_db) below = now;
+    } else if (!above || now.gain_db < above->gain_db) {
+      above = now;
     }
-    prev_gain = gain_db;
-    prev_lufs = rep.after.integrated_lufs;
-    have_prev = true;
+    double next;
+    if (below && above && above->lufs > below->lufs) {
+      // Interpolate inside the bracket; bisect when that would hug one end (a gated loudness can
+      // jump, and plain regula falsi then creeps).
+      const double span = above->gain_db - below->gain_db;
+      next = below->gain_db + (opt.target_lufs - below->lufs) * span / (above->lufs - below->lufs);
+      if (next < below->gain_db + 0.05 * span || next > above->gain_db - 0.05 * span) {
+        next = below->gain_db + 0.5 * span;
+      }
+    } else {
+      const double slope = prev && std::fabs(now.gain_db - prev->gain_db) > 1e-6
+                               ? (now.lufs - prev->lufs) / (now.gain_db - prev->gain_db)
+                               : 1.0;
+      double step = error / std::clamp(slope, kMinSlope, kMaxSlope);
+      // Nearly flat and still short: widen the search geometrically (the gate may be keeping a
+      // quiet bed out of the measurement until it comes within 10 LU of the loud parts).
+      if (prev && slope < kMinSlope) {
+        const double last = now.gain_db - prev->gain_db;
+        if (std::fabs(last) > std::fabs(step) / 2) step = 2 * last;
+      }
+      next = gain_db + step;
+    }
+    prev = now;
     gain_db = next;
+  }
+  if (rep.max_limiting_db > kHeavyLimitingDb) {
+    rep.warnings.push_back("heavy limiting: up to " + fmt(rep.max_limiting_db) +
+                           " dB of gain reduction to reach the target; a lower --target keeps more dynamics");
   }
   if (spec.sample_format == audio::SampleFormat::kLossy) {
     rep.warnings.push_back("lossy output: the ceiling holds for the signal given to the encoder; "

@@ -28,7 +28,7 @@ struct Options {
   double lookahead_ms = 5.0;
   double release_ms = 80.0;
   double tolerance_lu = 0.05;  // each pass aims this close; the promise is 0.2 LU
-  int max_passes = 8;
+  int max_passes = 12;
   void validate() const;  // throws UsageError
 };
 
