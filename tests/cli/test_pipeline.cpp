@@ -624,3 +624,29 @@ TEST_CASE("help and version: --help prints usage on stdout and --version names t
   CHECK(usage.find("usage: rz-make-example") != std::string::npos);
   CHECK(h.err.empty());
 }
+
+TEST_CASE("rz-master finds the target when the gate hides a quiet bed behind loud bursts", "[cli]") {
+  // A -40 dBFS noise bed with 10 ms full-scale clipped bursts once a second: at first only the
+  // bursts pass the loudness gate, and limiting them buys no loudness; the bed must be raised until
+  // it passes the gate (about +25 dB). A search that gives up on the flat stretch fails here.
+  rz::test::TempDir tmp;
+  auto x = rz::test::white_noise(std::pow(10.0, -40.0 / 20.0), 10 * kRate, 2, 11);
+  add_bursts(x, 2, 1100.0, 4.0, 0.01, 1.0, /*clip=*/true);
+  rz::test::write_wav(tmp / "bursts.wav", x, kRate, 2);
+  run_ok("rz-ingest", {"bursts.wav"}, in_dir(tmp.path()));
+  master_and_check(tmp.path(), "bursts.ingest", "bursts.flac", -14.0, -1.0);
+}
+
+TEST_CASE("rz-master refuses a target the limiter cannot reach and leaves nothing", "[cli]") {
+  // Dense noise already at its ceiling: past saturation more gain only flattens it, and 0 LUFS at a
+  // -20 dBTP ceiling is beyond any amount of limiting.
+  rz::test::TempDir tmp;
+  rz::test::write_wav(tmp / "dense.wav", rz::test::white_noise(0.25, 4 * kRate, 2, 12), kRate, 2);
+  run_ok("rz-ingest", {"dense.wav"}, in_dir(tmp.path()));
+  const auto before = rz::cli_test::list_dir(tmp.path());
+  const auto r = run("rz-master", {"dense.ingest", "-o", "dense.flac", "--target", "-3", "--ceiling", "-12"},
+                     in_dir(tmp.path()));
+  rz::cli_test::check_refusal(r, "rz-master", 1);
+  CHECK(r.err.find("out of reach") != std::string::npos);
+  CHECK(rz::cli_test::list_dir(tmp.path()) == before);
+}
