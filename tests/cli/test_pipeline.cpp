@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_util.hpp"
+#include "rz/audio/decode.hpp"
 #include "rz/error.hpp"
 #include "rz/metrics/loudness.hpp"
 #include "rz/stems/manifest.hpp"
@@ -648,5 +649,37 @@ TEST_CASE("rz-master refuses a target the limiter cannot reach and leaves nothin
                      in_dir(tmp.path()));
   rz::cli_test::check_refusal(r, "rz-master", 1);
   CHECK(r.err.find("out of reach") != std::string::npos);
+  CHECK(rz::cli_test::list_dir(tmp.path()) == before);
+}
+
+TEST_CASE("rz-ingest decodes phone M4A through ffmpeg, and names ffmpeg when it is missing", "[cli]") {
+  const auto ffmpeg = rz::audio::find_program("ffmpeg");
+  if (ffmpeg.empty()) {
+    std::printf("SKIP: ffmpeg is not installed (scripts/install-deps.sh --test installs it)\n");
+    std::exit(rz::test::kSkipExitCode);
+  }
+  rz::test::TempDir tmp;
+  rz::test::write_wav(tmp / "phone.wav", test_music(3.0), 48000, 2);
+  const auto enc = rz::cli_test::run_program(
+      ffmpeg.string(), {"-nostdin", "-v", "error", "-i", "phone.wav", "-c:a", "aac", "-b:a", "128k", "phone.m4a"},
+      in_dir(tmp.path()));
+  REQUIRE(enc.exit_code == 0);
+
+  const auto ok = run_ok("rz-ingest", {"phone.m4a"}, in_dir(tmp.path()));
+  CHECK(ok.out == "phone.ingest\n");
+  const json source = rz::cli_test::read_json(tmp / "phone.ingest" / "manifest.json").at("source");
+  CHECK(source.at("decoder") == "ffmpeg");
+  CHECK(source.at("sample_rate_hz") == 48000);
+  for (const auto& name : rz::cli_test::list_dir(fs::temp_directory_path())) {
+    CHECK(name.rfind("rz-decode-", 0) != 0);  // ffmpeg's decoded temporary file is gone
+  }
+
+  // Without ffmpeg on PATH: one error line that says what to install, and nothing written.
+  const auto before = rz::cli_test::list_dir(tmp.path());
+  const auto missing = rz::cli_test::run_program(
+      "/usr/bin/env", {"PATH=/nonexistent", rz::cli_test::tool_path("rz-ingest").string(), "phone.m4a", "-o", "x"},
+      in_dir(tmp.path()));
+  rz::cli_test::check_refusal(missing, "rz-ingest", 1);
+  CHECK(missing.err.find("ffmpeg") != std::string::npos);
   CHECK(rz::cli_test::list_dir(tmp.path()) == before);
 }
