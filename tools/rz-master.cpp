@@ -1,6 +1,7 @@
 // rz-master: loudness-normalise, true-peak limit, dither and export a stem directory.
 #include "rz/audio/file.hpp"
 #include "rz/cli/tool.hpp"
+#include "rz/error.hpp"
 #include "rz/master/master.hpp"
 
 int main(int argc, char** argv) {
@@ -33,8 +34,8 @@ int main(int argc, char** argv) {
     const auto out = ctx.output_or(rz::master::default_output(in.path()));
     auto rep = rz::master::master(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
     for (const auto& w : rep.warnings) ctx.warn(w);
-    ctx.info("gain " + std::to_string(rep.gain_db) + " dB, limiting up to " +
-             std::to_string(rep.max_limiting_db) + " dB, " + std::to_string(rep.passes) + " pass(es)");
+    ctx.info("gain " + rz::fixed(rep.gain_db) + " dB, limiting up to " + rz::fixed(rep.max_limiting_db) +
+             " dB, " + std::to_string(rep.passes) + " pass(es)");
     rz::cli::Result result;
     result.outputs.push_back(rep.output);
     result.record = rep.record;

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     const auto out = ctx.output_or(rz::stems::default_output(in.path(), "mix"));
     auto rep = rz::mix::mix(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
     for (const auto& w : rep.warnings) ctx.warn(w);
-    ctx.info("headroom " + std::to_string(rep.headroom_db) + " dB");
+    ctx.info("headroom " + rz::fixed(rep.headroom_db) + " dB");
     rz::cli::Result result;
     result.outputs.push_back(rep.output);
     result.record = rep.record;

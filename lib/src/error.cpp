@@ -2,6 +2,7 @@
 #include "rz/error.hpp"
 
 #include <atomic>
+#include <cstdio>
 
 namespace rz {
 
@@ -16,6 +17,12 @@ std::string describe(std::string_view what, std::string_view subject, std::strin
   s += "': ";
   s += reason;
   return s;
+}
+
+std::string fixed(double value, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, value);
+  return buf;
 }
 
 void request_interrupt() noexcept { g_interrupt.store(true, std::memory_order_relaxed); }

@@ -19,6 +19,9 @@ enum ExitCode : int {
 // "what 'subject': reason", the one-line message format of every rz error.
 std::string describe(std::string_view what, std::string_view subject, std::string_view reason);
 
+// A number with `digits` decimals, for messages ("-14.02").
+std::string fixed(double value, int digits = 2);
+
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message, int exit_code = kExitFailure)

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 
+#include "rz/audio/pcm.hpp"
 #include "rz/error.hpp"
 
 namespace rz::audio {
@@ -273,15 +274,10 @@ void Writer::write(const float* interleaved, size_t frames) {
     // Integer PCM: quantise here, round to nearest and clamp, with the same 2^(bits-1) scale that
     // reading uses, so a round trip is exact. (libsndfile's own conversion with clipping enabled
     // truncates towards minus infinity in 1.2.0: a -0.5 LSB bias.)
-    const double scale = std::ldexp(1.0, bits - 1);
-    const double lo = -scale, hi = scale - 1;
-    const int shift = 32 - bits;
+    const double scale = pcm_scale(bits);
     const size_t n = frames * static_cast<size_t>(spec_.channels);
     quantised_.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      const double q = std::clamp(std::nearbyint(static_cast<double>(interleaved[i]) * scale), lo, hi);
-      quantised_[i] = static_cast<int32_t>(static_cast<int64_t>(q) * (int64_t{1} << shift));
-    }
+    for (size_t i = 0; i < n; ++i) quantised_[i] = pcm_left_justified(interleaved[i] * scale, bits);
     write_int(quantised_.data(), frames);
     return;
   }

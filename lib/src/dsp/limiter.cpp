@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "rz/audio/pcm.hpp"
+
 namespace rz::dsp {
 
 namespace {
@@ -135,15 +137,13 @@ double TpdfDither::uniform() {
 }
 
 void TpdfDither::quantise(const float* in, size_t samples, int32_t* out, float* decoded) {
-  const double scale = std::ldexp(1.0, bits_ - 1);
-  const double lo = -scale, hi = scale - 1;
-  const int shift = 32 - bits_;
+  const double scale = audio::pcm_scale(bits_);
+  const double to_float = 1.0 / (scale * std::ldexp(1.0, 32 - bits_));
   for (size_t i = 0; i < samples; ++i) {
     // TPDF: difference of two uniforms, +/-1 LSB peak, decorrelates the error from the signal.
     const double d = enabled_ ? uniform() - uniform() : 0.0;
-    const double q = std::clamp(std::nearbyint(in[i] * scale + d), lo, hi);
-    out[i] = static_cast<int32_t>(q) * (int32_t{1} << shift);
-    decoded[i] = static_cast<float>(q / scale);
+    out[i] = audio::pcm_left_justified(in[i] * scale + d, bits_);
+    decoded[i] = static_cast<float>(out[i] * to_float);
   }
 }
 

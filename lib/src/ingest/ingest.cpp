@@ -58,11 +58,6 @@ class StemSink {
   throw InputError("refusing", input.string(), why);
 }
 
-std::string fmt(double v, int digits = 1) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
-  return buf;
-}
 
 }  // namespace
 
@@ -71,7 +66,7 @@ void Options::validate() const {
     throw UsageError(describe("bad --rate", std::to_string(sample_rate_hz), "use 8000..384000 Hz"));
   }
   if (preview_s < 0 || (preview_s > 0 && preview_s < min_duration_s)) {
-    throw UsageError(describe("bad --preview", fmt(preview_s), "must be at least 1 second"));
+    throw UsageError(describe("bad --preview", fixed(preview_s, 1), "must be at least 1 second"));
   }
 }
 
@@ -90,8 +85,8 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
     refuse(input, "absurd sample rate " + std::to_string(info.sample_rate_hz) + " Hz");
   }
   if (info.truncated() && !opt.allow_truncated) {
-    refuse(input, "truncated: the header promises " + fmt(double(info.declared_frames) / info.sample_rate_hz, 2) +
-                      " s, the file holds " + fmt(info.duration_s(), 2) + " s (--allow-truncated keeps them)");
+    refuse(input, "truncated: the header promises " + fixed(double(info.declared_frames) / info.sample_rate_hz, 2) +
+                      " s, the file holds " + fixed(info.duration_s(), 2) + " s (--allow-truncated keeps them)");
   }
   if (info.channels < 1 || info.channels > opt.max_channels) {
     refuse(input, "unsupported channel count " + std::to_string(info.channels));
@@ -124,7 +119,7 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
       if (!std::isfinite(block[i])) {
         if (pending.valid()) pending.wait();
         refuse(input, "non-finite sample (NaN or infinity) at " +
-                          fmt(static_cast<double>(frames_read + static_cast<int64_t>(i / ch)) / info.sample_rate_hz, 3) + " s");
+                          fixed(static_cast<double>(frames_read + static_cast<int64_t>(i / ch)) / info.sample_rate_hz, 3) + " s");
       }
     }
     if (pending.valid()) pending.get();  // rethrows a write error
@@ -159,11 +154,11 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
                       std::to_string(frames_read) + " could be decoded");
   }
   if (analysis.duration_s < opt.min_duration_s) {
-    refuse(input, "too short: " + fmt(analysis.duration_s, 2) + " s, at least " + fmt(opt.min_duration_s) + " s needed");
+    refuse(input, "too short: " + fixed(analysis.duration_s, 2) + " s, at least " + fixed(opt.min_duration_s, 1) + " s needed");
   }
   if (analysis.peak_dbfs < opt.silence_dbfs) {
-    refuse(input, "silent: peak " + fmt(std::max(analysis.peak_dbfs, -200.0)) + " dBFS is below " +
-                      fmt(opt.silence_dbfs) + " dBFS");
+    refuse(input, "silent: peak " + fixed(std::max(analysis.peak_dbfs, -200.0), 1) + " dBFS is below " +
+                      fixed(opt.silence_dbfs, 1) + " dBFS");
   }
 
   // Preview: second pass over the loudest window only.
@@ -230,7 +225,7 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
   entry["inputs"] = json::array({{{"path", m.source["path"]}, {"sha256", input_hash}}});
   if (info.truncated()) {
     parameters["truncated_input"] = true;
-    rep.warnings.push_back("truncated input: kept the " + fmt(info.duration_s(), 2) + " s it holds");
+    rep.warnings.push_back("truncated input: kept the " + fixed(info.duration_s(), 2) + " s it holds");
   }
   entry["parameters"] = parameters;
   entry["metrics"] = {
@@ -246,16 +241,16 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
   m.history.push_back(entry);
 
   if (analysis.clipped_ratio > kNoticeableClipRatio) {
-    rep.warnings.push_back("clipped: " + fmt(analysis.clipped_ratio * 100, 2) + " % of samples (" +
+    rep.warnings.push_back("clipped: " + fixed(analysis.clipped_ratio * 100, 2) + " % of samples (" +
                            std::to_string(analysis.clipped_runs) + " runs); rz-restore can de-clip");
   }
   for (size_t c = 0; c < analysis.dc_offset.size(); ++c) {
     if (std::fabs(analysis.dc_offset[c]) > kLargeDcOffset) {
-      rep.warnings.push_back("DC offset " + fmt(analysis.dc_offset[c], 4) + " on channel " + std::to_string(c + 1));
+      rep.warnings.push_back("DC offset " + fixed(analysis.dc_offset[c], 4) + " on channel " + std::to_string(c + 1));
     }
   }
   if (analysis.band_limited) {
-    rep.warnings.push_back("band-limited: nothing above about " + fmt(analysis.bandwidth_hz / 1000, 1) + " kHz");
+    rep.warnings.push_back("band-limited: nothing above about " + fixed(analysis.bandwidth_hz / 1000, 1) + " kHz");
   }
   rep.output = out.commit();
   rep.analysis = analysis;

@@ -37,13 +37,6 @@ constexpr double kSaturationRiseLu = 0.1;
 constexpr double kMinSlope = 0.25;
 constexpr double kMaxSlope = 1.5;
 
-double finite_or(double v, double fallback) { return std::isfinite(v) ? v : fallback; }
-
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.2f", v);
-  return buf;
-}
 
 struct Source {
   const stems::StemDir& dir;
@@ -65,31 +58,31 @@ dsp::BiquadChain make_eq(const Options& o, int channels, int rate) {
 }  // namespace
 
 json Measurement::to_json() const {
-  return {{"integrated_lufs", finite_or(integrated_lufs, -200.0)},
-          {"true_peak_dbtp", finite_or(true_peak_dbtp, -200.0)},
-          {"sample_peak_dbfs", finite_or(sample_peak_dbfs, -200.0)},
-          {"loudness_range_lu", finite_or(loudness_range_lu, 0.0)}};
+  return {{"integrated_lufs", metrics::json_level(integrated_lufs)},
+          {"true_peak_dbtp", metrics::json_level(true_peak_dbtp)},
+          {"sample_peak_dbfs", metrics::json_level(sample_peak_dbfs)},
+          {"loudness_range_lu", std::isfinite(loudness_range_lu) ? loudness_range_lu : 0.0}};
 }
 
 void Options::validate() const {
   if (!(target_lufs >= -70 && target_lufs <= 0)) {
-    throw UsageError(describe("bad --target", fmt(target_lufs), "use -70..0 LUFS"));
+    throw UsageError(describe("bad --target", fixed(target_lufs), "use -70..0 LUFS"));
   }
   if (!(ceiling_dbtp >= -20 && ceiling_dbtp <= 0)) {
-    throw UsageError(describe("bad --ceiling", fmt(ceiling_dbtp), "use -20..0 dBTP"));
+    throw UsageError(describe("bad --ceiling", fixed(ceiling_dbtp), "use -20..0 dBTP"));
   }
   if (highpass_hz < 0 || highpass_hz > 500) {
-    throw UsageError(describe("bad --highpass", fmt(highpass_hz), "use 0 (off) or up to 500 Hz"));
+    throw UsageError(describe("bad --highpass", fixed(highpass_hz), "use 0 (off) or up to 500 Hz"));
   }
-  if (std::fabs(tilt_db) > 12) throw UsageError(describe("bad --tilt", fmt(tilt_db), "use -12..12 dB"));
+  if (std::fabs(tilt_db) > 12) throw UsageError(describe("bad --tilt", fixed(tilt_db), "use -12..12 dB"));
   if (!(lossy_quality >= 0 && lossy_quality <= 1)) {
-    throw UsageError(describe("bad --quality", fmt(lossy_quality), "use 0..1"));
+    throw UsageError(describe("bad --quality", fixed(lossy_quality), "use 0..1"));
   }
   if (lookahead_ms < 0.5 || lookahead_ms > 50) {
-    throw UsageError(describe("bad --lookahead", fmt(lookahead_ms), "use 0.5..50 ms"));
+    throw UsageError(describe("bad --lookahead", fixed(lookahead_ms), "use 0.5..50 ms"));
   }
   if (release_ms < 1 || release_ms > 2000) {
-    throw UsageError(describe("bad --release", fmt(release_ms), "use 1..2000 ms"));
+    throw UsageError(describe("bad --release", fixed(release_ms), "use 1..2000 ms"));
   }
 }
 
@@ -158,7 +151,7 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
   for (int pass = 1;; ++pass) {
     if (std::fabs(gain_db) > kMaxGainDb) {
       throw InputError("cannot master", in.path().string(),
-                       "reaching " + fmt(opt.target_lufs) + " LUFS needs " + fmt(gain_db) + " dB of gain");
+                       "reaching " + fixed(opt.target_lufs) + " LUFS needs " + fixed(gain_db) + " dB of gain");
     }
     mix::StemSum sum(in, unity);
     dsp::BiquadChain eq = make_eq(opt, ch, rate);
@@ -211,15 +204,15 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
     if (pass >= opt.max_passes) {
       throw Error("cannot master", in.path().string(),
                   "after " + std::to_string(pass) + " passes the output reads " +
-                      fmt(rep.after.integrated_lufs) + " LUFS and " + fmt(rep.after.true_peak_dbtp) + " dBTP");
+                      fixed(rep.after.integrated_lufs) + " LUFS and " + fixed(rep.after.true_peak_dbtp) + " dBTP");
     }
     if (over > 0) ceiling_db -= over + kCeilingStepMarginDb;
     const Probe now{gain_db, rep.after.integrated_lufs};
     if (prev && now.gain_db - prev->gain_db >= kSaturationStepDb &&
         now.lufs - prev->lufs < kSaturationRiseLu && error > 0) {
       throw InputError("cannot master", in.path().string(),
-                       "the target " + fmt(opt.target_lufs) + " LUFS is out of reach at a " + fmt(opt.ceiling_dbtp) +
-                           " dBTP ceiling: limiting tops out near " + fmt(now.lufs) +
+                       "the target " + fixed(opt.target_lufs) + " LUFS is out of reach at a " + fixed(opt.ceiling_dbtp) +
+                           " dBTP ceiling: limiting tops out near " + fixed(now.lufs) +
                            " LUFS (lower --target, or shorten --release)");
     }
     if (now.lufs < opt.target_lufs) {
@@ -253,7 +246,7 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
     gain_db = next;
   }
   if (rep.max_limiting_db > kHeavyLimitingDb) {
-    rep.warnings.push_back("heavy limiting: up to " + fmt(rep.max_limiting_db) +
+    rep.warnings.push_back("heavy limiting: up to " + fixed(rep.max_limiting_db) +
                            " dB of gain reduction to reach the target; a lower --target keeps more dynamics");
   }
   if (spec.sample_format == audio::SampleFormat::kLossy) {

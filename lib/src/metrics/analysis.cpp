@@ -43,12 +43,6 @@ constexpr double kSkirtSlopeDbPerOctave = -24.0;
 constexpr double kRolloffFraction = 0.85;
 constexpr double kMonoCorrelation = 0.9999;
 
-double json_number(double v) {
-  // JSON has no infinities: silence reads as a very low level rather than null.
-  if (std::isnan(v)) return 0.0;
-  if (std::isinf(v)) return v < 0 ? -200.0 : 200.0;
-  return v;
-}
 
 }  // namespace
 
@@ -84,6 +78,7 @@ struct Analyzer::Impl {
   std::vector<dsp::PowerSpectrumStream> streams;
   std::vector<std::vector<float>> channel_power;  // per channel: this block's frames, concatenated
   std::vector<double> ltas;                       // sum of frame powers per bin
+  std::vector<double> frame_power;                // scratch: one frame, channel-averaged
   int64_t spectral_frames = 0;
   std::vector<uint32_t> histogram;  // [bin][hist]
   std::vector<float> clean;
@@ -122,7 +117,8 @@ struct Analyzer::Impl {
     const int bins = kFftSize / 2 + 1;
     const double scale = streams[0].power_scale();
     double total = 0;
-    std::vector<double> p(bins);
+    std::vector<double>& p = frame_power;
+    p.resize(bins);
     for (int k = 0; k < bins; ++k) {
       double s = 0;
       for (int c = 0; c < channels; ++c) s += channel_power[c][offset + k];
@@ -383,24 +379,24 @@ nlohmann::json Analysis::to_json() const {
   j["channels"] = channels;
   j["frames"] = frames;
   j["duration_s"] = duration_s;
-  j["peak_dbfs"] = json_number(peak_dbfs);
-  j["true_peak_dbtp"] = json_number(true_peak_dbtp);
-  j["rms_dbfs"] = json_number(rms_dbfs);
-  j["crest_db"] = json_number(crest_db);
-  j["integrated_lufs"] = json_number(integrated_lufs);
-  j["loudness_range_lu"] = json_number(loudness_range_lu);
-  j["max_short_term_lufs"] = json_number(max_short_term_lufs);
-  j["max_momentary_lufs"] = json_number(max_momentary_lufs);
+  j["peak_dbfs"] = json_level(peak_dbfs);
+  j["true_peak_dbtp"] = json_level(true_peak_dbtp);
+  j["rms_dbfs"] = json_level(rms_dbfs);
+  j["crest_db"] = json_level(crest_db);
+  j["integrated_lufs"] = json_level(integrated_lufs);
+  j["loudness_range_lu"] = json_level(loudness_range_lu);
+  j["max_short_term_lufs"] = json_level(max_short_term_lufs);
+  j["max_momentary_lufs"] = json_level(max_momentary_lufs);
   j["dc_offset"] = dc_offset;
   j["nonfinite_samples"] = nonfinite_samples;
   j["clipped_samples"] = clipped_samples;
   j["clipped_ratio"] = clipped_ratio;
   j["clipped_runs"] = clipped_runs;
   j["longest_clipped_run"] = longest_clipped_run;
-  j["clip_level_dbfs"] = json_number(clip_level_dbfs);
+  j["clip_level_dbfs"] = json_level(clip_level_dbfs);
   if (spectral) {  // absent rather than placeholders when not measured (--no-spectral, silence)
-    j["noise_floor_dbfs"] = json_number(noise_floor_dbfs);
-    j["snr_db"] = json_number(snr_db);
+    j["noise_floor_dbfs"] = json_level(noise_floor_dbfs);
+    j["snr_db"] = json_level(snr_db);
     j["bandwidth_hz"] = bandwidth_hz;
     j["band_limited"] = band_limited;
     j["spectral_centroid_hz"] = spectral_centroid_hz;

@@ -177,7 +177,7 @@ Report mix(const stems::StemDir& in, const fs::path& output, bool force, const O
   rep.headroom_db = -peak;
   rep.integrated_lufs = meter.integrated_lufs();
   if (peak > 0.0) {
-    rep.warnings.push_back("the sum peaks at +" + std::to_string(peak).substr(0, 4) +
+    rep.warnings.push_back("the sum peaks at +" + fixed(peak) +
                            " dBFS (kept in float; rz-master brings it under its ceiling)");
   }
   stems::Manifest& m = out.manifest();
@@ -193,17 +193,16 @@ Report mix(const stems::StemDir& in, const fs::path& output, bool force, const O
   entry["inputs"] = inputs;
   entry["parameters"] = options.to_json();
   entry["parameters"]["active_stems"] = rep.active_stems;
-  auto clamp_db = [](double v) { return std::isfinite(v) ? v : -200.0; };
-  entry["metrics"] = {{"after", {{"peak_dbfs", clamp_db(peak)},
-                                 {"headroom_db", clamp_db(-peak)},
-                                 {"integrated_lufs", clamp_db(rep.integrated_lufs)}}}};
+  entry["metrics"] = {{"after", {{"peak_dbfs", metrics::json_level(peak)},
+                                 {"headroom_db", metrics::json_level(-peak)},
+                                 {"integrated_lufs", metrics::json_level(rep.integrated_lufs)}}}};
   entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   m.history.push_back(entry);
   rep.output = out.commit();
   rep.record = {{"output", rep.output.string()},
-                {"peak_dbfs", clamp_db(peak)},
-                {"headroom_db", clamp_db(-peak)},
-                {"integrated_lufs", clamp_db(rep.integrated_lufs)},
+                {"peak_dbfs", metrics::json_level(peak)},
+                {"headroom_db", metrics::json_level(-peak)},
+                {"integrated_lufs", metrics::json_level(rep.integrated_lufs)},
                 {"stems", rep.active_stems}};
   return rep;
 }

@@ -63,5 +63,7 @@ class LoudnessMeter {
 
 double to_db(double linear_amplitude);  // 20 log10, -inf for 0
 double power_to_db(double power);       // 10 log10, -inf for 0
+// JSON has no infinities: a level of silence (-inf) is written as -200, +inf as +200, NaN as 0.
+double json_level(double db);
 
 }  // namespace rz::metrics
