@@ -239,6 +239,9 @@ double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int 
     const double above_hi = std::min(1.25 * f, top);
     if ((above_hi - 1.05 * f) < 3 * bin_hz) break;  // too close to Nyquist to judge
     const double drop = mean_db(f / 1.25, f / 1.05) - mean_db(1.05 * f, above_hi);
+    // The lowest cliff is the recorder's band limit: a later resampler or codec may add a deeper
+    // one higher up (its own anti-alias edge), above whatever distortion refilled the band.
+    if (drop < kMinCutoffDropDb && best_drop >= kMinCutoffDropDb) break;
     if (drop > best_drop) {
       best_drop = drop;
       best_f = f;

@@ -219,7 +219,8 @@ std::string format_table(const json& report) {
   static const std::pair<const char*, const char*> kRows[] = {
       {"integrated_lufs", "LUFS"},   {"loudness_range_lu", "LU"},  {"max_short_term_lufs", "LUFS"},
       {"true_peak_dbtp", "dBTP"},    {"peak_dbfs", "dBFS"},        {"rms_dbfs", "dBFS"},
-      {"crest_db", "dB"},            {"clipped_ratio", ""},        {"snr_db", "dB"},
+      {"crest_db", "dB"},            {"clipped_ratio", "%"},       {"clipped_runs", ""},
+      {"snr_db", "dB"},
       {"noise_floor_dbfs", "dBFS"},  {"bandwidth_hz", "Hz"},       {"spectral_centroid_hz", "Hz"},
       {"spectral_rolloff_hz", "Hz"}, {"stereo_correlation", ""},   {"stereo_width", ""},
       {"sdr_db", "dB"},              {"si_sdr_db", "dB"},          {"lsd_db", "dB"}};
@@ -241,7 +242,9 @@ std::string format_table(const json& report) {
     out << buf;
     for (const auto& [name, stem] : report["stems"].items()) {
       if (stem.contains(key) && stem[key].is_number()) {
-        std::snprintf(buf, sizeof(buf), " %12.3f", stem[key].get<double>());
+        // Ratios read as percentages in the table (the JSON keeps the ratio).
+        const double v = stem[key].get<double>() * (std::string(unit) == "%" ? 100.0 : 1.0);
+        std::snprintf(buf, sizeof(buf), " %12.3f", v);
       } else {
         std::snprintf(buf, sizeof(buf), " %12s", "-");
       }

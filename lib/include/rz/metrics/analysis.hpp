@@ -11,8 +11,9 @@
 //   noise_floor_dbfs = 10 log10 of the noise's mean square; snr_db = 10 log10((total - noise) /
 //   noise), the mean square of the whole recording against that floor.
 // - Bandwidth cutoff: on the long-term average spectrum (dB, smoothed over 7 bins), the frequency
-//   f >= 2 kHz with the largest drop from [f/1.25, f/1.05] to [1.05 f, 1.25 f]; a drop under
-//   15 dB means full band (cutoff = Nyquist). From the steepest point near f the estimate walks
+//   f >= 2 kHz with the largest drop from [f/1.25, f/1.05] to [1.05 f, 1.25 f] within the lowest
+//   stretch where that drop exceeds 15 dB (a resampler's edge higher up does not count); no such
+//   stretch means full band (cutoff = Nyquist). From the steepest point near f the estimate walks
 //   down the filter skirt while the slope over the 1/24 octave below is steeper than
 //   -24 dB/octave; where it stops is the corner.
 // - Clipping: a sample is clipped when |x| >= clip_threshold (0.999 full scale); a clipped run is
