@@ -19,10 +19,14 @@ int main(int argc, char** argv) {
   std::string quality = rz::audio::to_string(opt.quality);
   tool.add_input("Recordings to ingest (or paths on stdin)", true);
   tool.add_output("Output stem directory (default: <input without extension>.ingest)");
-  tool.app().add_option("--preview", opt.preview_s, "Keep only the loudest SECONDS (default 30)")
+  tool.app()
+      .add_option("--preview", opt.preview_s, "Keep only the loudest SECONDS (default 30)")
       ->option_text("[SECONDS]");
-  tool.app().add_option("--rate", opt.sample_rate_hz, "Output sample rate in Hz")->capture_default_str();
-  tool.app().add_option("--resample-quality", quality, "best, medium or fast (libsamplerate sinc)")
+  tool.app()
+      .add_option("--rate", opt.sample_rate_hz, "Output sample rate in Hz")
+      ->capture_default_str();
+  tool.app()
+      .add_option("--resample-quality", quality, "best, medium or fast (libsamplerate sinc)")
       ->capture_default_str();
   tool.app().add_flag("!--no-ffmpeg", opt.allow_ffmpeg, "Never fall back to ffmpeg for decoding");
   tool.app().add_flag("--allow-truncated", opt.allow_truncated,
@@ -33,7 +37,8 @@ int main(int argc, char** argv) {
   for (size_t i = 1; i < args.size(); ++i) {
     if (std::string(args[i]) != "--preview") continue;
     char* end = nullptr;
-    if (i + 1 == args.size() || (std::strtod(args[i + 1], &end), end == args[i + 1] || *end != '\0')) {
+    if (i + 1 == args.size() ||
+        (std::strtod(args[i + 1], &end), end == args[i + 1] || *end != '\0')) {
       args.insert(args.begin() + static_cast<long>(i) + 1, default_preview);
     }
   }
@@ -47,7 +52,8 @@ int main(int argc, char** argv) {
       const auto out = ctx.output_or(rz::ingest::default_output(input));
       ctx.info("ingesting " + input + " -> " + out.string());
       try {
-        auto rep = rz::ingest::ingest(input, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
+        auto rep =
+            rz::ingest::ingest(input, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
         for (const auto& w : rep.warnings) ctx.warn(input + ": " + w);
         result.outputs.push_back(rep.output);
         records.push_back(rep.record);

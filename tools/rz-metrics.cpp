@@ -4,20 +4,24 @@
 #include "rz/metrics/report.hpp"
 
 int main(int argc, char** argv) {
-  rz::cli::Tool tool("rz-metrics",
-                     "Measure a stem directory or an audio file: loudness, peaks, clipping, noise "
-                     "floor and SNR, spectrum, stereo; SDR, SI-SDR and log-spectral distance "
-                     "against --reference. --require turns it into a CI gate (exit 3 on failure).",
-                     "  rz-metrics gig.flac\n"
-                     "  rz-metrics --json gig.sep --reference truth/\n"
-                     "  rz-metrics gig.flac --require 'integrated_lufs>=-15' --require 'true_peak_dbtp<=-1'\n");
+  rz::cli::Tool tool(
+      "rz-metrics",
+      "Measure a stem directory or an audio file: loudness, peaks, clipping, noise "
+      "floor and SNR, spectrum, stereo; SDR, SI-SDR and log-spectral distance "
+      "against --reference. --require turns it into a CI gate (exit 3 on failure).",
+      "  rz-metrics gig.flac\n"
+      "  rz-metrics --json gig.sep --reference truth/\n"
+      "  rz-metrics gig.flac --require 'integrated_lufs>=-15' --require 'true_peak_dbtp<=-1'\n");
   rz::metrics::ReportOptions opt;
   std::vector<std::string> requires_text;
   std::string reference;
   bool no_spectral = false;
   tool.add_input("Stem directory or audio file (or its path on stdin)");
   tool.app().add_option("--reference", reference, "Reference stem directory or audio file");
-  tool.app().add_option("--require", requires_text, "[STEM.]METRIC OP VALUE, e.g. 'true_peak_dbtp<=-1' (repeatable)")->allow_extra_args(false);
+  tool.app()
+      .add_option("--require", requires_text,
+                  "[STEM.]METRIC OP VALUE, e.g. 'true_peak_dbtp<=-1' (repeatable)")
+      ->allow_extra_args(false);
   tool.app().add_flag("--no-spectral", no_spectral, "Skip the spectral measurements (faster)");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     std::vector<rz::metrics::Requirement> reqs;

@@ -18,12 +18,21 @@ int main(int argc, char** argv) {
   double master_gain_db = 0;
   tool.add_input("Stem directory (or its path on stdin)");
   tool.add_output("Output stem directory (default: <input>.mix)");
-  tool.app().add_option("--gain", gains, "NAME=DB gain of a stem (repeatable)")->allow_extra_args(false);
-  tool.app().add_option("--pan", pans, "NAME=P balance of a stereo stem, -1 left .. 1 right")->allow_extra_args(false);
-  tool.app().add_option("--mute", mutes, "Leave stem NAME out (repeatable)")->allow_extra_args(false);
-  tool.app().add_option("--solo", solos, "Play only the soloed stems (repeatable)")->allow_extra_args(false);
+  tool.app()
+      .add_option("--gain", gains, "NAME=DB gain of a stem (repeatable)")
+      ->allow_extra_args(false);
+  tool.app()
+      .add_option("--pan", pans, "NAME=P balance of a stereo stem, -1 left .. 1 right")
+      ->allow_extra_args(false);
+  tool.app()
+      .add_option("--mute", mutes, "Leave stem NAME out (repeatable)")
+      ->allow_extra_args(false);
+  tool.app()
+      .add_option("--solo", solos, "Play only the soloed stems (repeatable)")
+      ->allow_extra_args(false);
   tool.app().add_option("--master-gain", master_gain_db, "Gain of the sum in dB");
-  tool.app().add_option("--settings", settings, "JSON file with the same settings (flags override)");
+  tool.app().add_option("--settings", settings,
+                        "JSON file with the same settings (flags override)");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     rz::mix::Options opt;
     if (!settings.empty()) {

@@ -76,7 +76,9 @@ Loudness measure(const fs::path& file) {
 
 // Absolute path of a shared recording (the tools run in their own working directory); skips
 // visibly when it is absent.
-fs::path shared(const std::string& relative) { return fs::absolute(rz::test::require_shared(relative)); }
+fs::path shared(const std::string& relative) {
+  return fs::absolute(rz::test::require_shared(relative));
+}
 
 // Bit-identical float sequences (memcmp: also tells -0.0 from 0.0), without printing them.
 bool identical(const std::vector<float>& x, const std::vector<float>& y) {
@@ -626,7 +628,8 @@ TEST_CASE("help and version: --help prints usage on stdout and --version names t
   CHECK(h.err.empty());
 }
 
-TEST_CASE("rz-master finds the target when the gate hides a quiet bed behind loud bursts", "[cli]") {
+TEST_CASE("rz-master finds the target when the gate hides a quiet bed behind loud bursts",
+          "[cli]") {
   // A -40 dBFS noise bed with 10 ms full-scale clipped bursts once a second: at first only the
   // bursts pass the loudness gate, and limiting them buys no loudness; the bed must be raised until
   // it passes the gate (about +25 dB). A search that gives up on the flat stretch fails here.
@@ -645,14 +648,16 @@ TEST_CASE("rz-master refuses a target the limiter cannot reach and leaves nothin
   rz::test::write_wav(tmp / "dense.wav", rz::test::white_noise(0.25, 4 * kRate, 2, 12), kRate, 2);
   run_ok("rz-ingest", {"dense.wav"}, in_dir(tmp.path()));
   const auto before = rz::cli_test::list_dir(tmp.path());
-  const auto r = run("rz-master", {"dense.ingest", "-o", "dense.flac", "--target", "-3", "--ceiling", "-12"},
-                     in_dir(tmp.path()));
+  const auto r =
+      run("rz-master", {"dense.ingest", "-o", "dense.flac", "--target", "-3", "--ceiling", "-12"},
+          in_dir(tmp.path()));
   rz::cli_test::check_refusal(r, "rz-master", 1);
   CHECK(r.err.find("out of reach") != std::string::npos);
   CHECK(rz::cli_test::list_dir(tmp.path()) == before);
 }
 
-TEST_CASE("rz-ingest decodes phone M4A through ffmpeg, and names ffmpeg when it is missing", "[cli]") {
+TEST_CASE("rz-ingest decodes phone M4A through ffmpeg, and names ffmpeg when it is missing",
+          "[cli]") {
   const auto ffmpeg = rz::audio::find_program("ffmpeg");
   if (ffmpeg.empty()) {
     std::printf("SKIP: ffmpeg is not installed (scripts/install-deps.sh --test installs it)\n");
@@ -661,7 +666,8 @@ TEST_CASE("rz-ingest decodes phone M4A through ffmpeg, and names ffmpeg when it 
   rz::test::TempDir tmp;
   rz::test::write_wav(tmp / "phone.wav", test_music(3.0), 48000, 2);
   const auto enc = rz::cli_test::run_program(
-      ffmpeg.string(), {"-nostdin", "-v", "error", "-i", "phone.wav", "-c:a", "aac", "-b:a", "128k", "phone.m4a"},
+      ffmpeg.string(),
+      {"-nostdin", "-v", "error", "-i", "phone.wav", "-c:a", "aac", "-b:a", "128k", "phone.m4a"},
       in_dir(tmp.path()));
   REQUIRE(enc.exit_code == 0);
 
@@ -677,7 +683,8 @@ TEST_CASE("rz-ingest decodes phone M4A through ffmpeg, and names ffmpeg when it 
   // Without ffmpeg on PATH: one error line that says what to install, and nothing written.
   const auto before = rz::cli_test::list_dir(tmp.path());
   const auto missing = rz::cli_test::run_program(
-      "/usr/bin/env", {"PATH=/nonexistent", rz::cli_test::tool_path("rz-ingest").string(), "phone.m4a", "-o", "x"},
+      "/usr/bin/env",
+      {"PATH=/nonexistent", rz::cli_test::tool_path("rz-ingest").string(), "phone.m4a", "-o", "x"},
       in_dir(tmp.path()));
   rz::cli_test::check_refusal(missing, "rz-ingest", 1);
   CHECK(missing.err.find("ffmpeg") != std::string::npos);

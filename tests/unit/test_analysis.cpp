@@ -173,9 +173,9 @@ TEST_CASE("analysis: clipping of a sine driven into a hard clip", "[unit][analys
 
 TEST_CASE("analysis: a clipped run needs min_clip_run samples", "[unit][analysis]") {
   std::vector<float> x(10000, 0.1f);
-  x[100] = 1.0f;                                    // 1 sample: counted, no run
-  x[200] = x[201] = -1.0f;                          // 2 samples: counted, no run
-  x[300] = x[301] = x[302] = 1.0f;                  // 3 samples: one run
+  x[100] = 1.0f;                    // 1 sample: counted, no run
+  x[200] = x[201] = -1.0f;          // 2 samples: counted, no run
+  x[300] = x[301] = x[302] = 1.0f;  // 3 samples: one run
   // 10 samples just past the threshold, not equal to each other (so not a flat top either).
   for (int i = 400; i < 410; ++i) x[i] = (i % 2) ? -0.9995f : -0.9996f;
   const Analysis a = analyse(x, 1);

@@ -1,6 +1,5 @@
 // The SHA-NI path of Sha256 must agree with the portable code on every length and split.
 #include <catch2/catch.hpp>
-
 #include <random>
 #include <vector>
 
@@ -11,7 +10,8 @@ namespace {
 std::string digest(const std::vector<uint8_t>& data, size_t length, size_t chunk, bool portable) {
   rz::stems::detail::sha256_force_portable(portable);
   rz::stems::Sha256 sha;
-  for (size_t at = 0; at < length; at += chunk) sha.update(data.data() + at, std::min(chunk, length - at));
+  for (size_t at = 0; at < length; at += chunk)
+    sha.update(data.data() + at, std::min(chunk, length - at));
   std::string hex = sha.hex_digest();
   rz::stems::detail::sha256_force_portable(false);
   return hex;

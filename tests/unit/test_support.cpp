@@ -51,7 +51,8 @@ std::vector<float> sine(double freq_hz, double amplitude, int sample_rate_hz, in
                         int channels, double phase) {
   std::vector<float> x(static_cast<size_t>(frames * channels));
   for (int64_t i = 0; i < frames; ++i) {
-    const float v = static_cast<float>(amplitude * std::sin(2 * M_PI * freq_hz * i / sample_rate_hz + phase));
+    const float v =
+        static_cast<float>(amplitude * std::sin(2 * M_PI * freq_hz * i / sample_rate_hz + phase));
     for (int c = 0; c < channels; ++c) x[static_cast<size_t>(i * channels + c)] = v;
   }
   return x;
@@ -92,7 +93,8 @@ std::vector<float> read_all(const fs::path& path, int* sample_rate_hz, int* chan
   std::vector<float> x(static_cast<size_t>(r.info().frames * r.info().channels));
   size_t got = 0;
   while (got < static_cast<size_t>(r.info().frames)) {
-    const size_t n = r.read(x.data() + got * r.info().channels, static_cast<size_t>(r.info().frames) - got);
+    const size_t n =
+        r.read(x.data() + got * r.info().channels, static_cast<size_t>(r.info().frames) - got);
     if (n == 0) break;
     got += n;
   }

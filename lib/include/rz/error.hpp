@@ -59,7 +59,8 @@ class CheckFailed : public Error {
 
 class Interrupted : public Error {
  public:
-  Interrupted() : Error("interrupted", "signal", "stopped; partial output removed", kExitInterrupted) {}
+  Interrupted()
+      : Error("interrupted", "signal", "stopped; partial output removed", kExitInterrupted) {}
 };
 
 // Cooperative cancellation: a signal handler calls request_interrupt(); long loops call

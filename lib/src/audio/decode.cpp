@@ -1,4 +1,5 @@
-// Opening recordings: libsndfile directly, or ffmpeg into a temporary float WAV for other containers.
+// Opening recordings: libsndfile directly, or ffmpeg into a temporary float WAV for other
+// containers.
 #include "rz/audio/decode.hpp"
 
 #include <fcntl.h>
@@ -22,7 +23,8 @@ void require_regular_file(const fs::path& path) {
   auto st = fs::status(path, ec);
   if (ec || !fs::exists(st)) throw InputError("cannot open", path.string(), "no such file");
   if (fs::is_directory(st)) throw InputError("cannot open", path.string(), "is a directory");
-  if (!fs::is_regular_file(st)) throw InputError("cannot open", path.string(), "not a regular file");
+  if (!fs::is_regular_file(st))
+    throw InputError("cannot open", path.string(), "not a regular file");
   if (fs::file_size(path, ec) == 0) throw InputError("cannot open", path.string(), "file is empty");
   std::ifstream probe(path, std::ios::binary);
   if (!probe) throw InputError("cannot open", path.string(), std::strerror(errno));
@@ -47,7 +49,8 @@ fs::path find_program(const std::string& program) {
 
 namespace {
 
-// Runs argv with stdin from /dev/null and stdout/stderr captured into `output`; returns exit status.
+// Runs argv with stdin from /dev/null and stdout/stderr captured into `output`; returns exit
+// status.
 int run_capture(const std::vector<std::string>& argv, std::string& output) {
   int pipefd[2];
   if (pipe(pipefd) != 0) return -1;
@@ -114,10 +117,10 @@ DecodedFile::DecodedFile(const fs::path& path, const DecodeOptions& options) {
     close(fd);
     temp_ = fs::path(name.data());
     std::string log;
-    int rc = run_capture({ffmpeg.string(), "-nostdin", "-v", "error", "-y", "-i", path.string(),
-                          "-vn", "-map", "0:a:0", "-c:a", "pcm_f32le", "-rf64", "auto", "-f",
-                          "wav", temp_.string()},
-                         log);
+    int rc = run_capture(
+        {ffmpeg.string(), "-nostdin", "-v", "error", "-y", "-i", path.string(), "-vn", "-map",
+         "0:a:0", "-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav", temp_.string()},
+        log);
     if (rc != 0) {
       std::error_code ec;
       fs::remove(temp_, ec);
@@ -128,8 +131,8 @@ DecodedFile::DecodedFile(const fs::path& path, const DecodeOptions& options) {
                        why.empty() ? "ffmpeg could not decode it" : "ffmpeg: " + why);
     }
     reader_.emplace(temp_);
-    source_container_ = path.extension().string().empty() ? "unknown"
-                                                         : path.extension().string().substr(1);
+    source_container_ =
+        path.extension().string().empty() ? "unknown" : path.extension().string().substr(1);
     source_encoding_ = "ffmpeg";
   }
 }

@@ -19,49 +19,86 @@ namespace {
 
 std::string container_name(int format) {
   switch (format & SF_FORMAT_TYPEMASK) {
-    case SF_FORMAT_WAV: return "wav";
-    case SF_FORMAT_WAVEX: return "wav";
-    case SF_FORMAT_RF64: return "wav";
-    case SF_FORMAT_W64: return "w64";
-    case SF_FORMAT_AIFF: return "aiff";
-    case SF_FORMAT_AU: return "au";
-    case SF_FORMAT_FLAC: return "flac";
-    case SF_FORMAT_OGG: return "ogg";
-    case SF_FORMAT_CAF: return "caf";
-    case SF_FORMAT_MPEG: return "mp3";
-    case SF_FORMAT_RAW: return "raw";
-    default: return "other";
+    case SF_FORMAT_WAV:
+      return "wav";
+    case SF_FORMAT_WAVEX:
+      return "wav";
+    case SF_FORMAT_RF64:
+      return "wav";
+    case SF_FORMAT_W64:
+      return "w64";
+    case SF_FORMAT_AIFF:
+      return "aiff";
+    case SF_FORMAT_AU:
+      return "au";
+    case SF_FORMAT_FLAC:
+      return "flac";
+    case SF_FORMAT_OGG:
+      return "ogg";
+    case SF_FORMAT_CAF:
+      return "caf";
+    case SF_FORMAT_MPEG:
+      return "mp3";
+    case SF_FORMAT_RAW:
+      return "raw";
+    default:
+      return "other";
   }
 }
 
 std::string encoding_name(int format) {
   switch (format & SF_FORMAT_SUBMASK) {
-    case SF_FORMAT_PCM_S8: return "pcm8";
-    case SF_FORMAT_PCM_U8: return "pcm8";
-    case SF_FORMAT_PCM_16: return "pcm16";
-    case SF_FORMAT_PCM_24: return "pcm24";
-    case SF_FORMAT_PCM_32: return "pcm32";
-    case SF_FORMAT_FLOAT: return "float32";
-    case SF_FORMAT_DOUBLE: return "float64";
-    case SF_FORMAT_VORBIS: return "vorbis";
-    case SF_FORMAT_OPUS: return "opus";
-    case SF_FORMAT_MPEG_LAYER_I: return "mp1";
-    case SF_FORMAT_MPEG_LAYER_II: return "mp2";
-    case SF_FORMAT_MPEG_LAYER_III: return "mp3";
-    case SF_FORMAT_ULAW: return "ulaw";
-    case SF_FORMAT_ALAW: return "alaw";
-    default: return "other";
+    case SF_FORMAT_PCM_S8:
+      return "pcm8";
+    case SF_FORMAT_PCM_U8:
+      return "pcm8";
+    case SF_FORMAT_PCM_16:
+      return "pcm16";
+    case SF_FORMAT_PCM_24:
+      return "pcm24";
+    case SF_FORMAT_PCM_32:
+      return "pcm32";
+    case SF_FORMAT_FLOAT:
+      return "float32";
+    case SF_FORMAT_DOUBLE:
+      return "float64";
+    case SF_FORMAT_VORBIS:
+      return "vorbis";
+    case SF_FORMAT_OPUS:
+      return "opus";
+    case SF_FORMAT_MPEG_LAYER_I:
+      return "mp1";
+    case SF_FORMAT_MPEG_LAYER_II:
+      return "mp2";
+    case SF_FORMAT_MPEG_LAYER_III:
+      return "mp3";
+    case SF_FORMAT_ULAW:
+      return "ulaw";
+    case SF_FORMAT_ALAW:
+      return "alaw";
+    default:
+      return "other";
   }
 }
 
 int bytes_per_sample(int format) {
   switch (format & SF_FORMAT_SUBMASK) {
-    case SF_FORMAT_PCM_S8: case SF_FORMAT_PCM_U8: case SF_FORMAT_ULAW: case SF_FORMAT_ALAW: return 1;
-    case SF_FORMAT_PCM_16: return 2;
-    case SF_FORMAT_PCM_24: return 3;
-    case SF_FORMAT_PCM_32: case SF_FORMAT_FLOAT: return 4;
-    case SF_FORMAT_DOUBLE: return 8;
-    default: return 0;
+    case SF_FORMAT_PCM_S8:
+    case SF_FORMAT_PCM_U8:
+    case SF_FORMAT_ULAW:
+    case SF_FORMAT_ALAW:
+      return 1;
+    case SF_FORMAT_PCM_16:
+      return 2;
+    case SF_FORMAT_PCM_24:
+      return 3;
+    case SF_FORMAT_PCM_32:
+    case SF_FORMAT_FLOAT:
+      return 4;
+    case SF_FORMAT_DOUBLE:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -128,20 +165,29 @@ void Reader::seek(int64_t frame) {
 
 int pcm_bits(SampleFormat format) {
   switch (format) {
-    case SampleFormat::kPcm16: return 16;
-    case SampleFormat::kPcm24: return 24;
-    case SampleFormat::kPcm32: return 32;
-    default: return 0;
+    case SampleFormat::kPcm16:
+      return 16;
+    case SampleFormat::kPcm24:
+      return 24;
+    case SampleFormat::kPcm32:
+      return 32;
+    default:
+      return 0;
   }
 }
 
 std::string to_string(SampleFormat format) {
   switch (format) {
-    case SampleFormat::kFloat32: return "float32";
-    case SampleFormat::kPcm16: return "pcm16";
-    case SampleFormat::kPcm24: return "pcm24";
-    case SampleFormat::kPcm32: return "pcm32";
-    case SampleFormat::kLossy: return "lossy";
+    case SampleFormat::kFloat32:
+      return "float32";
+    case SampleFormat::kPcm16:
+      return "pcm16";
+    case SampleFormat::kPcm24:
+      return "pcm24";
+    case SampleFormat::kPcm32:
+      return "pcm32";
+    case SampleFormat::kLossy:
+      return "lossy";
   }
   return "?";
 }
@@ -157,9 +203,9 @@ SampleFormat parse_sample_format(const std::string& text) {
 
 std::string container_for_path(const std::filesystem::path& path) {
   static const std::map<std::string, std::string> kByExtension = {
-      {".wav", "wav"},   {".wave", "wav"}, {".flac", "flac"}, {".ogg", "ogg"}, {".oga", "ogg"},
-      {".opus", "opus"}, {".mp3", "mp3"},  {".aiff", "aiff"}, {".aif", "aiff"}, {".w64", "w64"},
-      {".caf", "caf"}};
+      {".wav", "wav"},  {".wave", "wav"},  {".flac", "flac"}, {".ogg", "ogg"},
+      {".oga", "ogg"},  {".opus", "opus"}, {".mp3", "mp3"},   {".aiff", "aiff"},
+      {".aif", "aiff"}, {".w64", "w64"},   {".caf", "caf"}};
   auto it = kByExtension.find(lower(path.extension().string()));
   if (it == kByExtension.end()) {
     throw UsageError(describe("unknown output format", path.string(),
@@ -188,22 +234,43 @@ int sf_format_for(const WriteSpec& spec) {
   int major = 0;
   int sub = 0;
   const std::string& c = spec.container;
-  if (c == "wav") major = SF_FORMAT_RF64;  // downgraded to plain WAV below 4 GiB
-  else if (c == "w64") major = SF_FORMAT_W64;
-  else if (c == "aiff") major = SF_FORMAT_AIFF;
-  else if (c == "caf") major = SF_FORMAT_CAF;
-  else if (c == "flac") major = SF_FORMAT_FLAC;
-  else if (c == "ogg") { major = SF_FORMAT_OGG; sub = SF_FORMAT_VORBIS; }
-  else if (c == "opus") { major = SF_FORMAT_OGG; sub = SF_FORMAT_OPUS; }
-  else if (c == "mp3") { major = SF_FORMAT_MPEG; sub = SF_FORMAT_MPEG_LAYER_III; }
-  else throw UsageError(describe("unknown container", c, "not supported"));
+  if (c == "wav")
+    major = SF_FORMAT_RF64;  // downgraded to plain WAV below 4 GiB
+  else if (c == "w64")
+    major = SF_FORMAT_W64;
+  else if (c == "aiff")
+    major = SF_FORMAT_AIFF;
+  else if (c == "caf")
+    major = SF_FORMAT_CAF;
+  else if (c == "flac")
+    major = SF_FORMAT_FLAC;
+  else if (c == "ogg") {
+    major = SF_FORMAT_OGG;
+    sub = SF_FORMAT_VORBIS;
+  } else if (c == "opus") {
+    major = SF_FORMAT_OGG;
+    sub = SF_FORMAT_OPUS;
+  } else if (c == "mp3") {
+    major = SF_FORMAT_MPEG;
+    sub = SF_FORMAT_MPEG_LAYER_III;
+  } else
+    throw UsageError(describe("unknown container", c, "not supported"));
   if (sub == 0) {
     switch (spec.sample_format) {
-      case SampleFormat::kFloat32: sub = SF_FORMAT_FLOAT; break;
-      case SampleFormat::kPcm16: sub = SF_FORMAT_PCM_16; break;
-      case SampleFormat::kPcm24: sub = SF_FORMAT_PCM_24; break;
-      case SampleFormat::kPcm32: sub = SF_FORMAT_PCM_32; break;
-      case SampleFormat::kLossy: break;
+      case SampleFormat::kFloat32:
+        sub = SF_FORMAT_FLOAT;
+        break;
+      case SampleFormat::kPcm16:
+        sub = SF_FORMAT_PCM_16;
+        break;
+      case SampleFormat::kPcm24:
+        sub = SF_FORMAT_PCM_24;
+        break;
+      case SampleFormat::kPcm32:
+        sub = SF_FORMAT_PCM_32;
+        break;
+      case SampleFormat::kLossy:
+        break;
     }
   }
   return major | sub;
@@ -220,8 +287,9 @@ struct Writer::Handle {
 
 void check_write_spec(const WriteSpec& spec, const std::filesystem::path& path) {
   if (!container_supports(spec.container, spec.sample_format)) {
-    throw UsageError(describe("unsupported sample format", path.string(),
-                              to_string(spec.sample_format) + " cannot be stored in " + spec.container));
+    throw UsageError(
+        describe("unsupported sample format", path.string(),
+                 to_string(spec.sample_format) + " cannot be stored in " + spec.container));
   }
   if (spec.container == "opus") {
     const int r = spec.sample_rate_hz;
@@ -260,7 +328,8 @@ Writer::Writer(const std::filesystem::path& path, const WriteSpec& spec)
   }
   // Lossy encoders take floats: clip rather than wrap past full scale. (Integer PCM is quantised
   // by write() itself.)
-  if (spec.sample_format == SampleFormat::kLossy) sf_command(handle_->file, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+  if (spec.sample_format == SampleFormat::kLossy)
+    sf_command(handle_->file, SFC_SET_CLIPPING, nullptr, SF_TRUE);
 }
 
 Writer::~Writer() = default;

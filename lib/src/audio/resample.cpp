@@ -16,9 +16,12 @@ ResampleQuality parse_resample_quality(const std::string& text) {
 
 std::string to_string(ResampleQuality quality) {
   switch (quality) {
-    case ResampleQuality::kBest: return "best";
-    case ResampleQuality::kMedium: return "medium";
-    case ResampleQuality::kFast: return "fast";
+    case ResampleQuality::kBest:
+      return "best";
+    case ResampleQuality::kMedium:
+      return "medium";
+    case ResampleQuality::kFast:
+      return "fast";
   }
   return "?";
 }
@@ -40,15 +43,16 @@ Resampler::Resampler(int channels, int from_rate_hz, int to_rate_hz, ResampleQua
                                                    : SRC_SINC_FASTEST;
   int err = 0;
   state_->src = src_new(type, channels, &err);
-  if (!state_->src) throw Error("cannot resample", std::to_string(from_rate_hz) + " Hz",
-                                src_strerror(err));
+  if (!state_->src)
+    throw Error("cannot resample", std::to_string(from_rate_hz) + " Hz", src_strerror(err));
 }
 
 Resampler::~Resampler() = default;
 Resampler::Resampler(Resampler&&) noexcept = default;
 Resampler& Resampler::operator=(Resampler&&) noexcept = default;
 
-void Resampler::process(const float* in, size_t frames, bool end_of_input, std::vector<float>& out) {
+void Resampler::process(const float* in, size_t frames, bool end_of_input,
+                        std::vector<float>& out) {
   const size_t ch = static_cast<size_t>(channels_);
   if (!state_->src) {
     out.insert(out.end(), in, in + frames * ch);

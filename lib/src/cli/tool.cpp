@@ -91,7 +91,8 @@ std::string library_versions() {
 
 fs::path Context::input() const {
   if (inputs_.empty()) throw UsageError("no input: give one as an argument or pipe its path in");
-  if (inputs_.size() > 1) throw UsageError("expected one input, got " + std::to_string(inputs_.size()));
+  if (inputs_.size() > 1)
+    throw UsageError("expected one input, got " + std::to_string(inputs_.size()));
   return fs::path(inputs_.front());
 }
 
@@ -113,7 +114,8 @@ void Context::debug(const std::string& m) const {
 }
 
 nlohmann::json Context::provenance() const {
-  nlohmann::json j = {{"tool", tool_}, {"version", kVersion}, {"args", args_}, {"started", started_utc_}};
+  nlohmann::json j = {
+      {"tool", tool_}, {"version", kVersion}, {"args", args_}, {"started", started_utc_}};
   nlohmann::json paths = nlohmann::json::array();
   for (const auto& p : inputs_) {
     std::error_code ec;
@@ -131,19 +133,23 @@ double Context::elapsed_s() const {
 Tool::Tool(std::string name, std::string description, std::string examples)
     : name_(std::move(name)), app_(std::move(description), name_) {
   ctx_.tool_ = name_;
-  app_.footer("\nExamples:\n" + examples + "\nExit status: 0 ok, 1 failure, 2 usage error, 3 a check "
-              "failed, 130 interrupted. See " + name_ + "(1).");
+  app_.footer("\nExamples:\n" + examples +
+              "\nExit status: 0 ok, 1 failure, 2 usage error, 3 a check "
+              "failed, 130 interrupted. See " +
+              name_ + "(1).");
   app_.set_version_flag("--version", name_ + " " + kVersion + "\n" + library_versions());
   app_.add_flag("--json", ctx_.json_, "Print one JSON object on stdout instead of the output path");
   app_.add_flag("-q,--quiet", quiet_, "Errors only on stderr");
   app_.add_flag("-v,--verbose", verbose_count_, "More detail on stderr (-vv: timings)");
-  app_.add_flag("--progress", show_progress_, "Show progress on stderr even when it is not a terminal");
+  app_.add_flag("--progress", show_progress_,
+                "Show progress on stderr even when it is not a terminal");
 }
 
 void Tool::add_input(const std::string& help, bool multiple) {
   multiple_inputs_ = multiple;
   has_input_ = true;
-  app_.add_option(multiple ? "inputs" : "input", ctx_.inputs_, help)->expected(0, multiple ? -1 : 1);
+  app_.add_option(multiple ? "inputs" : "input", ctx_.inputs_, help)
+      ->expected(0, multiple ? -1 : 1);
 }
 
 void Tool::add_output(const std::string& help) {
@@ -172,8 +178,9 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
       std::cout << e.what() << "\n";
       return kExitOk;
     } catch (const CLI::ParseError& e) {
-      std::fprintf(stderr, "%s: error: %s\n", name_.c_str(),
-                   describe("bad command line", name_, std::string(e.what()) + " (see --help)").c_str());
+      std::fprintf(
+          stderr, "%s: error: %s\n", name_.c_str(),
+          describe("bad command line", name_, std::string(e.what()) + " (see --help)").c_str());
       return kExitUsage;
     }
     ctx_.verbosity_ = quiet_ ? -1 : verbose_count_;
@@ -202,7 +209,9 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
       auto name = name_;
       ctx_.progress_ = [last, name, tty](std::string_view stage, double fraction) {
         auto now = std::chrono::steady_clock::now();
-        if (fraction < 1.0 && std::chrono::duration<double>(now - *last).count() < kProgressIntervalS) return;
+        if (fraction < 1.0 &&
+            std::chrono::duration<double>(now - *last).count() < kProgressIntervalS)
+          return;
         *last = now;
         std::fprintf(stderr, "%s%s: %.*s %3d%%%s", tty ? "\r\033[K" : "", name.c_str(),
                      static_cast<int>(stage.size()), stage.data(), static_cast<int>(fraction * 100),
@@ -216,7 +225,8 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
       rusage usage{};
       getrusage(RUSAGE_SELF, &usage);
       char buf[160];
-      std::snprintf(buf, sizeof(buf), "elapsed %.2f s, cpu %.2f s, peak memory %.1f MB", ctx_.elapsed_s(),
+      std::snprintf(buf, sizeof(buf), "elapsed %.2f s, cpu %.2f s, peak memory %.1f MB",
+                    ctx_.elapsed_s(),
                     usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
                         1e-6 * (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec),
                     usage.ru_maxrss / 1024.0);
@@ -246,7 +256,8 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
     }
     return result.exit_code;
   } catch (const Error& e) {
-    std::fprintf(stderr, "%s%s: error: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "", name_.c_str(), e.what());
+    std::fprintf(stderr, "%s%s: error: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "",
+                 name_.c_str(), e.what());
     return e.exit_code();
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "%s: error: out of memory\n", name_.c_str());

@@ -27,7 +27,8 @@ RealFft::RealFft(int n) : n_(n), plans_(new Plans) {
   if (n < 2 || n % 2) throw Error("bad FFT size", std::to_string(n), "must be even and >= 2");
   plans_->forward = kiss_fftr_alloc(n, 0, nullptr, nullptr);
   plans_->inverse = kiss_fftr_alloc(n, 1, nullptr, nullptr);
-  if (!plans_->forward || !plans_->inverse) throw Error("cannot plan FFT", std::to_string(n), "out of memory");
+  if (!plans_->forward || !plans_->inverse)
+    throw Error("cannot plan FFT", std::to_string(n), "out of memory");
   plans_->scratch.resize(static_cast<size_t>(n));
 }
 
@@ -74,7 +75,8 @@ void PowerSpectrumStream::emit(const Callback& on_frame) {
   on_frame(power_.data());
 }
 
-void PowerSpectrumStream::push(const float* x, size_t frames, size_t stride, const Callback& on_frame) {
+void PowerSpectrumStream::push(const float* x, size_t frames, size_t stride,
+                               const Callback& on_frame) {
   const size_t n = ring_.size();
   for (size_t i = 0; i < frames; ++i) {
     // Keep the newest n samples at the end of ring_ (shifted per hop, not per sample).

@@ -30,8 +30,10 @@ constexpr double kNoticeableClipRatio = 1e-4;
 class StemSink {
  public:
   StemSink(audio::Writer writer, int channels, int from_hz, int to_hz, audio::ResampleQuality q)
-      : writer_(std::move(writer)), resampler_(channels, from_hz, to_hz, q),
-        meter_(channels, to_hz, metrics::LoudnessMeter::kIntegrated | metrics::LoudnessMeter::kSamplePeak) {}
+      : writer_(std::move(writer)),
+        resampler_(channels, from_hz, to_hz, q),
+        meter_(channels, to_hz,
+               metrics::LoudnessMeter::kIntegrated | metrics::LoudnessMeter::kSamplePeak) {}
   void push(const float* x, size_t frames, bool end) {
     out_.clear();
     resampler_.process(x, frames, end, out_);
@@ -58,7 +60,6 @@ class StemSink {
   throw InputError("refusing", input.string(), why);
 }
 
-
 }  // namespace
 
 void Options::validate() const {
@@ -70,7 +71,9 @@ void Options::validate() const {
   }
 }
 
-fs::path default_output(const fs::path& input) { return stems::default_output(input, "ingest", true); }
+fs::path default_output(const fs::path& input) {
+  return stems::default_output(input, "ingest", true);
+}
 
 Report ingest(const fs::path& input, const fs::path& output, bool force, const Options& opt,
               const json& provenance, const Progress& progress) {
@@ -85,8 +88,10 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
     refuse(input, "absurd sample rate " + std::to_string(info.sample_rate_hz) + " Hz");
   }
   if (info.truncated() && !opt.allow_truncated) {
-    refuse(input, "truncated: the header promises " + fixed(double(info.declared_frames) / info.sample_rate_hz, 2) +
-                      " s, the file holds " + fixed(info.duration_s(), 2) + " s (--allow-truncated keeps them)");
+    refuse(input, "truncated: the header promises " +
+                      fixed(double(info.declared_frames) / info.sample_rate_hz, 2) +
+                      " s, the file holds " + fixed(info.duration_s(), 2) +
+                      " s (--allow-truncated keeps them)");
   }
   if (info.channels < 1 || info.channels > opt.max_channels) {
     refuse(input, "unsupported channel count " + std::to_string(info.channels));
@@ -119,13 +124,17 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
       if (!std::isfinite(block[i])) {
         if (pending.valid()) pending.wait();
         refuse(input, "non-finite sample (NaN or infinity) at " +
-                          fixed(static_cast<double>(frames_read + static_cast<int64_t>(i / ch)) / info.sample_rate_hz, 3) + " s");
+                          fixed(static_cast<double>(frames_read + static_cast<int64_t>(i / ch)) /
+                                    info.sample_rate_hz,
+                                3) +
+                          " s");
       }
     }
     if (pending.valid()) pending.get();  // rethrows a write error
     if (sink) {
       std::swap(block, back);
-      pending = std::async(std::launch::async, [&sink, &back, n] { sink->push(back.data(), n, n == 0); });
+      pending =
+          std::async(std::launch::async, [&sink, &back, n] { sink->push(back.data(), n, n == 0); });
     }
     if (n == 0) break;
     const float* data = sink ? back.data() : block.data();
@@ -141,7 +150,8 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
       }
     }
     frames_read += static_cast<int64_t>(n);
-    if (info.frames > 0) report(progress, preview ? "analyse" : "ingest", double(frames_read) / info.frames);
+    if (info.frames > 0)
+      report(progress, preview ? "analyse" : "ingest", double(frames_read) / info.frames);
   }
   if (pending.valid()) pending.get();
   if (in_step > 0) step_energy.push_back(acc);
@@ -149,16 +159,19 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
   metrics::Analysis analysis = analyzer.finish();
   Report rep;
   if (frames_read == 0) refuse(input, "no audio in it");
-  if (info.frames > 0 && frames_read < info.frames) {
-    refuse(input, "truncated: the header promises " + std::to_string(info.frames) + " frames, only " +
-                      std::to_string(frames_read) + " could be decoded");
+  // MP3 headers only estimate the length; every other format states it exactly.
+  const bool exact_length = info.encoding.rfind("mp", 0) != 0;
+  if (exact_length && info.frames > 0 && frames_read < info.frames) {
+    refuse(input, "truncated: the header promises " + std::to_string(info.frames) +
+                      " frames, only " + std::to_string(frames_read) + " could be decoded");
   }
   if (analysis.duration_s < opt.min_duration_s) {
-    refuse(input, "too short: " + fixed(analysis.duration_s, 2) + " s, at least " + fixed(opt.min_duration_s, 1) + " s needed");
+    refuse(input, "too short: " + fixed(analysis.duration_s, 2) + " s, at least " +
+                      fixed(opt.min_duration_s, 1) + " s needed");
   }
   if (analysis.peak_dbfs < opt.silence_dbfs) {
-    refuse(input, "silent: peak " + fixed(std::max(analysis.peak_dbfs, -200.0), 1) + " dBFS is below " +
-                      fixed(opt.silence_dbfs, 1) + " dBFS");
+    refuse(input, "silent: peak " + fixed(std::max(analysis.peak_dbfs, -200.0), 1) +
+                      " dBFS is below " + fixed(opt.silence_dbfs, 1) + " dBFS");
   }
 
   // Preview: second pass over the loudest window only.
@@ -186,7 +199,8 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
     int64_t left = preview_frames;
     while (left > 0) {
       throw_if_interrupted();
-      const size_t n = reader.read(block.data(), static_cast<size_t>(std::min<int64_t>(left, kBlockFrames)));
+      const size_t n =
+          reader.read(block.data(), static_cast<size_t>(std::min<int64_t>(left, kBlockFrames)));
       if (n == 0) break;
       sink->push(block.data(), n, false);
       left -= static_cast<int64_t>(n);
@@ -225,36 +239,42 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
   entry["inputs"] = json::array({{{"path", m.source["path"]}, {"sha256", input_hash}}});
   if (info.truncated()) {
     parameters["truncated_input"] = true;
-    rep.warnings.push_back("truncated input: kept the " + fixed(info.duration_s(), 2) + " s it holds");
+    rep.warnings.push_back("truncated input: kept the " + fixed(info.duration_s(), 2) +
+                           " s it holds");
   }
   entry["parameters"] = parameters;
-  entry["metrics"] = {
-      {"before", {{"integrated_lufs", m.analysis["integrated_lufs"]},
-                  {"true_peak_dbtp", m.analysis["true_peak_dbtp"]},
-                  {"sample_rate_hz", info.sample_rate_hz},
-                  {"frames", frames_read}}},
-      {"after", {{"integrated_lufs", std::max(-200.0, sink->meter().integrated_lufs())},
-                 {"sample_peak_dbfs", std::max(-200.0, sink->meter().sample_peak_dbfs())},
-                 {"sample_rate_hz", opt.sample_rate_hz},
-                 {"frames", written}}}};
+  entry["metrics"] = {{"before",
+                       {{"integrated_lufs", m.analysis["integrated_lufs"]},
+                        {"true_peak_dbtp", m.analysis["true_peak_dbtp"]},
+                        {"sample_rate_hz", info.sample_rate_hz},
+                        {"frames", frames_read}}},
+                      {"after",
+                       {{"integrated_lufs", std::max(-200.0, sink->meter().integrated_lufs())},
+                        {"sample_peak_dbfs", std::max(-200.0, sink->meter().sample_peak_dbfs())},
+                        {"sample_rate_hz", opt.sample_rate_hz},
+                        {"frames", written}}}};
   entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   m.history.push_back(entry);
 
   if (analysis.clipped_ratio > kNoticeableClipRatio) {
-    rep.warnings.push_back("clipped: " + fixed(analysis.clipped_ratio * 100, 2) + " % of samples (" +
-                           std::to_string(analysis.clipped_runs) + " runs); rz-restore can de-clip");
+    rep.warnings.push_back("clipped: " + fixed(analysis.clipped_ratio * 100, 2) +
+                           " % of samples (" + std::to_string(analysis.clipped_runs) +
+                           " runs); rz-restore can de-clip");
   }
   for (size_t c = 0; c < analysis.dc_offset.size(); ++c) {
     if (std::fabs(analysis.dc_offset[c]) > kLargeDcOffset) {
-      rep.warnings.push_back("DC offset " + fixed(analysis.dc_offset[c], 4) + " on channel " + std::to_string(c + 1));
+      rep.warnings.push_back("DC offset " + fixed(analysis.dc_offset[c], 4) + " on channel " +
+                             std::to_string(c + 1));
     }
   }
   if (analysis.band_limited) {
-    rep.warnings.push_back("band-limited: nothing above about " + fixed(analysis.bandwidth_hz / 1000, 1) + " kHz");
+    rep.warnings.push_back("band-limited: nothing above about " +
+                           fixed(analysis.bandwidth_hz / 1000, 1) + " kHz");
   }
   rep.output = out.commit();
   rep.analysis = analysis;
-  rep.record = {{"output", rep.output.string()}, {"input", input.string()}, {"analysis", m.analysis}};
+  rep.record = {
+      {"output", rep.output.string()}, {"input", input.string()}, {"analysis", m.analysis}};
   return rep;
 }
 

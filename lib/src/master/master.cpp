@@ -37,7 +37,6 @@ constexpr double kSaturationRiseLu = 0.1;
 constexpr double kMinSlope = 0.25;
 constexpr double kMaxSlope = 1.5;
 
-
 struct Source {
   const stems::StemDir& dir;
   mix::Options mix_options;
@@ -74,7 +73,8 @@ void Options::validate() const {
   if (highpass_hz < 0 || highpass_hz > 500) {
     throw UsageError(describe("bad --highpass", fixed(highpass_hz), "use 0 (off) or up to 500 Hz"));
   }
-  if (std::fabs(tilt_db) > 12) throw UsageError(describe("bad --tilt", fixed(tilt_db), "use -12..12 dB"));
+  if (std::fabs(tilt_db) > 12)
+    throw UsageError(describe("bad --tilt", fixed(tilt_db), "use -12..12 dB"));
   if (!(lossy_quality >= 0 && lossy_quality <= 1)) {
     throw UsageError(describe("bad --quality", fixed(lossy_quality), "use 0..1"));
   }
@@ -86,7 +86,9 @@ void Options::validate() const {
   }
 }
 
-fs::path default_output(const fs::path& input) { return stems::default_output(input, "master.flac"); }
+fs::path default_output(const fs::path& input) {
+  return stems::default_output(input, "master.flac");
+}
 
 Report master(const stems::StemDir& in, const fs::path& output, bool force, const Options& opt,
               const json& provenance, const Progress& progress) {
@@ -130,11 +132,13 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
       done += static_cast<int64_t>(n);
       report(progress, "measure", double(done) / std::max<int64_t>(1, total));
     }
-    rep.before = {raw.integrated_lufs(), raw.true_peak_dbtp(), raw.sample_peak_dbfs(), raw.range_lu()};
+    rep.before = {raw.integrated_lufs(), raw.true_peak_dbtp(), raw.sample_peak_dbfs(),
+                  raw.range_lu()};
     eq_lufs = eq.empty() ? rep.before.integrated_lufs : shaped.integrated_lufs();
   }
   if (!std::isfinite(eq_lufs)) {
-    throw InputError("cannot master", in.path().string(), "the input is silent (no gated loudness)");
+    throw InputError("cannot master", in.path().string(),
+                     "the input is silent (no gated loudness)");
   }
 
   stems::AtomicFile file(output, force);
@@ -150,16 +154,19 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
   std::vector<int32_t> pcm;
   for (int pass = 1;; ++pass) {
     if (std::fabs(gain_db) > kMaxGainDb) {
-      throw InputError("cannot master", in.path().string(),
-                       "reaching " + fixed(opt.target_lufs) + " LUFS needs " + fixed(gain_db) + " dB of gain");
+      throw InputError(
+          "cannot master", in.path().string(),
+          "reaching " + fixed(opt.target_lufs) + " LUFS needs " + fixed(gain_db) + " dB of gain");
     }
     mix::StemSum sum(in, unity);
     dsp::BiquadChain eq = make_eq(opt, ch, rate);
     dsp::LimiterSettings ls{ceiling_db, opt.lookahead_ms, opt.release_ms};
     dsp::TruePeakLimiter limiter(ch, rate, ls);
     dsp::TpdfDither dither(integer ? bits : 24, opt.seed, opt.dither);
-    metrics::LoudnessMeter meter(ch, rate, metrics::LoudnessMeter::kIntegrated | metrics::LoudnessMeter::kRange |
-                                               metrics::LoudnessMeter::kTruePeak | metrics::LoudnessMeter::kSamplePeak);
+    metrics::LoudnessMeter meter(
+        ch, rate,
+        metrics::LoudnessMeter::kIntegrated | metrics::LoudnessMeter::kRange |
+            metrics::LoudnessMeter::kTruePeak | metrics::LoudnessMeter::kSamplePeak);
     audio::Writer writer(file.temp_path(), spec);
     const float g = static_cast<float>(std::pow(10.0, gain_db / 20.0));
     auto emit = [&](std::vector<float>& x) {
@@ -193,7 +200,8 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
     limiter.flush(limited);
     emit(limited);
     writer.close();
-    rep.after = {meter.integrated_lufs(), meter.true_peak_dbtp(), meter.sample_peak_dbfs(), meter.range_lu()};
+    rep.after = {meter.integrated_lufs(), meter.true_peak_dbtp(), meter.sample_peak_dbfs(),
+                 meter.range_lu()};
     rep.gain_db = gain_db;
     rep.max_limiting_db = limiter.max_reduction_db() + 0.0;  // no "-0.0" in reports
     rep.passes = pass;
@@ -204,16 +212,17 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
     if (pass >= opt.max_passes) {
       throw Error("cannot master", in.path().string(),
                   "after " + std::to_string(pass) + " passes the output reads " +
-                      fixed(rep.after.integrated_lufs) + " LUFS and " + fixed(rep.after.true_peak_dbtp) + " dBTP");
+                      fixed(rep.after.integrated_lufs) + " LUFS and " +
+                      fixed(rep.after.true_peak_dbtp) + " dBTP");
     }
     if (over > 0) ceiling_db -= over + kCeilingStepMarginDb;
     const Probe now{gain_db, rep.after.integrated_lufs};
     if (prev && now.gain_db - prev->gain_db >= kSaturationStepDb &&
         now.lufs - prev->lufs < kSaturationRiseLu && error > 0) {
       throw InputError("cannot master", in.path().string(),
-                       "the target " + fixed(opt.target_lufs) + " LUFS is out of reach at a " + fixed(opt.ceiling_dbtp) +
-                           " dBTP ceiling: limiting tops out near " + fixed(now.lufs) +
-                           " LUFS (lower --target, or shorten --release)");
+                       "the target " + fixed(opt.target_lufs) + " LUFS is out of reach at a " +
+                           fixed(opt.ceiling_dbtp) + " dBTP ceiling: limiting tops out near " +
+                           fixed(now.lufs) + " LUFS (lower --target, or shorten --release)");
     }
     if (now.lufs < opt.target_lufs) {
       if (!below || now.gain_db > below->gain_db) below = now;
@@ -246,12 +255,14 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
     gain_db = next;
   }
   if (rep.max_limiting_db > kHeavyLimitingDb) {
-    rep.warnings.push_back("heavy limiting: up to " + fixed(rep.max_limiting_db) +
-                           " dB of gain reduction to reach the target; a lower --target keeps more dynamics");
+    rep.warnings.push_back(
+        "heavy limiting: up to " + fixed(rep.max_limiting_db) +
+        " dB of gain reduction to reach the target; a lower --target keeps more dynamics");
   }
   if (spec.sample_format == audio::SampleFormat::kLossy) {
-    rep.warnings.push_back("lossy output: the ceiling holds for the signal given to the encoder; "
-                           "decoded peaks may differ");
+    rep.warnings.push_back(
+        "lossy output: the ceiling holds for the signal given to the encoder; "
+        "decoded peaks may differ");
   }
 
   // Sidecar with the measurements and the history, then the audio file: the audio is the commit.
@@ -260,7 +271,8 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
   stems::AtomicFile sidecar(rep.sidecar, force);
   json entry = provenance;
   json inputs = json::array();
-  for (const auto& s : in.manifest().stems) inputs.push_back({{"stem", s.name}, {"sha256", s.sha256}});
+  for (const auto& s : in.manifest().stems)
+    inputs.push_back({{"stem", s.name}, {"sha256", s.sha256}});
   entry["inputs"] = inputs;
   entry["parameters"] = {{"target_lufs", opt.target_lufs},
                          {"ceiling_dbtp", opt.ceiling_dbtp},
@@ -281,14 +293,10 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
   entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   json history = in.manifest().history;
   history.push_back(entry);
-  json side = {{"schema", "rz-master"},
-               {"schema_version", 1},
-               {"file", output.filename().string()},
-               {"sample_rate_hz", rate},
-               {"channels", ch},
-               {"frames", total},
-               {"source", in.manifest().source},
-               {"history", history}};
+  json side = {
+      {"schema", "rz-master"},          {"schema_version", 1}, {"file", output.filename().string()},
+      {"sample_rate_hz", rate},         {"channels", ch},      {"frames", total},
+      {"source", in.manifest().source}, {"history", history}};
   stems::write_text_file(sidecar.temp_path(), side.dump(2) + "\n");
   sidecar.commit();
   try {

@@ -43,7 +43,6 @@ constexpr double kSkirtSlopeDbPerOctave = -24.0;
 constexpr double kRolloffFraction = 0.85;
 constexpr double kMonoCorrelation = 0.9999;
 
-
 }  // namespace
 
 struct Analyzer::Impl {
@@ -67,7 +66,9 @@ struct Analyzer::Impl {
     const int64_t len = plateau_length[c];
     const double level = std::fabs(plateau_value[c]);
     if (len >= std::max<int64_t>(opt.min_clip_run, kMinPlateauRun) && level >= kPlateauMinLevel) {
-      const int bin = std::min(kPlateauBins - 1, static_cast<int>((20.0 * std::log10(level) - kPlateauMinDb) / kPlateauStepDb));
+      const int bin =
+          std::min(kPlateauBins - 1,
+                   static_cast<int>((20.0 * std::log10(level) - kPlateauMinDb) / kPlateauStepDb));
       plateau_samples[bin] += len;
       plateau_runs[bin] += 1;
       plateau_longest[bin] = std::max(plateau_longest[bin], len);
@@ -84,8 +85,15 @@ struct Analyzer::Impl {
   std::vector<float> clean;
 
   Impl(int r, int c, const AnalysisOptions& o)
-      : rate(r), channels(c), opt(o), meter(c, r, LoudnessMeter::kAll),
-        sum(c, 0.0), sum_sq(c, 0.0), peak(c, 0.0), run(c, 0), plateau_value(c, 0.0f),
+      : rate(r),
+        channels(c),
+        opt(o),
+        meter(c, r, LoudnessMeter::kAll),
+        sum(c, 0.0),
+        sum_sq(c, 0.0),
+        peak(c, 0.0),
+        run(c, 0),
+        plateau_value(c, 0.0f),
         plateau_length(c, 0) {
     if (opt.spectral) {
       for (int i = 0; i < c; ++i) streams.emplace_back(kFftSize, kHop);
@@ -254,14 +262,16 @@ double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int 
   // 8th- and 16th-order Butterworth low-passes that lands within 5 % of the -3 dB corner.
   auto slope_at = [&](double f) {  // dB per octave over the 1/24 octave below f
     const int khi = std::min(bins - 1, static_cast<int>(std::lround(f / bin_hz)));
-    const int klo = std::max(1, static_cast<int>(std::lround(f * std::pow(2.0, -1.0 / 24) / bin_hz)));
+    const int klo =
+        std::max(1, static_cast<int>(std::lround(f * std::pow(2.0, -1.0 / 24) / bin_hz)));
     if (khi <= klo) return 0.0;
     return (smooth[khi] - smooth[klo]) / std::log2(static_cast<double>(khi) / klo);
   };
 
   int k = static_cast<int>(best_f / bin_hz);
   double steepest = 0;
-  for (int j = static_cast<int>(best_f / 1.25 / bin_hz); j <= static_cast<int>(1.05 * best_f / bin_hz) && j < bins; ++j) {
+  for (int j = static_cast<int>(best_f / 1.25 / bin_hz);
+       j <= static_cast<int>(1.05 * best_f / bin_hz) && j < bins; ++j) {
     const double sl = slope_at(j * bin_hz);
     if (sl < steepest) {
       steepest = sl;
@@ -309,7 +319,9 @@ Analysis Analyzer::finish() {
     const double top_db = kPlateauMinDb + (top + 1) * kPlateauStepDb;
     if (top_db < a.peak_dbfs - kPlateauPeakToleranceDb) break;  // flat, but not at the peak
     int64_t samples = 0, runs = 0, longest = 0;
-    for (int b = top; b >= 0 && kPlateauMinDb + (b + 1) * kPlateauStepDb >= top_db - kPlateauPeakToleranceDb; --b) {
+    for (int b = top;
+         b >= 0 && kPlateauMinDb + (b + 1) * kPlateauStepDb >= top_db - kPlateauPeakToleranceDb;
+         --b) {
       samples += s.plateau_samples[b];
       runs += s.plateau_runs[b];
       longest = std::max(longest, s.plateau_longest[b]);
@@ -352,13 +364,15 @@ Analysis Analyzer::finish() {
     std::vector<double> window;
     double noise_total = 0;
     for (int k = 0; k < bins; ++k) {
-      window.assign(noise.begin() + std::max(0, k - half), noise.begin() + std::min(bins, k + half + 1));
+      window.assign(noise.begin() + std::max(0, k - half),
+                    noise.begin() + std::min(bins, k + half + 1));
       std::nth_element(window.begin(), window.begin() + window.size() / 2, window.end());
       floor[k] = std::min(window[window.size() / 2], mean[k]);
       noise_total += floor[k];
     }
     a.noise_floor_dbfs = power_to_db(noise_total);
-    a.snr_db = noise_total > 0 ? power_to_db(std::max(total - noise_total, 1e-30) / noise_total) : 200.0;
+    a.snr_db =
+        noise_total > 0 ? power_to_db(std::max(total - noise_total, 1e-30) / noise_total) : 200.0;
     a.spectral_centroid_hz = total > 0 ? weighted / total : 0.0;
     double acc = 0;
     for (int k = 0; k < bins; ++k) {

@@ -12,9 +12,9 @@ namespace rz::metrics {
 namespace {
 constexpr int kLsdFft = 2048;
 constexpr int kLsdHop = 512;
-constexpr double kLsdEpsilon = 1e-10;        // power floor inside the log (about -100 dB per bin)
-constexpr double kLsdSilentFrame = 1e-12;    // reference frames quieter than this are skipped
-constexpr double kMaxRatioDb = 300.0;        // report identity as +300 dB rather than infinity
+constexpr double kLsdEpsilon = 1e-10;      // power floor inside the log (about -100 dB per bin)
+constexpr double kLsdSilentFrame = 1e-12;  // reference frames quieter than this are skipped
+constexpr double kMaxRatioDb = 300.0;      // report identity as +300 dB rather than infinity
 }  // namespace
 
 struct Comparator::Impl {
@@ -69,7 +69,8 @@ struct Comparator::Impl {
       if (energy < kLsdSilentFrame) continue;
       double acc = 0;
       for (int k = 0; k < bins; ++k) {
-        const double d = 10.0 * std::log10((r[k] / scale + kLsdEpsilon) / (e[k] / scale + kLsdEpsilon));
+        const double d =
+            10.0 * std::log10((r[k] / scale + kLsdEpsilon) / (e[k] / scale + kLsdEpsilon));
         acc += d * d;
       }
       lsd_sum += std::sqrt(acc / bins);
@@ -122,7 +123,8 @@ Comparison Comparator::finish() {
 }
 
 nlohmann::json Comparison::to_json() const {
-  return {{"aligned_frames", frames}, {"sdr_db", sdr_db}, {"si_sdr_db", si_sdr_db}, {"lsd_db", lsd_db}};
+  return {
+      {"aligned_frames", frames}, {"sdr_db", sdr_db}, {"si_sdr_db", si_sdr_db}, {"lsd_db", lsd_db}};
 }
 
 }  // namespace rz::metrics

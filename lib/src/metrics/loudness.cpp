@@ -45,7 +45,8 @@ LoudnessMeter::LoudnessMeter(int channels, int sample_rate_hz, unsigned features
   if (features & kMaxima) mode |= EBUR128_MODE_S;
   if (features & kSamplePeak) mode |= EBUR128_MODE_SAMPLE_PEAK;
   if (features & kTruePeak) mode |= EBUR128_MODE_TRUE_PEAK;
-  state_->st = ebur128_init(static_cast<unsigned>(channels), static_cast<unsigned long>(sample_rate_hz), mode);
+  state_->st = ebur128_init(static_cast<unsigned>(channels),
+                            static_cast<unsigned long>(sample_rate_hz), mode);
   if (!state_->st) {
     throw Error("cannot measure loudness", std::to_string(sample_rate_hz) + " Hz",
                 "libebur128 refused these settings");

@@ -71,7 +71,8 @@ Requirement Requirement::parse(const std::string& text) {
     }
   }
   if (pos == std::string::npos || pos == 0) {
-    throw UsageError(describe("bad --require", text, "expected METRIC OP VALUE, e.g. 'true_peak_dbtp<=-1'"));
+    throw UsageError(
+        describe("bad --require", text, "expected METRIC OP VALUE, e.g. 'true_peak_dbtp<=-1'"));
   }
   std::string lhs = text.substr(0, pos), rhs = text.substr(pos + r.op.size());
   auto trim = [](std::string s) {
@@ -150,14 +151,15 @@ json measure(const fs::path& path, const ReportOptions& options, const Progress&
       }
       done += static_cast<int64_t>(n);
       rz::report(progress, "measure " + item.name,
-             (idx + double(done) / std::max<int64_t>(1, info.frames)) / target.items.size());
+                 (idx + double(done) / std::max<int64_t>(1, info.frames)) / target.items.size());
     }
     Analysis a = analyzer.finish();
     json stem = a.to_json();
     if (comparator) {
       if (!ref_done) {  // count the reference's extra frames for the record
         size_t m;
-        while ((m = refd->reader().read(rblock.data(), kBlockFrames)) > 0) ref_frames += static_cast<int64_t>(m);
+        while ((m = refd->reader().read(rblock.data(), kBlockFrames)) > 0)
+          ref_frames += static_cast<int64_t>(m);
       }
       Comparison c = comparator->finish();
       json cj = c.to_json();
@@ -194,16 +196,23 @@ std::vector<std::string> check(const json& report, const std::vector<Requirement
       found = true;
       const double v = stem[r.metric].get<double>();
       bool ok = false;
-      if (r.op == ">=") ok = v >= r.value;
-      else if (r.op == "<=") ok = v <= r.value;
-      else if (r.op == ">") ok = v > r.value;
-      else if (r.op == "<") ok = v < r.value;
-      else if (r.op == "==") ok = v == r.value;
-      else if (r.op == "!=") ok = v != r.value;
+      if (r.op == ">=")
+        ok = v >= r.value;
+      else if (r.op == "<=")
+        ok = v <= r.value;
+      else if (r.op == ">")
+        ok = v > r.value;
+      else if (r.op == "<")
+        ok = v < r.value;
+      else if (r.op == "==")
+        ok = v == r.value;
+      else if (r.op == "!=")
+        ok = v != r.value;
       if (!ok) {
         char buf[64];
         std::snprintf(buf, sizeof(buf), "%.3f", v);
-        failures.push_back(describe("check failed", r.text, name + " has " + r.metric + " = " + buf));
+        failures.push_back(
+            describe("check failed", r.text, name + " has " + r.metric + " = " + buf));
       }
     }
     if (!found) {
@@ -216,14 +225,25 @@ std::vector<std::string> check(const json& report, const std::vector<Requirement
 }
 
 std::string format_table(const json& report) {
-  static const std::pair<const char*, const char*> kRows[] = {
-      {"integrated_lufs", "LUFS"},   {"loudness_range_lu", "LU"},  {"max_short_term_lufs", "LUFS"},
-      {"true_peak_dbtp", "dBTP"},    {"peak_dbfs", "dBFS"},        {"rms_dbfs", "dBFS"},
-      {"crest_db", "dB"},            {"clipped_ratio", "%"},       {"clipped_runs", ""},
-      {"snr_db", "dB"},
-      {"noise_floor_dbfs", "dBFS"},  {"bandwidth_hz", "Hz"},       {"spectral_centroid_hz", "Hz"},
-      {"spectral_rolloff_hz", "Hz"}, {"stereo_correlation", ""},   {"stereo_width", ""},
-      {"sdr_db", "dB"},              {"si_sdr_db", "dB"},          {"lsd_db", "dB"}};
+  static const std::pair<const char*, const char*> kRows[] = {{"integrated_lufs", "LUFS"},
+                                                              {"loudness_range_lu", "LU"},
+                                                              {"max_short_term_lufs", "LUFS"},
+                                                              {"true_peak_dbtp", "dBTP"},
+                                                              {"peak_dbfs", "dBFS"},
+                                                              {"rms_dbfs", "dBFS"},
+                                                              {"crest_db", "dB"},
+                                                              {"clipped_ratio", "%"},
+                                                              {"clipped_runs", ""},
+                                                              {"snr_db", "dB"},
+                                                              {"noise_floor_dbfs", "dBFS"},
+                                                              {"bandwidth_hz", "Hz"},
+                                                              {"spectral_centroid_hz", "Hz"},
+                                                              {"spectral_rolloff_hz", "Hz"},
+                                                              {"stereo_correlation", ""},
+                                                              {"stereo_width", ""},
+                                                              {"sdr_db", "dB"},
+                                                              {"si_sdr_db", "dB"},
+                                                              {"lsd_db", "dB"}};
   std::ostringstream out;
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%-28s", "metric");

@@ -21,7 +21,8 @@ constexpr double kMaxGainDb = 48.0;  // beyond this a gain is more likely a typo
 Options Options::from_json(const json& j, const std::string& subject) {
   Options o;
   try {
-    if (!j.is_object()) throw UsageError(describe("bad mix settings", subject, "not a JSON object"));
+    if (!j.is_object())
+      throw UsageError(describe("bad mix settings", subject, "not a JSON object"));
     // Unknown keys are refused: a typo ("gain" for "gain_db") must not pass silently.
     for (const auto& [key, v] : j.items()) {
       if (key != "master_gain_db" && key != "stems") {
@@ -30,12 +31,16 @@ Options Options::from_json(const json& j, const std::string& subject) {
     }
     o.master_gain_db = j.value("master_gain_db", 0.0);
     if (j.contains("stems")) {
-      if (!j["stems"].is_object()) throw UsageError(describe("bad mix settings", subject, "\"stems\" is not an object"));
+      if (!j["stems"].is_object())
+        throw UsageError(describe("bad mix settings", subject, "\"stems\" is not an object"));
       for (const auto& [name, v] : j["stems"].items()) {
-        if (!v.is_object()) throw UsageError(describe("bad mix settings", subject, "stem '" + name + "' is not an object"));
+        if (!v.is_object())
+          throw UsageError(
+              describe("bad mix settings", subject, "stem '" + name + "' is not an object"));
         for (const auto& [key, unused] : v.items()) {
           if (key != "gain_db" && key != "mute" && key != "solo" && key != "pan") {
-            throw UsageError(describe("bad mix settings", subject, "unknown key '" + key + "' for stem '" + name + "'"));
+            throw UsageError(describe("bad mix settings", subject,
+                                      "unknown key '" + key + "' for stem '" + name + "'"));
           }
         }
         StemSettings s;
@@ -70,7 +75,8 @@ void Options::validate(const stems::StemDir& dir) const {
   for (const auto& [name, s] : stems) {
     dir.stem(name);  // throws UsageError listing the stems
     check_gain(s.gain_db, name);
-    if (!(s.pan >= -1.0 && s.pan <= 1.0)) throw UsageError(describe("bad pan", name, "must be within -1..1"));
+    if (!(s.pan >= -1.0 && s.pan <= 1.0))
+      throw UsageError(describe("bad pan", name, "must be within -1..1"));
     if (s.pan != 0.0 && dir.manifest().channels != 2) {
       throw UsageError(describe("cannot pan", name, "pan needs stereo stems"));
     }
@@ -90,8 +96,10 @@ std::vector<StemGains> resolve_gains(const stems::StemDir& dir, const Options& o
     StemGains sg{stem.name, std::vector<double>(static_cast<size_t>(ch), g)};
     if (ch == 2 && s.pan != 0.0) {
       // Balance: the far side fades with a quarter cosine, the near side stays at unity.
-      if (s.pan > 0) sg.channel_gain[0] *= std::cos(s.pan * M_PI / 2);
-      else sg.channel_gain[1] *= std::cos(-s.pan * M_PI / 2);
+      if (s.pan > 0)
+        sg.channel_gain[0] *= std::cos(s.pan * M_PI / 2);
+      else
+        sg.channel_gain[1] *= std::cos(-s.pan * M_PI / 2);
     }
     out.push_back(sg);
   }
@@ -149,8 +157,9 @@ Report mix(const stems::StemDir& in, const fs::path& output, bool force, const O
   if (rep.active_stems.empty()) rep.warnings.push_back("every stem is muted: the mix is silent");
   stems::StemDirWriter out(output, force);
   audio::Writer writer = out.open_stem("mix", sum.sample_rate_hz(), sum.channels());
-  metrics::LoudnessMeter meter(sum.channels(), sum.sample_rate_hz(),
-                               metrics::LoudnessMeter::kIntegrated | metrics::LoudnessMeter::kSamplePeak);
+  metrics::LoudnessMeter meter(
+      sum.channels(), sum.sample_rate_hz(),
+      metrics::LoudnessMeter::kIntegrated | metrics::LoudnessMeter::kSamplePeak);
   std::vector<float> block(kBlockFrames * static_cast<size_t>(sum.channels()));
   int64_t done = 0;
   // An all-muted mix still has the directory's length: write silence.
@@ -193,9 +202,10 @@ Report mix(const stems::StemDir& in, const fs::path& output, bool force, const O
   entry["inputs"] = inputs;
   entry["parameters"] = options.to_json();
   entry["parameters"]["active_stems"] = rep.active_stems;
-  entry["metrics"] = {{"after", {{"peak_dbfs", metrics::json_level(peak)},
-                                 {"headroom_db", metrics::json_level(-peak)},
-                                 {"integrated_lufs", metrics::json_level(rep.integrated_lufs)}}}};
+  entry["metrics"] = {{"after",
+                       {{"peak_dbfs", metrics::json_level(peak)},
+                        {"headroom_db", metrics::json_level(-peak)},
+                        {"integrated_lufs", metrics::json_level(rep.integrated_lufs)}}}};
   entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   m.history.push_back(entry);
   rep.output = out.commit();

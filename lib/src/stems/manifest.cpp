@@ -43,7 +43,8 @@ namespace {
 template <typename T>
 T field(const json& j, const char* key, const std::string& subject) {
   auto it = j.find(key);
-  if (it == j.end()) throw InputError("invalid manifest", subject, std::string("missing '") + key + "'");
+  if (it == j.end())
+    throw InputError("invalid manifest", subject, std::string("missing '") + key + "'");
   try {
     return it->get<T>();
   } catch (const json::exception&) {
@@ -85,13 +86,15 @@ Manifest Manifest::from_json(const json& j, const std::string& subject) {
         e.file == "." || e.file == "..") {
       throw InputError("invalid manifest", subject, "stem '" + e.name + "' has a bad file name");
     }
-    if (m.find(e.name)) throw InputError("invalid manifest", subject, "stem '" + e.name + "' twice");
+    if (m.find(e.name))
+      throw InputError("invalid manifest", subject, "stem '" + e.name + "' twice");
     m.stems.push_back(e);
   }
   m.source = j.value("source", json::object());
   m.analysis = j.value("analysis", json::object());
   m.history = j.value("history", json::array());
-  if (!m.history.is_array()) throw InputError("invalid manifest", subject, "history is not an array");
+  if (!m.history.is_array())
+    throw InputError("invalid manifest", subject, "history is not an array");
   return m;
 }
 

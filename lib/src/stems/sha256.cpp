@@ -1,4 +1,5 @@
-// SHA-256 after FIPS 180-4, written for rz; streaming so that multi-GB stems hash in constant memory.
+// SHA-256 after FIPS 180-4, written for rz; streaming so that multi-GB stems hash in constant
+// memory.
 #include "rz/stems/sha256.hpp"
 
 #include <cpuid.h>
@@ -42,21 +43,22 @@ bool g_force_portable = false;
 // Processes `blocks` 64-byte blocks with the SHA-NI instructions. The state is kept as the two
 // lanes the instructions use: ABEF and CDGH.
 __attribute__((target("sha,sse4.1,ssse3"))) void blocks_shani(uint32_t* h, const uint8_t* p,
-                                                                size_t blocks) {
+                                                              size_t blocks) {
   const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
   __m128i abcd = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h));
   __m128i efgh = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 4));
   __m128i cdab = _mm_shuffle_epi32(abcd, 0xB1);
-  efgh = _mm_shuffle_epi32(efgh, 0x1B);                 // HGFE
-  __m128i state0 = _mm_alignr_epi8(cdab, efgh, 8);      // ABEF
-  __m128i state1 = _mm_blend_epi16(efgh, cdab, 0xF0);   // CDGH
+  efgh = _mm_shuffle_epi32(efgh, 0x1B);                // HGFE
+  __m128i state0 = _mm_alignr_epi8(cdab, efgh, 8);     // ABEF
+  __m128i state1 = _mm_blend_epi16(efgh, cdab, 0xF0);  // CDGH
   for (; blocks > 0; --blocks, p += 64) {
     const __m128i save0 = state0, save1 = state1;
     __m128i w[4];
     for (int i = 0; i < 16; ++i) {
       __m128i m;
       if (i < 4) {
-        m = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i)), byte_swap);
+        m = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i)),
+                             byte_swap);
       } else {
         // W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16], four words at a time.
         __m128i t = _mm_sha256msg1_epu32(w[i & 3], w[(i + 1) & 3]);
@@ -64,7 +66,8 @@ __attribute__((target("sha,sse4.1,ssse3"))) void blocks_shani(uint32_t* h, const
         m = _mm_sha256msg2_epu32(t, w[(i + 3) & 3]);
       }
       w[i & 3] = m;
-      __m128i wk = _mm_add_epi32(m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kRound[4 * i])));
+      __m128i wk =
+          _mm_add_epi32(m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kRound[4 * i])));
       state1 = _mm_sha256rnds2_epu32(state1, state0, wk);
       wk = _mm_shuffle_epi32(wk, 0x0E);
       state0 = _mm_sha256rnds2_epu32(state0, state1, wk);
@@ -74,7 +77,7 @@ __attribute__((target("sha,sse4.1,ssse3"))) void blocks_shani(uint32_t* h, const
   }
   const __m128i feba = _mm_shuffle_epi32(state0, 0x1B);
   const __m128i dchg = _mm_shuffle_epi32(state1, 0xB1);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(h), _mm_blend_epi16(feba, dchg, 0xF0));      // ABCD
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h), _mm_blend_epi16(feba, dchg, 0xF0));   // ABCD
   _mm_storeu_si128(reinterpret_cast<__m128i*>(h + 4), _mm_alignr_epi8(dchg, feba, 8));  // EFGH
 }
 
@@ -89,8 +92,8 @@ bool sha256_uses_hardware() {
 }  // namespace detail
 
 Sha256::Sha256()
-    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-         0x5be0cd19} {}
+    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
 
 void Sha256::block(const uint8_t* p) {
   uint32_t w[64];
@@ -105,7 +108,8 @@ void Sha256::block(const uint8_t* p) {
   }
   uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
   for (int i = 0; i < 64; ++i) {
-    uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kRound[i] + w[i];
+    uint32_t t1 =
+        h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kRound[i] + w[i];
     uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
     h = g;
     g = f;
@@ -116,8 +120,14 @@ void Sha256::block(const uint8_t* p) {
     b = a;
     a = t1 + t2;
   }
-  h_[0] += a; h_[1] += b; h_[2] += c; h_[3] += d;
-  h_[4] += e; h_[5] += f; h_[6] += g; h_[7] += h;
+  h_[0] += a;
+  h_[1] += b;
+  h_[2] += c;
+  h_[3] += d;
+  h_[4] += e;
+  h_[5] += f;
+  h_[6] += g;
+  h_[7] += h;
 }
 
 void Sha256::update(const void* data, size_t bytes) {

@@ -66,14 +66,14 @@ StemDir StemDir::open(const fs::path& dir, Verify verify) {
                            std::to_string(m.sample_rate_hz) + " Hz");
     }
     if (info.channels != m.channels) {
-      throw InputError("stem does not match manifest", subject,
-                       std::to_string(info.channels) + " channels, manifest says " +
-                           std::to_string(m.channels));
+      throw InputError(
+          "stem does not match manifest", subject,
+          std::to_string(info.channels) + " channels, manifest says " + std::to_string(m.channels));
     }
     if (info.frames != s.frames) {
-      throw InputError("stem does not match manifest", subject,
-                       std::to_string(info.frames) + " frames, manifest says " +
-                           std::to_string(s.frames));
+      throw InputError(
+          "stem does not match manifest", subject,
+          std::to_string(info.frames) + " frames, manifest says " + std::to_string(s.frames));
     }
     if (verify == Verify::kHashes && !s.sha256.empty() && sha256_file(p) != s.sha256) {
       throw InputError("stem does not match manifest", subject, "SHA-256 differs");
@@ -128,7 +128,8 @@ void refuse_existing(const fs::path& final_path, bool force) {
 
 }  // namespace
 
-StemDirWriter::StemDirWriter(const fs::path& final_dir, bool force) : final_(final_dir), force_(force) {
+StemDirWriter::StemDirWriter(const fs::path& final_dir, bool force)
+    : final_(final_dir), force_(force) {
   std::error_code ec;
   refuse_existing(final_, force);
   if (force && fs::exists(final_, ec) && !fs::is_directory(final_, ec)) {
@@ -144,9 +145,12 @@ StemDirWriter::~StemDirWriter() {
   }
 }
 
-fs::path StemDirWriter::stem_file_path(const std::string& name) const { return temp_ / (name + ".wav"); }
+fs::path StemDirWriter::stem_file_path(const std::string& name) const {
+  return temp_ / (name + ".wav");
+}
 
-audio::Writer StemDirWriter::open_stem(const std::string& name, int sample_rate_hz, int channels) const {
+audio::Writer StemDirWriter::open_stem(const std::string& name, int sample_rate_hz,
+                                       int channels) const {
   audio::WriteSpec spec;
   spec.sample_rate_hz = sample_rate_hz;
   spec.channels = channels;
@@ -180,8 +184,8 @@ void write_text_file(const fs::path& path, const std::string& text) {
 
 namespace {
 
-// Puts `temp` at `final`, replacing an existing `final` (already allowed by --force) safely: the old
-// one is moved aside first and deleted only after the new one is in place.
+// Puts `temp` at `final`, replacing an existing `final` (already allowed by --force) safely: the
+// old one is moved aside first and deleted only after the new one is in place.
 void replace_into_place(const fs::path& temp, const fs::path& final_path) {
   std::error_code ec;
   fs::path aside;
@@ -220,7 +224,8 @@ fs::path default_output(const fs::path& input, const std::string& stage, bool st
 AtomicFile::AtomicFile(const fs::path& final_path, bool force) : final_(final_path) {
   std::error_code ec;
   refuse_existing(final_, force);
-  if (fs::is_directory(final_, ec)) throw IoError("output exists", final_.string(), "is a directory");
+  if (fs::is_directory(final_, ec))
+    throw IoError("output exists", final_.string(), "is a directory");
   temp_ = make_temp_sibling(final_, false);
 }
 

@@ -11,7 +11,7 @@ namespace rz::audio {
 
 struct DecodeOptions {
   bool allow_ffmpeg = true;
-  std::string ffmpeg = "ffmpeg";  // program name or path
+  std::string ffmpeg = "ffmpeg";   // program name or path
   std::filesystem::path temp_dir;  // where ffmpeg's intermediate file goes; empty: system temp
 };
 

@@ -18,7 +18,8 @@ struct FileInfo {
   int channels = 0;
   int64_t frames = 0;
   std::string container;  // "wav", "flac", "ogg", "mp3", "aiff", ... (lower case)
-  std::string encoding;   // "pcm16", "pcm24", "pcm32", "float32", "float64", "vorbis", "opus", "mp3", ...
+  std::string
+      encoding;  // "pcm16", "pcm24", "pcm32", "float32", "float64", "vorbis", "opus", "mp3", ...
   int64_t declared_frames = -1;  // what a WAV/AIFF header promises when more than is present
   bool truncated() const { return declared_frames > frames; }
   double duration_s() const {
@@ -52,7 +53,7 @@ enum class SampleFormat { kFloat32, kPcm16, kPcm24, kPcm32, kLossy };
 
 // Bits of an integer PCM format (16, 24, 32), 0 for float and lossy formats.
 int pcm_bits(SampleFormat format);
-std::string to_string(SampleFormat format);  // "float32", "pcm16", ..., "lossy"
+std::string to_string(SampleFormat format);                 // "float32", "pcm16", ..., "lossy"
 SampleFormat parse_sample_format(const std::string& text);  // "16", "24", "32", "float", "f32"
 
 struct WriteSpec {

@@ -1,14 +1,13 @@
 // The shared frame of every rz- tool: common flags, stdin input, logging, progress, exit codes.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "rz/progress.hpp"
 
@@ -72,7 +71,8 @@ class Tool {
   void add_input(const std::string& help, bool multiple = false);
   // Declares -o/--output and --force.
   void add_output(const std::string& help);
-  // Parses, installs signal handlers, runs `body`, prints its result, maps exceptions to exit codes.
+  // Parses, installs signal handlers, runs `body`, prints its result, maps exceptions to exit
+  // codes.
   int run(int argc, char** argv, const std::function<Result(Context&)>& body);
   const std::string& name() const { return name_; }
 

@@ -9,7 +9,8 @@ namespace rz::dsp {
 struct BiquadCoeffs {
   double b0 = 1, b1 = 0, b2 = 0, a1 = 0, a2 = 0;  // a0 normalised to 1
 
-  static BiquadCoeffs highpass(double sample_rate_hz, double freq_hz, double q = 0.7071067811865476);
+  static BiquadCoeffs highpass(double sample_rate_hz, double freq_hz,
+                               double q = 0.7071067811865476);
   static BiquadCoeffs lowpass(double sample_rate_hz, double freq_hz, double q = 0.7071067811865476);
   // Shelves with shelf slope S = 1 (the cookbook's steepest monotonic shelf).
   static BiquadCoeffs low_shelf(double sample_rate_hz, double freq_hz, double gain_db);

@@ -57,7 +57,7 @@ class TruePeakLimiter {
   double release_coeff_;
   TruePeakDetector detector_;
   std::deque<std::pair<int64_t, float>> min_queue_;  // (index, required gain), increasing gains
-  std::vector<float> average_ring_;                 // last lookahead_ released gains
+  std::vector<float> average_ring_;                  // last lookahead_ released gains
   size_t average_pos_ = 0;
   double average_sum_ = 0;
   double released_ = 1.0;

@@ -3,11 +3,10 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "rz/audio/file.hpp"
 #include "rz/progress.hpp"
@@ -22,8 +21,8 @@ struct Options {
   double tilt_db = 0.0;      // +: brighter. Low shelf -tilt/2 and high shelf +tilt/2 around 1 kHz
   std::string stem;          // empty: the unity sum of all stems
   std::optional<audio::SampleFormat> sample_format;  // default: the container's
-  bool dither = true;        // TPDF when writing integer PCM
-  uint64_t seed = 0;         // dither noise
+  bool dither = true;                                // TPDF when writing integer PCM
+  uint64_t seed = 0;                                 // dither noise
   double lossy_quality = 0.9;
   double lookahead_ms = 5.0;
   double release_ms = 80.0;

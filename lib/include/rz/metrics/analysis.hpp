@@ -25,9 +25,8 @@
 
 #include <cstdint>
 #include <memory>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace rz::metrics {
 
@@ -44,8 +43,8 @@ struct Analysis {
   double duration_s = 0;
   double peak_dbfs = 0;
   double true_peak_dbtp = 0;
-  double rms_dbfs = 0;   // 10 log10(mean square), full-scale square wave = 0 dBFS
-  double crest_db = 0;   // peak_dbfs - rms_dbfs
+  double rms_dbfs = 0;  // 10 log10(mean square), full-scale square wave = 0 dBFS
+  double crest_db = 0;  // peak_dbfs - rms_dbfs
   double integrated_lufs = 0;
   double loudness_range_lu = 0;
   double max_short_term_lufs = 0;

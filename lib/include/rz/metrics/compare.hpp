@@ -11,7 +11,6 @@
 
 #include <cstdint>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 namespace rz::metrics {

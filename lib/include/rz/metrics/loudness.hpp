@@ -35,8 +35,8 @@ class LoudnessMeter {
 
   double integrated_lufs() const;
   double range_lu() const;
-  double true_peak_dbtp() const;     // max over channels
-  double sample_peak_dbfs() const;   // max over channels
+  double true_peak_dbtp() const;    // max over channels
+  double sample_peak_dbfs() const;  // max over channels
   double max_momentary_lufs() const {
     wait();
     return max_momentary_;
