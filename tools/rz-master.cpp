@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   std::string bits;
   tool.add_input("Stem directory (or its path on stdin)");
   tool.add_output("Output audio file; format from the extension (default: <input>.master.flac)");
+  tool.add_verify();
   tool.app()
       .add_option("--target", opt.target_lufs, "Integrated loudness target in LUFS")
       ->capture_default_str();
@@ -44,7 +45,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     if (!bits.empty()) opt.sample_format = rz::audio::parse_sample_format(bits);
-    const auto in = rz::stems::StemDir::open(ctx.input());
+    const auto in = rz::stems::StemDir::open(
+        ctx.input(), ctx.verify() ? rz::stems::Verify::kHashes : rz::stems::Verify::kHeaders);
     const auto out = ctx.output_or(rz::master::default_output(in.path()));
     auto rep = rz::master::master(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
     for (const auto& w : rep.warnings) ctx.warn(w);

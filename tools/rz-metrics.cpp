@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   std::string reference;
   bool no_spectral = false;
   tool.add_input("Stem directory or audio file (or its path on stdin)");
+  tool.add_verify();
   tool.app().add_option("--reference", reference, "Reference stem directory or audio file");
   tool.app()
       .add_option("--require", requires_text,
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
     for (const auto& r : requires_text) reqs.push_back(rz::metrics::Requirement::parse(r));
     opt.reference = reference;
     opt.spectral = !no_spectral;
+    opt.verify_hashes = ctx.verify();
     auto report = rz::metrics::measure(ctx.input(), opt, ctx.progress());
     for (const auto& name : report.value("reference_unmatched", nlohmann::json::array())) {
       ctx.warn("stem '" + name.get<std::string>() + "' has no match in the reference");

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   double master_gain_db = 0;
   tool.add_input("Stem directory (or its path on stdin)");
   tool.add_output("Output stem directory (default: <input>.mix)");
+  tool.add_verify();
   tool.app()
       .add_option("--gain", gains, "NAME=DB gain of a stem (repeatable)")
       ->allow_extra_args(false);
@@ -57,7 +58,8 @@ int main(int argc, char** argv) {
     }
     for (const auto& m : mutes) opt.stems[m].mute = true;
     for (const auto& s : solos) opt.stems[s].solo = true;
-    const auto in = rz::stems::StemDir::open(ctx.input());
+    const auto in = rz::stems::StemDir::open(
+        ctx.input(), ctx.verify() ? rz::stems::Verify::kHashes : rz::stems::Verify::kHeaders);
     const auto out = ctx.output_or(rz::stems::default_output(in.path(), "mix"));
     auto rep = rz::mix::mix(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
     for (const auto& w : rep.warnings) ctx.warn(w);

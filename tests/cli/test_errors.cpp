@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <random>
@@ -332,6 +333,31 @@ TEST_CASE("a stem whose sample rate disagrees with the manifest is refused", "[c
   rz::test::write_wav(tmp / "song" / "a.wav", a, 48000, 2);
   rz::cli_test::refresh_manifest_hashes(tmp / "song");
   check_every_reader_refuses(tmp.path(), "song", "48000 Hz");
+}
+
+TEST_CASE("rz-mix, rz-master and rz-metrics with --verify refuse a stem that fails its SHA-256",
+          "[cli]") {
+  rz::test::TempDir tmp;
+  write_two_stems(tmp / "song");
+  // Flip one bit of a sample near the end of a.wav: size, rate and length still agree.
+  {
+    std::fstream f(tmp / "song" / "a.wav", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-16, std::ios::end);
+    char byte = 0;
+    f.get(byte);
+    f.seekp(-16, std::ios::end);
+    f.put(static_cast<char>(byte ^ 1));
+  }
+  // Without --verify the header checks pass (hashing every input is opt-in: it costs a read).
+  CHECK(run("rz-metrics", {"song"}, in_dir(tmp.path())).exit_code == 0);
+  const auto listing = list_dir(tmp.path());
+  for (const std::string tool : {"rz-mix", "rz-master", "rz-metrics"}) {
+    const auto r = run(tool, {"--verify", "song"}, in_dir(tmp.path()));
+    INFO(r.describe());
+    check_refusal(r, tool, rz::kExitFailure);
+    CHECK(r.err.find("SHA-256") != std::string::npos);
+    CHECK(list_dir(tmp.path()) == listing);
+  }
 }
 
 TEST_CASE("usage errors exit 2 and create nothing", "[cli]") {

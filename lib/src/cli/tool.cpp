@@ -157,6 +157,11 @@ void Tool::add_output(const std::string& help) {
   app_.add_flag("-f,--force", ctx_.force_, "Replace an existing output");
 }
 
+void Tool::add_verify() {
+  app_.add_flag("--verify", ctx_.verify_,
+                "Check every stem's SHA-256 against the manifest before reading (slower)");
+}
+
 int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body) {
   ctx_.start_ = std::chrono::steady_clock::now();
   ctx_.started_utc_ = utc_now();

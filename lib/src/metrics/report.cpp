@@ -31,11 +31,12 @@ struct Target {
   std::vector<Item> items;
 };
 
-Target resolve(const fs::path& path) {
+Target resolve(const fs::path& path, bool verify_hashes) {
   std::error_code ec;
   Target t;
   if (fs::is_directory(path, ec)) {
-    stems::StemDir dir = stems::StemDir::open(path);
+    stems::StemDir dir = stems::StemDir::open(
+        path, verify_hashes ? stems::Verify::kHashes : stems::Verify::kHeaders);
     t.kind = "stem_dir";
     for (const auto& s : dir.manifest().stems) t.items.push_back({s.name, dir.stem_path(s)});
   } else {
@@ -100,9 +101,9 @@ Requirement Requirement::parse(const std::string& text) {
 }
 
 json measure(const fs::path& path, const ReportOptions& options, const Progress& progress) {
-  const Target target = resolve(path);
+  const Target target = resolve(path, options.verify_hashes);
   Target ref;
-  if (!options.reference.empty()) ref = resolve(options.reference);
+  if (!options.reference.empty()) ref = resolve(options.reference, options.verify_hashes);
   audio::DecodeOptions dopt;
   dopt.allow_ffmpeg = options.allow_ffmpeg;
   json report = {{"path", path.string()}, {"kind", target.kind}, {"stems", json::object()}};

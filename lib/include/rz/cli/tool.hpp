@@ -33,6 +33,7 @@ class Context {
   std::filesystem::path output_or(const std::filesystem::path& fallback) const;
   bool has_output() const { return !output_.empty(); }
   bool force() const { return force_; }
+  bool verify() const { return verify_; }
   bool json() const { return json_; }
   int verbosity() const { return verbosity_; }  // -1 quiet, 0 default, 1 -v, 2 -vv
 
@@ -55,6 +56,7 @@ class Context {
   std::string output_;
   bool inputs_from_stdin_ = false;
   bool force_ = false;
+  bool verify_ = false;
   bool json_ = false;
   int verbosity_ = 0;
   Progress progress_;
@@ -71,6 +73,8 @@ class Tool {
   void add_input(const std::string& help, bool multiple = false);
   // Declares -o/--output and --force.
   void add_output(const std::string& help);
+  // Declares --verify: check every stem's SHA-256 against the manifest before reading.
+  void add_verify();
   // Parses, installs signal handlers, runs `body`, prints its result, maps exceptions to exit
   // codes.
   int run(int argc, char** argv, const std::function<Result(Context&)>& body);

@@ -26,6 +26,7 @@ struct ReportOptions {
   std::filesystem::path reference;  // optional: stem directory or audio file
   bool spectral = true;
   bool allow_ffmpeg = true;
+  bool verify_hashes = false;  // stem directories: check SHA-256s against their manifests
 };
 
 // {"path", "kind": "stem_dir"|"file", "sample_rate_hz", "channels", "stems": {NAME: {metrics...,
