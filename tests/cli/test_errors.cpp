@@ -1,7 +1,10 @@
 // rz- tools refuse bad input: one stderr line, exit 1 or 2, empty stdout, no output, inputs intact.
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -399,4 +402,33 @@ TEST_CASE("usage errors exit 2 and create nothing", "[cli]") {
     CHECK(list_dir(tmp.path()) == listing);
   }
   CHECK(snapshot(tmp / "song") == song);
+}
+
+TEST_CASE("an interrupted run exits 130 and leaves nothing", "[cli]") {
+  // A recording long enough (60 s at 48 kHz: resampled) that the signal lands mid-run.
+  constexpr int kLongRate = 48000;
+  constexpr double kSignalAfterS = 0.3;
+  rz::test::TempDir tmp;
+  rz::test::write_wav(tmp / "long.wav", rz::test::white_noise(0.1, 60 * kLongRate, 2, 5), kLongRate,
+                      2);
+  const auto listing = list_dir(tmp.path());
+  const std::string tool = rz::cli_test::tool_path("rz-ingest").string();
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (chdir(tmp.path().c_str()) != 0) _exit(127);
+    const int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(tool.c_str(), tool.c_str(), "long.wav", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  usleep(static_cast<useconds_t>(kSignalAfterS * 1e6));
+  kill(pid, SIGINT);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == rz::kExitInterrupted);
+  CHECK(list_dir(tmp.path()) == listing);
 }
