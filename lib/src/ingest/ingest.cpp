@@ -5,7 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <future>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "rz/audio/decode.hpp"
 #include "rz/audio/file.hpp"
@@ -54,6 +58,76 @@ class StemSink {
   audio::Resampler resampler_;
   metrics::LoudnessMeter meter_;
   std::vector<float> out_;
+};
+
+// Runs a StemSink on its own thread behind a short queue, so that resampling (the costliest stage)
+// never waits in lock-step for the analysis, nor the analysis for it. Errors surface on the next
+// submit() or on finish().
+class AsyncSink {
+ public:
+  explicit AsyncSink(StemSink& sink) : sink_(sink), worker_([this] { work(); }) {}
+  ~AsyncSink() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    worker_.join();
+  }
+  // Queues a copy of `frames` frames (`end`: the last call, which drains the resampler).
+  void submit(const float* x, size_t frames, size_t channels, bool end) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return queue_.size() < kDepth || error_; });
+    if (error_) std::rethrow_exception(error_);
+    queue_.push_back({std::vector<float>(x, x + frames * channels), frames, end});
+    changed_.notify_all();
+  }
+  // Waits until everything queued is written.
+  void finish() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return (queue_.empty() && !busy_) || error_; });
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  static constexpr size_t kDepth = 3;
+  struct Job {
+    std::vector<float> data;
+    size_t frames;
+    bool end;
+  };
+  void work() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [this] { return !queue_.empty() || stop_; });
+        if (stop_) return;  // abandoned (an error or interrupt upstream): drop what is queued
+        job = std::move(queue_.front());
+        queue_.pop_front();
+        busy_ = true;
+      }
+      try {
+        if (!error_) sink_.push(job.data.data(), job.frames, job.end);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        error_ = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        busy_ = false;
+      }
+      changed_.notify_all();
+    }
+  }
+  StemSink& sink_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Job> queue_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;  // last: started after everything it uses exists
 };
 
 [[noreturn]] void refuse(const fs::path& input, const std::string& why) {
@@ -113,16 +187,14 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
   size_t in_step = 0;
   int64_t frames_read = 0;
   audio::Reader& reader = decoded.reader();
-  std::vector<float> back(kBlockFrames * ch);  // the block the worker is writing
-  // Declared after everything the worker touches: on an exception it is destroyed (and waited
-  // for) first.
-  std::future<void> pending;
+  // Declared after the sink it feeds: on an exception it stops (and joins) first.
+  std::optional<AsyncSink> writer;
+  if (sink) writer.emplace(*sink);
   for (;;) {
     throw_if_interrupted();
     const size_t n = reader.read(block.data(), kBlockFrames);
     for (size_t i = 0; i < n * ch; ++i) {
       if (!std::isfinite(block[i])) {
-        if (pending.valid()) pending.wait();
         refuse(input, "non-finite sample (NaN or infinity) at " +
                           fixed(static_cast<double>(frames_read + static_cast<int64_t>(i / ch)) /
                                     info.sample_rate_hz,
@@ -130,14 +202,9 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
                           " s");
       }
     }
-    if (pending.valid()) pending.get();  // rethrows a write error
-    if (sink) {
-      std::swap(block, back);
-      pending =
-          std::async(std::launch::async, [&sink, &back, n] { sink->push(back.data(), n, n == 0); });
-    }
+    if (writer) writer->submit(block.data(), n, static_cast<size_t>(ch), n == 0);
     if (n == 0) break;
-    const float* data = sink ? back.data() : block.data();
+    const float* data = block.data();
     analyzer.add(data, n);
     if (preview) {
       for (size_t i = 0; i < n; ++i) {
@@ -150,10 +217,11 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
       }
     }
     frames_read += static_cast<int64_t>(n);
-    if (info.frames > 0)
+    if (info.frames > 0) {
       report(progress, preview ? "analyse" : "ingest", double(frames_read) / info.frames);
+    }
   }
-  if (pending.valid()) pending.get();
+  if (writer) writer->finish();
   if (in_step > 0) step_energy.push_back(acc);
 
   metrics::Analysis analysis = analyzer.finish();
