@@ -1,0 +1,79 @@
+// Reader for the official Demucs `.th` checkpoints and bag-of-models YAML files, without libtorch.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rz::demucs {
+
+// A dense tensor: `data` holds the elements in row-major (C) order, contiguous, as fp32.
+// Storages in fp16 are widened exactly; fp64 is rounded to nearest fp32 (as torch's `.float()`).
+// A tensor with an empty `shape` is a scalar holding one element.
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+
+  int64_t numel() const { return static_cast<int64_t>(data.size()); }
+};
+
+// The contents of a checkpoint written by `demucs.states.serialize_model` + `torch.save`.
+struct Checkpoint {
+  // Python name of the model class: "demucs.htdemucs.HTDemucs", or "demucs.hdemucs.HDemucs" /
+  // "demucs.demucs.Demucs" (accepted here; the caller decides whether it can build them).
+  std::string klass;
+  // Positional and keyword constructor arguments as JSON: None -> null, bool, int, float and str
+  // map naturally, list and tuple -> array, dict -> object (string keys only), and
+  // `fractions.Fraction` -> its value as a double (HTDemucs' `segment` Fraction(39, 5) -> 7.8).
+  nlohmann::json args = nlohmann::json::array();
+  nlohmann::json kwargs = nlohmann::json::object();
+  // Parameter name -> tensor, in file order. `training_args` is parsed but not kept.
+  std::vector<std::pair<std::string, Tensor>> state;
+  std::string sha256;  // lower-case hex SHA-256 of the whole file
+  std::string name;    // "tiny4000" for tiny4000-0421bf8f.th; the file stem when there is no hash
+
+  // The tensor stored under `key`, or nullptr. Linear in the number of entries.
+  const Tensor* find(const std::string& key) const;
+};
+
+// Reads a checkpoint: a torch.save zip archive (stored entries, zip64 records allowed) holding
+// `<root>/data.pkl` (pickle protocol 2 to 4) and one raw little-endian storage per tensor in
+// `<root>/data/<key>`. The pickle machine knows only these globals: the model classes above,
+// `fractions.Fraction`, `collections.OrderedDict`, `torch._utils._rebuild_tensor_v2` and
+// `torch.{Half,Float,Double}Storage`. Unknown globals are tolerated inside `training_args`
+// (which is discarded) and refused anywhere else. Only the storages that `state` uses are read,
+// one at a time; every stored entry's CRC-32 is checked as it is read.
+//
+// When the file name has demucs' `NAME-XXXXXXXX.th` form (XXXXXXXX: 8 lower-case hex digits),
+// they must equal the first 8 hex digits of the file's SHA-256, as demucs' LocalRepo requires.
+// Other names load without that check.
+//
+// Throws rz::InputError ("bad checkpoint '<path>': <reason>") when the file cannot be read, is
+// not a zip, is truncated or corrupt, lacks data.pkl, uses a pickle opcode or global that is not
+// supported (named in the message), references a storage that is absent or of the wrong size, or
+// fails the SHA-256 check (the message gives the expected and the actual prefix).
+Checkpoint read_checkpoint(const std::filesystem::path& path);
+
+// A bag of models in demucs' YAML format (e.g. htdemucs_ft.yaml):
+//   models: ['f7e0c4bc', 'd12395a8']     # or a block list: "- f7e0c4bc" lines
+//   weights: [[1., 0.], [0., 1.]]         # optional; flow lists may span lines
+//   segment: 44                           # optional, seconds
+struct Bag {
+  std::vector<std::string> models;  // model names (checkpoint `name`s), in order
+  // weights[i][k]: weight of model i for source k. Empty when the file has none, which means
+  // weight 1 for every model and source. Otherwise one row per model, all rows of equal length.
+  std::vector<std::vector<double>> weights;
+  std::optional<double> segment;  // seconds; demucs applies it only to non-HTDemucs members
+};
+
+// Parses the YAML subset above: top-level keys `models`, `weights` and `segment`; flow lists
+// `[a, b]` (nested, multi-line, trailing comma allowed) and block lists `- a`; plain, 'single'-
+// or "double"-quoted scalars; `#` comments. Anything else throws rz::InputError
+// ("bad model bag '<path>': line N: <reason>").
+Bag read_bag(const std::filesystem::path& yaml);
+
+}  // namespace rz::demucs
