@@ -447,6 +447,30 @@ TEST_CASE("rz-master on a real band mixture (MUSDB 80s rock wav)", "[cli][real]"
   rz::test::TempDir tmp;
   ingest_and_master(tmp.path(), shared("audio/stems/musdb7-80srock/mixture.wav"), "mixture");
 }
+
+TEST_CASE("rz-master on the real MUSDB stems (bass and drums and other and vocals)",
+          "[cli][real]") {
+  rz::test::TempDir tmp;
+  for (const std::string stem : {"bass", "drums", "other", "vocals"}) {
+    INFO(stem);
+    ingest_and_master(tmp.path(), shared("audio/stems/musdb7-80srock/" + stem + ".wav"), stem);
+  }
+}
+
+TEST_CASE("rz-master on real room impulse responses (stereo and 4-channel wav)", "[cli][real]") {
+  // Measured room responses are sound too: a hall (stereo) and a true-stereo room (4 channels).
+  // The telephone-filter response is a lone click: -14 LUFS under -1 dBTP is out of reach for it,
+  // and rz-master must say so rather than write something else.
+  rz::test::TempDir tmp;
+  ingest_and_master(tmp.path(), shared("audio/ir/omni-35-10.wav"), "hall");
+  ingest_and_master(tmp.path(), shared("audio/ir/medium-room1.wav"), "room4ch");
+  run_ok("rz-ingest", {shared("audio/ir/filter-telephone.wav").string(), "-o", "click.ingest"},
+         in_dir(tmp.path()));
+  const auto r = run("rz-master", {"click.ingest", "-o", "click.flac"}, in_dir(tmp.path()));
+  rz::cli_test::check_refusal(r, "rz-master", 1);
+  CHECK(r.err.find("out of reach") != std::string::npos);
+  CHECK_FALSE(fs::exists(tmp / "click.flac"));
+}
 TEST_CASE("rz-master on real music as mp3", "[cli][real]") {
   rz::test::TempDir tmp;
   ingest_and_master(tmp.path(), shared("audio/codec/demucs-test.mp3"), "mp3");
