@@ -714,3 +714,44 @@ TEST_CASE("rz-ingest decodes phone M4A through ffmpeg, and names ffmpeg when it 
   CHECK(missing.err.find("ffmpeg") != std::string::npos);
   CHECK(rz::cli_test::list_dir(tmp.path()) == before);
 }
+
+TEST_CASE(
+    "common and tool flags: verbosity and progress and the less used master and ingest options",
+    "[cli]") {
+  rz::test::TempDir tmp;
+  auto x = test_music(3.0);
+  for (size_t i = 0; i < x.size(); i += 997) x[i] = 1.0f;  // sparse full-scale samples
+  for (size_t i = 20000; i < 20012; ++i) x[i] = 1.0f;      // and a clipped run: a warning
+  rz::test::write_wav(tmp / "song.wav", x, kRate, 2);
+
+  // -q: errors only, so the clipping warning is gone; default: it is there.
+  const auto loud = run_ok("rz-ingest", {"song.wav", "-o", "a.ingest"}, in_dir(tmp.path()));
+  CHECK(loud.err.find("warning: ") != std::string::npos);
+  const auto quiet = run_ok("rz-ingest", {"-q", "song.wav", "-o", "b.ingest"}, in_dir(tmp.path()));
+  CHECK(quiet.err.empty());
+  // -v: the resolved settings; -vv: timings; --progress: progress lines on a non-terminal.
+  const auto v = run_ok("rz-mix", {"-v", "a.ingest", "-o", "v.mix"}, in_dir(tmp.path()));
+  CHECK(v.err.find("settings: ") != std::string::npos);
+  const auto vv = run_ok("rz-mix", {"-vv", "a.ingest", "-o", "vv.mix"}, in_dir(tmp.path()));
+  CHECK(vv.err.find("peak memory") != std::string::npos);
+  const auto p = run_ok("rz-mix", {"--progress", "a.ingest", "-o", "p.mix"}, in_dir(tmp.path()));
+  CHECK(p.err.find("rz-mix: mix ") != std::string::npos);
+  CHECK(p.out == "p.mix\n");  // progress never reaches stdout
+
+  // rz-master --no-dither, --lookahead and --release: still on target, recorded in the sidecar.
+  master_and_check(tmp.path(), "a.ingest", "nd.wav", -14.0, -1.0,
+                   {"--bits", "16", "--no-dither", "--lookahead", "2", "--release", "20"});
+  const json params =
+      rz::cli_test::read_json(tmp / "nd.wav.json").at("history").back().at("parameters");
+  CHECK(params.at("dither") == "none");
+  CHECK(params.at("lookahead_ms") == 2.0);
+  CHECK(params.at("release_ms") == 20.0);
+
+  // rz-ingest --no-ffmpeg: a format only ffmpeg reads is refused (exit 1) even where it is
+  // installed.
+  rz::cli_test::write_text(tmp / "clip.m4a", "not audio that libsndfile reads");
+  const auto nf =
+      run("rz-ingest", {"--no-ffmpeg", "clip.m4a", "-o", "nf.ingest"}, in_dir(tmp.path()));
+  rz::cli_test::check_refusal(nf, "rz-ingest", 1);
+  CHECK_FALSE(fs::exists(tmp / "nf.ingest"));
+}
