@@ -276,6 +276,14 @@ int sf_format_for(const WriteSpec& spec) {
   return major | sub;
 }
 
+SF_INFO sf_info_for(const WriteSpec& spec) {
+  SF_INFO sfinfo{};
+  sfinfo.samplerate = spec.sample_rate_hz;
+  sfinfo.channels = spec.channels;
+  sfinfo.format = sf_format_for(spec);
+  return sfinfo;
+}
+
 }  // namespace
 
 struct Writer::Handle {
@@ -299,10 +307,7 @@ void check_write_spec(const WriteSpec& spec, const std::filesystem::path& path) 
                                     " Hz (ingest with --rate 48000, or write .ogg)"));
     }
   }
-  SF_INFO sfinfo{};
-  sfinfo.samplerate = spec.sample_rate_hz;
-  sfinfo.channels = spec.channels;
-  sfinfo.format = sf_format_for(spec);
+  SF_INFO sfinfo = sf_info_for(spec);
   if (!sf_format_check(&sfinfo)) {
     throw UsageError(describe("cannot write", path.string(),
                               "libsndfile cannot write " + spec.container + "/" +
@@ -315,10 +320,7 @@ void check_write_spec(const WriteSpec& spec, const std::filesystem::path& path) 
 Writer::Writer(const std::filesystem::path& path, const WriteSpec& spec)
     : path_(path), spec_(spec), handle_(new Handle) {
   check_write_spec(spec, path);
-  SF_INFO sfinfo{};
-  sfinfo.samplerate = spec.sample_rate_hz;
-  sfinfo.channels = spec.channels;
-  sfinfo.format = sf_format_for(spec);
+  SF_INFO sfinfo = sf_info_for(spec);
   handle_->file = sf_open(path.c_str(), SFM_WRITE, &sfinfo);
   if (!handle_->file) throw IoError("cannot create", path.string(), sf_strerror(nullptr));
   if (spec.container == "wav") sf_command(handle_->file, SFC_RF64_AUTO_DOWNGRADE, nullptr, SF_TRUE);

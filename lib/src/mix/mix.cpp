@@ -118,7 +118,9 @@ size_t StemSum::read(float* out, size_t frames) {
   const size_t ch = static_cast<size_t>(channels_);
   acc_.assign(frames * ch, 0.0);
   scratch_.resize(frames * ch);
-  size_t longest = 0;
+  // With every stem muted the sum is silence, still as long as the directory.
+  size_t longest =
+      readers_.empty() ? static_cast<size_t>(std::min<int64_t>(frames, frames_ - position_)) : 0;
   for (size_t s = 0; s < readers_.size(); ++s) {
     const size_t n = readers_[s].read(scratch_.data(), frames);
     longest = std::max(longest, n);
@@ -128,6 +130,7 @@ size_t StemSum::read(float* out, size_t frames) {
     }
   }
   for (size_t i = 0; i < longest * ch; ++i) out[i] = static_cast<float>(acc_[i]);
+  position_ += static_cast<int64_t>(longest);
   return longest;
 }
 
@@ -162,17 +165,9 @@ Report mix(const stems::StemDir& in, const fs::path& output, bool force, const O
       metrics::LoudnessMeter::kIntegrated | metrics::LoudnessMeter::kSamplePeak);
   std::vector<float> block(kBlockFrames * static_cast<size_t>(sum.channels()));
   int64_t done = 0;
-  // An all-muted mix still has the directory's length: write silence.
-  const bool silent = rep.active_stems.empty();
   for (;;) {
     throw_if_interrupted();
-    size_t n;
-    if (silent) {
-      n = static_cast<size_t>(std::min<int64_t>(kBlockFrames, sum.frames() - done));
-      std::fill(block.begin(), block.end(), 0.0f);
-    } else {
-      n = sum.read(block.data(), kBlockFrames);
-    }
+    const size_t n = sum.read(block.data(), kBlockFrames);
     if (n == 0) break;
     writer.write(block.data(), n);
     meter.add(block.data(), n);

@@ -44,7 +44,8 @@ std::vector<StemGains> resolve_gains(const stems::StemDir& dir, const Options& o
 class StemSum {
  public:
   StemSum(const stems::StemDir& dir, const Options& options);
-  size_t read(float* out, size_t frames);  // interleaved; 0 at the end
+  // Interleaved; 0 at the end. With every stem muted: silence as long as the directory.
+  size_t read(float* out, size_t frames);
   int channels() const { return channels_; }
   int sample_rate_hz() const { return rate_; }
   int64_t frames() const { return frames_; }
@@ -54,6 +55,7 @@ class StemSum {
   int channels_;
   int rate_;
   int64_t frames_;
+  int64_t position_ = 0;
   std::vector<StemGains> gains_;
   std::vector<audio::Reader> readers_;
   std::vector<float> scratch_;
