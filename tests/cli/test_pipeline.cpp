@@ -755,3 +755,15 @@ TEST_CASE(
   rz::cli_test::check_refusal(nf, "rz-ingest", 1);
   CHECK_FALSE(fs::exists(tmp / "nf.ingest"));
 }
+
+TEST_CASE("rz-mix with every stem muted writes silence as long as the directory", "[cli]") {
+  rz::test::TempDir tmp;
+  rz::test::write_wav(tmp / "song.wav", test_music(2.0), kRate, 2);
+  run_ok("rz-ingest", {"song.wav"}, in_dir(tmp.path()));
+  const auto r =
+      run_ok("rz-mix", {"song.ingest", "--mute", "mix", "-o", "muted"}, in_dir(tmp.path()));
+  CHECK(r.err.find("muted") != std::string::npos);  // said on stderr
+  const auto x = rz::test::read_all(tmp / "muted" / "mix.wav");
+  CHECK(x.size() == static_cast<size_t>(2 * kRate * 2));
+  CHECK(peak_abs(x) == 0.0);
+}
