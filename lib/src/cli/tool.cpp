@@ -106,6 +106,9 @@ void Context::error(const std::string& m) const {
 void Context::warn(const std::string& m) const {
   if (verbosity_ >= 0) std::fprintf(stderr, "%s: warning: %s\n", tool_.c_str(), m.c_str());
 }
+void Context::note(const std::string& m) const {
+  if (verbosity_ >= 0) std::fprintf(stderr, "%s: %s\n", tool_.c_str(), m.c_str());
+}
 void Context::info(const std::string& m) const {
   if (verbosity_ >= 1) std::fprintf(stderr, "%s: %s\n", tool_.c_str(), m.c_str());
 }

@@ -39,6 +39,7 @@ class Context {
 
   void error(const std::string& message) const;  // shown even with -q
   void warn(const std::string& message) const;
+  void note(const std::string& message) const;   // default verbosity, not a warning
   void info(const std::string& message) const;   // shown with -v
   void debug(const std::string& message) const;  // shown with -vv
   const Progress& progress() const { return progress_; }

@@ -1,0 +1,225 @@
+// HTDemucs (Demucs v4, Rouard, Massa and Défossez 2023) as libtorch modules, ported from the
+// official Python implementation (facebookresearch/demucs, demucs/htdemucs.py, hdemucs.py,
+// demucs.py, transformer.py, spec.py). Submodules and parameters carry the official attribute
+// names, so an official state dict loads strictly by name.
+//
+// Shapes: audio tensors are (batch, channels, frames) float32; the model always runs on its
+// training segment (343,980 frames for htdemucs): shorter input is zero-padded on the right and
+// the output cropped back, as the official forward does in eval mode.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "rz/demucs/checkpoint.hpp"
+
+namespace rz::demucs {
+
+// The constructor arguments of demucs.htdemucs.HTDemucs that matter at inference, with the
+// official defaults. Training-only arguments (dropout, weight decay, init scales, sparsity and
+// CAPE settings that only apply in training) are accepted and ignored.
+struct HTDemucsConfig {
+  std::vector<std::string> sources;
+  int audio_channels = 2;
+  int channels = 48;
+  int channels_time = 0;  // 0: same as channels
+  int growth = 2;
+  int nfft = 4096;
+  bool cac = true;
+  int depth = 4;
+  bool rewrite = true;
+  double freq_emb = 0.2;
+  double emb_scale = 10;
+  int kernel_size = 8;
+  int time_stride = 2;
+  int stride = 4;
+  int context = 1;
+  int context_enc = 0;
+  int norm_starts = 4;
+  int norm_groups = 4;
+  int dconv_mode = 1;
+  int dconv_depth = 2;
+  double dconv_comp = 8;
+  int bottom_channels = 0;
+  int t_layers = 5;
+  double t_hidden_scale = 4.0;
+  int t_heads = 8;
+  bool t_norm_in = true;
+  bool t_norm_first = true;
+  bool t_norm_out = true;
+  double t_max_period = 10000.0;
+  bool t_layer_scale = true;
+  bool t_gelu = true;
+  double t_weight_pos_embed = 1.0;
+  bool t_cross_first = false;
+  int samplerate = 44100;
+  double segment_s = 10;  // the checkpoint's Fraction, as seconds
+
+  // The model's fixed input length: int(segment * samplerate), with the Fraction made exact.
+  int64_t training_frames() const;
+
+  // Reads the kwargs of a checkpoint. Throws InputError naming the first argument this port does
+  // not implement (Wiener filtering, multi_freqs, sparse attention, CAPE or scaled positional
+  // embeddings, group-norm transformer variants, ...) or an unknown argument.
+  static HTDemucsConfig from_kwargs(const nlohmann::json& kwargs, const std::string& subject);
+};
+
+// Called with the name of an intermediate tensor (the activation names of
+// ../shared/demucs/activations, e.g. "encoder.0.out", "crosstransformer.out1", "model._ispec.out")
+// and its value. For parity tests; empty in normal use.
+using TraceFn = std::function<void(const std::string& name, const torch::Tensor& value)>;
+
+// ---- building blocks (hdemucs.py / demucs.py / transformer.py) ----
+
+class LayerScaleImpl : public torch::nn::Module {
+ public:
+  LayerScaleImpl(int64_t channels, bool channel_last);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor scale;
+
+ private:
+  bool channel_last_;
+};
+TORCH_MODULE(LayerScale);
+
+// Residual branch of dilated 1-D convolutions (demucs.DConv with GroupNorm(1) and GELU, no LSTM
+// or attention: HTDemucs never enables them).
+class DConvImpl : public torch::nn::Module {
+ public:
+  DConvImpl(int64_t channels, double compress, int depth);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  std::vector<torch::nn::Sequential> layers_;
+};
+TORCH_MODULE(DConv);
+
+struct LayerSpec {
+  int64_t chin = 0, chout = 0;
+  int kernel_size = 8, stride = 4;
+  bool freq = true, pad = true, norm = false, rewrite = true, empty = false, dconv = false;
+  int norm_groups = 4, context = 0;
+  double dconv_comp = 8;
+  int dconv_depth = 2;
+  bool last = false;  // decoder only
+};
+
+class HEncLayerImpl : public torch::nn::Module {
+ public:
+  explicit HEncLayerImpl(const LayerSpec& spec);
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& inject);
+  bool empty() const { return spec_.empty; }
+
+ private:
+  LayerSpec spec_;
+  int pad_;
+  torch::nn::Conv1d conv1d_{nullptr};
+  torch::nn::Conv2d conv2d_{nullptr};
+  torch::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
+  torch::nn::Conv1d rewrite1d_{nullptr};
+  torch::nn::Conv2d rewrite2d_{nullptr};
+  DConv dconv_{nullptr};
+};
+TORCH_MODULE(HEncLayer);
+
+class HDecLayerImpl : public torch::nn::Module {
+ public:
+  explicit HDecLayerImpl(const LayerSpec& spec);
+  // Returns (output, pre): `pre` is the input of the final transposed convolution.
+  std::pair<torch::Tensor, torch::Tensor> forward(torch::Tensor x, const torch::Tensor& skip,
+                                                  int64_t length);
+  bool empty() const { return spec_.empty; }
+
+ private:
+  LayerSpec spec_;
+  int pad_;
+  torch::nn::ConvTranspose1d conv_tr1d_{nullptr};
+  torch::nn::ConvTranspose2d conv_tr2d_{nullptr};
+  torch::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
+  torch::nn::Conv1d rewrite1d_{nullptr};
+  torch::nn::Conv2d rewrite2d_{nullptr};
+  DConv dconv_{nullptr};
+};
+TORCH_MODULE(HDecLayer);
+
+// nn.MultiheadAttention (batch_first, no masks) with its packed in-projection.
+class MultiheadAttentionImpl : public torch::nn::Module {
+ public:
+  MultiheadAttentionImpl(int64_t dim, int64_t heads);
+  torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& kv);
+  torch::Tensor in_proj_weight, in_proj_bias;
+
+ private:
+  int64_t dim_, heads_;
+  torch::nn::Linear out_proj_{nullptr};
+};
+TORCH_MODULE(MultiheadAttention);
+
+// MyTransformerEncoderLayer (self-attention) or CrossTransformerEncoderLayer (cross-attention).
+class TransformerLayerImpl : public torch::nn::Module {
+ public:
+  TransformerLayerImpl(const HTDemucsConfig& cfg, int64_t dim, bool cross);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& other);
+
+ private:
+  torch::Tensor ff(const torch::Tensor& x);
+  bool cross_, norm_first_, gelu_;
+  MultiheadAttention attn_{nullptr};
+  torch::nn::Linear linear1_{nullptr}, linear2_{nullptr};
+  torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, norm3_{nullptr};
+  torch::nn::GroupNorm norm_out_{nullptr};
+  LayerScale gamma1_{nullptr}, gamma2_{nullptr};
+};
+TORCH_MODULE(TransformerLayer);
+
+class CrossTransformerEncoderImpl : public torch::nn::Module {
+ public:
+  CrossTransformerEncoderImpl(const HTDemucsConfig& cfg, int64_t dim);
+  std::pair<torch::Tensor, torch::Tensor> forward(torch::Tensor x, torch::Tensor xt,
+                                                  const TraceFn& trace);
+
+ private:
+  HTDemucsConfig cfg_;
+  torch::nn::LayerNorm norm_in_{nullptr}, norm_in_t_{nullptr};
+  std::vector<TransformerLayer> layers_, layers_t_;
+};
+TORCH_MODULE(CrossTransformerEncoder);
+
+class HTDemucsImpl : public torch::nn::Module {
+ public:
+  explicit HTDemucsImpl(const HTDemucsConfig& cfg);
+  // mix: (batch, audio_channels, frames) with frames <= training_frames(), already normalised by
+  // the caller like demucs' apply does. Returns (batch, sources, audio_channels, frames).
+  torch::Tensor forward(const torch::Tensor& mix, const TraceFn& trace = {});
+  const HTDemucsConfig& config() const { return cfg_; }
+
+ private:
+  torch::Tensor spec(const torch::Tensor& x) const;
+  torch::Tensor ispec(const torch::Tensor& z, int64_t length) const;
+
+  HTDemucsConfig cfg_;
+  std::vector<HEncLayer> encoder_, tencoder_;
+  std::vector<HDecLayer> decoder_, tdecoder_;
+  std::shared_ptr<torch::nn::Module> freq_emb_holder_;  // "freq_emb" (ScaledEmbedding)
+  torch::nn::Embedding freq_emb_{nullptr};               // "freq_emb.embedding"
+  torch::nn::Conv1d channel_upsampler_{nullptr}, channel_downsampler_{nullptr};
+  torch::nn::Conv1d channel_upsampler_t_{nullptr}, channel_downsampler_t_{nullptr};
+  CrossTransformerEncoder crosstransformer_{nullptr};
+  torch::Tensor window_;
+};
+TORCH_MODULE(HTDemucs);
+
+// Copies a checkpoint's state into `module` by name, widened to fp32 on `module`'s device.
+// Strict: throws InputError ("bad checkpoint '<subject>': ...") naming the first missing,
+// unexpected or mis-shaped parameter.
+void load_state_strict(torch::nn::Module& module, const Checkpoint& ckpt, const std::string& subject);
+
+// Reads, checks and builds a model from an official checkpoint: HTDemucs class only, kwargs
+// validated, state loaded strictly, eval mode. Throws InputError.
+HTDemucs load_htdemucs(const Checkpoint& ckpt, const std::string& subject);
+
+}  // namespace rz::demucs

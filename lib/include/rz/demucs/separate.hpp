@@ -1,0 +1,57 @@
+// rz-separate's library side: split one stem of a stem directory into sources with HTDemucs,
+// streaming, cached, recorded in the manifest.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "rz/demucs/apply.hpp"
+#include "rz/progress.hpp"
+#include "rz/stems/stem_dir.hpp"
+
+namespace rz::demucs {
+
+struct SeparateOptions {
+  std::string model = "htdemucs";        // official name, local name or path (.th / .yaml)
+  std::filesystem::path model_dir;       // empty: default_model_dir()
+  ApplyOptions apply;                    // shifts, overlap, segment, seed
+  std::string two_stems;                 // "vocals": write vocals and no_vocals
+  std::string input_stem;                // empty: "mix", or the only stem of the directory
+  std::string device = "auto";           // auto (CUDA, then MPS, then CPU), cpu, cuda, mps
+  int threads = 0;                       // intra-op threads on CPU; 0: every core
+  bool use_cache = true;
+  std::filesystem::path cache_dir;       // empty: default_cache_dir()
+
+  // Throws UsageError for a bad device name or thread count.
+  void validate() const;
+};
+
+// The device `name` asks for. "auto" takes CUDA, then MPS, then the CPU, and adds a warning
+// when it falls back to the CPU; an explicit device that is absent is a UsageError.
+torch::Device resolve_device(const std::string& name, std::vector<std::string>* warnings);
+
+struct SeparateReport {
+  std::filesystem::path output;
+  std::vector<std::string> warnings;
+  std::vector<std::string> notes;  // worth telling at default verbosity (cache use)
+  std::vector<std::string> stems;
+  bool cache_hit = false;
+  std::string device;
+  int threads = 0;
+  double audio_s = 0;
+  double separate_s = 0;  // wall time of model loading + inference (0 on a cache hit)
+  nlohmann::json record;
+};
+
+// Separates `in` into a new stem directory at `output` (refused if it exists unless `force`).
+// Output stems are float32 WAV at the model's rate and channel count, as long as the input,
+// never clipped. Throws InputError (bad input, missing weights: the message says how to get
+// them), UsageError (bad options), IoError.
+SeparateReport separate(const stems::StemDir& in, const std::filesystem::path& output, bool force,
+                        const SeparateOptions& options, const nlohmann::json& provenance,
+                        const Progress& progress);
+
+}  // namespace rz::demucs

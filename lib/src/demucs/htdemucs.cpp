@@ -1,0 +1,792 @@
+// HTDemucs in libtorch: a port of demucs/htdemucs.py and the layers it uses (see the header).
+#include "rz/demucs/htdemucs.hpp"
+
+#include <cmath>
+#include <set>
+
+#include "rz/error.hpp"
+
+namespace rz::demucs {
+
+namespace F = torch::nn::functional;
+using torch::indexing::None;
+using torch::indexing::Slice;
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+int64_t HTDemucsConfig::training_frames() const {
+  // The checkpoint stores Fraction(39, 5); as a double it is 7.7999999999999998, whose product
+  // with 44100 must still floor to 343980 like Python's exact Fraction arithmetic.
+  return static_cast<int64_t>(std::floor(segment_s * samplerate + 1e-6));
+}
+
+namespace {
+
+[[noreturn]] void bad_kwarg(const std::string& subject, const std::string& key,
+                            const std::string& why) {
+  throw InputError(describe("bad checkpoint", subject, "kwarg '" + key + "' " + why));
+}
+
+}  // namespace
+
+HTDemucsConfig HTDemucsConfig::from_kwargs(const nlohmann::json& kw, const std::string& subject) {
+  HTDemucsConfig c;
+  if (!kw.is_object()) throw InputError(describe("bad checkpoint", subject, "kwargs is not a dict"));
+  // Arguments that only shape training (or initialisation): accepted, without effect here.
+  static const std::set<std::string> kIgnored = {
+      "dconv_init",          "emb_smooth",         "rescale",           "t_dropout",
+      "t_max_positions",     "t_weight_decay",     "t_lr",              "t_cape_mean_normalize",
+      "t_cape_augment",      "t_cape_glob_loc_scale", "t_mask_type",    "t_mask_random_seed",
+      "t_sparse_attn_window", "t_global_window",   "t_sparsity",        "t_auto_sparsity",
+      "multi_freqs_depth",   "end_iters",          "wiener_iters",      "wiener_residual"};
+  auto as_int = [&](const std::string& k, const nlohmann::json& v) {
+    if (!v.is_number_integer()) bad_kwarg(subject, k, "must be an integer");
+    return v.get<int>();
+  };
+  auto as_num = [&](const std::string& k, const nlohmann::json& v) {
+    if (!v.is_number()) bad_kwarg(subject, k, "must be a number");
+    return v.get<double>();
+  };
+  auto as_bool = [&](const std::string& k, const nlohmann::json& v) {
+    if (v.is_boolean()) return v.get<bool>();
+    if (v.is_number_integer()) return v.get<int>() != 0;
+    bad_kwarg(subject, k, "must be a bool");
+  };
+  bool have_sources = false;
+  for (const auto& [k, v] : kw.items()) {
+    if (kIgnored.count(k)) continue;
+    if (k == "sources") {
+      if (!v.is_array() || v.empty()) bad_kwarg(subject, k, "must be a non-empty list");
+      for (const auto& s : v) {
+        if (!s.is_string()) bad_kwarg(subject, k, "must be a list of names");
+        c.sources.push_back(s.get<std::string>());
+      }
+      have_sources = true;
+    } else if (k == "audio_channels") c.audio_channels = as_int(k, v);
+    else if (k == "channels") c.channels = as_int(k, v);
+    else if (k == "channels_time") c.channels_time = v.is_null() ? 0 : as_int(k, v);
+    else if (k == "growth") c.growth = as_int(k, v);
+    else if (k == "nfft") c.nfft = as_int(k, v);
+    else if (k == "cac") {
+      c.cac = as_bool(k, v);
+      if (!c.cac) bad_kwarg(subject, k, "= False (Wiener-filtered masks) is not supported");
+    } else if (k == "depth") c.depth = as_int(k, v);
+    else if (k == "rewrite") c.rewrite = as_bool(k, v);
+    else if (k == "multi_freqs") {
+      if (!v.is_null() && !(v.is_array() && v.empty()))
+        bad_kwarg(subject, k, "(MultiWrap frequency bands) is not supported");
+    } else if (k == "freq_emb") c.freq_emb = as_num(k, v);
+    else if (k == "emb_scale") c.emb_scale = as_num(k, v);
+    else if (k == "kernel_size") c.kernel_size = as_int(k, v);
+    else if (k == "time_stride") c.time_stride = as_int(k, v);
+    else if (k == "stride") c.stride = as_int(k, v);
+    else if (k == "context") c.context = as_int(k, v);
+    else if (k == "context_enc") c.context_enc = as_int(k, v);
+    else if (k == "norm_starts") c.norm_starts = as_int(k, v);
+    else if (k == "norm_groups") c.norm_groups = as_int(k, v);
+    else if (k == "dconv_mode") c.dconv_mode = as_int(k, v);
+    else if (k == "dconv_depth") c.dconv_depth = as_int(k, v);
+    else if (k == "dconv_comp") c.dconv_comp = as_num(k, v);
+    else if (k == "bottom_channels") c.bottom_channels = as_int(k, v);
+    else if (k == "t_layers") c.t_layers = as_int(k, v);
+    else if (k == "t_emb") {
+      if (!v.is_string() || v.get<std::string>() != "sin")
+        bad_kwarg(subject, k, "= " + v.dump() + " is not supported (only 'sin')");
+    } else if (k == "t_hidden_scale") c.t_hidden_scale = as_num(k, v);
+    else if (k == "t_heads") c.t_heads = as_int(k, v);
+    else if (k == "t_norm_in") c.t_norm_in = as_bool(k, v);
+    else if (k == "t_norm_in_group" || k == "t_group_norm" || k == "t_sparse_self_attn" ||
+             k == "t_sparse_cross_attn" || k == "t_sin_random_shift") {
+      if (!(v.is_null() || (v.is_boolean() && !v.get<bool>()) ||
+            (v.is_number() && v.get<double>() == 0)))
+        bad_kwarg(subject, k, "= " + v.dump() + " is not supported");
+    } else if (k == "t_norm_first") c.t_norm_first = as_bool(k, v);
+    else if (k == "t_norm_out") c.t_norm_out = as_bool(k, v);
+    else if (k == "t_max_period") c.t_max_period = as_num(k, v);
+    else if (k == "t_layer_scale") c.t_layer_scale = as_bool(k, v);
+    else if (k == "t_gelu") c.t_gelu = as_bool(k, v);
+    else if (k == "t_weight_pos_embed") c.t_weight_pos_embed = as_num(k, v);
+    else if (k == "t_cross_first") c.t_cross_first = as_bool(k, v);
+    else if (k == "samplerate") c.samplerate = as_int(k, v);
+    else if (k == "segment") c.segment_s = as_num(k, v);
+    else if (k == "use_train_segment") {
+      if (!as_bool(k, v)) bad_kwarg(subject, k, "= False is not supported");
+    } else {
+      bad_kwarg(subject, k, "is not a known HTDemucs argument");
+    }
+  }
+  if (!have_sources) bad_kwarg(subject, "sources", "is missing");
+  auto positive = [&](const char* k, double v) {
+    if (!(v > 0)) bad_kwarg(subject, k, "must be positive");
+  };
+  positive("audio_channels", c.audio_channels);
+  positive("channels", c.channels);
+  positive("growth", c.growth);
+  positive("depth", c.depth);
+  positive("kernel_size", c.kernel_size);
+  positive("stride", c.stride);
+  positive("time_stride", c.time_stride);
+  positive("samplerate", c.samplerate);
+  positive("segment", c.segment_s);
+  positive("dconv_comp", c.dconv_comp);
+  if (c.nfft < 16 || (c.nfft & (c.nfft - 1)) != 0) bad_kwarg(subject, "nfft", "must be a power of two");
+  if (c.dconv_mode < 0 || c.dconv_mode > 3) bad_kwarg(subject, "dconv_mode", "must be 0..3");
+  if (c.t_layers < 0) bad_kwarg(subject, "t_layers", "must be >= 0");
+  const int64_t tdim = c.bottom_channels
+                           ? c.bottom_channels
+                           : c.channels * static_cast<int64_t>(std::pow(c.growth, c.depth - 1));
+  if (c.t_layers > 0 && (c.t_heads <= 0 || tdim % c.t_heads != 0))
+    bad_kwarg(subject, "t_heads", "must divide the transformer width " + std::to_string(tdim));
+  if (c.t_layers > 0 && tdim % 4 != 0)
+    bad_kwarg(subject, "channels", "give a transformer width that is not a multiple of 4");
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+LayerScaleImpl::LayerScaleImpl(int64_t channels, bool channel_last) : channel_last_(channel_last) {
+  scale = register_parameter("scale", torch::zeros({channels}), false);
+}
+
+torch::Tensor LayerScaleImpl::forward(const torch::Tensor& x) {
+  return channel_last_ ? scale * x : scale.unsqueeze(1) * x;
+}
+
+DConvImpl::DConvImpl(int64_t channels, double compress, int depth) {
+  auto list = register_module("layers", torch::nn::ModuleList());
+  const int64_t hidden = static_cast<int64_t>(static_cast<double>(channels) / compress);
+  const bool dilate = depth > 0;
+  for (int d = 0; d < std::abs(depth); ++d) {
+    const int64_t dilation = dilate ? (int64_t{1} << d) : 1;
+    torch::nn::Sequential seq(
+        torch::nn::Conv1d(torch::nn::Conv1dOptions(channels, hidden, 3)
+                              .dilation(dilation)
+                              .padding(dilation)),
+        torch::nn::GroupNorm(1, hidden),
+        torch::nn::GELU(),
+        torch::nn::Conv1d(torch::nn::Conv1dOptions(hidden, 2 * channels, 1)),
+        torch::nn::GroupNorm(1, 2 * channels),
+        torch::nn::GLU(torch::nn::GLUOptions(1)),
+        LayerScale(channels, false));
+    list->push_back(seq);
+    layers_.push_back(seq);
+  }
+}
+
+torch::Tensor DConvImpl::forward(torch::Tensor x) {
+  for (auto& layer : layers_) x = x + layer->forward(x);
+  return x;
+}
+
+HEncLayerImpl::HEncLayerImpl(const LayerSpec& s) : spec_(s), pad_(s.pad ? s.kernel_size / 4 : 0) {
+  if (s.freq) {
+    conv2d_ = register_module(
+        "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(s.chin, s.chout, {s.kernel_size, 1})
+                                      .stride({s.stride, 1})
+                                      .padding({pad_, 0})));
+  } else {
+    conv1d_ = register_module(
+        "conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(s.chin, s.chout, s.kernel_size)
+                                      .stride(s.stride)
+                                      .padding(pad_)));
+  }
+  if (s.empty) return;
+  if (s.norm) norm1_ = register_module("norm1", torch::nn::GroupNorm(s.norm_groups, s.chout));
+  if (s.rewrite) {
+    const int64_t k = 1 + 2 * s.context;
+    if (s.freq)
+      rewrite2d_ = register_module(
+          "rewrite", torch::nn::Conv2d(torch::nn::Conv2dOptions(s.chout, 2 * s.chout, k)
+                                           .padding(s.context)));
+    else
+      rewrite1d_ = register_module(
+          "rewrite", torch::nn::Conv1d(torch::nn::Conv1dOptions(s.chout, 2 * s.chout, k)
+                                           .padding(s.context)));
+    if (s.norm)
+      norm2_ = register_module("norm2", torch::nn::GroupNorm(s.norm_groups, 2 * s.chout));
+  }
+  if (s.dconv) dconv_ = register_module("dconv", DConv(s.chout, s.dconv_comp, s.dconv_depth));
+}
+
+namespace {
+
+// DConv over the time axis of every frequency row of a (B, C, Fr, T) tensor.
+torch::Tensor dconv_freq(DConv& dconv, const torch::Tensor& y) {
+  const auto B = y.size(0), C = y.size(1), Fr = y.size(2), T = y.size(3);
+  auto z = y.permute({0, 2, 1, 3}).reshape({-1, C, T});
+  z = dconv->forward(z);
+  return z.view({B, Fr, C, T}).permute({0, 2, 1, 3});
+}
+
+}  // namespace
+
+torch::Tensor HEncLayerImpl::forward(torch::Tensor x, const torch::Tensor& inject) {
+  if (!spec_.freq && x.dim() == 4) x = x.view({x.size(0), -1, x.size(3)});
+  if (!spec_.freq) {
+    const auto le = x.size(-1);
+    if (le % spec_.stride != 0) x = F::pad(x, F::PadFuncOptions({0, spec_.stride - le % spec_.stride}));
+  }
+  torch::Tensor y = spec_.freq ? conv2d_->forward(x) : conv1d_->forward(x);
+  if (spec_.empty) return y;
+  if (inject.defined()) {
+    TORCH_CHECK(inject.size(-1) == y.size(-1), "HEncLayer: injected length mismatch");
+    y = (inject.dim() == 3 && y.dim() == 4) ? y + inject.unsqueeze(2) : y + inject;
+  }
+  if (norm1_) y = norm1_->forward(y);
+  y = torch::gelu(y);
+  if (dconv_) y = spec_.freq ? dconv_freq(dconv_, y) : dconv_->forward(y);
+  if (spec_.rewrite) {
+    auto z = spec_.freq ? rewrite2d_->forward(y) : rewrite1d_->forward(y);
+    if (norm2_) z = norm2_->forward(z);
+    return torch::glu(z, 1);
+  }
+  return y;
+}
+
+HDecLayerImpl::HDecLayerImpl(const LayerSpec& s) : spec_(s), pad_(s.pad ? s.kernel_size / 4 : 0) {
+  if (s.freq) {
+    conv_tr2d_ = register_module(
+        "conv_tr", torch::nn::ConvTranspose2d(
+                       torch::nn::ConvTranspose2dOptions(s.chin, s.chout, {s.kernel_size, 1})
+                           .stride({s.stride, 1})));
+  } else {
+    conv_tr1d_ = register_module(
+        "conv_tr", torch::nn::ConvTranspose1d(
+                       torch::nn::ConvTranspose1dOptions(s.chin, s.chout, s.kernel_size)
+                           .stride(s.stride)));
+  }
+  if (s.norm) norm2_ = register_module("norm2", torch::nn::GroupNorm(s.norm_groups, s.chout));
+  if (s.empty) return;
+  if (s.rewrite) {
+    const int64_t k = 1 + 2 * s.context;
+    if (s.freq)
+      rewrite2d_ = register_module(
+          "rewrite", torch::nn::Conv2d(torch::nn::Conv2dOptions(s.chin, 2 * s.chin, k)
+                                           .padding(s.context)));
+    else
+      rewrite1d_ = register_module(
+          "rewrite", torch::nn::Conv1d(torch::nn::Conv1dOptions(s.chin, 2 * s.chin, k)
+                                           .padding(s.context)));
+    if (s.norm) norm1_ = register_module("norm1", torch::nn::GroupNorm(s.norm_groups, 2 * s.chin));
+  }
+  if (s.dconv) dconv_ = register_module("dconv", DConv(s.chin, s.dconv_comp, s.dconv_depth));
+}
+
+std::pair<torch::Tensor, torch::Tensor> HDecLayerImpl::forward(torch::Tensor x,
+                                                               const torch::Tensor& skip,
+                                                               int64_t length) {
+  if (spec_.freq && x.dim() == 3) x = x.view({x.size(0), spec_.chin, -1, x.size(2)});
+  torch::Tensor y;
+  if (!spec_.empty) {
+    x = x + skip;
+    if (spec_.rewrite) {
+      auto r = spec_.freq ? rewrite2d_->forward(x) : rewrite1d_->forward(x);
+      if (norm1_) r = norm1_->forward(r);
+      y = torch::glu(r, 1);
+    } else {
+      y = x;
+    }
+    if (dconv_) y = spec_.freq ? dconv_freq(dconv_, y) : dconv_->forward(y);
+  } else {
+    y = x;
+  }
+  torch::Tensor z = spec_.freq ? conv_tr2d_->forward(y) : conv_tr1d_->forward(y);
+  if (norm2_) z = norm2_->forward(z);
+  if (spec_.freq) {
+    if (pad_) z = z.index({"...", Slice(pad_, -pad_), Slice()});
+  } else {
+    z = z.index({"...", Slice(pad_, pad_ + length)});
+    TORCH_CHECK(z.size(-1) == length, "HDecLayer: length mismatch");
+  }
+  if (!spec_.last) z = torch::gelu(z);
+  return {z, y};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transformer
+
+MultiheadAttentionImpl::MultiheadAttentionImpl(int64_t dim, int64_t heads)
+    : dim_(dim), heads_(heads) {
+  in_proj_weight = register_parameter("in_proj_weight", torch::empty({3 * dim, dim}), false);
+  in_proj_bias = register_parameter("in_proj_bias", torch::zeros({3 * dim}), false);
+  out_proj_ = register_module("out_proj", torch::nn::Linear(dim, dim));
+}
+
+torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& q_in, const torch::Tensor& kv_in) {
+  // q_in: (B, T, C); kv_in: (B, S, C). Same arithmetic as torch's multi_head_attention_forward:
+  // projections, q scaled by 1/sqrt(head_dim), softmax(q k^T) v, output projection.
+  const auto B = q_in.size(0), T = q_in.size(1), S = kv_in.size(1);
+  const auto dh = dim_ / heads_;
+  auto w = in_proj_weight.chunk(3, 0);
+  auto b = in_proj_bias.chunk(3, 0);
+  auto q = torch::linear(q_in, w[0], b[0]);
+  auto k = torch::linear(kv_in, w[1], b[1]);
+  auto v = torch::linear(kv_in, w[2], b[2]);
+  q = q.view({B, T, heads_, dh}).transpose(1, 2);  // (B, H, T, dh)
+  k = k.view({B, S, heads_, dh}).transpose(1, 2);
+  v = v.view({B, S, heads_, dh}).transpose(1, 2);
+  q = q / std::sqrt(static_cast<double>(dh));
+  auto attn = torch::softmax(torch::matmul(q, k.transpose(-2, -1)), -1);
+  auto out = torch::matmul(attn, v);  // (B, H, T, dh)
+  out = out.transpose(1, 2).reshape({B, T, dim_});
+  return out_proj_->forward(out);
+}
+
+TransformerLayerImpl::TransformerLayerImpl(const HTDemucsConfig& cfg, int64_t dim, bool cross)
+    : cross_(cross), norm_first_(cfg.t_norm_first), gelu_(cfg.t_gelu) {
+  attn_ = register_module(cross ? "cross_attn" : "self_attn", MultiheadAttention(dim, cfg.t_heads));
+  const auto hidden = static_cast<int64_t>(static_cast<double>(dim) * cfg.t_hidden_scale);
+  linear1_ = register_module("linear1", torch::nn::Linear(dim, hidden));
+  linear2_ = register_module("linear2", torch::nn::Linear(hidden, dim));
+  auto ln = [&](const char* name) {
+    return register_module(name, torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-5)));
+  };
+  norm1_ = ln("norm1");
+  norm2_ = ln("norm2");
+  if (cross) norm3_ = ln("norm3");
+  if (cfg.t_norm_first && cfg.t_norm_out)
+    norm_out_ = register_module("norm_out", torch::nn::GroupNorm(1, dim));
+  if (cfg.t_layer_scale) {
+    gamma1_ = register_module("gamma_1", LayerScale(dim, true));
+    gamma2_ = register_module("gamma_2", LayerScale(dim, true));
+  }
+}
+
+torch::Tensor TransformerLayerImpl::ff(const torch::Tensor& x) {
+  auto h = linear1_->forward(x);
+  h = gelu_ ? torch::gelu(h) : torch::relu(h);
+  return linear2_->forward(h);
+}
+
+torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& other) {
+  auto g1 = [&](const torch::Tensor& t) { return gamma1_ ? gamma1_->forward(t) : t; };
+  auto g2 = [&](const torch::Tensor& t) { return gamma2_ ? gamma2_->forward(t) : t; };
+  torch::Tensor y;
+  if (norm_first_) {
+    if (cross_) {
+      y = x + g1(attn_->forward(norm1_->forward(x), norm2_->forward(other)));
+      y = y + g2(ff(norm3_->forward(y)));
+    } else {
+      auto n = norm1_->forward(x);
+      y = x + g1(attn_->forward(n, n));
+      y = y + g2(ff(norm2_->forward(y)));
+    }
+    if (norm_out_) y = norm_out_->forward(y.transpose(1, 2)).transpose(1, 2);
+  } else {
+    y = norm1_->forward(x + g1(attn_->forward(x, cross_ ? other : x)));
+    y = norm2_->forward(y + g2(ff(y)));
+  }
+  return y;
+}
+
+namespace {
+
+// transformer.create_sin_embedding, as (1, T, C) (batch first).
+torch::Tensor sin_embedding(int64_t length, int64_t dim, double max_period) {
+  auto pos = torch::arange(length, torch::kLong).view({-1, 1, 1});
+  const int64_t half = dim / 2;
+  auto adim = torch::arange(half, torch::kLong).view({1, 1, -1});
+  auto phase = pos / torch::pow(max_period, adim / static_cast<double>(half - 1));
+  return torch::cat({torch::cos(phase), torch::sin(phase)}, -1).permute({1, 0, 2});
+}
+
+// transformer.create_2d_sin_embedding: (1, d_model, height, width).
+torch::Tensor sin_embedding_2d(int64_t d_model, int64_t height, int64_t width, double max_period) {
+  auto pe = torch::zeros({d_model, height, width});
+  const int64_t d = d_model / 2;
+  auto div_term = torch::exp(torch::arange(0.0, static_cast<double>(d), 2.0, torch::kFloat) *
+                             -(std::log(max_period) / static_cast<double>(d)));
+  auto pos_w = torch::arange(0.0, static_cast<double>(width), torch::kFloat).unsqueeze(1);
+  auto pos_h = torch::arange(0.0, static_cast<double>(height), torch::kFloat).unsqueeze(1);
+  pe.index_put_({Slice(0, d, 2)},
+                torch::sin(pos_w * div_term).transpose(0, 1).unsqueeze(1).repeat({1, height, 1}));
+  pe.index_put_({Slice(1, d, 2)},
+                torch::cos(pos_w * div_term).transpose(0, 1).unsqueeze(1).repeat({1, height, 1}));
+  pe.index_put_({Slice(d, None, 2)},
+                torch::sin(pos_h * div_term).transpose(0, 1).unsqueeze(2).repeat({1, 1, width}));
+  pe.index_put_({Slice(d + 1, None, 2)},
+                torch::cos(pos_h * div_term).transpose(0, 1).unsqueeze(2).repeat({1, 1, width}));
+  return pe.unsqueeze(0);
+}
+
+}  // namespace
+
+CrossTransformerEncoderImpl::CrossTransformerEncoderImpl(const HTDemucsConfig& cfg, int64_t dim)
+    : cfg_(cfg) {
+  if (cfg.t_norm_in) {
+    norm_in_ = register_module("norm_in", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+    norm_in_t_ =
+        register_module("norm_in_t", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  }
+  auto list = register_module("layers", torch::nn::ModuleList());
+  auto list_t = register_module("layers_t", torch::nn::ModuleList());
+  const int classic_parity = cfg.t_cross_first ? 1 : 0;
+  for (int i = 0; i < cfg.t_layers; ++i) {
+    const bool cross = i % 2 != classic_parity;
+    layers_.push_back(TransformerLayer(cfg, dim, cross));
+    layers_t_.push_back(TransformerLayer(cfg, dim, cross));
+    list->push_back(layers_.back());
+    list_t->push_back(layers_t_.back());
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> CrossTransformerEncoderImpl::forward(torch::Tensor x,
+                                                                             torch::Tensor xt,
+                                                                             const TraceFn& trace) {
+  const auto B = x.size(0), C = x.size(1), Fr = x.size(2), T1 = x.size(3);
+  auto pos2d = sin_embedding_2d(C, Fr, T1, cfg_.t_max_period).to(x.device());
+  pos2d = pos2d.permute({0, 3, 2, 1}).reshape({1, T1 * Fr, C});  // b c fr t1 -> b (t1 fr) c
+  x = x.permute({0, 3, 2, 1}).reshape({B, T1 * Fr, C});
+  if (norm_in_) x = norm_in_->forward(x);
+  x = x + cfg_.t_weight_pos_embed * pos2d;
+
+  const auto T2 = xt.size(2);
+  xt = xt.permute({0, 2, 1});  // b c t2 -> b t2 c
+  auto pos1d = sin_embedding(T2, C, cfg_.t_max_period).to(x.device());
+  if (norm_in_t_) xt = norm_in_t_->forward(xt);
+  xt = xt + cfg_.t_weight_pos_embed * pos1d;
+
+  const int classic_parity = cfg_.t_cross_first ? 1 : 0;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (static_cast<int>(i % 2) == classic_parity) {
+      x = layers_[i]->forward(x, {});
+      xt = layers_t_[i]->forward(xt, {});
+    } else {
+      auto old_x = x;
+      x = layers_[i]->forward(x, xt);
+      xt = layers_t_[i]->forward(xt, old_x);
+    }
+    if (trace) {
+      trace("crosstransformer.layers." + std::to_string(i) + ".out", x);
+      trace("crosstransformer.layers_t." + std::to_string(i) + ".out", xt);
+    }
+  }
+  x = x.reshape({B, T1, Fr, C}).permute({0, 3, 2, 1});  // b (t1 fr) c -> b c fr t1
+  xt = xt.permute({0, 2, 1});
+  return {x.contiguous(), xt.contiguous()};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model
+
+HTDemucsImpl::HTDemucsImpl(const HTDemucsConfig& cfg) : cfg_(cfg) {
+  const int64_t nsrc = static_cast<int64_t>(cfg.sources.size());
+  int64_t chin = cfg.audio_channels;
+  int64_t chin_z = cfg.cac ? chin * 2 : chin;
+  int64_t chout = cfg.channels_time ? cfg.channels_time : cfg.channels;
+  int64_t chout_z = cfg.channels;
+  int64_t freqs = cfg.nfft / 2;
+  std::vector<HDecLayer> dec_rev, tdec_rev;
+  for (int index = 0; index < cfg.depth; ++index) {
+    const bool norm = index >= cfg.norm_starts;
+    const bool freq = freqs > 1;
+    int stri = cfg.stride, ker = cfg.kernel_size;
+    if (!freq) {
+      ker = cfg.time_stride * 2;
+      stri = cfg.time_stride;
+    }
+    bool pad = true, last_freq = false;
+    if (freq && freqs <= cfg.kernel_size) {
+      ker = static_cast<int>(freqs);
+      pad = false;
+      last_freq = true;
+    }
+    LayerSpec kw;
+    kw.kernel_size = ker;
+    kw.stride = stri;
+    kw.freq = freq;
+    kw.pad = pad;
+    kw.norm = norm;
+    kw.rewrite = cfg.rewrite;
+    kw.norm_groups = cfg.norm_groups;
+    kw.dconv_comp = cfg.dconv_comp;
+    kw.dconv_depth = cfg.dconv_depth;
+    LayerSpec kwt = kw;
+    kwt.freq = false;
+    kwt.kernel_size = cfg.kernel_size;
+    kwt.stride = cfg.stride;
+    kwt.pad = true;
+    if (last_freq) {
+      chout_z = std::max(chout, chout_z);
+      chout = chout_z;
+    }
+    LayerSpec enc = kw;
+    enc.chin = chin_z;
+    enc.chout = chout_z;
+    enc.dconv = cfg.dconv_mode & 1;
+    enc.context = cfg.context_enc;
+    encoder_.push_back(HEncLayer(enc));
+    if (freq) {
+      LayerSpec tenc = kwt;
+      tenc.chin = chin;
+      tenc.chout = chout;
+      tenc.dconv = cfg.dconv_mode & 1;
+      tenc.context = cfg.context_enc;
+      tenc.empty = last_freq;
+      tencoder_.push_back(HEncLayer(tenc));
+    }
+    if (index == 0) {
+      chin = cfg.audio_channels * nsrc;
+      chin_z = cfg.cac ? chin * 2 : chin;
+    }
+    LayerSpec dec = kw;
+    dec.chin = chout_z;
+    dec.chout = chin_z;
+    dec.dconv = cfg.dconv_mode & 2;
+    dec.last = index == 0;
+    dec.context = cfg.context;
+    dec_rev.push_back(HDecLayer(dec));
+    if (freq) {
+      LayerSpec tdec = kwt;
+      tdec.chin = chout;
+      tdec.chout = chin;
+      tdec.dconv = cfg.dconv_mode & 2;
+      tdec.empty = last_freq;
+      tdec.last = index == 0;
+      tdec.context = cfg.context;
+      tdec_rev.push_back(HDecLayer(tdec));
+    }
+    chin = chout;
+    chin_z = chout_z;
+    chout = cfg.growth * chout;
+    chout_z = cfg.growth * chout_z;
+    if (freq) freqs = freqs <= cfg.kernel_size ? 1 : freqs / cfg.stride;
+    if (index == 0 && cfg.freq_emb != 0) {
+      freq_emb_holder_ = register_module("freq_emb", std::make_shared<torch::nn::Module>());
+      freq_emb_ = freq_emb_holder_->register_module("embedding", torch::nn::Embedding(freqs, chin_z));
+    }
+  }
+  decoder_.assign(dec_rev.rbegin(), dec_rev.rend());
+  tdecoder_.assign(tdec_rev.rbegin(), tdec_rev.rend());
+  auto reg = [&](const char* name, auto& layers) {
+    auto list = register_module(name, torch::nn::ModuleList());
+    for (auto& l : layers) list->push_back(l);
+  };
+  reg("encoder", encoder_);
+  reg("decoder", decoder_);
+  reg("tencoder", tencoder_);
+  reg("tdecoder", tdecoder_);
+
+  int64_t tch = cfg.channels * static_cast<int64_t>(std::pow(cfg.growth, cfg.depth - 1));
+  if (cfg.bottom_channels) {
+    auto conv = [&](const char* name, int64_t a, int64_t b) {
+      return register_module(name, torch::nn::Conv1d(torch::nn::Conv1dOptions(a, b, 1)));
+    };
+    channel_upsampler_ = conv("channel_upsampler", tch, cfg.bottom_channels);
+    channel_downsampler_ = conv("channel_downsampler", cfg.bottom_channels, tch);
+    channel_upsampler_t_ = conv("channel_upsampler_t", tch, cfg.bottom_channels);
+    channel_downsampler_t_ = conv("channel_downsampler_t", cfg.bottom_channels, tch);
+    tch = cfg.bottom_channels;
+  }
+  if (cfg.t_layers > 0)
+    crosstransformer_ = register_module("crosstransformer", CrossTransformerEncoder(cfg, tch));
+  window_ = torch::hann_window(cfg.nfft);
+}
+
+torch::Tensor HTDemucsImpl::spec(const torch::Tensor& x) const {
+  // htdemucs._spec: re-pad so the frame count is exactly length / hop, STFT, drop the last bin
+  // and the two frames of each side.
+  const int64_t hl = cfg_.nfft / 4;
+  const int64_t length = x.size(-1);
+  const int64_t le = (length + hl - 1) / hl;
+  const int64_t pad = hl / 2 * 3;
+  auto padded = F::pad(x, F::PadFuncOptions({pad, pad + le * hl - length}).mode(torch::kReflect));
+  const auto B = x.size(0), C = x.size(1);
+  auto flat = padded.reshape({-1, padded.size(-1)});
+  auto z = torch::stft(flat, cfg_.nfft, hl, cfg_.nfft, window_.to(x.device()), /*center=*/true,
+                       "reflect", /*normalized=*/true, /*onesided=*/true, /*return_complex=*/true);
+  z = z.view({B, C, z.size(-2), z.size(-1)});
+  TORCH_CHECK(z.size(-1) == le + 4, "HTDemucs._spec: unexpected frame count");
+  return z.index({"...", Slice(None, -1), Slice(2, 2 + le)});
+}
+
+torch::Tensor HTDemucsImpl::ispec(const torch::Tensor& z, int64_t length) const {
+  // htdemucs._ispec with scale 0: pad the dropped bin and the 2+2 frames back, iSTFT, crop.
+  const int64_t hl = cfg_.nfft / 4;
+  auto zr = torch::view_as_real(z);  // (..., Fr, T, 2)
+  zr = F::pad(zr, F::PadFuncOptions({0, 0, 2, 2, 0, 1}));
+  auto zc = torch::view_as_complex(zr.contiguous());
+  const int64_t pad = hl / 2 * 3;
+  const int64_t le = hl * ((length + hl - 1) / hl) + 2 * pad;
+  std::vector<int64_t> lead(zc.sizes().begin(), zc.sizes().end() - 2);
+  auto flat = zc.reshape({-1, zc.size(-2), zc.size(-1)});
+  auto x = torch::istft(flat, cfg_.nfft, hl, cfg_.nfft, window_.to(z.device()), /*center=*/true,
+                        /*normalized=*/true, /*onesided=*/c10::nullopt, le);
+  lead.push_back(x.size(-1));
+  x = x.view(lead);
+  return x.index({"...", Slice(pad, pad + length)});
+}
+
+torch::Tensor HTDemucsImpl::forward(const torch::Tensor& mix_in, const TraceFn& trace) {
+  const int64_t length = mix_in.size(-1);
+  const int64_t training_length = cfg_.training_frames();
+  TORCH_CHECK(length <= training_length, "HTDemucs: input longer than the training segment");
+  torch::Tensor mix = mix_in;
+  if (length < training_length) mix = F::pad(mix, F::PadFuncOptions({0, training_length - length}));
+  if (trace) trace("model.in", mix_in);
+
+  auto z = spec(mix);
+  if (trace) trace("model._spec.out", torch::view_as_real(z));
+  // CaC: real and imaginary parts as channels, (B, C*2, Fr, T).
+  const auto B = z.size(0), C = z.size(1), Fq = z.size(2), T = z.size(3);
+  auto x = torch::view_as_real(z).permute({0, 1, 4, 2, 3}).reshape({B, C * 2, Fq, T});
+
+  auto mean = x.mean({1, 2, 3}, true);
+  auto std = x.std({1, 2, 3}, /*unbiased=*/true, /*keepdim=*/true);
+  x = (x - mean) / (1e-5 + std);
+
+  auto xt = mix;
+  auto meant = xt.mean({1, 2}, true);
+  auto stdt = xt.std({1, 2}, true, true);
+  xt = (xt - meant) / (1e-5 + stdt);
+
+  std::vector<torch::Tensor> saved, saved_t;
+  std::vector<int64_t> lengths, lengths_t;
+  for (size_t idx = 0; idx < encoder_.size(); ++idx) {
+    const std::string n = std::to_string(idx);
+    lengths.push_back(x.size(-1));
+    torch::Tensor inject;
+    if (idx < tencoder_.size()) {
+      lengths_t.push_back(xt.size(-1));
+      if (trace && idx == 0) trace("tencoder.0.in0", xt);
+      xt = tencoder_[idx]->forward(xt, {});
+      if (trace) trace("tencoder." + n + ".out", xt);
+      if (!tencoder_[idx]->empty())
+        saved_t.push_back(xt);
+      else
+        inject = xt;
+    }
+    if (trace && idx == 0) trace("encoder.0.in0", x);
+    x = encoder_[idx]->forward(x, inject);
+    if (trace) trace("encoder." + n + ".out", x);
+    if (idx == 0 && freq_emb_) {
+      auto frs = torch::arange(x.size(-2), torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+      auto emb_w = freq_emb_->forward(frs) * cfg_.emb_scale;  // ScaledEmbedding.forward
+      if (trace) trace("freq_emb.out", emb_w);
+      auto emb = emb_w.t().unsqueeze(0).unsqueeze(-1).expand_as(x);
+      x = x + cfg_.freq_emb * emb;
+    }
+    saved.push_back(x);
+  }
+
+  if (crosstransformer_) {
+    int64_t f = 0;
+    if (cfg_.bottom_channels) {
+      const auto b = x.size(0), c = x.size(1), t = x.size(3);
+      f = x.size(2);
+      x = channel_upsampler_->forward(x.reshape({b, c, f * t}));
+      if (trace) trace("channel_upsampler.out", x);
+      x = x.view({b, x.size(1), f, t});
+      xt = channel_upsampler_t_->forward(xt);
+      if (trace) trace("channel_upsampler_t.out", xt);
+    }
+    if (trace) {
+      trace("crosstransformer.in0", x);
+      trace("crosstransformer.in1", xt);
+    }
+    std::tie(x, xt) = crosstransformer_->forward(x, xt, trace);
+    if (trace) {
+      trace("crosstransformer.out0", x);
+      trace("crosstransformer.out1", xt);
+    }
+    if (cfg_.bottom_channels) {
+      const auto b = x.size(0), c = x.size(1), t = x.size(3);
+      x = channel_downsampler_->forward(x.reshape({b, c, f * t}));
+      if (trace) trace("channel_downsampler.out", x);
+      x = x.view({b, x.size(1), f, t});
+      xt = channel_downsampler_t_->forward(xt);
+      if (trace) trace("channel_downsampler_t.out", xt);
+    }
+  }
+
+  const size_t offset = decoder_.size() - tdecoder_.size();
+  for (size_t idx = 0; idx < decoder_.size(); ++idx) {
+    const std::string n = std::to_string(idx);
+    auto skip = saved.back();
+    saved.pop_back();
+    torch::Tensor pre;
+    std::tie(x, pre) = decoder_[idx]->forward(x, skip, lengths.back());
+    lengths.pop_back();
+    if (trace) trace("decoder." + n + ".out0", x);
+    if (idx >= offset) {
+      auto& tdec = tdecoder_[idx - offset];
+      const int64_t length_t = lengths_t.back();
+      lengths_t.pop_back();
+      if (tdec->empty()) {
+        TORCH_CHECK(pre.size(2) == 1, "HTDemucs: bad merge shape");
+        xt = tdec->forward(pre.select(2, 0), {}, length_t).first;
+      } else {
+        auto skip_t = saved_t.back();
+        saved_t.pop_back();
+        xt = tdec->forward(xt, skip_t, length_t).first;
+      }
+      if (trace) trace("tdecoder." + std::to_string(idx - offset) + ".out0", xt);
+    }
+  }
+
+  const int64_t S = static_cast<int64_t>(cfg_.sources.size());
+  x = x.view({B, S, -1, Fq, T});
+  x = x * std.unsqueeze(1) + mean.unsqueeze(1);
+  // _mask with CaC: (B, S, C*2, Fr, T) -> complex (B, S, C, Fr, T).
+  auto m = x.view({B, S, -1, 2, Fq, T}).permute({0, 1, 2, 4, 5, 3}).contiguous();
+  if (trace) trace("model._mask.out", m);
+  auto zout = torch::view_as_complex(m);
+  auto xs = ispec(zout, training_length);
+  if (trace) trace("model._ispec.out", xs);
+
+  xt = xt.view({B, S, -1, training_length});
+  xt = xt * stdt.unsqueeze(1) + meant.unsqueeze(1);
+  auto out = xt + xs;
+  if (length < training_length) out = out.index({"...", Slice(0, length)});
+  if (trace) trace("model.out", out);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+void load_state_strict(torch::nn::Module& module, const Checkpoint& ckpt, const std::string& subject) {
+  auto params = module.named_parameters(/*recurse=*/true);
+  std::set<std::string> seen;
+  torch::NoGradGuard no_grad;
+  for (const auto& [key, t] : ckpt.state) {
+    auto* p = params.find(key);
+    if (!p)
+      throw InputError(describe("bad checkpoint", subject, "unexpected tensor '" + key + "'"));
+    std::vector<int64_t> want(p->sizes().begin(), p->sizes().end());
+    if (want != t.shape) {
+      auto dims = [](const std::vector<int64_t>& v) {
+        std::string s;
+        for (size_t i = 0; i < v.size(); ++i) s += (i ? "x" : "") + std::to_string(v[i]);
+        return s.empty() ? std::string("scalar") : s;
+      };
+      throw InputError(describe("bad checkpoint", subject,
+                                "tensor '" + key + "' has shape " + dims(t.shape) + ", expected " +
+                                    dims(want)));
+    }
+    auto src = torch::from_blob(const_cast<float*>(t.data.data()), t.shape, torch::kFloat);
+    p->copy_(src);
+    seen.insert(key);
+  }
+  for (const auto& item : params) {
+    if (!seen.count(item.key()))
+      throw InputError(describe("bad checkpoint", subject, "missing tensor '" + item.key() + "'"));
+  }
+}
+
+HTDemucs load_htdemucs(const Checkpoint& ckpt, const std::string& subject) {
+  if (ckpt.klass != "demucs.htdemucs.HTDemucs")
+    throw InputError(describe("bad checkpoint", subject,
+                              "model class " + ckpt.klass + " is not supported (HTDemucs only)"));
+  if (!ckpt.args.empty())
+    throw InputError(describe("bad checkpoint", subject, "positional model arguments are not supported"));
+  auto cfg = HTDemucsConfig::from_kwargs(ckpt.kwargs, subject);
+  HTDemucs model(cfg);
+  load_state_strict(*model, ckpt, subject);
+  model->eval();
+  return model;
+}
+
+}  // namespace rz::demucs

@@ -1,0 +1,470 @@
+// rz-separate's library side (see separate.hpp).
+#include "rz/demucs/separate.hpp"
+
+#include <ATen/Context.h>
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <cmath>
+#include <thread>
+
+#include "rz/audio/file.hpp"
+#include "rz/audio/resample.hpp"
+#include "rz/demucs/cache.hpp"
+#include "rz/demucs/model_store.hpp"
+#include "rz/error.hpp"
+#include "rz/metrics/loudness.hpp"
+#include "rz/stems/sha256.hpp"
+#include "rz/version.hpp"
+
+namespace rz::demucs {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// Bumped whenever a change here can change the samples rz-separate writes, so that cache entries
+// made by an older implementation are not reused.
+constexpr int kImplementationRevision = 1;
+constexpr size_t kBlockFrames = 1 << 16;
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// The input stem at the model's rate and channel count, readable at any offset (segments
+// overlap and short final segments reach back), zero outside the recording. Like demucs'
+// convert_audio: mono is duplicated, extra channels are dropped, a mono model takes the mean.
+class ModelInput {
+ public:
+  ModelInput(const fs::path& file, int rate_hz, int channels, const fs::path& scratch,
+             const Progress& progress)
+      : channels_(channels) {
+    audio::Reader probe(file);
+    in_channels_ = probe.info().channels;
+    if (probe.info().sample_rate_hz != rate_hz) {
+      // Resample once into a float scratch file, then read that at random.
+      audio::Resampler rs(in_channels_, probe.info().sample_rate_hz, rate_hz,
+                          audio::ResampleQuality::kBest);
+      {
+        audio::WriteSpec spec;
+        spec.sample_rate_hz = rate_hz;
+        spec.channels = in_channels_;
+        spec.sample_format = audio::SampleFormat::kFloat32;
+        audio::Writer w(scratch, spec);
+        std::vector<float> buf(kBlockFrames * static_cast<size_t>(in_channels_)), out;
+        const double total = static_cast<double>(std::max<int64_t>(probe.info().frames, 1));
+        int64_t done = 0;
+        for (;;) {
+          throw_if_interrupted();
+          const size_t n = probe.read(buf.data(), kBlockFrames);
+          out.clear();
+          rs.process(buf.data(), n, n == 0, out);
+          if (!out.empty()) w.write(out.data(), out.size() / static_cast<size_t>(in_channels_));
+          if (n == 0) break;
+          done += static_cast<int64_t>(n);
+          report(progress, "resample", static_cast<double>(done) / total);
+        }
+        w.close();
+      }
+      scratch_ = scratch;
+      reader_ = std::make_unique<audio::Reader>(scratch);
+      resampled_ = true;
+    } else {
+      reader_ = std::make_unique<audio::Reader>(file);
+    }
+    frames_ = reader_->info().frames;
+  }
+  ~ModelInput() {
+    reader_.reset();
+    if (!scratch_.empty()) {
+      std::error_code ec;
+      fs::remove(scratch_, ec);
+    }
+  }
+  ModelInput(const ModelInput&) = delete;
+  ModelInput& operator=(const ModelInput&) = delete;
+
+  int64_t frames() const { return frames_; }
+  bool resampled() const { return resampled_; }
+
+  // Planar [channel][frames] of frames [start, start + frames), zero outside the recording.
+  void read(int64_t start, int64_t frames, float* planar) {
+    std::fill(planar, planar + frames * channels_, 0.0f);
+    const int64_t a = std::max<int64_t>(start, 0), b = std::min(start + frames, frames_);
+    if (b <= a) return;
+    reader_->seek(a);
+    buf_.resize(static_cast<size_t>((b - a) * in_channels_));
+    int64_t got = 0;
+    while (got < b - a) {
+      const size_t n = reader_->read(buf_.data() + got * in_channels_, static_cast<size_t>(b - a - got));
+      if (n == 0) throw InputError(describe("cannot read", reader_->path().string(), "ended early"));
+      got += static_cast<int64_t>(n);
+    }
+    convert(buf_.data(), b - a, planar + (a - start), frames);
+  }
+
+  // Interleaved in -> planar out (row stride `stride`), mapping channels like convert_audio.
+  void convert(const float* in, int64_t n, float* planar, int64_t stride) const {
+    for (int64_t t = 0; t < n; ++t) {
+      const float* f = in + t * in_channels_;
+      if (channels_ == 1 && in_channels_ > 1) {
+        float s = 0;
+        for (int c = 0; c < in_channels_; ++c) s += f[c];
+        planar[t] = s / static_cast<float>(in_channels_);
+      } else {
+        for (int c = 0; c < channels_; ++c)
+          planar[c * stride + t] = f[in_channels_ == 1 ? 0 : std::min(c, in_channels_ - 1)];
+      }
+    }
+  }
+
+  // Mean and unbiased standard deviation of the channel mean (demucs.api.Separator's `ref`).
+  std::pair<double, double> ref_stats(const Progress& progress) {
+    reader_->seek(0);
+    std::vector<float> planar(kBlockFrames * static_cast<size_t>(channels_));
+    buf_.resize(kBlockFrames * static_cast<size_t>(in_channels_));
+    double mean = 0, m2 = 0;
+    int64_t count = 0;
+    for (;;) {
+      throw_if_interrupted();
+      const size_t n = reader_->read(buf_.data(), kBlockFrames);
+      if (n == 0) break;
+      convert(buf_.data(), static_cast<int64_t>(n), planar.data(), static_cast<int64_t>(n));
+      for (size_t t = 0; t < n; ++t) {
+        float ref = 0;
+        for (int c = 0; c < channels_; ++c) ref += planar[c * n + t];
+        ref /= static_cast<float>(channels_);
+        ++count;
+        const double d = ref - mean;
+        mean += d / static_cast<double>(count);
+        m2 += d * (ref - mean);
+      }
+      report(progress, "analyse", static_cast<double>(count) / static_cast<double>(frames_));
+    }
+    const double var = count > 1 ? m2 / static_cast<double>(count - 1) : 0.0;
+    return {mean, std::sqrt(var)};
+  }
+
+ private:
+  int channels_;
+  int in_channels_ = 0;
+  int64_t frames_ = 0;
+  bool resampled_ = false;
+  fs::path scratch_;
+  std::unique_ptr<audio::Reader> reader_;
+  std::vector<float> buf_;
+};
+
+json stem_metrics(const fs::path& file) {
+  audio::Reader r(file);
+  const int ch = r.info().channels;
+  std::vector<float> buf(kBlockFrames * static_cast<size_t>(ch));
+  double sum2 = 0, peak = 0;
+  int64_t n_total = 0;
+  for (;;) {
+    const size_t n = r.read(buf.data(), kBlockFrames);
+    if (n == 0) break;
+    for (size_t i = 0; i < n * static_cast<size_t>(ch); ++i) {
+      sum2 += double(buf[i]) * buf[i];
+      peak = std::max(peak, double(std::fabs(buf[i])));
+    }
+    n_total += static_cast<int64_t>(n) * ch;
+  }
+  const double rms = n_total ? std::sqrt(sum2 / static_cast<double>(n_total)) : 0.0;
+  auto db = [](double v) { return metrics::json_level(v > 0 ? 20 * std::log10(v) : -HUGE_VAL); };
+  return {{"rms_dbfs", db(rms)}, {"peak_dbfs", db(peak)}};
+}
+
+// Writes `out` = a copy of `keep`, and `rest` = the sum of `others` (for --two-stems).
+void write_two_stems(const fs::path& keep, const std::vector<fs::path>& others, audio::Writer& wk,
+                     audio::Writer& wr) {
+  audio::Reader rk(keep);
+  std::vector<audio::Reader> ro;
+  for (const auto& p : others) ro.emplace_back(p);
+  const int ch = rk.info().channels;
+  std::vector<float> a(kBlockFrames * static_cast<size_t>(ch)), b(a.size()), sum(a.size());
+  for (;;) {
+    throw_if_interrupted();
+    const size_t n = rk.read(a.data(), kBlockFrames);
+    if (n == 0) break;
+    std::fill(sum.begin(), sum.begin() + static_cast<long>(n * ch), 0.0f);
+    for (auto& r : ro) {
+      const size_t m = r.read(b.data(), n);
+      if (m != n) throw InputError(describe("cannot read", r.path().string(), "ended early"));
+      for (size_t i = 0; i < n * static_cast<size_t>(ch); ++i) sum[i] += b[i];
+    }
+    wk.write(a.data(), n);
+    wr.write(sum.data(), n);
+  }
+  wk.close();
+  wr.close();
+}
+
+}  // namespace
+
+void SeparateOptions::validate() const {
+  if (device != "auto" && device != "cpu" && device != "cuda" && device != "mps" &&
+      device.rfind("cuda:", 0) != 0)
+    throw UsageError("--device must be auto, cpu, cuda, cuda:N or mps (got '" + device + "')");
+  if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 0 and 1024");
+  if (model.empty()) throw UsageError("--model is empty");
+}
+
+torch::Device resolve_device(const std::string& name, std::vector<std::string>* warnings) {
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available())
+      throw UsageError("--device " + name +
+                       ": no CUDA device (this libtorch " +
+                       (torch::cuda::is_available() ? "" : "has no usable CUDA") + ")");
+    return torch::Device(name);
+  }
+  if (name == "mps") {
+    if (!at::hasMPS()) throw UsageError("--device mps: no MPS device in this build");
+    return torch::Device(torch::kMPS);
+  }
+  if (torch::cuda::is_available()) return torch::Device(torch::kCUDA);
+  if (at::hasMPS()) return torch::Device(torch::kMPS);
+  if (warnings) warnings->push_back("no CUDA or MPS device: running on the CPU");
+  return torch::Device(torch::kCPU);
+}
+
+namespace {
+SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, bool force,
+                             const SeparateOptions& opt, const json& provenance,
+                             const Progress& progress) {
+  const double t0 = now_s();
+  opt.validate();
+  SeparateReport rep;
+
+  // The stem to separate.
+  const stems::Manifest& im = in.manifest();
+  std::string stem_name = opt.input_stem;
+  if (stem_name.empty()) stem_name = (im.find("mix") || im.stems.size() != 1) ? "mix" : im.stems[0].name;
+  const stems::StemEntry& stem = in.stem(stem_name);
+  const fs::path stem_file = in.stem_path(stem);
+
+  const fs::path model_dir = opt.model_dir.empty() ? default_model_dir() : opt.model_dir;
+  const ModelSpec spec = resolve_model(opt.model, model_dir);
+  std::vector<std::string> member_sha;
+  for (const auto& f : spec.files) member_sha.push_back(stems::sha256_file(f));
+
+  const torch::Device device = resolve_device(opt.device, &rep.warnings);
+  rep.device = device.str();
+  if (device.is_cpu()) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    rep.threads = opt.threads > 0 ? opt.threads : cores;
+    at::set_num_threads(rep.threads);  // libtorch starts with one thread on some builds
+  }
+
+  stems::StemDirWriter out(output, force);
+
+  // Cache identity: everything that decides the samples, nothing that does not (threads, paths).
+  json identity = {{"input_sha256", stem.sha256},
+                   {"model_sha256", member_sha},
+                   {"weights", spec.weights},
+                   {"shifts", opt.apply.shifts},
+                   {"overlap", opt.apply.overlap},
+                   {"segment_s", opt.apply.segment_s ? json(*opt.apply.segment_s) : json()},
+                   {"seed", opt.apply.seed},
+                   {"transition_power", opt.apply.transition_power},
+                   {"device", device.is_cpu() ? "cpu" : device.type() == torch::kCUDA ? "cuda" : "mps"},
+                   {"implementation", std::string("rz ") + kVersion + " r" +
+                                          std::to_string(kImplementationRevision)}};
+  const std::string key = SeparationCache::key(identity);
+  const fs::path cache_root = opt.cache_dir.empty() ? default_cache_dir() : opt.cache_dir;
+  SeparationCache cache(cache_root);
+
+  std::vector<std::string> sources;
+  json model_json, plan_json;
+  int rate = 0, channels = 0;
+  int64_t frames = 0;
+  std::vector<fs::path> full_files;  // one float WAV per source, in the writer's directory
+
+  std::optional<fs::path> hit;
+  if (opt.use_cache) hit = cache.lookup(key);
+  if (hit) {
+    std::ifstream f(*hit / "entry.json");
+    json entry = json::parse(f, nullptr, false);
+    const json meta = entry.is_object() && entry.contains("meta") ? entry["meta"] : json();
+    if (!meta.is_object() || !meta.contains("sources")) {
+      hit.reset();
+    } else {
+      sources = meta["sources"].get<std::vector<std::string>>();
+      model_json = meta["model"];
+      plan_json = meta["plan"];
+      rate = meta["sample_rate_hz"];
+      channels = meta["channels"];
+      frames = meta["frames"];
+      for (const auto& s : sources) {
+        const fs::path dst = out.stem_file_path(s);
+        fs::copy_file(*hit / (s + ".wav"), dst, fs::copy_options::overwrite_existing);
+        full_files.push_back(dst);
+      }
+      rep.cache_hit = true;
+      rep.notes.push_back("separation served from the cache (" + cache_root.string() + "/" +
+                          key.substr(0, 12) + "...; --no-cache recomputes)");
+    }
+  }
+
+  if (!hit) {
+    const double t_sep = now_s();
+    Ensemble model = load_ensemble(spec, device);
+    opt.apply.validate(model);
+    sources = model.sources;
+    rate = model.sample_rate_hz;
+    channels = model.channels;
+    model_json = {{"name", spec.name},
+                  {"members", model.member_names},
+                  {"sha256", model.member_sha256},
+                  {"weights", model.weights},
+                  {"sources", model.sources},
+                  {"sample_rate_hz", rate},
+                  {"channels", channels},
+                  {"training_segment_s", model.max_segment_s}};
+    ModelInput input(stem_file, rate, channels, out.stem_file_path(".input-resampled"), progress);
+    frames = input.frames();
+    const auto [mean, sd] = input.ref_stats(progress);
+    const float fmean = static_cast<float>(mean);
+    const float fden = static_cast<float>(sd) + 1e-8f;  // ref.std() + 1e-8, as Separator does
+    if (!(sd > 1e-6))
+      throw InputError(describe("cannot separate", stem_file.string(), "the mix is silent"));
+
+    std::vector<audio::Writer> writers;
+    for (const auto& s : sources) {
+      writers.push_back(out.open_stem(s, rate, channels));
+      full_files.push_back(out.stem_file_path(s));
+    }
+    std::vector<float> inter;
+    const int64_t S = static_cast<int64_t>(sources.size());
+    auto read = [&](int64_t start, int64_t n, float* planar) {
+      throw_if_interrupted();
+      input.read(start, n, planar);
+      for (int64_t i = 0; i < n * channels; ++i) planar[i] = (planar[i] - fmean) / fden;
+    };
+    auto sink = [&](const float* planar, int64_t n, int64_t stride) {
+      inter.resize(static_cast<size_t>(n * channels));
+      for (int64_t s = 0; s < S; ++s) {
+        for (int64_t t = 0; t < n; ++t)
+          for (int c = 0; c < channels; ++c)
+            inter[static_cast<size_t>(t * channels + c)] = planar[(s * channels + c) * stride + t];
+        writers[static_cast<size_t>(s)].write(inter.data(), static_cast<size_t>(n));
+      }
+    };
+    auto on_forward = [&](int64_t done, int64_t total) {
+      report(progress, "separate", static_cast<double>(done) / static_cast<double>(total));
+    };
+    const ApplyPlan plan =
+        apply_streaming(model, opt.apply, frames, fmean, fden, read, sink, on_forward);
+    for (auto& w : writers) w.close();
+    rep.separate_s = now_s() - t_sep;
+    plan_json = {{"segment_frames", plan.segment_frames},
+                 {"stride_frames", plan.stride_frames},
+                 {"forwards", plan.forwards},
+                 {"shift_offsets", plan.offsets},
+                 {"normalisation", {{"mean", fmean}, {"std_plus_1e-8", fden}}},
+                 {"input_resampled", input.resampled()}};
+    if (opt.use_cache) {
+      json meta = {{"sources", sources}, {"model", model_json}, {"plan", plan_json},
+                   {"sample_rate_hz", rate}, {"channels", channels}, {"frames", frames},
+                   {"identity", identity}};
+      std::string why;
+      if (!cache.store(key, full_files, meta, &why))
+        rep.warnings.push_back("could not cache the separation: " + why);
+    }
+  }
+
+  // --two-stems: the named source and the sum of the others.
+  if (!opt.two_stems.empty()) {
+    const auto it = std::find(sources.begin(), sources.end(), opt.two_stems);
+    if (it == sources.end()) {
+      std::string list;
+      for (const auto& s : sources) list += (list.empty() ? "" : ", ") + s;
+      throw UsageError("--two-stems " + opt.two_stems + ": the model's sources are " + list);
+    }
+    const size_t k = static_cast<size_t>(it - sources.begin());
+    std::vector<fs::path> others;
+    for (size_t i = 0; i < sources.size(); ++i)
+      if (i != k) others.push_back(full_files[i]);
+    const fs::path tmp_keep = full_files[k];
+    const fs::path moved = out.stem_file_path(".two-stems-" + opt.two_stems);
+    fs::rename(tmp_keep, moved);
+    {
+      audio::Writer wk = out.open_stem(opt.two_stems, rate, channels);
+      audio::Writer wr = out.open_stem("no_" + opt.two_stems, rate, channels);
+      write_two_stems(moved, others, wk, wr);
+    }
+    fs::remove(moved);
+    for (const auto& p : others) fs::remove(p);
+    rep.stems = {opt.two_stems, "no_" + opt.two_stems};
+  } else {
+    rep.stems = sources;
+  }
+
+  json after = json::object();
+  for (const auto& s : rep.stems) {
+    out.add_stem(s, frames);
+    after[s] = stem_metrics(out.stem_file_path(s));
+  }
+
+  stems::Manifest& m = out.manifest();
+  m.sample_rate_hz = rate;
+  m.channels = channels;
+  m.source = im.source;
+  m.analysis = im.analysis;
+  m.history = im.history;
+  rep.audio_s = static_cast<double>(frames) / rate;
+  json entry = provenance;
+  entry["inputs"] = json::array({{{"stem", stem.name}, {"sha256", stem.sha256}}});
+  entry["model"] = model_json;
+  entry["parameters"] = {
+      {"model", opt.model},
+      {"shifts", opt.apply.shifts},
+      {"overlap", opt.apply.overlap},
+      {"segment_s", opt.apply.segment_s ? json(*opt.apply.segment_s) : json()},
+      {"seed", opt.apply.seed},
+      {"transition_power", opt.apply.transition_power},
+      {"two_stems", opt.two_stems.empty() ? json() : json(opt.two_stems)},
+      {"input_stem", stem.name},
+      {"device", rep.device},
+      {"threads", rep.threads},
+      {"cache", opt.use_cache ? (rep.cache_hit ? "hit" : "stored") : "off"},
+      {"cache_key", key}};
+  entry["plan"] = plan_json;
+  entry["metrics"] = {{"after", after}};
+  const double elapsed = now_s() - t0;
+  entry["elapsed_s"] = elapsed;
+  if (!rep.cache_hit && rep.audio_s > 0)
+    entry["seconds_per_audio_second"] = rep.separate_s / rep.audio_s;
+  m.history.push_back(entry);
+  rep.output = out.commit();
+  rep.record = {{"output", rep.output.string()},
+                {"stems", rep.stems},
+                {"model", spec.name},
+                {"device", rep.device},
+                {"cache", opt.use_cache ? (rep.cache_hit ? "hit" : "stored") : "off"},
+                {"elapsed_s", elapsed}};
+  return rep;
+}
+
+}  // namespace
+
+SeparateReport separate(const stems::StemDir& in, const fs::path& output, bool force,
+                        const SeparateOptions& opt, const json& provenance,
+                        const Progress& progress) {
+  try {
+    return separate_impl(in, output, force, opt, provenance, progress);
+  } catch (const c10::Error& e) {
+    // libtorch's messages carry a C++ backtrace; keep the first line of the message only.
+    std::string msg = e.what_without_backtrace();
+    msg = msg.substr(0, msg.find('\n'));
+    throw Error(describe("libtorch failed", in.path().string(), msg));
+  }
+}
+
+}  // namespace rz::demucs
