@@ -94,6 +94,20 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
   const std::string cwd = options.cwd.string();
+  // The child's environment: ours with options.env applied (built here, not in the child).
+  std::vector<std::string> env_storage;
+  std::vector<char*> envp;
+  if (!options.env.empty()) {
+    for (char** e = environ; *e; ++e) {
+      const std::string entry = *e;
+      if (!options.env.count(entry.substr(0, entry.find('=')))) env_storage.push_back(entry);
+    }
+    for (const auto& [name, value] : options.env) {
+      if (value) env_storage.push_back(name + "=" + *value);
+    }
+    for (auto& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
 
   int in_pipe[2] = {-1, -1}, out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) fail("pipe");
@@ -109,7 +123,10 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
     if (dup2(options.stdin_text ? in_pipe[0] : devnull, STDIN_FILENO) < 0) _exit(126);
     if (dup2(out_pipe[1], STDOUT_FILENO) < 0 || dup2(err_pipe[1], STDERR_FILENO) < 0) _exit(126);
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-    execvp(argv[0], argv.data());
+    if (envp.empty())
+      execvp(argv[0], argv.data());
+    else
+      execvpe(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   ::close(devnull);

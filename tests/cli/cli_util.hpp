@@ -36,6 +36,9 @@ struct RunOptions {
   std::filesystem::path cwd;
   // Wall-clock limit after which the child is killed (SIGKILL) and exit_code reads 137.
   double timeout_s = 300;
+  // Changes to the child's environment (the rest is inherited): NAME -> value, or NAME -> nullopt
+  // to remove NAME.
+  std::map<std::string, std::optional<std::string>> env;
 };
 
 // Options for a run in working directory `cwd`, optionally with `stdin_text` on stdin.

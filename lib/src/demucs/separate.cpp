@@ -4,6 +4,8 @@
 #include <ATen/Context.h>
 #include <torch/cuda.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -31,6 +33,22 @@ namespace {
 // made by an older implementation are not reused.
 constexpr int kImplementationRevision = 1;
 constexpr size_t kBlockFrames = 1 << 16;
+
+// glibc returns every large free block to the kernel (mmap threshold, heap trimming), so each
+// of the model's large temporaries is page-faulted in again on the next segment: the official
+// Python code loses a third of its time that way on this kind of machine. Keeping freed memory
+// in the heap removes those faults; the footprint stays that of the largest forward.
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  static const bool done = [] {
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_TOP_PAD, 64 << 20);
+    return true;
+  }();
+  (void)done;
+#endif
+}
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -240,6 +258,7 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
                              const Progress& progress) {
   const double t0 = now_s();
   opt.validate();
+  keep_freed_memory();
   SeparateReport rep;
 
   // The stem to separate.
@@ -442,6 +461,7 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   if (!rep.cache_hit && rep.audio_s > 0)
     entry["seconds_per_audio_second"] = rep.separate_s / rep.audio_s;
   m.history.push_back(entry);
+  throw_if_interrupted();  // a signal during the last forward (no read() after it) commits nothing
   rep.output = out.commit();
   rep.record = {{"output", rep.output.string()},
                 {"stems", rep.stems},

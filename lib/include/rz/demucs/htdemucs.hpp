@@ -92,6 +92,8 @@ class DConvImpl : public torch::nn::Module {
  public:
   DConvImpl(int64_t channels, double compress, int depth);
   torch::Tensor forward(torch::Tensor x);
+  // forward() applied to every frequency row of a (B, C, Fr, T) tensor independently.
+  torch::Tensor forward_rows(torch::Tensor x);
 
  private:
   std::vector<torch::nn::Sequential> layers_;
@@ -135,6 +137,8 @@ class HDecLayerImpl : public torch::nn::Module {
   bool empty() const { return spec_.empty; }
 
  private:
+  torch::Tensor conv_tr_freq(const torch::Tensor& y);
+  torch::Tensor conv_tr_time(const torch::Tensor& y);
   LayerSpec spec_;
   int pad_;
   torch::nn::ConvTranspose1d conv_tr1d_{nullptr};
