@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
       "  rz-separate gig.ingest --model htdemucs_ft --shifts 2 -o gig.sep\n"
       "  rz-separate gig.ingest --two-stems vocals -d cuda\n"
       "  rz-ingest gig.mp3 | rz-separate | rz-mix | rz-master -o gig.flac\n");
+  tool.add_version_line(rz::demucs::torch_description());
   rz::demucs::SeparateOptions opt;
   double segment = 0;
   std::string model_dir, cache_dir;

@@ -147,8 +147,7 @@ struct BadModel {
   const char* file;               // name of the checkpoint inside the test's directory
   std::vector<const char*> says;  // words the one-line message must contain
   // Makes the file from tiny4000 (its path, and its contents as read).
-  std::function<void(const fs::path& out, const fs::path& tiny,
-                      const rz::demucs::Checkpoint& ck)>
+  std::function<void(const fs::path& out, const fs::path& tiny, const rz::demucs::Checkpoint& ck)>
       make;
 };
 
@@ -193,26 +192,38 @@ std::vector<BadModel> bad_models() {
       {"cac False", "bad.th", {"cac", "not supported"}, rewritten([](rz::demucs::Checkpoint& c) {
          c.kwargs["cac"] = false;
        })},
-      {"multi_freqs", "bad.th", {"multi_freqs", "not supported"},
+      {"multi_freqs",
+       "bad.th",
+       {"multi_freqs", "not supported"},
        rewritten([](rz::demucs::Checkpoint& c) { c.kwargs["multi_freqs"] = json::array({0.5}); })},
-      {"t_emb cape", "bad.th", {"t_emb", "cape"},
-       rewritten([](rz::demucs::Checkpoint& c) { c.kwargs["t_emb"] = "cape"; })},
-      {"an unknown kwarg", "bad.th", {"'no_such_arg'"},
-       rewritten([](rz::demucs::Checkpoint& c) { c.kwargs["no_such_arg"] = 1; })},
-      {"another demucs class", "bad.th", {"demucs.hdemucs.HDemucs", "not supported"},
+      {"t_emb cape", "bad.th", {"t_emb", "cape"}, rewritten([](rz::demucs::Checkpoint& c) {
+         c.kwargs["t_emb"] = "cape";
+       })},
+      {"an unknown kwarg", "bad.th", {"'no_such_arg'"}, rewritten([](rz::demucs::Checkpoint& c) {
+         c.kwargs["no_such_arg"] = 1;
+       })},
+      {"another demucs class",
+       "bad.th",
+       {"demucs.hdemucs.HDemucs", "not supported"},
        rewritten([](rz::demucs::Checkpoint& c) { c.klass = "demucs.hdemucs.HDemucs"; })},
-      {"an unknown class", "bad.th", {"my.models.Net"},
-       rewritten([](rz::demucs::Checkpoint& c) { c.klass = "my.models.Net"; })},
-      {"a missing tensor", "bad.th", {"missing tensor", "crosstransformer.layers_t.1.gamma_2.scale"},
+      {"an unknown class", "bad.th", {"my.models.Net"}, rewritten([](rz::demucs::Checkpoint& c) {
+         c.klass = "my.models.Net";
+       })},
+      {"a missing tensor",
+       "bad.th",
+       {"missing tensor", "crosstransformer.layers_t.1.gamma_2.scale"},
        rewritten([](rz::demucs::Checkpoint& c) {
          REQUIRE(c.state.back().first == "crosstransformer.layers_t.1.gamma_2.scale");
          c.state.pop_back();
        })},
-      {"an unexpected tensor", "bad.th", {"unexpected tensor", "decoder.9.conv.weight"},
+      {"an unexpected tensor",
+       "bad.th",
+       {"unexpected tensor", "decoder.9.conv.weight"},
        rewritten([](rz::demucs::Checkpoint& c) {
          c.state.push_back({"decoder.9.conv.weight", {{2}, {0.5f, -0.5f}}});
        })},
-      {"a tensor of the wrong shape", "bad.th",
+      {"a tensor of the wrong shape",
+       "bad.th",
        {"freq_emb.embedding.weight", "8x512", "512x8"},
        rewritten([](rz::demucs::Checkpoint& c) {
          auto& t = tensor(c, "freq_emb.embedding.weight");
@@ -237,8 +248,8 @@ TEST_CASE("rz-separate refuses broken checkpoints and leaves nothing behind", "[
 
       for (const bool explicit_output : {true, false}) {
         INFO((explicit_output ? "with -o" : "default output"));
-        std::vector<std::string> args = {"song",     "--model", bad.file, "--shifts",
-                                         "0",        "-d",      "cpu",    "--no-cache"};
+        std::vector<std::string> args = {"song", "--model", bad.file, "--shifts",
+                                         "0",    "-d",      "cpu",    "--no-cache"};
         if (explicit_output) args.insert(args.end(), {"-o", "out.sep"});
         const auto r = separate(args, rz::cli_test::in_dir(tmp.path()));
         check_refusal(r, "rz-separate", rz::kExitFailure);
@@ -375,8 +386,8 @@ TEST_CASE("a 6-source model writes guitar and piano too", "[cli]") {
                          "cpu", "--no-cache", "-o", (tmp / "six.sep").string()});
   const Names six = {"drums", "bass", "other", "vocals", "guitar", "piano"};
   CHECK(manifest_stems(tmp / "six.sep") == six);
-  CHECK(stem_files(tmp / "six.sep") == Names{"bass.wav", "drums.wav", "guitar.wav", "other.wav",
-                                             "piano.wav", "vocals.wav"});
+  CHECK(stem_files(tmp / "six.sep") ==
+        Names{"bass.wav", "drums.wav", "guitar.wav", "other.wav", "piano.wav", "vocals.wav"});
   for (const auto& n : six) {
     INFO(n);
     int rate = 0, channels = 0;
@@ -406,9 +417,7 @@ TEST_CASE("rz-separate reuses a cached separation and --no-cache recomputes", "[
   auto cache_state = [&](const std::string& out) {
     return manifest(tmp / out).at("history").back().at("parameters").at("cache");
   };
-  auto mentions_cache = [](const RunResult& r) {
-    return r.err.find("cache") != std::string::npos;
-  };
+  auto mentions_cache = [](const RunResult& r) { return r.err.find("cache") != std::string::npos; };
   auto entries = [&] {
     Names visible;
     for (const auto& n : list_dir(cache)) {
@@ -449,9 +458,9 @@ TEST_CASE("rz-separate records the model and parameters and input in the manifes
   rz::test::TempDir tmp;
   const fs::path song = ingest_rock(tmp);
   const fs::path out = tmp / "song.sep";
-  run_ok("rz-separate", {song.string(), "--model", shared(kTiny4).string(), "--shifts", "2",
-                         "--seed", "7", "--overlap", "0.3", "--segment", "6", "-d", "cpu",
-                         "--no-cache", "-o", out.string()});
+  run_ok("rz-separate",
+         {song.string(), "--model", shared(kTiny4).string(), "--shifts", "2", "--seed", "7",
+          "--overlap", "0.3", "--segment", "6", "-d", "cpu", "--no-cache", "-o", out.string()});
 
   const json in = manifest(song);
   const json m = manifest(out);
@@ -519,11 +528,10 @@ TEST_CASE("rz-ingest | rz-separate | rz-mix | rz-master works as a shell pipe", 
       "| tee out2 |\n"
       "{ \"$B/rz-mix\" 2>err3; echo $? >rc3; } | tee out3 |\n"
       "{ \"$B/rz-master\" -o out.flac 2>err4; echo $? >rc4; }\n";
-  const auto r = rz::cli_test::run_program(
-      "/bin/bash",
-      {"-c", script, "bash", rz::cli_test::bin_dir().string(), tiny.string(),
-       (tmp / "cache").string()},
-      rz::cli_test::in_dir(tmp.path()));
+  const auto r = rz::cli_test::run_program("/bin/bash",
+                                           {"-c", script, "bash", rz::cli_test::bin_dir().string(),
+                                            tiny.string(), (tmp / "cache").string()},
+                                           rz::cli_test::in_dir(tmp.path()));
   INFO(r.describe());
   for (int i = 1; i <= 4; ++i) {
     const std::string n = std::to_string(i);
@@ -570,9 +578,9 @@ TEST_CASE("rz-separate exits 2 on bad options and creates nothing", "[cli]") {
       {"an unknown flag", {"--no-such-flag"}, "no-such-flag"},
   };
   for (const auto& c : calls) {
-    std::vector<std::string> args = {"song",     "--model",     shared(kTiny4).string(),
-                                     "--shifts", "0",           "--cache-dir",
-                                     "cache",    "-o",          "out.sep"};
+    std::vector<std::string> args = {"song",     "--model", shared(kTiny4).string(),
+                                     "--shifts", "0",       "--cache-dir",
+                                     "cache",    "-o",      "out.sep"};
     args.insert(args.end(), c.args.begin(), c.args.end());
     const auto r = separate(args, rz::cli_test::in_dir(tmp.path()));
     INFO(c.label);
@@ -657,8 +665,7 @@ namespace {
 // `delay_s` after `marker` first appears on its stderr. Returns the wait status; `err` gets the
 // stderr and `signalled` whether the signal was sent before the tool ended.
 int interrupt_after(const fs::path& cwd, const std::vector<std::string>& args,
-                    const std::string& marker, double delay_s, std::string& err,
-                    bool& signalled) {
+                    const std::string& marker, double delay_s, std::string& err, bool& signalled) {
   constexpr double kGiveUpS = 300;
   std::vector<std::string> storage = {rz::cli_test::tool_path("rz-separate").string()};
   storage.insert(storage.end(), args.begin(), args.end());
@@ -718,17 +725,18 @@ int interrupt_after(const fs::path& cwd, const std::vector<std::string>& args,
 TEST_CASE("Ctrl-C during a FULL-model separation exits 130 and leaves nothing", "[cli]") {
   // With --progress, rz-separate writes progress lines to stderr: "analyse 100%" when the mix's
   // statistics are done, just before the first of the two forwards over the 6.8 s input (two
-  // overlapping 7.8 s segments), and "separate 50%" after the first forward. FULL takes seconds
-  // per forward, so a signal shortly after either line lands inside a forward.
+  // overlapping 7.8 s segments), and "rz-separate: separate  50%" after the first forward. FULL
+  // takes seconds per forward, so a signal shortly after either line lands inside a forward: the
+  // first, after which the tool reads input again, or the last, after which it only writes.
   constexpr double kSignalDelayS = 0.3;
   const fs::path full = shared(kFull);
   rz::test::TempDir tmp;
   ingest_rock(tmp);
   const auto listing = list_dir(tmp.path());
-  const std::vector<std::string> args = {"song", "--model",    full.string(), "--shifts",
-                                         "0",    "-d",         "cpu",         "--no-cache",
-                                         "--progress", "-o",   "song.sep"};
-  for (const std::string marker : {"analyse 100%", "separate 50%"}) {
+  const std::vector<std::string> args = {"song",       "--model", full.string(), "--shifts",
+                                         "0",          "-d",      "cpu",         "--no-cache",
+                                         "--progress", "-o",      "song.sep"};
+  for (const std::string marker : {"analyse 100%", ": separate "}) {
     DYNAMIC_SECTION("signal after '" << marker << "'") {
       std::string err;
       bool signalled = false;

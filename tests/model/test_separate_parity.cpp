@@ -41,9 +41,7 @@ fs::path shared_path(const std::string& cases_path) {
   return fs::absolute(rz::test::require_shared(cases_path.substr(prefix.size())));
 }
 
-json load_cases() {
-  return read_json(rz::test::require_shared("demucs/cases.json")).at("cases");
-}
+json load_cases() { return read_json(rz::test::require_shared("demucs/cases.json")).at("cases"); }
 
 json find_case(const std::string& id) {
   for (const auto& c : load_cases()) {
@@ -122,10 +120,9 @@ void check_case(const std::string& id) {
   rz::test::TempDir tmp;
   const fs::path song = ingest(tmp, shared_path(c.at("input")));
   const fs::path out = tmp / "song.sep";
-  std::vector<std::string> args = {song.string(),   "--model",   model.string(), "--shifts",
-                                   "0",             "--overlap", c.at("overlap").dump(),
-                                   "--threads",     kThreads,    "--no-cache",   "-o",
-                                   out.string()};
+  std::vector<std::string> args = {
+      song.string(),          "--model",   model.string(), "--shifts",   "0",  "--overlap",
+      c.at("overlap").dump(), "--threads", kThreads,       "--no-cache", "-o", out.string()};
   if (!c.at("segment").is_null()) {
     args.push_back("--segment");
     args.push_back(c.at("segment").dump());
@@ -188,8 +185,8 @@ TEST_CASE("rz-separate draws the shift offsets of Python's random.seed and is de
   std::vector<fs::path> outs;
   for (const char* name : {"a.sep", "b.sep"}) {
     outs.push_back(tmp / name);
-    run_ok("rz-separate", {song.string(), "--model", model.string(), "--shifts", "1", "--seed",
-                           "0", "--threads", kThreads, "--no-cache", "-o", outs.back().string()});
+    run_ok("rz-separate", {song.string(), "--model", model.string(), "--shifts", "1", "--seed", "0",
+                           "--threads", kThreads, "--no-cache", "-o", outs.back().string()});
   }
   const json entry = read_json(outs[0] / rz::stems::kManifestFile).at("history").back();
   CHECK(entry.at("parameters").at("shifts") == 1);

@@ -217,14 +217,14 @@ void write_checkpoint(const fs::path& path, const rz::demucs::Checkpoint& ck, St
     }
     entries.push_back({"archive/data/" + storage_key, std::move(data)});
   }
-  const std::string pickle = std::string("\x80\x02") +
-                             pk::dict({{pk::str("klass"), pk::global(ck.klass.substr(0, dot),
-                                                                     ck.klass.substr(dot + 1))},
-                                       {pk::str("args"), args.empty() ? ")" : pk::tuple(args)},
-                                       {pk::str("kwargs"), pk::value(ck.kwargs)},
-                                       {pk::str("state"), pk::dict(state)},
-                                       {pk::str("training_args"), "}"}}) +
-                             ".";
+  const std::string pickle =
+      std::string("\x80\x02") +
+      pk::dict({{pk::str("klass"), pk::global(ck.klass.substr(0, dot), ck.klass.substr(dot + 1))},
+                {pk::str("args"), args.empty() ? ")" : pk::tuple(args)},
+                {pk::str("kwargs"), pk::value(ck.kwargs)},
+                {pk::str("state"), pk::dict(state)},
+                {pk::str("training_args"), "}"}}) +
+      ".";
   entries[0] = {"archive/data.pkl", pickle};
   entries.push_back({"archive/version", "3\n"});
 

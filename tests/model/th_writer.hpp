@@ -44,9 +44,11 @@ std::string str(const std::string& s);  // BINUNICODE
 std::string integer(int32_t v);         // BININT
 std::string global(const std::string& module, const std::string& name);
 std::string tuple(const std::vector<std::string>& items);
-std::string list(const std::vector<std::string>& items);  // "]" alone when empty
-std::string dict(const std::vector<std::pair<std::string, std::string>>& items);  // "}" alone when empty
-std::string ints(const std::vector<int64_t>& v);  // a tuple of BININTs
+// A list or dict; empty ones are the bare EMPTY_LIST "]" / EMPTY_DICT "}", as pickle writes them.
+std::string list(const std::vector<std::string>& items);
+std::string dict(const std::vector<std::pair<std::string, std::string>>& items);
+// A tuple of BININTs.
+std::string ints(const std::vector<int64_t>& v);
 // A JSON value as the Python value demucs would have pickled: null -> None, bools, ints (BININT,
 // or LONG1 beyond 32 bits), floats (BINFLOAT), strings, arrays -> lists, objects -> dicts.
 std::string value(const nlohmann::json& v);

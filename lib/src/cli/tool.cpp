@@ -140,7 +140,8 @@ Tool::Tool(std::string name, std::string description, std::string examples)
               "\nExit status: 0 ok, 1 failure, 2 usage error, 3 a check "
               "failed, 130 interrupted. See " +
               name_ + "(1).");
-  app_.set_version_flag("--version", name_ + " " + kVersion + "\n" + library_versions());
+  version_text_ = name_ + " " + kVersion + "\n" + library_versions();
+  app_.set_version_flag("--version", version_text_);
   app_.add_flag("--json", ctx_.json_, "Print one JSON object on stdout instead of the output path");
   app_.add_flag("-q,--quiet", quiet_, "Errors only on stderr");
   app_.add_flag("-v,--verbose", verbose_count_, "More detail on stderr (-vv: timings)");
@@ -163,6 +164,11 @@ void Tool::add_output(const std::string& help) {
 void Tool::add_verify() {
   app_.add_flag("--verify", ctx_.verify_,
                 "Check every stem's SHA-256 against the manifest before reading (slower)");
+}
+
+void Tool::add_version_line(const std::string& line) {
+  version_text_ += "\n" + line;
+  app_.set_version_flag("--version", version_text_);
 }
 
 int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body) {

@@ -16,6 +16,8 @@ namespace {
 // Size of one block of attention scores (heads x queries x keys, fp32): small enough for the
 // cache of one core, large enough that each matrix product stays efficient.
 constexpr int64_t kAttentionBlockBytes = 8 << 20;
+// Size of one block of a DConv layer's widest intermediate (2C channels x rows x time).
+constexpr int64_t kDConvBlockBytes = 2 << 20;
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -200,9 +202,15 @@ torch::Tensor row_group_norm(const torch::Tensor& x, const torch::nn::GroupNormI
 }  // namespace
 
 torch::Tensor DConvImpl::forward_rows(torch::Tensor x) {
-  // The same layers as forward() on (B*Fr, C, T), but run in place on (B, C, Fr, T): the
-  // convolutions become (1, k) 2-D convolutions, and no transposed copy of the input is made.
-  // oneDNN runs the 1-D form over hundreds of tiny batches at a few GFLOP/s.
+  // The same layers as forward() on (B*Fr, C, T), computed in place on (B, C, Fr, T) with no
+  // transposed copies (oneDNN runs the folded 1-D form over hundreds of tiny batches at a few
+  // GFLOP/s). Each layer is  x + scale * GLU(GN2(W2 * GELU(GN1(conv3(x)))))  per frequency row.
+  // The wide GroupNorm GN2 (2C channels) is not run over its 2C-channel input: its per-row mean
+  // and variance follow exactly from the first and second moments of the narrow C/8-channel
+  // input of the 1x1 convolution W2 (computed in double), and its affine map, the row's
+  // normalisation and LayerScale fold into W2 itself. That saves five passes over the largest
+  // tensors of the model; the result is the same up to float rounding.
+  bool owned = false;  // x is the caller's until the first in-place update
   for (auto& layer : layers_) {
     auto* c1 = layer->ptr(0)->as<torch::nn::Conv1dImpl>();
     auto* n1 = layer->ptr(1)->as<torch::nn::GroupNormImpl>();
@@ -210,13 +218,56 @@ torch::Tensor DConvImpl::forward_rows(torch::Tensor x) {
     auto* n2 = layer->ptr(4)->as<torch::nn::GroupNormImpl>();
     auto* ls = layer->ptr(6)->as<LayerScaleImpl>();
     const int64_t d = c1->options.dilation()->at(0);
-    const int64_t pad = d;  // dilation * (kernel // 2) with demucs' kernel of 3
-    const std::vector<int64_t> stride{1, 1}, padding{0, pad}, dilation{1, d};
-    auto h = torch::conv2d(x, c1->weight.unsqueeze(2), c1->bias, stride, padding, dilation);
-    h = torch::gelu(row_group_norm(h, *n1));
-    h = torch::conv2d(h, c2->weight.unsqueeze(2), c2->bias);
-    h = torch::glu(row_group_norm(h, *n2), 1);
-    x = x + ls->scale.view({1, -1, 1, 1}) * h;
+    const std::vector<int64_t> stride{1, 1}, padding{0, d}, dilation{1, d};
+    auto g = torch::conv2d(x, c1->weight.unsqueeze(2), c1->bias, stride, padding, dilation);
+    g = torch::gelu(row_group_norm(g, *n1));  // (B, h, Fr, T), h = C / compress: small
+
+    const int64_t B = g.size(0), h = g.size(1), Fr = g.size(2), T = g.size(3);
+    const int64_t C2 = c2->weight.size(0), C = C2 / 2;
+    auto gd = g.to(torch::kDouble);
+    auto mu = gd.mean(3).permute({0, 2, 1});                               // (B, Fr, h)
+    auto rows = gd.permute({0, 2, 1, 3});                                   // (B, Fr, h, T)
+    auto G = torch::matmul(rows, rows.transpose(-1, -2)) / static_cast<double>(T);  // (B,Fr,h,h)
+    auto W = c2->weight.squeeze(-1).to(torch::kDouble);                     // (2C, h)
+    auto bb = c2->bias.to(torch::kDouble);                                  // (2C)
+    auto mean = torch::matmul(mu, W.sum(0)) / static_cast<double>(C2) + bb.mean();  // (B, Fr)
+    auto WtW = torch::matmul(W.t(), W);                                     // (h, h)
+    auto ex2 = ((G * WtW).sum({-1, -2}) + 2.0 * torch::matmul(mu, torch::matmul(W.t(), bb)) +
+                (bb * bb).sum()) /
+               static_cast<double>(C2);
+    auto var = (ex2 - mean * mean).clamp_min(0.0);
+    auto rstd = torch::rsqrt(var + n2->options.eps());                      // (B, Fr)
+
+    // Folded 1x1 convolution: out_o = s_o * gamma_o * (rstd * (W_o g + b_o - mean)) + s_o * beta_o
+    // with s = LayerScale on the first (value) half of the GLU and 1 on the gate half.
+    auto s = torch::cat({ls->scale, torch::ones({C}, ls->scale.options())}).to(torch::kDouble);
+    auto gamma = n2->weight.to(torch::kDouble) * s;
+    auto beta = n2->bias.to(torch::kDouble) * s;
+    auto wf = torch::cat({W * gamma.unsqueeze(1), (gamma * bb).unsqueeze(1), gamma.unsqueeze(1)}, 1)
+                  .to(torch::kFloat)
+                  .view({C2, h + 2, 1, 1});
+    auto rs = rstd.to(torch::kFloat).view({B, 1, Fr, 1});
+    auto shift = (-rstd * mean).to(torch::kFloat).view({B, 1, Fr, 1});
+    auto gin = torch::cat({g * rs, rs.expand({B, 1, Fr, T}), shift.expand({B, 1, Fr, T})}, 1);
+    // The 2C-channel output of the folded 1x1 convolution is made a few rows at a time and
+    // consumed at once (GLU and residual add), so it never leaves the cache: as one convolution
+    // writing 2C x Fr x T floats it ran at memory speed, 5x slower.
+    auto w2d = wf.view({C2, h + 2});
+    auto bias = beta.to(torch::kFloat).unsqueeze(1);
+    if (!owned) {
+      x = x.clone();
+      owned = true;
+    }
+    const int64_t rows_per_block =
+        std::max<int64_t>(1, kDConvBlockBytes / (static_cast<int64_t>(sizeof(float)) * C2 * T));
+    for (int64_t bi = 0; bi < B; ++bi) {
+      for (int64_t r = 0; r < Fr; r += rows_per_block) {
+        const int64_t n = std::min(rows_per_block, Fr - r);
+        auto u = torch::addmm(bias, w2d, gin[bi].narrow(1, r, n).reshape({h + 2, n * T}));
+        x[bi].narrow(1, r, n).addcmul_(u.narrow(0, 0, C).view({C, n, T}),
+                                       torch::sigmoid(u.narrow(0, C, C)).view({C, n, T}));
+      }
+    }
   }
   return x;
 }
@@ -326,8 +377,11 @@ torch::Tensor HDecLayerImpl::conv_tr_freq(const torch::Tensor& y) {
   if (K % Sd != 0 || y.dim() != 4) return conv_tr2d_->forward(y);
   const int64_t B = y.size(0), Cin = y.size(1), Fr = y.size(2), T = y.size(3);
   const int64_t Cout = w.size(1), G = K / Sd;
-  auto z = torch::matmul(w.reshape({Cin, Cout * K}).t(), y.reshape({B, Cin, Fr * T}));
-  z = z.view({B, Cout, G, Sd, Fr, T});
+  const auto wt = w.reshape({Cin, Cout * K}).t();
+  auto yf = y.reshape({B, Cin, Fr * T});
+  std::vector<torch::Tensor> zs;
+  for (int64_t b = 0; b < B; ++b) zs.push_back(torch::mm(wt, yf[b]));  // plain GEMMs, not bmm
+  auto z = torch::stack(zs).view({B, Cout, G, Sd, Fr, T});
   auto out = torch::zeros({B, Cout, Fr + G - 1, Sd, T}, y.options());
   for (int64_t g = 0; g < G; ++g)
     out.narrow(2, g, Fr).add_(z.select(2, g).permute({0, 1, 3, 2, 4}));
@@ -344,8 +398,10 @@ torch::Tensor HDecLayerImpl::conv_tr_time(const torch::Tensor& y) {
   if (K % Sd != 0 || y.dim() != 3) return conv_tr1d_->forward(y);
   const int64_t B = y.size(0), Cin = y.size(1), L = y.size(2);
   const int64_t Cout = w.size(1), G = K / Sd;
-  auto z = torch::matmul(w.reshape({Cin, Cout * K}).t(), y);  // (B, Cout*K, L)
-  z = z.view({B, Cout, G, Sd, L});
+  const auto wt = w.reshape({Cin, Cout * K}).t();
+  std::vector<torch::Tensor> zs;
+  for (int64_t b = 0; b < B; ++b) zs.push_back(torch::mm(wt, y[b]));  // (Cout*K, L) each
+  auto z = torch::stack(zs).view({B, Cout, G, Sd, L});
   auto out = torch::zeros({B, Cout, L + G - 1, Sd}, y.options());
   for (int64_t g = 0; g < G; ++g) out.narrow(2, g, L).add_(z.select(2, g).transpose(2, 3));
   out = out.view({B, Cout, (L + G - 1) * Sd});
@@ -706,11 +762,36 @@ torch::Tensor HTDemucsImpl::ispec(const torch::Tensor& z, int64_t length) const 
   const int64_t le = hl * ((length + hl - 1) / hl) + 2 * pad;
   std::vector<int64_t> lead(zc.sizes().begin(), zc.sizes().end() - 2);
   auto flat = zc.reshape({-1, zc.size(-2), zc.size(-1)});
-  auto x = torch::istft(flat, cfg_.nfft, hl, cfg_.nfft, window_.to(z.device()), /*center=*/true,
-                        /*normalized=*/true, /*onesided=*/c10::nullopt, le);
+  auto x = istft(flat, hl, le);
   lead.push_back(x.size(-1));
   x = x.view(lead);
   return x.index({"...", Slice(pad, pad + length)});
+}
+
+torch::Tensor HTDemucsImpl::istft(const torch::Tensor& z, int64_t hop, int64_t length) const {
+  // torch.istft(z, n_fft, hop, window=hann, center=True, normalized=True, length=length) for
+  // hop = n_fft / 4, with the overlap-add done as four shifted additions: libtorch 1.13 does it
+  // through col2im, which took 2/3 of the iSTFT's time here.
+  const int64_t n_fft = cfg_.nfft;
+  if (n_fft != 4 * hop) {
+    return torch::istft(z, n_fft, hop, n_fft, window_.to(z.device()), true, true, c10::nullopt,
+                        length);
+  }
+  const int64_t N = z.size(0), T = z.size(2);
+  const auto window = window_.to(z.device());
+  // Frames: inverse real FFT scaled by 1/sqrt(n_fft) (normalized=True), times the window.
+  auto frames = torch::fft_irfft(z.transpose(1, 2), n_fft, -1, "ortho").mul_(window);  // (N,T,n_fft)
+  auto f4 = frames.view({N, T, 4, hop});
+  auto out = torch::zeros({N, T + 3, hop}, frames.options());
+  for (int64_t j = 0; j < 4; ++j) out.narrow(1, j, T).add_(f4.select(2, j));
+  auto w2 = (window * window).view({4, hop});
+  auto env = torch::zeros({T + 3, hop}, frames.options());
+  for (int64_t j = 0; j < 4; ++j) env.narrow(0, j, T).add_(w2[j].expand({T, hop}));
+  const int64_t start = n_fft / 2;
+  auto y = out.view({N, (T + 3) * hop}).narrow(1, start, length);
+  auto e = env.view({(T + 3) * hop}).narrow(0, start, length);
+  TORCH_CHECK(e.abs().min().item<float>() > 1e-11, "istft: window overlap-add is zero");
+  return y / e;
 }
 
 torch::Tensor HTDemucsImpl::forward(const torch::Tensor& mix_in, const TraceFn& trace) {

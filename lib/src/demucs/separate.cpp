@@ -223,6 +223,13 @@ void write_two_stems(const fs::path& keep, const std::vector<fs::path>& others, 
   wr.close();
 }
 
+void check_two_stems(const std::string& name, const std::vector<std::string>& sources) {
+  if (name.empty() || std::find(sources.begin(), sources.end(), name) != sources.end()) return;
+  std::string list;
+  for (const auto& s : sources) list += (list.empty() ? "" : ", ") + s;
+  throw UsageError("--two-stems " + name + ": the model's sources are " + list);
+}
+
 }  // namespace
 
 void SeparateOptions::validate() const {
@@ -231,6 +238,14 @@ void SeparateOptions::validate() const {
     throw UsageError("--device must be auto, cpu, cuda, cuda:N or mps (got '" + device + "')");
   if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 0 and 1024");
   if (model.empty()) throw UsageError("--model is empty");
+}
+
+std::string torch_description() {
+  std::string devices = "cpu";
+  if (torch::cuda::is_available())
+    devices += ", cuda (" + std::to_string(torch::cuda::device_count()) + ")";
+  if (at::hasMPS()) devices += ", mps";
+  return std::string("libtorch ") + TORCH_VERSION + "; devices: " + devices;
 }
 
 torch::Device resolve_device(const std::string& name, std::vector<std::string>* warnings) {
@@ -284,7 +299,9 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   stems::StemDirWriter out(output, force);
 
   // Cache identity: everything that decides the samples, nothing that does not (threads, paths).
-  json identity = {{"input_sha256", stem.sha256},
+  // A hand-written manifest may omit hashes: then hash the file, never share a key.
+  const std::string input_sha256 = stem.sha256.empty() ? stems::sha256_file(stem_file) : stem.sha256;
+  json identity = {{"input_sha256", input_sha256},
                    {"model_sha256", member_sha},
                    {"weights", spec.weights},
                    {"shifts", opt.apply.shifts},
@@ -335,6 +352,7 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
     const double t_sep = now_s();
     Ensemble model = load_ensemble(spec, device);
     opt.apply.validate(model);
+    check_two_stems(opt.two_stems, model.sources);
     sources = model.sources;
     rate = model.sample_rate_hz;
     channels = model.channels;
@@ -400,12 +418,8 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
 
   // --two-stems: the named source and the sum of the others.
   if (!opt.two_stems.empty()) {
+    check_two_stems(opt.two_stems, sources);
     const auto it = std::find(sources.begin(), sources.end(), opt.two_stems);
-    if (it == sources.end()) {
-      std::string list;
-      for (const auto& s : sources) list += (list.empty() ? "" : ", ") + s;
-      throw UsageError("--two-stems " + opt.two_stems + ": the model's sources are " + list);
-    }
     const size_t k = static_cast<size_t>(it - sources.begin());
     std::vector<fs::path> others;
     for (size_t i = 0; i < sources.size(); ++i)

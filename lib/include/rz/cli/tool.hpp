@@ -80,9 +80,12 @@ class Tool {
   // codes.
   int run(int argc, char** argv, const std::function<Result(Context&)>& body);
   const std::string& name() const { return name_; }
+  // Appends a line to --version (e.g. the libtorch version and the devices it can use).
+  void add_version_line(const std::string& line);
 
  private:
   std::string name_;
+  std::string version_text_;
   CLI::App app_;
   Context ctx_;
   bool multiple_inputs_ = false;

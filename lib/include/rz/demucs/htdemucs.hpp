@@ -204,6 +204,7 @@ class HTDemucsImpl : public torch::nn::Module {
  private:
   torch::Tensor spec(const torch::Tensor& x) const;
   torch::Tensor ispec(const torch::Tensor& z, int64_t length) const;
+  torch::Tensor istft(const torch::Tensor& z, int64_t hop, int64_t length) const;
 
   HTDemucsConfig cfg_;
   std::vector<HEncLayer> encoder_, tencoder_;

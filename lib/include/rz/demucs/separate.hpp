@@ -33,6 +33,9 @@ struct SeparateOptions {
 // when it falls back to the CPU; an explicit device that is absent is a UsageError.
 torch::Device resolve_device(const std::string& name, std::vector<std::string>* warnings);
 
+// "libtorch 1.13.1; devices: cpu" (with cuda/mps when this build and machine have them).
+std::string torch_description();
+
 struct SeparateReport {
   std::filesystem::path output;
   std::vector<std::string> warnings;
