@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -449,6 +450,20 @@ TEST_CASE("rz-separate reuses a cached separation and --no-cache recomputes", "[
   CHECK(cache_state("other.sep") == "stored");
   CHECK(entries().size() == 2);
   CHECK(rz::cli_test::temp_entries(cache).empty());
+
+  // A hit hard-links the cached files into the output. Editing such an output in place damages
+  // the entry: the next run notices through the recorded SHA-256 and recomputes.
+  const fs::path edited = tmp / "second.sep" / "drums.wav";
+  {
+    std::fstream f(edited, std::ios::in | std::ios::out | std::ios::binary);
+    REQUIRE(f);
+    f.seekp(-4, std::ios::end);
+    f.write("\x7f\x7f\x7f\x7f", 4);
+  }
+  const auto damaged = run_cached("damaged.sep", {"--cache-dir", cache.string()});
+  CHECK(damaged.err.find("damaged") != std::string::npos);
+  CHECK(cache_state("damaged.sep") == "stored");
+  check_same_stems(tmp / "first.sep", tmp / "damaged.sep");
 }
 
 // ---------------------------------------------------------------------------------------------

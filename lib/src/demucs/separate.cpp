@@ -5,10 +5,15 @@
 #include <torch/cuda.h>
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <cmath>
 #include <thread>
@@ -198,6 +203,34 @@ json stem_metrics(const fs::path& file) {
   return {{"rms_dbfs", db(rms)}, {"peak_dbfs", db(peak)}};
 }
 
+// Copies `src` to `dst` and returns the SHA-256 of the bytes written (one pass over the data).
+std::string copy_with_sha256(const fs::path& src, const fs::path& dst) {
+  std::FILE* in = std::fopen(src.c_str(), "rb");
+  if (!in) throw IoError("cannot read", src.string(), std::strerror(errno));
+  std::FILE* out = std::fopen(dst.c_str(), "wb");
+  if (!out) {
+    std::fclose(in);
+    throw IoError("cannot write", dst.string(), std::strerror(errno));
+  }
+  stems::Sha256 sha;
+  std::vector<char> buf(1 << 20);
+  bool ok = true;
+  for (;;) {
+    const size_t n = std::fread(buf.data(), 1, buf.size(), in);
+    if (n == 0) break;
+    sha.update(buf.data(), n);
+    if (std::fwrite(buf.data(), 1, n, out) != n) {
+      ok = false;
+      break;
+    }
+  }
+  ok = !std::ferror(in) && ok;
+  std::fclose(in);
+  ok = std::fclose(out) == 0 && ok;
+  if (!ok) throw IoError("cannot copy", src.string(), "read or write failed");
+  return sha.hex_digest();
+}
+
 // Writes `out` = a copy of `keep`, and `rest` = the sum of `others` (for --two-stems).
 void write_two_stems(const fs::path& keep, const std::vector<fs::path>& others, audio::Writer& wk,
                      audio::Writer& wr) {
@@ -323,28 +356,63 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   std::vector<fs::path> full_files;  // one float WAV per source, in the writer's directory
 
   std::optional<fs::path> hit;
+  std::map<std::string, std::string> full_sha;  // stem -> SHA-256 of its file, when known
+  json full_metrics = json::object();           // stem -> metrics, when known
   if (opt.use_cache) hit = cache.lookup(key);
   if (hit) {
     std::ifstream f(*hit / "entry.json");
     json entry = json::parse(f, nullptr, false);
     const json meta = entry.is_object() && entry.contains("meta") ? entry["meta"] : json();
+    std::map<std::string, std::string> recorded;
+    if (entry.is_object() && entry.contains("files") && entry["files"].is_array())
+      for (const auto& fe : entry["files"])
+        if (fe.is_object() && fe.contains("name") && fe.contains("sha256"))
+          recorded[fe["name"].get<std::string>()] = fe["sha256"].get<std::string>();
     if (!meta.is_object() || !meta.contains("sources")) {
       hit.reset();
     } else {
       sources = meta["sources"].get<std::vector<std::string>>();
+      check_two_stems(opt.two_stems, sources);
       model_json = meta["model"];
       plan_json = meta["plan"];
       rate = meta["sample_rate_hz"];
       channels = meta["channels"];
       frames = meta["frames"];
+      if (meta.contains("metrics") && meta["metrics"].is_object()) full_metrics = meta["metrics"];
+      // Hard-link the cached files into the output (a copy when the cache is on another file
+      // system) and hash them: a file that no longer matches the hash recorded when it was cached
+      // (edited through a link, damaged) makes the entry a miss. Linking instead of copying keeps
+      // a hit on a long recording at the cost of reading it once.
+      const fs::path entry_dir = *hit;
+      bool damaged = false;
       for (const auto& s : sources) {
+        const fs::path src = entry_dir / (s + ".wav");
         const fs::path dst = out.stem_file_path(s);
-        fs::copy_file(*hit / (s + ".wav"), dst, fs::copy_options::overwrite_existing);
+        std::error_code ec;
+        fs::create_hard_link(src, dst, ec);
+        const std::string sha = ec ? copy_with_sha256(src, dst) : stems::sha256_file(dst);
         full_files.push_back(dst);
+        full_sha[s] = sha;
+        if (recorded[s + ".wav"] != sha) damaged = true;
       }
-      rep.cache_hit = true;
-      rep.notes.push_back("separation served from the cache (" + cache_root.string() + "/" +
-                          key.substr(0, 12) + "...; --no-cache recomputes)");
+      if (!damaged) {
+        rep.cache_hit = true;
+        rep.notes.push_back("separation served from the cache (" + cache_root.string() + "/" +
+                            key.substr(0, 12) + "...; --no-cache recomputes)");
+      } else {
+        rep.warnings.push_back("a cached separation was damaged: recomputing");
+        // Move the entry aside first (a rename is atomic for concurrent readers), then delete it,
+        // so that the fresh result can take its place.
+        std::error_code ec;
+        const fs::path aside = cache_root / (".damaged-" + key + "-" + std::to_string(::getpid()));
+        fs::rename(entry_dir, aside, ec);
+        if (!ec) fs::remove_all(aside, ec);
+        for (const auto& p : full_files) fs::remove(p);
+        hit.reset();
+        full_files.clear();
+        full_sha.clear();
+        full_metrics = json::object();
+      }
     }
   }
 
@@ -406,10 +474,11 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
                  {"shift_offsets", plan.offsets},
                  {"normalisation", {{"mean", fmean}, {"std_plus_1e-8", fden}}},
                  {"input_resampled", input.resampled()}};
+    for (size_t i = 0; i < sources.size(); ++i) full_metrics[sources[i]] = stem_metrics(full_files[i]);
     if (opt.use_cache) {
       json meta = {{"sources", sources}, {"model", model_json}, {"plan", plan_json},
                    {"sample_rate_hz", rate}, {"channels", channels}, {"frames", frames},
-                   {"identity", identity}};
+                   {"metrics", full_metrics}, {"identity", identity}};
       std::string why;
       if (!cache.store(key, full_files, meta, &why))
         rep.warnings.push_back("could not cache the separation: " + why);
@@ -434,6 +503,8 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
     }
     fs::remove(moved);
     for (const auto& p : others) fs::remove(p);
+    full_sha.clear();  // the two outputs are new files
+    full_metrics = json::object();
     rep.stems = {opt.two_stems, "no_" + opt.two_stems};
   } else {
     rep.stems = sources;
@@ -441,8 +512,12 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
 
   json after = json::object();
   for (const auto& s : rep.stems) {
-    out.add_stem(s, frames);
-    after[s] = stem_metrics(out.stem_file_path(s));
+    const auto known = full_sha.find(s);
+    if (known != full_sha.end())
+      out.add_stem(s, frames, known->second);
+    else
+      out.add_stem(s, frames);
+    after[s] = full_metrics.contains(s) ? full_metrics[s] : stem_metrics(out.stem_file_path(s));
   }
 
   stems::Manifest& m = out.manifest();

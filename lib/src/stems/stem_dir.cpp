@@ -160,14 +160,17 @@ audio::Writer StemDirWriter::open_stem(const std::string& name, int sample_rate_
 }
 
 void StemDirWriter::add_stem(const std::string& name, int64_t frames) {
+  add_stem(name, frames, sha256_file(temp_ / (name + ".wav")));
+}
+
+void StemDirWriter::add_stem(const std::string& name, int64_t frames, const std::string& sha256) {
   StemEntry e;
   e.name = name;
   e.file = name + ".wav";
   e.format = "wav/float32";
   e.frames = frames;
-  const fs::path p = temp_ / e.file;
-  e.bytes = fs::file_size(p);
-  e.sha256 = sha256_file(p);
+  e.bytes = fs::file_size(temp_ / e.file);
+  e.sha256 = sha256;
   manifest_.stems.push_back(e);
 }
 

@@ -47,6 +47,9 @@ class StemDirWriter {
   audio::Writer open_stem(const std::string& name, int sample_rate_hz, int channels) const;
   // Records a stem whose file is complete and closed: measures size and SHA-256.
   void add_stem(const std::string& name, int64_t frames);
+  // The same with a SHA-256 the caller computed over exactly the file's bytes as it wrote them
+  // (saves reading a large file again).
+  void add_stem(const std::string& name, int64_t frames, const std::string& sha256);
 
   Manifest& manifest() { return manifest_; }
   // Writes manifest.json and renames the directory into place; returns the final path.
