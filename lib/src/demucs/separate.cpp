@@ -286,8 +286,7 @@ torch::Device resolve_device(const std::string& name, std::vector<std::string>* 
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     if (!torch::cuda::is_available())
       throw UsageError("--device " + name +
-                       ": no CUDA device (this libtorch " +
-                       (torch::cuda::is_available() ? "" : "has no usable CUDA") + ")");
+                       ": CUDA is not available (no GPU, or a libtorch built without CUDA)");
     return torch::Device(name);
   }
   if (name == "mps") {
