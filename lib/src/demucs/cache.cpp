@@ -72,42 +72,6 @@ void remove_stale_work_dirs(const fs::path& root) {
   }
 }
 
-// Copies `from` to `to` (a new file), hashing the bytes on the way; checks every write, the
-// flush, fsync and close. Returns the lower-case hex SHA-256.
-std::string copy_and_hash(const fs::path& from, const fs::path& to, uint64_t* bytes) {
-  FILE* in = std::fopen(from.c_str(), "rb");
-  if (!in) throw IoError("cannot read", from.string(), std::strerror(errno));
-  FILE* out = std::fopen(to.c_str(), "wbx");
-  if (!out) {
-    const int saved = errno;
-    std::fclose(in);
-    throw IoError("cannot write", to.string(), std::strerror(saved));
-  }
-  stems::Sha256 sha;
-  std::vector<char> buf(1 << 20);
-  uint64_t total = 0;
-  bool write_ok = true;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), in)) > 0) {
-    sha.update(buf.data(), n);
-    total += n;
-    if (std::fwrite(buf.data(), 1, n, out) != n) {
-      write_ok = false;
-      break;
-    }
-  }
-  const bool read_ok = std::ferror(in) == 0;
-  std::fclose(in);
-  int saved = write_ok ? 0 : errno;
-  write_ok = std::fflush(out) == 0 && write_ok;
-  write_ok = fsync(fileno(out)) == 0 && write_ok;
-  if (!write_ok && saved == 0) saved = errno;
-  write_ok = std::fclose(out) == 0 && write_ok;
-  if (!read_ok) throw IoError("cannot read", from.string(), "read error");
-  if (!write_ok) throw IoError("cannot write", to.string(), std::strerror(saved ? saved : errno));
-  *bytes = total;
-  return sha.hex_digest();
-}
 
 void fsync_dir(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
@@ -148,7 +112,7 @@ void build_entry(const fs::path& temp, const std::string& key, const std::vector
       throw InputError("cannot cache", src.string(), "two files are named " + name);
     }
     uint64_t bytes = 0;
-    const std::string sha = copy_and_hash(src, temp / name, &bytes);
+    const std::string sha = stems::copy_file_sha256(src, temp / name, &bytes);
     if (given && given->contains(name) && (*given)[name].is_string() &&
         (*given)[name].get<std::string>() != sha) {
       throw InputError("cannot cache", src.string(),

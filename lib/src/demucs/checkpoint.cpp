@@ -1142,8 +1142,10 @@ bool is_lower_hex(const std::string& s) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+}  // namespace
+
 // demucs' LocalRepo names: "NAME-XXXXXXXX.th" -> {NAME, XXXXXXXX}; anything else -> {stem, ""}.
-std::pair<std::string, std::string> split_name(const fs::path& path) {
+std::pair<std::string, std::string> split_checkpoint_name(const fs::path& path) {
   const std::string stem = path.stem().string();
   const size_t dash = stem.rfind('-');
   if (path.extension() == ".th" && dash != std::string::npos && dash > 0 &&
@@ -1152,6 +1154,8 @@ std::pair<std::string, std::string> split_name(const fs::path& path) {
   }
   return {stem, ""};
 }
+
+namespace {
 
 constexpr const char* kModelClasses[] = {
     "demucs.htdemucs.HTDemucs",
@@ -1174,7 +1178,7 @@ Checkpoint read_checkpoint(const fs::path& path) {
 
   Checkpoint ck;
   std::string expected_hash;
-  std::tie(ck.name, expected_hash) = split_name(path);
+  std::tie(ck.name, expected_hash) = split_checkpoint_name(path);
   ck.sha256 = stems::sha256_file(path);
   if (!expected_hash.empty() && ck.sha256.compare(0, 8, expected_hash) != 0) {
     bad_checkpoint(path, "SHA-256 mismatch: the file name says " + expected_hash +

@@ -303,12 +303,6 @@ HEncLayerImpl::HEncLayerImpl(const LayerSpec& s) : spec_(s), pad_(s.pad ? s.kern
   if (s.dconv) dconv_ = register_module("dconv", DConv(s.chout, s.dconv_comp, s.dconv_depth));
 }
 
-namespace {
-
-// DConv over the time axis of every frequency row of a (B, C, Fr, T) tensor.
-torch::Tensor dconv_freq(DConv& dconv, const torch::Tensor& y) { return dconv->forward_rows(y); }
-
-}  // namespace
 
 torch::Tensor HEncLayerImpl::forward(torch::Tensor x, const torch::Tensor& inject) {
   if (!spec_.freq && x.dim() == 4) x = x.view({x.size(0), -1, x.size(3)});
@@ -331,7 +325,7 @@ torch::Tensor HEncLayerImpl::forward(torch::Tensor x, const torch::Tensor& injec
   }
   if (norm1_) y = norm1_->forward(y);
   y = torch::gelu(y);
-  if (dconv_) y = spec_.freq ? dconv_freq(dconv_, y) : dconv_->forward(y);
+  if (dconv_) y = spec_.freq ? dconv_->forward_rows(y) : dconv_->forward(y);
   if (spec_.rewrite) {
     auto z = spec_.freq ? rewrite2d_->forward(y) : rewrite1d_->forward(y);
     if (norm2_) z = norm2_->forward(z);
@@ -424,7 +418,7 @@ std::pair<torch::Tensor, torch::Tensor> HDecLayerImpl::forward(torch::Tensor x,
     } else {
       y = x;
     }
-    if (dconv_) y = spec_.freq ? dconv_freq(dconv_, y) : dconv_->forward(y);
+    if (dconv_) y = spec_.freq ? dconv_->forward_rows(y) : dconv_->forward(y);
   } else {
     y = x;
   }

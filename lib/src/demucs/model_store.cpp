@@ -94,16 +94,6 @@ std::optional<fs::path> find_checkpoint(const fs::path& dir, const std::string& 
   return found.front();
 }
 
-// The name Checkpoint::name would carry: NAME for NAME-XXXXXXXX.th, else the stem.
-std::string model_name_of(const fs::path& th) {
-  const std::string stem = th.stem().string();
-  const size_t dash = stem.rfind('-');
-  if (dash != std::string::npos && dash > 0 && is_hash8(std::string_view(stem).substr(dash + 1))) {
-    return stem.substr(0, dash);
-  }
-  return stem;
-}
-
 // Locates every member of a bag in `dir`; `subject` names the bag in messages.
 std::vector<fs::path> find_members(const std::vector<std::string>& members, const fs::path& dir,
                                    const std::string& subject) {
@@ -154,7 +144,7 @@ ModelSpec spec_from_path(const std::string& model, const fs::path& model_dir) {
   }
   if (p.extension() == ".th") {
     ModelSpec spec;
-    spec.name = model_name_of(p);
+    spec.name = split_checkpoint_name(p).first;
     spec.files = {p};
     return spec;
   }

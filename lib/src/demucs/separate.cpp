@@ -203,34 +203,6 @@ json stem_metrics(const fs::path& file) {
   return {{"rms_dbfs", db(rms)}, {"peak_dbfs", db(peak)}};
 }
 
-// Copies `src` to `dst` and returns the SHA-256 of the bytes written (one pass over the data).
-std::string copy_with_sha256(const fs::path& src, const fs::path& dst) {
-  std::FILE* in = std::fopen(src.c_str(), "rb");
-  if (!in) throw IoError("cannot read", src.string(), std::strerror(errno));
-  std::FILE* out = std::fopen(dst.c_str(), "wb");
-  if (!out) {
-    std::fclose(in);
-    throw IoError("cannot write", dst.string(), std::strerror(errno));
-  }
-  stems::Sha256 sha;
-  std::vector<char> buf(1 << 20);
-  bool ok = true;
-  for (;;) {
-    const size_t n = std::fread(buf.data(), 1, buf.size(), in);
-    if (n == 0) break;
-    sha.update(buf.data(), n);
-    if (std::fwrite(buf.data(), 1, n, out) != n) {
-      ok = false;
-      break;
-    }
-  }
-  ok = !std::ferror(in) && ok;
-  std::fclose(in);
-  ok = std::fclose(out) == 0 && ok;
-  if (!ok) throw IoError("cannot copy", src.string(), "read or write failed");
-  return sha.hex_digest();
-}
-
 // Writes `out` = a copy of `keep`, and `rest` = the sum of `others` (for --two-stems).
 void write_two_stems(const fs::path& keep, const std::vector<fs::path>& others, audio::Writer& wk,
                      audio::Writer& wr) {
@@ -389,7 +361,7 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
         const fs::path dst = out.stem_file_path(s);
         std::error_code ec;
         fs::create_hard_link(src, dst, ec);
-        const std::string sha = ec ? copy_with_sha256(src, dst) : stems::sha256_file(dst);
+        const std::string sha = ec ? stems::copy_file_sha256(src, dst) : stems::sha256_file(dst);
         full_files.push_back(dst);
         full_sha[s] = sha;
         if (recorded[s + ".wav"] != sha) damaged = true;

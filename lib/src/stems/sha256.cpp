@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include <unistd.h>
+
 #include "rz/error.hpp"
 
 namespace rz::stems {
@@ -197,6 +199,42 @@ std::string sha256_file(const std::filesystem::path& path) {
   bool failed = std::ferror(f) != 0;
   std::fclose(f);
   if (failed) throw IoError("cannot read", path.string(), "read error");
+  return sha.hex_digest();
+}
+
+std::string copy_file_sha256(const std::filesystem::path& from, const std::filesystem::path& to,
+                             uint64_t* bytes) {
+  FILE* in = std::fopen(from.c_str(), "rb");
+  if (!in) throw IoError("cannot read", from.string(), std::strerror(errno));
+  FILE* out = std::fopen(to.c_str(), "wbx");
+  if (!out) {
+    const int saved = errno;
+    std::fclose(in);
+    throw IoError("cannot write", to.string(), std::strerror(saved));
+  }
+  Sha256 sha;
+  std::vector<char> buf(1 << 20);
+  uint64_t total = 0;
+  bool write_ok = true;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), in)) > 0) {
+    sha.update(buf.data(), n);
+    total += n;
+    if (std::fwrite(buf.data(), 1, n, out) != n) {
+      write_ok = false;
+      break;
+    }
+  }
+  const bool read_ok = std::ferror(in) == 0;
+  std::fclose(in);
+  int saved = write_ok ? 0 : errno;
+  write_ok = std::fflush(out) == 0 && write_ok;
+  write_ok = fsync(fileno(out)) == 0 && write_ok;
+  if (!write_ok && saved == 0) saved = errno;
+  write_ok = std::fclose(out) == 0 && write_ok;
+  if (!read_ok) throw IoError("cannot read", from.string(), "read error");
+  if (!write_ok) throw IoError("cannot write", to.string(), std::strerror(saved ? saved : errno));
+  if (bytes) *bytes = total;
   return sha.hex_digest();
 }
 

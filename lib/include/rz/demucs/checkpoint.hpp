@@ -58,6 +58,10 @@ struct Checkpoint {
 // fails the SHA-256 check (the message gives the expected and the actual prefix).
 Checkpoint read_checkpoint(const std::filesystem::path& path);
 
+// demucs' `NAME-XXXXXXXX.th` naming: ("tiny4000", "0421bf8f") for tiny4000-0421bf8f.th; the file
+// stem and "" for any other name.
+std::pair<std::string, std::string> split_checkpoint_name(const std::filesystem::path& path);
+
 // A bag of models in demucs' YAML format (e.g. htdemucs_ft.yaml):
 //   models: ['f7e0c4bc', 'd12395a8']     # or a block list: "- f7e0c4bc" lines
 //   weights: [[1., 0.], [0., 1.]]         # optional; flow lists may span lines

@@ -26,6 +26,12 @@ class Sha256 {
 // Lower-case hex SHA-256 of a file's bytes; throws IoError when it cannot be read.
 std::string sha256_file(const std::filesystem::path& path);
 
+// Copies `from` to `to` (a new file: an existing one is an error), hashing the bytes on the way;
+// checks every write, the flush, fsync and close. Returns the lower-case hex SHA-256 and, when
+// `bytes` is given, the size. Throws IoError.
+std::string copy_file_sha256(const std::filesystem::path& from, const std::filesystem::path& to,
+                             uint64_t* bytes = nullptr);
+
 namespace detail {
 // Tests only: run the portable code even where the CPU has SHA instructions.
 void sha256_force_portable(bool portable);
