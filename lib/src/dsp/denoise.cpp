@@ -1,0 +1,539 @@
+// STFT noise reduction: minimum-statistics tracker with a bass guard, decision-directed LSA gain,
+// noise profiles from samples or from the recording's own crowd-only stretches.
+#include "rz/dsp/denoise.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <queue>
+
+#include "rz/error.hpp"
+
+namespace rz::dsp {
+
+namespace {
+
+// The squared periodic Hann window summed over hops of a quarter frame is 1.5 everywhere.
+constexpr double kHannSquaredOverlap = 1.5;
+constexpr int kHopDivisor = 4;
+// Powers below this (per bin, |X|^2 scale) are digital silence: no noise to estimate or remove.
+constexpr double kTinyPower = 1e-20;
+// Blocks quieter than this are digital silence and say nothing about the noise floor.
+constexpr double kSilentBlockDbfs = -120.0;
+constexpr double kMinAutoSeconds = 1.0;
+
+double to_db(double power) { return 10.0 * std::log10(std::max(power, 1e-20)); }
+
+// Bin ranges [first, last) of third-octave bands from 100 Hz to 8 kHz (or Nyquist).
+std::vector<std::pair<int, int>> third_octave_bands(int n, double rate) {
+  std::vector<std::pair<int, int>> bands;
+  const double top = std::min(8000.0, 0.45 * rate);
+  for (double lo = 100.0; lo * 1.26 <= top; lo *= std::pow(2.0, 1.0 / 3.0)) {
+    const int a = static_cast<int>(std::ceil(lo * n / rate));
+    const int b = std::max(a + 1, static_cast<int>(std::ceil(lo * std::pow(2.0, 1.0 / 3.0) * n / rate)));
+    bands.emplace_back(a, b);
+  }
+  return bands;
+}
+
+// Whether a block's spectrum stays within kNoiseOnlyMatchDb of the tracker's long-term floor in
+// at least kNoiseOnlyMatchShare of the third-octave bands.
+constexpr double kNoiseOnlyMatchDb = 8.0;
+constexpr double kNoiseOnlyMatchShare = 0.9;
+bool matches_floor(const std::vector<double>& block, const std::vector<double>& floor,
+                   const std::vector<std::pair<int, int>>& bands) {
+  int ok = 0;
+  for (const auto& [a, b] : bands) {
+    double pb = 0, pf = 0;
+    for (int k = a; k < b; ++k) {
+      pb += block[k];
+      pf += floor[k];
+    }
+    if (to_db(pb) - to_db(pf) <= kNoiseOnlyMatchDb) ++ok;
+  }
+  return !bands.empty() && ok >= kNoiseOnlyMatchShare * static_cast<double>(bands.size());
+}
+
+// n * sum(w^2) of the periodic Hann window: turns sum_k weight(k) |X_k|^2 into a mean square.
+double hann_power_scale(int n) { return static_cast<double>(n) * (3.0 * n / 8.0); }
+
+double bins_mean_square(const std::vector<double>& power, int n) {
+  double sum = 0;
+  const size_t last = power.size() - 1;
+  for (size_t k = 0; k < power.size(); ++k) sum += (k == 0 || k == last ? 1.0 : 2.0) * power[k];
+  return sum / hann_power_scale(n);
+}
+
+void check_rate(double sample_rate_hz) {
+  if (!(sample_rate_hz >= 8000 && sample_rate_hz <= 768000))
+    throw UsageError(describe("bad sample rate", fixed(sample_rate_hz, 0), "use 8000..768000 Hz"));
+}
+
+void check_channels(int channels) {
+  if (channels < 1) throw UsageError(describe("bad channel count", std::to_string(channels), ">= 1"));
+}
+
+// Multi-channel STFT framer: every hop it hands the channel-mean power spectrum of the last n
+// samples (zeros before the start), Hann-windowed.
+class MeanPowerFramer {
+ public:
+  MeanPowerFramer(int channels, int n)
+      : channels_(channels),
+        n_(n),
+        hop_(n / kHopDivisor),
+        fft_(n),
+        window_(hann_window(n)),
+        ring_(static_cast<size_t>(channels) * n, 0.0f),
+        frame_(static_cast<size_t>(n)),
+        spectrum_(static_cast<size_t>(n / 2 + 1)),
+        power_(static_cast<size_t>(n / 2 + 1)) {}
+
+  template <typename Fn>
+  void push(const float* x, size_t frames, Fn&& on_frame) {
+    for (size_t i = 0; i < frames; ++i) {
+      for (int c = 0; c < channels_; ++c)
+        ring_[static_cast<size_t>(c) * n_ + (n_ - hop_) + pending_] = x[i * channels_ + c];
+      if (++pending_ == static_cast<size_t>(hop_)) {
+        std::fill(power_.begin(), power_.end(), 0.0);
+        for (int c = 0; c < channels_; ++c) {
+          float* r = &ring_[static_cast<size_t>(c) * n_];
+          for (int j = 0; j < n_; ++j) frame_[j] = r[j] * window_[j];
+          fft_.forward(frame_.data(), spectrum_.data());
+          for (size_t k = 0; k < power_.size(); ++k) power_[k] += std::norm(spectrum_[k]);
+          std::memmove(r, r + hop_, sizeof(float) * (n_ - hop_));
+        }
+        for (double& p : power_) p /= channels_;
+        pending_ = 0;
+        on_frame(power_);
+      }
+    }
+  }
+  int hop() const { return hop_; }
+  int bins() const { return n_ / 2 + 1; }
+
+ private:
+  int channels_;
+  int n_;
+  int hop_;
+  RealFft fft_;
+  std::vector<float> window_;
+  std::vector<float> ring_;
+  size_t pending_ = 0;
+  std::vector<float> frame_;
+  std::vector<std::complex<float>> spectrum_;
+  std::vector<double> power_;
+};
+
+}  // namespace
+
+int denoise_fft_size(double sample_rate_hz) {
+  // 46 ms frames: long enough to resolve bass partials (21.5 Hz bins at 44.1 kHz), short enough to
+  // follow a drum hit's noise-free decay.
+  const double ideal = sample_rate_hz * 2048.0 / 44100.0;
+  int n = 256;
+  while (n * 2 <= ideal * std::sqrt(2.0)) n *= 2;
+  return n;
+}
+
+double NoiseProfile::mean_square() const { return empty() ? 0.0 : bins_mean_square(power, fft_size); }
+
+double NoiseProfile::level_dbfs() const { return empty() ? -200.0 : to_db(mean_square()); }
+
+// ---------------------------------------------------------------------------------------------
+struct NoiseProfiler::Impl {
+  Impl(int channels, double rate)
+      : rate_hz(rate), framer(channels, denoise_fft_size(rate)), sum(framer.bins(), 0.0) {}
+  double rate_hz;
+  MeanPowerFramer framer;
+  std::vector<double> sum;
+  int64_t frames = 0;
+  int64_t spectra = 0;
+};
+
+NoiseProfiler::NoiseProfiler(int channels, double sample_rate_hz) {
+  check_channels(channels);
+  check_rate(sample_rate_hz);
+  impl_ = std::make_shared<Impl>(channels, sample_rate_hz);
+}
+
+NoiseProfiler::~NoiseProfiler() = default;
+
+void NoiseProfiler::add(const float* interleaved, size_t frames) {
+  Impl& m = *impl_;
+  m.frames += static_cast<int64_t>(frames);
+  m.framer.push(interleaved, frames, [&](const std::vector<double>& p) {
+    // The first frames overlap the zeros before the start: count only full frames.
+    const int64_t end = (m.spectra + 1) * m.framer.hop();
+    ++m.spectra;
+    if (end < static_cast<int64_t>(m.framer.hop()) * kHopDivisor) return;
+    for (size_t k = 0; k < p.size(); ++k) m.sum[k] += p[k];
+  });
+}
+
+NoiseProfile NoiseProfiler::finish() const {
+  const Impl& m = *impl_;
+  const int64_t full = m.spectra - (kHopDivisor - 1);
+  const double seconds = static_cast<double>(m.frames) / m.rate_hz;
+  if (seconds < kMinProfileSeconds || full < 1)
+    throw InputError(describe("noise sample too short", fixed(seconds, 2) + " s",
+                              "need at least " + fixed(kMinProfileSeconds, 1) + " s"));
+  NoiseProfile profile;
+  profile.sample_rate_hz = m.rate_hz;
+  profile.fft_size = denoise_fft_size(m.rate_hz);
+  profile.duration_s = seconds;
+  profile.power.resize(m.sum.size());
+  for (size_t k = 0; k < m.sum.size(); ++k) profile.power[k] = m.sum[k] / static_cast<double>(full);
+  if (profile.mean_square() <= 0)
+    throw InputError(describe("noise sample is silent", fixed(seconds, 2) + " s",
+                              "nothing to learn a noise spectrum from"));
+  return profile;
+}
+
+// ---------------------------------------------------------------------------------------------
+void DenoiseSettings::validate() const {
+  auto check = [](bool ok, const char* field, double v, const char* range) {
+    if (!ok)
+      throw UsageError(describe(std::string("bad denoise ") + field, fixed(v), range));
+  };
+  check(strength_db >= 0 && strength_db <= 40, "strength_db", strength_db, "use 0..40 dB");
+  check(smoothing >= 0.5 && smoothing <= 0.995, "smoothing", smoothing, "use 0.5..0.995");
+  check(tracker_window_s >= 0.5 && tracker_window_s <= 10, "tracker_window_s", tracker_window_s,
+        "use 0.5..10 s");
+  check(low_cap_hz >= 0 && low_cap_hz <= 1000, "low_cap_hz", low_cap_hz, "use 0..1000 Hz");
+}
+
+nlohmann::json DenoiseSettings::to_json() const {
+  return {{"strength_db", strength_db},
+          {"smoothing", smoothing},
+          {"tracker_window_s", tracker_window_s},
+          {"low_cap_hz", low_cap_hz}};
+}
+
+// ---------------------------------------------------------------------------------------------
+NoiseTracker::NoiseTracker(int bins, double frames_per_second, const DenoiseSettings& settings,
+                           int fft_size, double sample_rate_hz)
+    : bins_(bins),
+      sub_length_(std::max(1, static_cast<int>(std::lround(settings.tracker_window_s *
+                                                            frames_per_second / kSubWindows)))),
+      smooth_(static_cast<size_t>(bins), 0.0),
+      sub_min_(static_cast<size_t>(bins) * kSubWindows, 0.0),
+      current_(static_cast<size_t>(bins), std::numeric_limits<double>::infinity()),
+      estimate_(static_cast<size_t>(bins), 0.0) {
+  if (settings.low_cap_hz > 0)
+    cap_bin_ = static_cast<int>(std::lround(settings.low_cap_hz * fft_size / sample_rate_hz));
+  if (cap_bin_ < 2 || cap_bin_ * 3 / 2 >= bins_) cap_bin_ = 0;
+}
+
+const std::vector<double>& NoiseTracker::update(const double* power) {
+  const double a = kTrackerSmoothing;
+  for (int k = 0; k < bins_; ++k) {
+    smooth_[k] = frames_ == 0 ? power[k] : a * smooth_[k] + (1 - a) * power[k];
+    current_[k] = std::min(current_[k], smooth_[k]);
+  }
+  ++frames_;
+  for (int k = 0; k < bins_; ++k) {
+    double m = current_[k];
+    for (int s = 0; s < filled_subs_; ++s) m = std::min(m, sub_min_[static_cast<size_t>(s) * bins_ + k]);
+    estimate_[k] = m;
+  }
+  if (++in_sub_ == sub_length_) {
+    std::copy(current_.begin(), current_.end(), sub_min_.begin() + static_cast<size_t>(sub_pos_) * bins_);
+    sub_pos_ = (sub_pos_ + 1) % kSubWindows;
+    filled_subs_ = std::min(filled_subs_ + 1, kSubWindows);
+    std::fill(current_.begin(), current_.end(), std::numeric_limits<double>::infinity());
+    in_sub_ = 0;
+  }
+  if (cap_bin_ > 0) {
+    // Bass guard: the estimate below the corner may not rise above a 12 dB/octave fall from the
+    // median estimate just above it.
+    std::vector<double> band(estimate_.begin() + cap_bin_, estimate_.begin() + cap_bin_ * 3 / 2 + 1);
+    std::nth_element(band.begin(), band.begin() + band.size() / 2, band.end());
+    const double ref = band[band.size() / 2];
+    for (int k = 1; k < cap_bin_; ++k) {
+      const double r = static_cast<double>(k) / cap_bin_;
+      estimate_[k] = std::min(estimate_[k], ref * r * r);
+    }
+    estimate_[0] = std::min(estimate_[0], estimate_[1]);
+  }
+  return estimate_;
+}
+
+// ---------------------------------------------------------------------------------------------
+double expint_e1(double x) {
+  if (x <= 0) return std::numeric_limits<double>::infinity();
+  if (x <= 1.0) {
+    return -std::log(x) - 0.57721566 +
+           x * (0.99999193 + x * (-0.24991055 + x * (0.05519968 + x * (-0.00976004 + x * 0.00107857))));
+  }
+  if (x > 700) return 0.0;
+  const double num = x * (x * (x * (x + 8.5733287401) + 18.0590169730) + 8.6347608925) + 0.2677737343;
+  const double den = x * (x * (x * (x + 9.5733223454) + 25.6329561486) + 21.0996530827) + 3.9584969228;
+  return num / den / (x * std::exp(x));
+}
+
+double lsa_gain(double xi, double gamma) {
+  const double r = xi / (1.0 + xi);
+  const double v = std::max(r * gamma, 1e-10);
+  const double e = expint_e1(v);
+  // exp(E1/2) grows without bound as v -> 0; the gain is limited to 1 by the caller anyway.
+  if (e > 40) return 1e6;
+  return r * std::exp(0.5 * e);
+}
+
+// ---------------------------------------------------------------------------------------------
+Denoiser::Denoiser(int channels, double sample_rate_hz, const DenoiseSettings& settings,
+                   NoiseSource source, const NoiseProfile* profile)
+    : channels_(channels),
+      rate_(sample_rate_hz),
+      settings_(settings),
+      source_(source),
+      n_(denoise_fft_size(sample_rate_hz)),
+      hop_(n_ / kHopDivisor),
+      bins_(n_ / 2 + 1),
+      fft_(n_),
+      window_(hann_window(n_)) {
+  check_channels(channels);
+  check_rate(sample_rate_hz);
+  settings_.validate();
+  if (source == NoiseSource::kProfile) {
+    if (!profile || profile->empty())
+      throw UsageError("denoise: a noise profile is required for the profile mode");
+    if (profile->fft_size != n_ || std::abs(profile->sample_rate_hz - sample_rate_hz) > 0.5)
+      throw UsageError(describe("noise profile does not match", fixed(profile->sample_rate_hz, 0) + " Hz",
+                                "measured at another sample rate than the audio (" +
+                                    fixed(sample_rate_hz, 0) + " Hz)"));
+    profile_ = profile->power;
+  } else {
+    tracker_ = std::make_unique<NoiseTracker>(bins_, sample_rate_hz / hop_, settings_, n_,
+                                              sample_rate_hz);
+  }
+  in_ring_.assign(static_cast<size_t>(channels_) * n_, 0.0f);
+  out_acc_.assign(static_cast<size_t>(channels_) * n_, 0.0f);
+  ready_.assign(static_cast<size_t>(channels_) * hop_, 0.0f);
+  frame_.resize(static_cast<size_t>(n_));
+  spectra_.resize(static_cast<size_t>(channels_) * bins_);
+  power_.resize(static_cast<size_t>(bins_));
+  prev_clean_.assign(static_cast<size_t>(bins_), 0.0);
+  gain_floor_ = std::pow(10.0, -settings_.strength_db / 20.0);
+  power_scale_ = hann_power_scale(n_);
+}
+
+Denoiser::~Denoiser() = default;
+
+size_t Denoiser::latency_frames() const { return static_cast<size_t>(n_); }
+
+void Denoiser::process(const float* in, float* out, size_t frames) {
+  for (size_t i = 0; i < frames; ++i) {
+    for (int c = 0; c < channels_; ++c) {
+      const float x = in[i * channels_ + c];
+      out[i * channels_ + c] = ready_[ready_pos_ * channels_ + c];
+      in_ring_[static_cast<size_t>(c) * n_ + (n_ - hop_) + pending_] = x;
+    }
+    ++ready_pos_;
+    if (++pending_ == static_cast<size_t>(hop_)) {
+      run_frame();
+      pending_ = 0;
+      ready_pos_ = 0;
+    }
+  }
+}
+
+void Denoiser::run_frame() {
+  std::fill(power_.begin(), power_.end(), 0.0);
+  for (int c = 0; c < channels_; ++c) {
+    float* r = &in_ring_[static_cast<size_t>(c) * n_];
+    for (int j = 0; j < n_; ++j) frame_[j] = r[j] * window_[j];
+    std::complex<float>* X = &spectra_[static_cast<size_t>(c) * bins_];
+    fft_.forward(frame_.data(), X);
+    for (int k = 0; k < bins_; ++k) power_[k] += std::norm(X[k]);
+    std::memmove(r, r + hop_, sizeof(float) * (n_ - hop_));
+  }
+  for (double& p : power_) p /= channels_;
+  const std::vector<double>& noise = tracker_ ? tracker_->update(power_.data()) : profile_;
+  const double a = settings_.smoothing;
+  double frame_noise = 0;
+  for (int k = 0; k < bins_; ++k) {
+    const double p = power_[k];
+    const double lambda = noise[k];
+    frame_noise += (k == 0 || k == bins_ - 1 ? 1.0 : 2.0) * lambda;
+    double g = 1.0;
+    if (lambda > kTinyPower && p > kTinyPower) {
+      const double gamma = p / lambda;
+      double xi = a * prev_clean_[k] / lambda + (1 - a) * std::max(gamma - 1.0, 0.0);
+      xi = std::max(xi, kMinPrioriSnr);
+      g = std::min(1.0, lsa_gain(xi, gamma));
+      prev_clean_[k] = g * g * p;
+      g = std::max(g, gain_floor_);
+    } else {
+      prev_clean_[k] = p;
+    }
+    in_energy_ += p;
+    out_energy_ += g * g * p;
+    for (int c = 0; c < channels_; ++c) spectra_[static_cast<size_t>(c) * bins_ + k] *= static_cast<float>(g);
+  }
+  noise_sum_ += frame_noise / power_scale_;
+  ++noise_frames_;
+  const float norm = static_cast<float>(1.0 / kHannSquaredOverlap);
+  for (int c = 0; c < channels_; ++c) {
+    fft_.inverse(&spectra_[static_cast<size_t>(c) * bins_], frame_.data());
+    float* acc = &out_acc_[static_cast<size_t>(c) * n_];
+    for (int j = 0; j < n_; ++j) acc[j] += frame_[j] * window_[j] * norm;
+    for (int j = 0; j < hop_; ++j) ready_[static_cast<size_t>(j) * channels_ + c] = acc[j];
+    std::memmove(acc, acc + hop_, sizeof(float) * (n_ - hop_));
+    std::fill(acc + (n_ - hop_), acc + n_, 0.0f);
+  }
+}
+
+double Denoiser::energy_change_db() const {
+  if (in_energy_ <= 0) return 0.0;
+  return to_db(out_energy_ / in_energy_);
+}
+
+double Denoiser::mean_noise_dbfs() const {
+  if (noise_frames_ == 0) return -200.0;
+  return to_db(noise_sum_ / static_cast<double>(noise_frames_));
+}
+
+// ---------------------------------------------------------------------------------------------
+nlohmann::json NoiseAnalysis::to_json() const {
+  nlohmann::json j = {{"snr_db", snr_db},
+                      {"tracker_snr_db", tracker_snr_db},
+                      {"floor_snr_db", floor_snr_db},
+                      {"signal_dbfs", signal_dbfs},
+                      {"noise_only_found", found_noise_only},
+                      {"noise_only_s", noise_only_s}};
+  if (found_noise_only) j["auto_profile_dbfs"] = auto_profile.level_dbfs();
+  return j;
+}
+
+struct NoiseAnalyzer::Impl {
+  struct Block {
+    double level_db;
+    std::vector<double> power;
+    bool operator<(const Block& o) const { return level_db < o.level_db; }  // max-heap by level
+  };
+  Impl(int channels, double rate, const DenoiseSettings& settings)
+      : rate_hz(rate),
+        n(denoise_fft_size(rate)),
+        framer(channels, n),
+        tracker(framer.bins(), rate / framer.hop(), settings, n, rate),
+        block_sum(framer.bins(), 0.0),
+        frames_per_block(std::max(1, static_cast<int>(std::lround(kBlockSeconds * rate / framer.hop())))) {}
+  double rate_hz;
+  int n;
+  MeanPowerFramer framer;
+  NoiseTracker tracker;
+  double signal_sum = 0;  // sum over STFT frames of the frame's mean square
+  double noise_sum = 0;
+  int64_t spectra = 0;
+  std::vector<double> block_sum;
+  int in_block = 0;
+  int frames_per_block;
+  std::vector<float> block_levels;
+  std::vector<double> tracker_sum;  // per bin, over counted frames
+  std::priority_queue<Block> quietest;  // the kKeepBlocks quietest, loudest on top
+};
+
+NoiseAnalyzer::NoiseAnalyzer(int channels, double sample_rate_hz, const DenoiseSettings& settings) {
+  check_channels(channels);
+  check_rate(sample_rate_hz);
+  settings.validate();
+  impl_ = std::make_unique<Impl>(channels, sample_rate_hz, settings);
+}
+
+NoiseAnalyzer::~NoiseAnalyzer() = default;
+
+void NoiseAnalyzer::add(const float* interleaved, size_t frames) {
+  Impl& m = *impl_;
+  m.framer.push(interleaved, frames, [&](const std::vector<double>& p) {
+    ++m.spectra;
+    // Skip the first frames that overlap the zeros before the start (they would fake a quiet
+    // floor).
+    if (m.spectra < kHopDivisor) return;
+    const double ms = bins_mean_square(p, m.n);
+    m.signal_sum += ms;
+    const std::vector<double>& est = m.tracker.update(p.data());
+    m.noise_sum += bins_mean_square(est, m.n);
+    if (m.tracker_sum.empty()) m.tracker_sum.assign(est.size(), 0.0);
+    for (size_t k = 0; k < est.size(); ++k) m.tracker_sum[k] += est[k];
+    for (size_t k = 0; k < p.size(); ++k) m.block_sum[k] += p[k];
+    if (++m.in_block == m.frames_per_block) {
+      Impl::Block b;
+      b.power.resize(m.block_sum.size());
+      for (size_t k = 0; k < b.power.size(); ++k) b.power[k] = m.block_sum[k] / m.frames_per_block;
+      b.level_db = to_db(bins_mean_square(b.power, m.n));
+      std::fill(m.block_sum.begin(), m.block_sum.end(), 0.0);
+      m.in_block = 0;
+      if (b.level_db < kSilentBlockDbfs) return;
+      m.block_levels.push_back(static_cast<float>(b.level_db));
+      if (static_cast<int>(m.quietest.size()) < kKeepBlocks) {
+        m.quietest.push(std::move(b));
+      } else if (b.level_db < m.quietest.top().level_db) {
+        m.quietest.pop();
+        m.quietest.push(std::move(b));
+      }
+    }
+  });
+}
+
+NoiseAnalysis NoiseAnalyzer::finish() {
+  Impl& m = *impl_;
+  NoiseAnalysis a;
+  const int64_t counted = m.spectra - (kHopDivisor - 1);
+  if (counted <= 0 || m.signal_sum <= 0) {
+    // Too short or digital silence: there is nothing to remove.
+    a.snr_db = a.tracker_snr_db = a.floor_snr_db = 120.0;
+    return a;
+  }
+  const double signal = m.signal_sum / static_cast<double>(counted);
+  const double tracker_noise = m.noise_sum / static_cast<double>(counted);
+  a.signal_dbfs = to_db(signal);
+  auto snr = [&](double noise) { return std::clamp(to_db(signal) - to_db(noise), -50.0, 120.0); };
+  a.tracker_snr_db = tracker_noise > 0 ? snr(tracker_noise) : 120.0;
+  std::vector<Impl::Block> kept;
+  while (!m.quietest.empty()) {
+    kept.push_back(m.quietest.top());
+    m.quietest.pop();
+  }
+  std::sort(kept.begin(), kept.end());
+  if (kept.empty()) {
+    a.floor_snr_db = 120.0;
+  } else {
+    a.floor_snr_db = std::clamp(a.signal_dbfs - kept.front().level_db, -50.0, 120.0);
+  }
+  a.snr_db = std::max(a.tracker_snr_db, a.floor_snr_db);
+  if (!kept.empty() && m.block_levels.size() >= 4) {
+    std::vector<float> levels = m.block_levels;
+    std::nth_element(levels.begin(), levels.begin() + levels.size() / 2, levels.end());
+    const double median = levels[levels.size() / 2];
+    const double quietest = kept.front().level_db;
+    // A crowd-only block looks like the long-term noise floor the tracker found in every band; a
+    // quiet passage of music stands out of it where its notes are.
+    std::vector<double> floor(m.tracker_sum.size());
+    for (size_t k = 0; k < floor.size(); ++k) floor[k] = m.tracker_sum[k] / static_cast<double>(counted);
+    const auto bands = third_octave_bands(m.n, m.rate_hz);
+    std::vector<double> sum(kept.front().power.size(), 0.0);
+    int used = 0;
+    for (const auto& b : kept) {
+      if (b.level_db > quietest + kNoiseOnlyRangeDb || b.level_db > median - kNoiseOnlyBelowMedianDb)
+        break;
+      if (!matches_floor(b.power, floor, bands)) continue;
+      for (size_t k = 0; k < sum.size(); ++k) sum[k] += b.power[k];
+      ++used;
+    }
+    const double seconds = used * m.frames_per_block * static_cast<double>(m.framer.hop()) / m.rate_hz;
+    if (used > 0 && seconds >= kMinAutoSeconds) {
+      a.found_noise_only = true;
+      a.noise_only_s = seconds;
+      a.auto_profile.sample_rate_hz = m.rate_hz;
+      a.auto_profile.fft_size = m.n;
+      a.auto_profile.duration_s = seconds;
+      a.auto_profile.power.resize(sum.size());
+      for (size_t k = 0; k < sum.size(); ++k) a.auto_profile.power[k] = sum[k] / used;
+    }
+  }
+  return a;
+}
+
+}  // namespace rz::dsp
