@@ -54,20 +54,6 @@ constexpr double kChainSineTolDb = 0.001;
 
 double db(double linear) { return 20.0 * std::log10(linear); }
 
-// Amplitude of the `freq_hz` component of x[begin, end) by projection on sin and cos (exact for a
-// pure sine when the span holds whole cycles).
-double tone_amplitude(const std::vector<float>& x, size_t begin, size_t end, double freq_hz,
-                      int rate) {
-  double s = 0, c = 0;
-  for (size_t i = begin; i < end; ++i) {
-    const double w = 2 * M_PI * freq_hz * static_cast<double>(i) / rate;
-    s += x[i] * std::sin(w);
-    c += x[i] * std::cos(w);
-  }
-  const double n = static_cast<double>(end - begin);
-  return 2.0 * std::hypot(s, c) / n;
-}
-
 }  // namespace
 
 TEST_CASE("dsp: RealFft inverse(forward(x)) reproduces x", "[unit][dsp]") {
@@ -351,7 +337,7 @@ TEST_CASE("dsp: BiquadChain on a sine matches magnitude_db", "[unit][dsp]") {
     auto x = rz::test::sine(f, kAmplitude, kRate, kFrames);
     chain.process(x.data(), kFrames);
     // Skip 0.5 s of transient; f * 0.5 s is a whole number of cycles for these frequencies.
-    const double a = tone_amplitude(x, kFrames / 2, kFrames, f, kRate);
+    const double a = rz::test::tone_amplitude(x, kFrames / 2, kFrames, f, kRate);
     CHECK(db(a / kAmplitude) == Approx(expected_db).margin(kChainSineTolDb));
   }
 }

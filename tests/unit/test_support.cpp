@@ -58,6 +58,18 @@ std::vector<float> sine(double freq_hz, double amplitude, int sample_rate_hz, in
   return x;
 }
 
+double tone_amplitude(const std::vector<float>& x, int64_t begin, int64_t end, double freq_hz,
+                      int sample_rate_hz, int channels, int channel) {
+  double s = 0, c = 0;
+  for (int64_t i = begin; i < end; ++i) {
+    const double w = 2 * M_PI * freq_hz * static_cast<double>(i) / sample_rate_hz;
+    const double v = x[static_cast<size_t>(i * channels + channel)];
+    s += v * std::sin(w);
+    c += v * std::cos(w);
+  }
+  return 2.0 * std::hypot(s, c) / static_cast<double>(end - begin);
+}
+
 std::vector<float> white_noise(double rms, int64_t frames, int channels, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<float> x(static_cast<size_t>(frames * channels));

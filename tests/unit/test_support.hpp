@@ -34,6 +34,10 @@ class TempDir {
 // Interleaved test signals.
 std::vector<float> sine(double freq_hz, double amplitude, int sample_rate_hz, int64_t frames,
                         int channels = 1, double phase = 0.0);
+// Amplitude of the freq_hz component of one channel of interleaved x over frames [begin, end), by
+// projection on sin and cos (exact for a pure sine when the span holds whole cycles).
+double tone_amplitude(const std::vector<float>& x, int64_t begin, int64_t end, double freq_hz,
+                      int sample_rate_hz, int channels = 1, int channel = 0);
 // Gaussian white noise with the given RMS, deterministic for a seed.
 std::vector<float> white_noise(double rms, int64_t frames, int channels, uint64_t seed);
 

@@ -52,6 +52,11 @@ BiquadCoeffs BiquadCoeffs::peaking(double fs, double f, double q, double gain_db
   return normalise(1 + alpha * a, -2 * cw, 1 - alpha * a, 1 + alpha / a, -2 * cw, 1 - alpha / a);
 }
 
+BiquadCoeffs BiquadCoeffs::bandpass(double fs, double f, double q) {
+  const double w = 2 * M_PI * f / fs, alpha = std::sin(w) / (2 * q);
+  return normalise(alpha, 0, -alpha, 1 + alpha, -2 * std::cos(w), 1 - alpha);
+}
+
 double BiquadCoeffs::magnitude_db(double fs, double f) const {
   const std::complex<double> z = std::polar(1.0, -2 * M_PI * f / fs);
   const std::complex<double> h = (b0 + b1 * z + b2 * z * z) / (1.0 + a1 * z + a2 * z * z);
@@ -68,16 +73,12 @@ void BiquadChain::process(float* x, size_t frames) {
   for (size_t s = 0; s < stages_.size(); ++s) {
     const BiquadCoeffs& c = stages_[s];
     for (size_t k = 0; k < ch; ++k) {
-      double z1 = state_[(s * ch + k) * 2], z2 = state_[(s * ch + k) * 2 + 1];
+      double z[2] = {state_[(s * ch + k) * 2], state_[(s * ch + k) * 2 + 1]};
       for (size_t i = 0; i < frames; ++i) {
-        const double in = x[i * ch + k];
-        const double out = c.b0 * in + z1;
-        z1 = c.b1 * in - c.a1 * out + z2;
-        z2 = c.b2 * in - c.a2 * out;
-        x[i * ch + k] = static_cast<float>(out);
+        x[i * ch + k] = static_cast<float>(c.step(x[i * ch + k], z));
       }
-      state_[(s * ch + k) * 2] = z1;
-      state_[(s * ch + k) * 2 + 1] = z2;
+      state_[(s * ch + k) * 2] = z[0];
+      state_[(s * ch + k) * 2 + 1] = z[1];
     }
   }
 }

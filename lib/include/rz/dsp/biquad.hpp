@@ -16,6 +16,17 @@ struct BiquadCoeffs {
   static BiquadCoeffs low_shelf(double sample_rate_hz, double freq_hz, double gain_db);
   static BiquadCoeffs high_shelf(double sample_rate_hz, double freq_hz, double gain_db);
   static BiquadCoeffs peaking(double sample_rate_hz, double freq_hz, double q, double gain_db);
+  // Band-pass with constant 0 dB peak gain: |H| = 1 and phase 0 at freq_hz, zeros at DC and
+  // Nyquist, -3 dB where |W - 1/W| = 1/q with W = tan(pi f / fs) / tan(pi freq_hz / fs).
+  static BiquadCoeffs bandpass(double sample_rate_hz, double freq_hz, double q);
+
+  // One transposed-direct-form-II step: returns the output for `in` and updates the state z[0..1].
+  double step(double in, double* z) const {
+    const double out = b0 * in + z[0];
+    z[0] = b1 * in - a1 * out + z[1];
+    z[1] = b2 * in - a2 * out;
+    return out;
+  }
 
   // Magnitude response in dB at freq_hz.
   double magnitude_db(double sample_rate_hz, double freq_hz) const;
