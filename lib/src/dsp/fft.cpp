@@ -3,6 +3,7 @@
 
 #include <kissfft/kiss_fftr.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -50,6 +51,20 @@ std::vector<float> hann_window(int n) {
   std::vector<float> w(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) w[i] = static_cast<float>(0.5 - 0.5 * std::cos(2.0 * M_PI * i / n));
   return w;
+}
+
+double kaiser_window_at(double r, double beta) {
+  // Power series of the modified Bessel function I0, summed until the terms stop counting.
+  const auto bessel_i0 = [](double x) {
+    double sum = 1, term = 1;
+    for (int k = 1; k < 50; ++k) {
+      term *= (x / (2 * k)) * (x / (2 * k));
+      sum += term;
+      if (term < 1e-12 * sum) break;
+    }
+    return sum;
+  };
+  return bessel_i0(beta * std::sqrt(std::max(0.0, 1 - r * r))) / bessel_i0(beta);
 }
 
 PowerSpectrumStream::PowerSpectrumStream(int fft_size, int hop)

@@ -5,22 +5,9 @@
 #include <cmath>
 
 #include "rz/audio/pcm.hpp"
+#include "rz/dsp/fft.hpp"
 
 namespace rz::dsp {
-
-namespace {
-
-double bessel_i0(double x) {
-  double sum = 1, term = 1;
-  for (int k = 1; k < 50; ++k) {
-    term *= (x / (2 * k)) * (x / (2 * k));
-    sum += term;
-    if (term < 1e-12 * sum) break;
-  }
-  return sum;
-}
-
-}  // namespace
 
 TruePeakDetector::TruePeakDetector(int channels)
     : channels_(channels),
@@ -35,7 +22,7 @@ TruePeakDetector::TruePeakDetector(int channels)
     const double t = (i - center) / kOversample;
     const double sinc = t == 0 ? 1.0 : std::sin(M_PI * t) / (M_PI * t);
     const double r = (i - center) / (total / 2.0);
-    const double w = bessel_i0(beta * std::sqrt(std::max(0.0, 1 - r * r))) / bessel_i0(beta);
+    const double w = kaiser_window_at(r, beta);
     // Polyphase split: phase p uses taps i = p + kOversample * j.
     coeffs_[(i % kOversample) * kTapsPerPhase + i / kOversample] = static_cast<float>(sinc * w);
   }

@@ -29,6 +29,10 @@ class RealFft {
 // Periodic Hann window (for STFT analysis with 50 % overlap it sums to a constant).
 std::vector<float> hann_window(int n);
 
+// Kaiser window at the normalised position r in [-1, 1] (0 at the centre, +-1 at the ends):
+// I0(beta sqrt(1 - r^2)) / I0(beta).
+double kaiser_window_at(double r, double beta);
+
 // Slices a mono stream into Hann-windowed frames of `fft_size` every `hop` frames and hands each
 // frame's power spectrum |X[k]|^2 (fft_size/2+1 bins, unnormalised; see power_scale()) to a
 // callback. Frames start at sample 0; flush() zero-pads the last partial frame.
