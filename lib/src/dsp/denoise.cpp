@@ -513,6 +513,10 @@ NoiseAnalysis NoiseAnalyzer::finish() {
     std::vector<double> floor(m.tracker_sum.size());
     for (size_t k = 0; k < floor.size(); ++k) floor[k] = m.tracker_sum[k] / static_cast<double>(counted);
     const auto bands = third_octave_bands(m.n, m.rate_hz);
+    a.tracker_floor.sample_rate_hz = m.rate_hz;
+    a.tracker_floor.fft_size = m.n;
+    a.tracker_floor.duration_s = static_cast<double>(counted) * m.framer.hop() / m.rate_hz;
+    a.tracker_floor.power = floor;
     std::vector<double> sum(kept.front().power.size(), 0.0);
     int used = 0;
     for (const auto& b : kept) {

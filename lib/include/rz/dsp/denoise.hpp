@@ -175,6 +175,8 @@ struct NoiseAnalysis {
   bool found_noise_only = false;
   double noise_only_s = 0;
   NoiseProfile auto_profile;  // empty unless found_noise_only
+  // Long-term mean of the blind tracker's estimate per bin (same scale as NoiseProfile::power).
+  NoiseProfile tracker_floor;
   nlohmann::json to_json() const;
 };
 
