@@ -11,7 +11,8 @@ packages=(build-essential cmake pkg-config
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(ffmpeg) ;;       # the tests exercise the ffmpeg decoding path (M4A)
-    --bench) packages+=(time ffmpeg) ;; # /usr/bin/time -v for peak memory; ffmpeg joins recordings
+    --bench) packages+=(time ffmpeg jq) ;; # /usr/bin/time for peak memory; ffmpeg joins recordings;
+                                           # jq reads rz-metrics records (quality.sh)
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done

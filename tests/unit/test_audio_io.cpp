@@ -249,6 +249,33 @@ TEST_CASE("audio: Writer errors", "[unit][audio]") {
   CHECK_THROWS_AS(w.write(frame, 1), rz::IoError);  // written after close
 }
 
+TEST_CASE("audio: constant-bitrate MP3 runs at the rate lossy_quality picks", "[unit][audio]") {
+  // libsndfile 1.2: 320 - (1 - q) * 288 kbps. LAME writes whole frames of exactly that rate plus
+  // one Info frame and its flush; over 3 s that is within 3 %.
+  constexpr double kBitrateRelTol = 0.03;
+  rz::test::TempDir tmp;
+  const auto x = rz::test::white_noise(0.1, 3 * kRate, 2, 9);
+  for (double kbps : {64.0, 96.0, 192.0}) {
+    WriteSpec spec;
+    spec.sample_rate_hz = kRate;
+    spec.container = "mp3";
+    spec.sample_format = SampleFormat::kLossy;
+    spec.constant_bitrate = true;
+    spec.lossy_quality = 1 - (320 - kbps) / 288;
+    const auto path = tmp / "cbr.mp3";
+    {
+      Writer w(path, spec);
+      w.write(x.data(), x.size() / 2);
+      w.close();
+    }
+    const double actual = std::filesystem::file_size(path) * 8.0 / 3.0 / 1000;
+    INFO("asked " << kbps << " kbps, got " << actual);
+    CHECK(actual == Approx(kbps).epsilon(kBitrateRelTol));
+    Reader r(path);
+    CHECK(r.info().container == "mp3");
+  }
+}
+
 TEST_CASE("audio: sample format and container names", "[unit][audio]") {
   using rz::audio::parse_sample_format;
   CHECK(parse_sample_format("16") == SampleFormat::kPcm16);

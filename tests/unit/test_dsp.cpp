@@ -294,6 +294,43 @@ TEST_CASE("dsp: 8th-order Butterworth from four sections is -3.01 dB at fc", "[u
   }
 }
 
+TEST_CASE("dsp: butterworth_lowpass and _highpass: -3.01 dB at fc, flat, 6 dB/octave per order",
+          "[unit][dsp]") {
+  constexpr double kRate = 44100;
+  for (int order : {2, 4, 8}) {
+    for (double fc : {120.0, 3400.0, 16000.0}) {
+      const auto lp = rz::dsp::butterworth_lowpass(kRate, fc, order);
+      const auto hp = rz::dsp::butterworth_highpass(kRate, fc, order);
+      REQUIRE(lp.size() == static_cast<size_t>(order / 2));
+      REQUIRE(hp.size() == static_cast<size_t>(order / 2));
+      auto response = [&](const std::vector<BiquadCoeffs>& sections, double f) {
+        double sum = 0;
+        for (const auto& c : sections) sum += c.magnitude_db(kRate, f);
+        return sum;
+      };
+      INFO("order " << order << ", fc " << fc);
+      // Exact Qs (no rounding): the cascade's corner is 1/sqrt(2) to double precision.
+      CHECK(response(lp, fc) == Approx(db(M_SQRT1_2)).margin(1e-9));
+      CHECK(response(hp, fc) == Approx(db(M_SQRT1_2)).margin(1e-9));
+      // Maximally flat: 1.5 octaves inside the passband the analog loss is
+      // 10 log10(1 + 2.83^(-2 order)) <= 0.07 dB; the bilinear map only flattens it further.
+      CHECK(response(lp, fc / 2.83) > -0.07);
+      if (fc * 2.83 < kRate / 2) CHECK(response(hp, fc * 2.83) > -0.07);
+      // Stopband: one octave out the analog filter is down 10 log10(1 + 2^(2 order)), about
+      // 6.02 dB per order. The bilinear map steepens both as the frequency nears Nyquist (it
+      // compresses the analog axis there); at 120 Hz it is the analog filter to 0.05 dB.
+      const double octave_down = -10 * std::log10(1 + std::pow(2.0, 2 * order));
+      CHECK(response(hp, fc / 2) < octave_down + 0.05);
+      if (fc < 1000) CHECK(response(hp, fc / 2) == Approx(octave_down).margin(0.05));
+      if (2 * fc < kRate / 2) CHECK(response(lp, 2 * fc) < octave_down + 0.05);
+    }
+  }
+  CHECK_THROWS_AS(rz::dsp::butterworth_lowpass(kRate, 1000, 3), rz::UsageError);
+  CHECK_THROWS_AS(rz::dsp::butterworth_highpass(kRate, 1000, 18), rz::UsageError);
+  CHECK_THROWS_AS(rz::dsp::butterworth_lowpass(kRate, 22050, 8), rz::UsageError);
+  CHECK_THROWS_AS(rz::dsp::butterworth_highpass(kRate, 0, 4), rz::UsageError);
+}
+
 TEST_CASE("dsp: shelf and peaking gains", "[unit][dsp]") {
   constexpr double kRate = 44100;
   for (double gain : {-12.0, 6.0}) {

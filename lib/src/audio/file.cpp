@@ -325,6 +325,12 @@ Writer::Writer(const std::filesystem::path& path, const WriteSpec& spec)
   if (!handle_->file) throw IoError("cannot create", path.string(), sf_strerror(nullptr));
   if (spec.container == "wav") sf_command(handle_->file, SFC_RF64_AUTO_DOWNGRADE, nullptr, SF_TRUE);
   if (spec.sample_format == SampleFormat::kLossy) {
+    // The mode first: libsndfile re-reads the quality for the mode (for LAME's VBR the quality
+    // scale differs, and 0 is refused there).
+    if (spec.constant_bitrate && (spec.container == "mp3" || spec.container == "opus")) {
+      int mode = SF_BITRATE_MODE_CONSTANT;
+      sf_command(handle_->file, SFC_SET_BITRATE_MODE, &mode, sizeof(mode));
+    }
     double q = spec.lossy_quality;
     sf_command(handle_->file, SFC_SET_VBR_ENCODING_QUALITY, &q, sizeof(q));
   }

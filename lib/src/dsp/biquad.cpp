@@ -3,6 +3,9 @@
 
 #include <cmath>
 #include <complex>
+#include <string>
+
+#include "rz/error.hpp"
 
 namespace rz::dsp {
 
@@ -18,7 +21,35 @@ BiquadCoeffs normalise(double b0, double b1, double b2, double a0, double a1, do
   return c;
 }
 
+// Section Qs of a Butterworth of even `order` after checking the design is realisable.
+std::vector<double> butterworth_qs(double fs, double f, int order) {
+  if (order < 2 || order > 16 || order % 2) {
+    throw UsageError(describe("bad Butterworth order", std::to_string(order), "use 2, 4, ... 16"));
+  }
+  if (!(f > 0 && f < fs / 2)) {
+    throw UsageError(describe("bad filter corner", fixed(f, 1) + " Hz",
+                              "must lie between 0 and " + fixed(fs / 2, 1) + " Hz"));
+  }
+  std::vector<double> qs;
+  for (int k = 1; k <= order / 2; ++k)
+    qs.push_back(1 / (2 * std::cos((2 * k - 1) * M_PI / (2 * order))));
+  return qs;
+}
+
 }  // namespace
+
+std::vector<BiquadCoeffs> butterworth_lowpass(double fs, double f, int order) {
+  std::vector<BiquadCoeffs> sections;
+  for (double q : butterworth_qs(fs, f, order)) sections.push_back(BiquadCoeffs::lowpass(fs, f, q));
+  return sections;
+}
+
+std::vector<BiquadCoeffs> butterworth_highpass(double fs, double f, int order) {
+  std::vector<BiquadCoeffs> sections;
+  for (double q : butterworth_qs(fs, f, order))
+    sections.push_back(BiquadCoeffs::highpass(fs, f, q));
+  return sections;
+}
 
 BiquadCoeffs BiquadCoeffs::highpass(double fs, double f, double q) {
   const double w = 2 * M_PI * f / fs, cw = std::cos(w), alpha = std::sin(w) / (2 * q);

@@ -62,6 +62,10 @@ struct WriteSpec {
   std::string container = "wav";  // wav, flac, ogg, opus, mp3, aiff, w64, caf
   SampleFormat sample_format = SampleFormat::kFloat32;
   double lossy_quality = 0.9;  // 0..1 for ogg/opus/mp3 (libsndfile SFC_SET_VBR_ENCODING_QUALITY)
+  // mp3 and opus: a constant bitrate (SFC_SET_BITRATE_MODE) picked by lossy_quality q through
+  // libsndfile's mappings: mp3 320 - (1 - q) * 288 kbps (LAME rounds to a standard rate), opus
+  // 6 + q * 250 kbps per channel. Otherwise the encoders vary it (libsndfile 1.2's default).
+  bool constant_bitrate = false;
 };
 
 // Container from a file name's extension (".flac" -> "flac"); throws UsageError for unknown ones.

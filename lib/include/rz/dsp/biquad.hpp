@@ -32,6 +32,13 @@ struct BiquadCoeffs {
   double magnitude_db(double sample_rate_hz, double freq_hz) const;
 };
 
+// Butterworth low- and high-passes of even `order` (2 to 16) as order/2 cookbook sections with
+// Q_k = 1 / (2 cos((2k - 1) pi / (2 order))): the bilinear transform of the analog prototype
+// prewarped at freq_hz, so the cascade is -3.01 dB at freq_hz exactly and maximally flat.
+// Throws UsageError for an odd or out-of-range order or a corner outside (0, Nyquist).
+std::vector<BiquadCoeffs> butterworth_lowpass(double sample_rate_hz, double freq_hz, int order);
+std::vector<BiquadCoeffs> butterworth_highpass(double sample_rate_hz, double freq_hz, int order);
+
 // A chain of biquads applied in place to interleaved audio, state kept per channel across calls
 // (transposed direct form II in double precision).
 class BiquadChain {
