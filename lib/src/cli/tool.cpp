@@ -191,6 +191,9 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
     } catch (const CLI::CallForVersion& e) {
       std::cout << e.what() << "\n";
       return kExitOk;
+    } catch (const CLI::Success&) {
+      // An option that did its job while parsing (rz-enhance --list-parameters).
+      return kExitOk;
     } catch (const CLI::ParseError& e) {
       std::fprintf(
           stderr, "%s: error: %s\n", name_.c_str(),

@@ -315,6 +315,7 @@ Denoiser::Denoiser(int channels, double sample_rate_hz, const DenoiseSettings& s
   spectra_.resize(static_cast<size_t>(channels_) * bins_);
   power_.resize(static_cast<size_t>(bins_));
   prev_clean_.assign(static_cast<size_t>(bins_), 0.0);
+  gain_db_.assign(static_cast<size_t>(bins_), 0.0);
   gain_floor_ = std::pow(10.0, -settings_.strength_db / 20.0);
   power_scale_ = hann_power_scale(n_);
 }
@@ -370,10 +371,12 @@ void Denoiser::run_frame() {
     }
     in_energy_ += p;
     out_energy_ += g * g * p;
+    gain_db_[k] = 20.0 * std::log10(g);
     for (int c = 0; c < channels_; ++c) spectra_[static_cast<size_t>(c) * bins_ + k] *= static_cast<float>(g);
   }
   noise_sum_ += frame_noise / power_scale_;
   ++noise_frames_;
+  update_mask_stats();
   const float norm = static_cast<float>(1.0 / kHannSquaredOverlap);
   for (int c = 0; c < channels_; ++c) {
     fft_.inverse(&spectra_[static_cast<size_t>(c) * bins_], frame_.data());
@@ -383,6 +386,32 @@ void Denoiser::run_frame() {
     std::memmove(acc, acc + hop_, sizeof(float) * (n_ - hop_));
     std::fill(acc + (n_ - hop_), acc + n_, 0.0f);
   }
+}
+
+void Denoiser::update_mask_stats() {
+  const double floor_db = -settings_.strength_db;
+  const int lo = std::max(1, static_cast<int>(100.0 * n_ / rate_));
+  const int hi = std::min(bins_ - 2, static_cast<int>(16000.0 * n_ / rate_));
+  if (!prev_gain_db_.empty() && settings_.strength_db > 0) {
+    for (int k = lo; k <= hi; ++k) {
+      flux_sum_ += std::abs(gain_db_[k] - prev_gain_db_[k]);
+      ++flux_count_;
+      const double g = gain_db_[k];
+      if (g >= floor_db + 12.0 && gain_db_[k - 1] <= floor_db + 3.5 &&
+          gain_db_[k + 1] <= floor_db + 3.5 && prev_gain_db_[k] <= floor_db + 3.5)
+        ++isolated_;
+      ++mask_bins_;
+    }
+  }
+  prev_gain_db_ = gain_db_;
+}
+
+double Denoiser::gain_flux_db() const {
+  return flux_count_ > 0 ? flux_sum_ / static_cast<double>(flux_count_) : 0.0;
+}
+
+double Denoiser::isolated_peak_ratio() const {
+  return mask_bins_ > 0 ? static_cast<double>(isolated_) / static_cast<double>(mask_bins_) : 0.0;
 }
 
 double Denoiser::energy_change_db() const {

@@ -124,9 +124,16 @@ class Denoiser : public Processor {
   double energy_change_db() const;
   // Mean over frames of the channel-mean noise estimate's total power, dBFS (-200 if none).
   double mean_noise_dbfs() const;
+  // Musical-noise indicators of the gain mask: the mean frame-to-frame change of the per-bin gain
+  // in dB (bins 100 Hz .. 16 kHz), and the share of bins that are isolated peaks (gain at least
+  // 12 dB above the floor while both frequency neighbours and the bin's previous frame sit within
+  // 3.5 dB of the floor): the flickering spots heard as "musical noise".
+  double gain_flux_db() const;
+  double isolated_peak_ratio() const;
 
  private:
   void run_frame();
+  void update_mask_stats();
   int channels_;
   double rate_;
   DenoiseSettings settings_;
@@ -148,6 +155,9 @@ class Denoiser : public Processor {
   std::vector<double> power_;
   std::vector<double> prev_clean_;  // G^2 gamma of the previous frame
   double gain_floor_;
+  std::vector<double> gain_db_, prev_gain_db_;
+  double flux_sum_ = 0;
+  int64_t flux_count_ = 0, isolated_ = 0, mask_bins_ = 0;
   double in_energy_ = 0, out_energy_ = 0, noise_sum_ = 0;
   int64_t noise_frames_ = 0;
   double power_scale_;

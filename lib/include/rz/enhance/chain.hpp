@@ -1,0 +1,67 @@
+// rz-enhance's repair chains: which blocks each kind of stem gets, their parameters in physical
+// units, presets, intensity scaling and JSON overrides.
+//
+// A chain is an ordered list of blocks, each with an "enabled" switch, its settings and the
+// threshold of the measurement that decides whether it runs (see enhance.hpp):
+//   highpass   rumble high-pass (Butterworth)               runs when low_energy_db > min_energy_db
+//   denoise    STFT noise reduction (dsp/denoise.hpp)       runs when snr_db < max_snr_db
+//   demud      dynamic cut of a low-mid band                runs when mud_excess_db > min_excess_db
+//   low_focus  peaking boost of the fundamentals            runs when low_balance_db < max_balance_db
+//   presence   peaking boost around 3 kHz                   runs when centroid_hz < max_centroid_hz
+//   deess      dynamic cut of the sibilance band            runs when sibilance_db > min_sibilance_db
+//   transient  transient shaper                             runs when crest_db < max_crest_db
+//   compress   compressor                                   runs when spread_db > min_spread_db
+//   exciter    oversampled harmonic exciter                 runs when rolloff_hz < max_rolloff_hz
+// Every parameter, its unit and its default per stem kind are listed by `rz-enhance
+// --list-parameters` and in rz-enhance(1).
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace rz::enhance {
+
+// The kind of source a stem holds, from its name: vocals, drums, bass, other (also guitar,
+// piano, no_vocals...), mix (also any unknown name: the conservative subset).
+enum class StemKind { kVocals, kDrums, kBass, kOther, kMix };
+StemKind stem_kind(const std::string& stem_name);
+std::string to_string(StemKind kind);
+
+enum class Preset { kConservative, kBalanced, kAggressive };
+Preset parse_preset(const std::string& text);  // UsageError for unknown names
+std::string to_string(Preset preset);
+
+// Block names in chain order.
+const std::vector<std::string>& block_names();
+
+// Parameters of one stem's chain: {"highpass": {"enabled": true, "freq_hz": 90, ...}, ...} with
+// every block present. Values are numbers or booleans.
+using ChainParams = nlohmann::json;
+
+// The defaults of a kind at a preset (before intensity).
+ChainParams default_chain(StemKind kind, Preset preset);
+
+// Applies overrides {"BLOCK": {"PARAM": value}} (UsageError naming `subject` and the key for an
+// unknown block or parameter, or a value of the wrong type).
+void apply_overrides(ChainParams& chain, const nlohmann::json& overrides, const std::string& subject);
+
+// Disables every block not in `only` (UsageError for unknown names).
+void restrict_blocks(ChainParams& chain, const std::vector<std::string>& only);
+
+// Scales every move by `intensity` (0..1): strengths, gains, cuts, ratio - 1, makeup, exciter mix;
+// the high-pass corner moves from 20 Hz (intensity 0) to its value (1) on a log scale.
+void scale_moves(ChainParams& chain, double intensity);
+
+// Checks every value's range through the blocks' own validate(); UsageError naming stem and block.
+void validate_chain(const ChainParams& chain, const std::string& stem, double sample_rate_hz);
+
+// Unit of a parameter ("Hz", "dB", "ms", "s", "" for ratios and switches) and a one-line meaning.
+struct ParamDoc {
+  std::string unit;
+  std::string meaning;
+};
+const std::map<std::string, ParamDoc>& parameter_docs();  // key "block.param"
+
+}  // namespace rz::enhance

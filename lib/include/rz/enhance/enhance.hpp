@@ -1,0 +1,73 @@
+// rz-enhance's library side: per-stem repair chains whose every move is decided by a measurement,
+// checked against the unprocessed stem afterwards and rolled back when it made things worse.
+//
+// For each selected stem:
+// 1. Measure (one streaming pass): levels, loudness, crest factor, 400 ms level spread, long-term
+//    spectrum (centroid, 85 % rolloff, band balances: energy below the high-pass corner, low-mid
+//    octave excess, 40-100 Hz re 150-400 Hz, sibilance re 1-4 kHz), the 10 ms peak levels of the
+//    dynamic bands and of the stem (their medians set the dynamic thresholds), and the noise
+//    analysis (dsp::NoiseAnalyzer: SNR estimate, crowd-only stretches).
+// 2. Decide: each enabled block runs only when its measurement calls for it (chain.hpp lists the
+//    rules); every decision is recorded with the number that made it.
+// 3. Process the chain (latency compensated: the output lines up with the input, same length).
+// 4. Compare before and after (a second stream over both): loudness change, new samples over full
+//    scale, energy change in the band the stem should own beyond what the removed noise explains,
+//    energy change at the stem's strongest tonal peaks, and the musical-noise index (mean
+//    frame-to-frame jump of the per-bin gain, dB). Any measure over its threshold fails the
+//    attempt; the chain is retried at half intensity, then the unprocessed stem is kept. Each
+//    attempt and its scores go to the manifest.
+// Intensity 0, or a stem where no block is called for, is copied bit for bit.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "rz/enhance/chain.hpp"
+#include "rz/progress.hpp"
+#include "rz/stems/stem_dir.hpp"
+
+namespace rz::enhance {
+
+// Rollback thresholds (see step 4).
+struct RollbackLimits {
+  double max_loudness_change_db = 3.0;  // |after - before| integrated loudness beyond the noise removed
+  double max_new_overs_ratio = 1e-4;    // new samples with |x| > 1 per sample
+  double max_band_loss_db = 3.0;        // loss in the owned band beyond the noise removed
+  double max_tonal_loss_db = 2.0;       // loss at the strongest tonal peaks
+  double max_gain_flux_db = 4.0;        // musical-noise index
+  nlohmann::json to_json() const;
+};
+
+struct Options {
+  Preset preset = Preset::kBalanced;
+  double intensity = 1.0;                 // 0..1, scales every move; 0 = exact pass-through
+  nlohmann::json config = nlohmann::json::object();  // {"STEM" or "*": {BLOCK: {PARAM: value}}}
+  std::string config_subject = "--config";
+  std::vector<std::string> stems;         // stems to touch (empty: all); the rest are copied
+  std::vector<std::string> only;          // blocks allowed to run (empty: all)
+  std::string noise_profile;              // "" blind, "auto", or an audio file of the noise alone
+  bool rollback = true;
+  RollbackLimits limits;
+  void validate(const stems::StemDir& in) const;
+  nlohmann::json to_json() const;
+};
+
+// The chain a stem would get with these options (defaults, preset, config, --only, intensity).
+ChainParams resolve_chain(const std::string& stem, const Options& options, double sample_rate_hz);
+
+struct Report {
+  std::filesystem::path output;
+  std::vector<std::string> warnings;
+  std::vector<std::string> notes;  // one line per stem: what ran, what was rolled back
+  nlohmann::json record;
+};
+
+Report enhance(const stems::StemDir& in, const std::filesystem::path& output, bool force,
+               const Options& options, const nlohmann::json& provenance, const Progress& progress);
+
+// Every parameter of every kind's chain at a preset, as text (rz-enhance --list-parameters).
+std::string describe_parameters(Preset preset);
+
+}  // namespace rz::enhance

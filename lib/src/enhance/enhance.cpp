@@ -1,0 +1,904 @@
+// rz-enhance: measure each stem, decide its chain, process, compare with the input, roll back.
+#include "rz/enhance/enhance.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "rz/audio/decode.hpp"
+#include "rz/audio/file.hpp"
+#include "rz/audio/resample.hpp"
+#include "rz/dsp/biquad.hpp"
+#include "rz/dsp/denoise.hpp"
+#include "rz/dsp/dynamics.hpp"
+#include "rz/dsp/exciter.hpp"
+#include "rz/dsp/fft.hpp"
+#include "rz/error.hpp"
+#include "rz/metrics/loudness.hpp"
+#include "rz/stems/sha256.hpp"
+
+namespace rz::enhance {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kBlockFrames = 8192;
+// Long-term spectrum: 4096-point frames (10.8 Hz bins at 44.1 kHz resolve the bass), half overlap.
+constexpr int kLtasFft = 4096;
+constexpr double kPeakWindowS = 0.010;   // 10 ms peak levels for dynamic thresholds
+constexpr double kSpreadWindowS = 0.4;   // 400 ms RMS levels for the spread
+// A tonal peak: a long-term-spectrum bin at least this far above the median of its neighbours
+// (+-kTonalNeighbours bins) and within kTonalRangeDb of the loudest bin.
+constexpr double kTonalProminenceDb = 10.0;
+constexpr int kTonalNeighbours = 8;
+constexpr double kTonalRangeDb = 40.0;
+constexpr double kSilentDbfs = -120.0;
+
+double db10(double p) { return 10.0 * std::log10(std::max(p, 1e-30)); }
+double db20(double a) { return 20.0 * std::log10(std::max(a, 1e-15)); }
+double num(const json& b, const char* key) { return b.at(key).get<double>(); }
+bool on(const json& b) { return b.at("enabled").get<bool>(); }
+
+// The band a stem kind should own (Hz): where its energy must not go missing.
+std::pair<double, double> owned_band(StemKind k) {
+  switch (k) {
+    case StemKind::kVocals:
+      return {200, 5000};
+    case StemKind::kDrums:
+      return {40, 10000};
+    case StemKind::kBass:
+      return {40, 300};
+    case StemKind::kOther:
+      return {150, 6000};
+    case StemKind::kMix:
+      break;
+  }
+  return {60, 8000};
+}
+
+// Percentile of a copy of `v` (p in 0..1); -200 when empty.
+double percentile(std::vector<float> v, double p) {
+  if (v.empty()) return -200.0;
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
+  std::nth_element(v.begin(), v.begin() + i, v.end());
+  return v[i];
+}
+
+// Linked peak level (max over channels of |x|) per window, in dBFS.
+class PeakLevels {
+ public:
+  PeakLevels(int channels, size_t window) : channels_(channels), window_(window) {}
+  void add_frame_peak(double peak) {
+    max_ = std::max(max_, peak);
+    if (++count_ == window_) {
+      if (max_ > 0) levels_.push_back(static_cast<float>(db20(max_)));
+      max_ = 0;
+      count_ = 0;
+    }
+  }
+  const std::vector<float>& levels() const { return levels_; }
+  int channels() const { return channels_; }
+
+ private:
+  int channels_;
+  size_t window_;
+  size_t count_ = 0;
+  double max_ = 0;
+  std::vector<float> levels_;
+};
+
+// Band-pass peak levels per 10 ms: what a DynamicEq's detector sees.
+class BandPeaks {
+ public:
+  BandPeaks(int channels, double rate, double freq_hz, double q)
+      : coeffs_(dsp::BiquadCoeffs::bandpass(rate, freq_hz, q)),
+        state_(static_cast<size_t>(channels) * 2, 0.0),
+        peaks_(channels, static_cast<size_t>(std::lround(kPeakWindowS * rate))),
+        channels_(channels) {}
+  void add(const float* x, size_t frames) {
+    for (size_t i = 0; i < frames; ++i) {
+      double m = 0;
+      for (int c = 0; c < channels_; ++c)
+        m = std::max(m, std::abs(coeffs_.step(x[i * channels_ + c], &state_[2 * c])));
+      peaks_.add_frame_peak(m);
+    }
+  }
+  double median_db() const { return percentile(peaks_.levels(), 0.5); }
+
+ private:
+  dsp::BiquadCoeffs coeffs_;
+  std::vector<double> state_;
+  PeakLevels peaks_;
+  int channels_;
+};
+
+// Channel-mean long-term power spectrum (PowerSpectrumStream per channel).
+class Ltas {
+ public:
+  Ltas(int channels, int n)
+      : channels_(channels), sum_(static_cast<size_t>(n / 2 + 1), 0.0) {
+    for (int c = 0; c < channels; ++c) streams_.emplace_back(n, n / 2);
+  }
+  void add(const float* x, size_t frames) {
+    for (int c = 0; c < channels_; ++c)
+      streams_[c].push(x + c, frames, static_cast<size_t>(channels_), [&](const float* p) {
+        for (size_t k = 0; k < sum_.size(); ++k) sum_[k] += p[k];
+        ++spectra_;
+      });
+  }
+  // Mean square per bin (one-sided, so bins sum to the signal's mean square).
+  std::vector<double> mean_square() const {
+    std::vector<double> ms(sum_.size(), 0.0);
+    if (spectra_ == 0) return ms;
+    const double scale = streams_.front().power_scale() * static_cast<double>(spectra_);
+    for (size_t k = 0; k < ms.size(); ++k)
+      ms[k] = (k == 0 || k + 1 == ms.size() ? 1.0 : 2.0) * sum_[k] / scale;
+    return ms;
+  }
+  int fft_size() const { return static_cast<int>(sum_.size() - 1) * 2; }
+
+ private:
+  int channels_;
+  std::vector<dsp::PowerSpectrumStream> streams_;
+  std::vector<double> sum_;
+  int64_t spectra_ = 0;
+};
+
+double band_sum(const std::vector<double>& ms, int n, double rate, double lo, double hi) {
+  double s = 0;
+  for (size_t k = 0; k < ms.size(); ++k) {
+    const double f = static_cast<double>(k) * rate / n;
+    if (f >= lo && f < hi) s += ms[k];
+  }
+  return s;
+}
+
+// Mean square per band of a NoiseProfile (same one-sided convention as Ltas::mean_square).
+double profile_band(const dsp::NoiseProfile& p, double lo, double hi) {
+  if (p.empty()) return 0.0;
+  const int n = p.fft_size;
+  const double scale = static_cast<double>(n) * (3.0 * n / 8.0);  // n sum(w^2), periodic Hann
+  double s = 0;
+  for (size_t k = 0; k < p.power.size(); ++k) {
+    const double f = static_cast<double>(k) * p.sample_rate_hz / n;
+    if (f >= lo && f < hi) s += (k == 0 || k + 1 == p.power.size() ? 1.0 : 2.0) * p.power[k] / scale;
+  }
+  return s;
+}
+
+struct Measurements {
+  double rms_dbfs = -200, peak_dbfs = -200, crest_db = 0, spread_db = 0, integrated_lufs = -200;
+  double centroid_hz = 0, rolloff_hz = 0;
+  double low_energy_db = -200, mud_excess_db = 0, low_balance_db = 0, sibilance_db = -200;
+  double demud_median_db = -200, deess_median_db = -200, peak_median_db = -200;
+  double owned_band_ms = 0;  // mean square in the band the stem should own
+  dsp::NoiseAnalysis noise;
+  bool noise_measured = false;
+  json to_json() const {
+    json j = {{"rms_dbfs", metrics::json_level(rms_dbfs)},
+              {"peak_dbfs", metrics::json_level(peak_dbfs)},
+              {"crest_db", crest_db},
+              {"spread_db", spread_db},
+              {"integrated_lufs", metrics::json_level(integrated_lufs)},
+              {"centroid_hz", centroid_hz},
+              {"rolloff_hz", rolloff_hz},
+              {"low_energy_db", metrics::json_level(low_energy_db)},
+              {"mud_excess_db", mud_excess_db},
+              {"low_balance_db", low_balance_db},
+              {"sibilance_db", metrics::json_level(sibilance_db)}};
+    if (noise_measured) j["noise"] = noise.to_json();
+    return j;
+  }
+};
+
+void check_interrupt_and_report(const Progress& progress, const std::string& stage, int64_t done,
+                                int64_t total) {
+  throw_if_interrupted();
+  report(progress, stage, total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0);
+}
+
+Measurements measure(const fs::path& file, const ChainParams& chain,
+                     const std::pair<double, double>& band, const std::string& stage,
+                     const Progress& progress) {
+  audio::Reader reader(file);
+  const int ch = reader.info().channels;
+  const double rate = reader.info().sample_rate_hz;
+  const int64_t total = reader.info().frames;
+  Ltas ltas(ch, kLtasFft);
+  PeakLevels peaks(ch, static_cast<size_t>(std::lround(kPeakWindowS * rate)));
+  BandPeaks demud(ch, rate, num(chain["demud"], "freq_hz"), num(chain["demud"], "q"));
+  BandPeaks deess(ch, rate, std::min(num(chain["deess"], "freq_hz"), 0.45 * rate), num(chain["deess"], "q"));
+  metrics::LoudnessMeter loud(ch, static_cast<int>(rate), metrics::LoudnessMeter::kIntegrated);
+  std::unique_ptr<dsp::NoiseAnalyzer> noise;
+  if (on(chain["denoise"])) {
+    dsp::DenoiseSettings s;
+    s.tracker_window_s = num(chain["denoise"], "tracker_window_s");
+    s.low_cap_hz = num(chain["denoise"], "low_cap_hz");
+    noise = std::make_unique<dsp::NoiseAnalyzer>(ch, rate, s);
+  }
+  const size_t spread_window = static_cast<size_t>(std::lround(kSpreadWindowS * rate));
+  std::vector<float> spread_levels;
+  double spread_sum = 0;
+  size_t spread_count = 0;
+  double sumsq = 0, peak = 0;
+  std::vector<float> buf(kBlockFrames * ch);
+  int64_t done = 0;
+  for (;;) {
+    const size_t n = reader.read(buf.data(), kBlockFrames);
+    if (n == 0) break;
+    for (size_t i = 0; i < n; ++i) {
+      double fp = 0, fs2 = 0;
+      for (int c = 0; c < ch; ++c) {
+        const double v = buf[i * ch + c];
+        fp = std::max(fp, std::abs(v));
+        fs2 += v * v;
+      }
+      peaks.add_frame_peak(fp);
+      peak = std::max(peak, fp);
+      sumsq += fs2;
+      spread_sum += fs2 / ch;
+      if (++spread_count == spread_window) {
+        const double l = db10(spread_sum / spread_window);
+        if (l > kSilentDbfs) spread_levels.push_back(static_cast<float>(l));
+        spread_sum = 0;
+        spread_count = 0;
+      }
+    }
+    ltas.add(buf.data(), n);
+    demud.add(buf.data(), n);
+    deess.add(buf.data(), n);
+    loud.add(buf.data(), n);
+    if (noise) noise->add(buf.data(), n);
+    done += static_cast<int64_t>(n);
+    check_interrupt_and_report(progress, stage, done, total);
+  }
+  Measurements m;
+  const double frames = static_cast<double>(std::max<int64_t>(done, 1));
+  m.rms_dbfs = db10(sumsq / (frames * ch));
+  m.peak_dbfs = db20(peak);
+  m.crest_db = peak > 0 ? m.peak_dbfs - m.rms_dbfs : 0.0;
+  m.spread_db = spread_levels.size() >= 2
+                    ? percentile(spread_levels, 0.95) - percentile(spread_levels, 0.10)
+                    : 0.0;
+  m.integrated_lufs = loud.integrated_lufs();
+  m.peak_median_db = percentile(peaks.levels(), 0.5);
+  m.demud_median_db = demud.median_db();
+  m.deess_median_db = deess.median_db();
+  const auto ms = ltas.mean_square();
+  const int n = ltas.fft_size();
+  double total_ms = 0, moment = 0;
+  for (size_t k = 0; k < ms.size(); ++k) {
+    total_ms += ms[k];
+    moment += ms[k] * static_cast<double>(k) * rate / n;
+  }
+  if (total_ms > 0) {
+    m.centroid_hz = moment / total_ms;
+    double acc = 0;
+    for (size_t k = 0; k < ms.size(); ++k) {
+      acc += ms[k];
+      if (acc >= 0.85 * total_ms) {
+        m.rolloff_hz = static_cast<double>(k) * rate / n;
+        break;
+      }
+    }
+    m.owned_band_ms = band_sum(ms, n, rate, band.first, band.second);
+    m.low_energy_db = db10(band_sum(ms, n, rate, 0, num(chain["highpass"], "freq_hz")) / total_ms);
+    const double f = num(chain["demud"], "freq_hz");
+    const double r2 = std::sqrt(2.0);
+    const double mid = band_sum(ms, n, rate, f / r2, f * r2);
+    const double below = band_sum(ms, n, rate, f / 2 / r2, f / r2);
+    const double above = band_sum(ms, n, rate, f * r2, f * 2 * r2);
+    m.mud_excess_db = db10(mid) - 0.5 * (db10(below) + db10(above));
+    m.low_balance_db = db10(band_sum(ms, n, rate, 40, 100)) - db10(band_sum(ms, n, rate, 150, 400));
+    const double fs = num(chain["deess"], "freq_hz");
+    m.sibilance_db = db10(band_sum(ms, n, rate, fs / 1.5, fs * 1.5)) - db10(band_sum(ms, n, rate, 1000, 4000));
+  }
+  if (noise) {
+    m.noise = noise->finish();
+    m.noise_measured = true;
+  }
+  return m;
+}
+
+struct Decision {
+  std::string block;
+  bool applied = false;
+  std::string measure;
+  double value = 0;
+  std::string rule;  // "<" or ">"
+  double threshold = 0;
+  std::string note;
+  json to_json() const {
+    json j = {{"block", block},
+              {"applied", applied},
+              {"measure", measure},
+              {"value", value},
+              {"rule", rule},
+              {"threshold", threshold}};
+    if (!note.empty()) j["note"] = note;
+    return j;
+  }
+};
+
+// What the noise reducer works from.
+struct NoisePlan {
+  dsp::NoiseSource source = dsp::NoiseSource::kBlind;
+  const dsp::NoiseProfile* profile = nullptr;
+  std::string description;  // "blind", "profile FILE", "auto (3.5 s crowd-only)"
+  double snr_db = 120;
+};
+
+NoisePlan plan_noise(const Measurements& m, const std::string& mode, const dsp::NoiseProfile* file_profile,
+                     const std::string& file_name) {
+  NoisePlan p;
+  p.snr_db = m.noise.snr_db;
+  p.description = "blind";
+  if (mode == "auto") {
+    if (m.noise.found_noise_only) {
+      p.source = dsp::NoiseSource::kProfile;
+      p.profile = &m.noise.auto_profile;
+      p.description = "auto: learnt from " + fixed(m.noise.noise_only_s, 1) + " s of crowd-only stretches";
+    } else {
+      p.description = "auto: no crowd-only stretch found, blind tracking";
+    }
+  } else if (file_profile) {
+    p.source = dsp::NoiseSource::kProfile;
+    p.profile = file_profile;
+    p.description = "noise sample " + file_name;
+  }
+  if (p.profile) p.snr_db = std::clamp(m.noise.signal_dbfs - p.profile->level_dbfs(), -50.0, 120.0);
+  return p;
+}
+
+std::vector<Decision> decide(const ChainParams& c, const Measurements& m, const NoisePlan& noise) {
+  std::vector<Decision> d;
+  auto rule = [&](const char* block, const char* measure, double value, bool below, const char* key) {
+    if (!on(c[block])) return;
+    Decision x;
+    x.block = block;
+    x.measure = measure;
+    x.value = value;
+    x.rule = below ? "<" : ">";
+    x.threshold = num(c[block], key);
+    x.applied = below ? value < x.threshold : value > x.threshold;
+    d.push_back(x);
+  };
+  rule("highpass", "low_energy_db", m.low_energy_db, false, "min_energy_db");
+  rule("denoise", "snr_db", noise.snr_db, true, "max_snr_db");
+  if (!d.empty() && d.back().block == "denoise") d.back().note = noise.description;
+  rule("demud", "mud_excess_db", m.mud_excess_db, false, "min_excess_db");
+  rule("low_focus", "low_balance_db", m.low_balance_db, true, "max_balance_db");
+  rule("presence", "centroid_hz", m.centroid_hz, true, "max_centroid_hz");
+  rule("deess", "sibilance_db", m.sibilance_db, false, "min_sibilance_db");
+  rule("transient", "crest_db", m.crest_db, true, "max_crest_db");
+  rule("compress", "spread_db", m.spread_db, false, "min_spread_db");
+  rule("exciter", "rolloff_hz", m.rolloff_hz, true, "max_rolloff_hz");
+  return d;
+}
+
+bool applied(const std::vector<Decision>& d, const std::string& block) {
+  for (const auto& x : d)
+    if (x.block == block) return x.applied;
+  return false;
+}
+
+// A BiquadChain as a Processor.
+class BiquadProcessor : public dsp::Processor {
+ public:
+  BiquadProcessor(int channels, const std::vector<dsp::BiquadCoeffs>& stages)
+      : channels_(channels), chain_(channels) {
+    for (const auto& s : stages) chain_.add(s);
+  }
+  void process(const float* in, float* out, size_t frames) override {
+    if (in != out) std::copy(in, in + frames * channels_, out);
+    chain_.process(out, frames);
+  }
+  int channels() const override { return channels_; }
+
+ private:
+  int channels_;
+  dsp::BiquadChain chain_;
+};
+
+double clamp_threshold(double db) { return std::clamp(db, -96.0, 0.0); }
+
+std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
+                                                         const std::vector<Decision>& d,
+                                                         const Measurements& m,
+                                                         const NoisePlan& noise, int ch,
+                                                         double rate, json& effective) {
+  std::vector<std::unique_ptr<dsp::Processor>> chain;
+  effective = json::object();
+  if (applied(d, "highpass")) {
+    const auto& b = c["highpass"];
+    chain.push_back(std::make_unique<BiquadProcessor>(
+        ch, dsp::butterworth_highpass(rate, num(b, "freq_hz"), b.at("order").get<int>())));
+    effective["highpass"] = b;
+  }
+  if (applied(d, "denoise")) {
+    const auto& b = c["denoise"];
+    dsp::DenoiseSettings s;
+    s.strength_db = num(b, "strength_db");
+    s.smoothing = num(b, "smoothing");
+    s.tracker_window_s = num(b, "tracker_window_s");
+    s.low_cap_hz = num(b, "low_cap_hz");
+    chain.push_back(std::make_unique<dsp::Denoiser>(ch, rate, s, noise.source, noise.profile));
+    effective["denoise"] = b;
+    effective["denoise"]["noise"] = noise.description;
+  }
+  auto dynamic = [&](const char* name, double median_db) {
+    const auto& b = c[name];
+    dsp::DynamicEqSettings s;
+    s.freq_hz = num(b, "freq_hz");
+    s.q = num(b, "q");
+    s.ratio = std::max(num(b, "ratio"), 1.0 + 1e-6);
+    s.max_cut_db = std::max(num(b, "max_cut_db"), 1e-6);
+    s.attack_ms = num(b, "attack_ms");
+    s.release_ms = num(b, "release_ms");
+    s.threshold_db = clamp_threshold(median_db + num(b, "above_median_db"));
+    chain.push_back(std::make_unique<dsp::DynamicEq>(ch, rate, s));
+    effective[name] = b;
+    effective[name]["threshold_db"] = s.threshold_db;
+  };
+  if (applied(d, "demud")) dynamic("demud", m.demud_median_db);
+  for (const char* name : {"low_focus", "presence"}) {
+    if (!applied(d, name)) continue;
+    const auto& b = c[name];
+    chain.push_back(std::make_unique<BiquadProcessor>(
+        ch, std::vector<dsp::BiquadCoeffs>{dsp::BiquadCoeffs::peaking(
+                rate, num(b, "freq_hz"), num(b, "q"), num(b, "gain_db"))}));
+    effective[name] = b;
+  }
+  if (applied(d, "deess")) dynamic("deess", m.deess_median_db);
+  if (applied(d, "transient")) {
+    const auto& b = c["transient"];
+    dsp::TransientShaperSettings s;
+    s.attack_gain_db = num(b, "attack_gain_db");
+    s.sustain_gain_db = num(b, "sustain_gain_db");
+    s.fast_ms = num(b, "fast_ms");
+    s.slow_ms = num(b, "slow_ms");
+    s.release_ms = num(b, "release_ms");
+    chain.push_back(std::make_unique<dsp::TransientShaper>(ch, rate, s));
+    effective["transient"] = b;
+  }
+  if (applied(d, "compress")) {
+    const auto& b = c["compress"];
+    dsp::CompressorSettings s;
+    s.ratio = num(b, "ratio");
+    s.knee_db = num(b, "knee_db");
+    s.attack_ms = num(b, "attack_ms");
+    s.release_ms = num(b, "release_ms");
+    s.makeup_db = num(b, "makeup_db");
+    s.threshold_db = clamp_threshold(m.peak_median_db + num(b, "above_median_db"));
+    chain.push_back(std::make_unique<dsp::Compressor>(ch, rate, s));
+    effective["compress"] = b;
+    effective["compress"]["threshold_db"] = s.threshold_db;
+  }
+  if (applied(d, "exciter")) {
+    const auto& b = c["exciter"];
+    dsp::ExciterSettings s;
+    s.freq_hz = num(b, "freq_hz");
+    s.drive_db = num(b, "drive_db");
+    s.mix = num(b, "mix");
+    chain.push_back(std::make_unique<dsp::Exciter>(ch, rate, s));
+    effective["exciter"] = b;
+  }
+  return chain;
+}
+
+// Before/after comparison, streamed over aligned input and output blocks.
+class Comparer {
+ public:
+  Comparer(int ch, double rate)
+      : ch_(ch),
+        rate_(rate),
+        in_ltas_(ch, kLtasFft),
+        out_ltas_(ch, kLtasFft),
+        in_loud_(ch, static_cast<int>(rate), metrics::LoudnessMeter::kIntegrated),
+        out_loud_(ch, static_cast<int>(rate), metrics::LoudnessMeter::kIntegrated) {}
+
+  void add(const float* in, const float* out, size_t frames) {
+    for (size_t i = 0; i < frames * ch_; ++i)
+      if (std::abs(out[i]) > 1.0f && std::abs(in[i]) <= 1.0f) ++new_overs_;
+    samples_ += static_cast<int64_t>(frames * ch_);
+    in_ltas_.add(in, frames);
+    out_ltas_.add(out, frames);
+    in_loud_.add(in, frames);
+    out_loud_.add(out, frames);
+  }
+
+  // `flux`: the noise reducer's gain flux (0 without one).
+  json finish(const std::pair<double, double>& band, double noise_band_share, double flux,
+              double* score, std::vector<std::string>* failures, const RollbackLimits& lim) const {
+    const auto in = in_ltas_.mean_square();
+    const auto out = out_ltas_.mean_square();
+    const int n = in_ltas_.fft_size();
+    // Owned band.
+    const double bin_in = band_sum(in, n, rate_, band.first, band.second);
+    const double bin_out = band_sum(out, n, rate_, band.first, band.second);
+    const double band_change = bin_in > 0 ? db10(bin_out) - db10(bin_in) : 0.0;
+    const double explained = -db10(std::max(1.0 - noise_band_share, 0.05));
+    // Tonal peaks of the input's long-term spectrum.
+    double peak_in = 0, peak_out = 0, top = 0;
+    for (double v : in) top = std::max(top, v);
+    int tonal_bins = 0;
+    for (int k = kTonalNeighbours; k + kTonalNeighbours < static_cast<int>(in.size()); ++k) {
+      if (in[k] < top * std::pow(10.0, -kTonalRangeDb / 10)) continue;
+      if (in[k] < in[k - 1] || in[k] < in[k + 1]) continue;
+      std::vector<double> nb(in.begin() + k - kTonalNeighbours, in.begin() + k + kTonalNeighbours + 1);
+      std::nth_element(nb.begin(), nb.begin() + kTonalNeighbours, nb.end());
+      if (db10(in[k]) - db10(nb[kTonalNeighbours]) < kTonalProminenceDb) continue;
+      peak_in += in[k];
+      peak_out += out[k];
+      ++tonal_bins;
+    }
+    const double tonal_change = peak_in > 0 ? db10(peak_out) - db10(peak_in) : 0.0;
+    const double li = in_loud_.integrated_lufs(), lo = out_loud_.integrated_lufs();
+    const double loud_change = std::isfinite(li) && std::isfinite(lo) ? lo - li : 0.0;
+    const double overs_ratio = samples_ > 0 ? static_cast<double>(new_overs_) / samples_ : 0.0;
+    json j = {{"loudness_change_db", loud_change},
+              {"new_overs_ratio", overs_ratio},
+              {"band_hz", {band.first, band.second}},
+              {"band_change_db", band_change},
+              {"band_loss_explained_by_noise_db", explained},
+              {"tonal_peaks", tonal_bins},
+              {"tonal_change_db", tonal_change},
+              {"gain_flux_db", flux}};
+    // Each measure as a fraction of its limit; > 1 fails.
+    std::vector<std::pair<std::string, double>> parts = {
+        {"loudness_change_db", std::max(0.0, std::abs(loud_change) - explained) / lim.max_loudness_change_db},
+        {"new_overs_ratio", overs_ratio / lim.max_new_overs_ratio},
+        {"band_change_db", std::max(0.0, -band_change - explained) / lim.max_band_loss_db},
+        {"tonal_change_db", std::max(0.0, -tonal_change) / lim.max_tonal_loss_db},
+        {"gain_flux_db", flux / lim.max_gain_flux_db}};
+    double worst = 0;
+    json scores = json::object();
+    for (const auto& [name, v] : parts) {
+      scores[name] = v;
+      worst = std::max(worst, v);
+      if (v > 1.0) failures->push_back(name);
+    }
+    j["scores"] = scores;
+    j["score"] = worst;
+    *score = worst;
+    return j;
+  }
+
+ private:
+  int ch_;
+  double rate_;
+  Ltas in_ltas_, out_ltas_;
+  metrics::LoudnessMeter in_loud_, out_loud_;
+  int64_t new_overs_ = 0;
+  int64_t samples_ = 0;
+};
+
+struct Attempt {
+  double intensity = 1;
+  json effective;
+  json comparison;
+  double score = 0;
+  std::vector<std::string> failures;
+  json extra;  // per-block statistics
+};
+
+// Runs `chain` over `in` into `out_path` (same length, latency compensated) and compares.
+Attempt run_chain(const fs::path& in_path, const fs::path& out_path,
+                  std::vector<std::unique_ptr<dsp::Processor>>& chain, const std::pair<double, double>& band,
+                  double noise_band_share, const RollbackLimits& lim, const std::string& stage,
+                  const Progress& progress, int64_t* frames_written, std::string* sha256) {
+  audio::Reader reader(in_path);
+  const int ch = reader.info().channels;
+  const int rate = reader.info().sample_rate_hz;
+  const int64_t total = reader.info().frames;
+  size_t latency = 0;
+  for (const auto& p : chain) latency += p->latency_frames();
+  audio::WriteSpec spec;
+  spec.sample_rate_hz = rate;
+  spec.channels = ch;
+  audio::Writer writer(out_path, spec);
+  Comparer cmp(ch, rate);
+  std::vector<float> buf(kBlockFrames * ch), work(kBlockFrames * ch);
+  // The input is kept for `latency` frames so each output block meets the input it answers.
+  std::vector<float> history;  // interleaved input not yet compared
+  int64_t read_frames = 0, skipped = 0, written = 0;
+  auto push = [&](const float* data, size_t n) {
+    std::copy(data, data + n * ch, work.begin());
+    for (auto& p : chain) p->process(work.data(), work.data(), n);
+    size_t start = 0;
+    if (skipped < static_cast<int64_t>(latency)) {
+      start = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(latency) - skipped, n));
+      skipped += static_cast<int64_t>(start);
+    }
+    size_t count = n - start;
+    if (written + static_cast<int64_t>(count) > total) count = static_cast<size_t>(total - written);
+    if (count == 0) return;
+    writer.write(work.data() + start * ch, count);
+    cmp.add(history.data(), work.data() + start * ch, count);
+    history.erase(history.begin(), history.begin() + count * ch);
+    written += static_cast<int64_t>(count);
+  };
+  for (;;) {
+    const size_t n = reader.read(buf.data(), kBlockFrames);
+    if (n == 0) break;
+    history.insert(history.end(), buf.begin(), buf.begin() + n * ch);
+    push(buf.data(), n);
+    read_frames += static_cast<int64_t>(n);
+    check_interrupt_and_report(progress, stage, read_frames, total);
+  }
+  std::fill(buf.begin(), buf.end(), 0.0f);
+  while (written < total) push(buf.data(), std::min<size_t>(kBlockFrames, latency + kBlockFrames));
+  writer.close();
+  *frames_written = written;
+  *sha256 = stems::sha256_file(out_path);
+  Attempt a;
+  double flux = 0;
+  for (const auto& p : chain)
+    if (auto* d = dynamic_cast<dsp::Denoiser*>(p.get())) flux = d->gain_flux_db();
+  a.comparison = cmp.finish(band, noise_band_share, flux, &a.score, &a.failures, lim);
+  for (const auto& p : chain) {
+    if (auto* d = dynamic_cast<dsp::Denoiser*>(p.get())) {
+      a.extra["denoise"] = {{"energy_change_db", d->energy_change_db()},
+                            {"mean_noise_dbfs", metrics::json_level(d->mean_noise_dbfs())},
+                            {"gain_flux_db", d->gain_flux_db()},
+                            {"isolated_peak_ratio", d->isolated_peak_ratio()}};
+    } else if (auto* e = dynamic_cast<dsp::DynamicEq*>(p.get())) {
+      a.extra[a.extra.contains("dynamic_eq") ? "dynamic_eq_2" : "dynamic_eq"] = {
+          {"max_cut_db", e->max_cut_db_applied()}, {"active_ratio", e->active_ratio()}};
+    } else if (auto* c = dynamic_cast<dsp::Compressor*>(p.get())) {
+      a.extra["compress"] = {{"max_reduction_db", c->max_reduction_db()},
+                             {"mean_reduction_db", c->mean_reduction_db()}};
+    } else if (auto* x = dynamic_cast<dsp::Exciter*>(p.get())) {
+      a.extra["exciter"] = {{"added_energy_db", metrics::json_level(x->added_energy_db())}};
+    }
+  }
+  return a;
+}
+
+json attempt_json(const Attempt& a) {
+  json j = {{"intensity", a.intensity},
+            {"parameters", a.effective},
+            {"comparison", a.comparison},
+            {"accepted", a.failures.empty()}};
+  if (!a.failures.empty()) j["failed"] = a.failures;
+  if (!a.extra.empty()) j["blocks"] = a.extra;
+  return j;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
+dsp::NoiseProfile load_noise_profile(const std::string& path, int channels_hint, int rate) {
+  (void)channels_hint;
+  audio::require_regular_file(path);
+  audio::DecodedFile file(path, audio::DecodeOptions{});
+  audio::Reader& r = file.reader();
+  const int ch = r.info().channels;
+  audio::Resampler rs(ch, r.info().sample_rate_hz, rate, audio::ResampleQuality::kMedium);
+  dsp::NoiseProfiler prof(ch, rate);
+  std::vector<float> buf(kBlockFrames * ch), out;
+  for (;;) {
+    const size_t n = r.read(buf.data(), kBlockFrames);
+    out.clear();
+    rs.process(buf.data(), n, n == 0, out);
+    if (!out.empty()) prof.add(out.data(), out.size() / ch);
+    if (n == 0) break;
+  }
+  try {
+    return prof.finish();
+  } catch (const InputError& e) {
+    throw InputError(describe("unusable noise profile", path, e.what()));
+  }
+}
+
+}  // namespace
+
+json RollbackLimits::to_json() const {
+  return {{"max_loudness_change_db", max_loudness_change_db},
+          {"max_new_overs_ratio", max_new_overs_ratio},
+          {"max_band_loss_db", max_band_loss_db},
+          {"max_tonal_loss_db", max_tonal_loss_db},
+          {"max_gain_flux_db", max_gain_flux_db}};
+}
+
+void Options::validate(const stems::StemDir& in) const {
+  if (!(intensity >= 0.0 && intensity <= 1.0))
+    throw UsageError(describe("bad intensity", fixed(intensity), "use 0..1"));
+  for (const auto& s : stems) in.stem(s);  // throws listing the stems
+  if (!config.is_object())
+    throw UsageError(describe("bad enhance settings", config_subject, "must be a JSON object"));
+  for (const auto& [key, value] : config.items()) {
+    if (key != "*" && !in.manifest().find(key))
+      throw UsageError(describe("unknown stem in settings", config_subject + ": " + key,
+                                "not in the stem directory (use \"*\" for every stem)"));
+    (void)value;
+  }
+  for (const auto& s : in.manifest().stems)
+    validate_chain(resolve_chain(s.name, *this, in.manifest().sample_rate_hz), s.name,
+                   in.manifest().sample_rate_hz);
+}
+
+json Options::to_json() const {
+  return {{"preset", to_string(preset)},
+          {"intensity", intensity},
+          {"config", config},
+          {"stems", stems},
+          {"only", only},
+          {"noise_profile", noise_profile.empty() ? "blind" : noise_profile},
+          {"rollback", rollback},
+          {"rollback_limits", limits.to_json()}};
+}
+
+ChainParams resolve_chain(const std::string& stem, const Options& o, double rate) {
+  (void)rate;
+  ChainParams c = default_chain(stem_kind(stem), o.preset);
+  if (o.config.contains("*")) apply_overrides(c, o.config.at("*"), o.config_subject + ": *");
+  if (o.config.contains(stem)) apply_overrides(c, o.config.at(stem), o.config_subject + ": " + stem);
+  if (!o.only.empty()) restrict_blocks(c, o.only);
+  scale_moves(c, o.intensity);
+  return c;
+}
+
+Report enhance(const stems::StemDir& in, const fs::path& output, bool force, const Options& o,
+               const json& provenance, const Progress& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  o.validate(in);
+  const stems::Manifest& im = in.manifest();
+  const int rate = im.sample_rate_hz;
+  dsp::NoiseProfile file_profile;
+  std::string profile_sha;
+  if (!o.noise_profile.empty() && o.noise_profile != "auto") {
+    file_profile = load_noise_profile(o.noise_profile, im.channels, rate);
+    profile_sha = stems::sha256_file(o.noise_profile);
+  }
+  stems::StemDirWriter out(output, force);
+  Report rep;
+  json stems_json = json::object();
+  for (const auto& stem : im.stems) {
+    const fs::path src = in.stem_path(stem);
+    const fs::path dst = out.stem_file_path(stem.name);
+    const bool selected = o.stems.empty() || std::find(o.stems.begin(), o.stems.end(), stem.name) != o.stems.end();
+    const auto ts = std::chrono::steady_clock::now();
+    json sj = {{"kind", to_string(stem_kind(stem.name))}, {"input_sha256", stem.sha256}};
+    auto copy_through = [&](const std::string& why) {
+      fs::remove(dst);
+      const std::string sha = stems::copy_file_sha256(src, dst);
+      out.add_stem(stem.name, stem.frames, sha);
+      sj["result"] = "unprocessed";
+      sj["why"] = why;
+    };
+    if (!selected) {
+      copy_through("not selected (--stems)");
+      stems_json[stem.name] = sj;
+      continue;
+    }
+    const ChainParams chain = resolve_chain(stem.name, o, rate);
+    sj["chain"] = chain;
+    if (o.intensity == 0.0) {
+      copy_through("intensity 0");
+      rep.notes.push_back(stem.name + ": intensity 0, copied");
+      stems_json[stem.name] = sj;
+      continue;
+    }
+    const auto band = owned_band(stem_kind(stem.name));
+    const Measurements m = measure(src, chain, band, "measure " + stem.name, progress);
+    sj["measurements"] = m.to_json();
+    const NoisePlan noise = plan_noise(m, o.noise_profile, file_profile.empty() ? nullptr : &file_profile,
+                                       o.noise_profile);
+    const auto decisions = decide(chain, m, noise);
+    json dj = json::array();
+    std::vector<std::string> taken;
+    for (const auto& d : decisions) {
+      dj.push_back(d.to_json());
+      if (d.applied) taken.push_back(d.block);
+    }
+    sj["decisions"] = dj;
+    if (taken.empty()) {
+      copy_through("no block called for by the measurements");
+      rep.notes.push_back(stem.name + ": nothing called for, copied");
+      sj["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
+      stems_json[stem.name] = sj;
+      continue;
+    }
+    // Noise share of the owned band, for the comparison: the removed noise may take that much.
+    double noise_share = 0;
+    if (applied(decisions, "denoise") && m.owned_band_ms > 0) {
+      const dsp::NoiseProfile& np = noise.profile ? *noise.profile : m.noise.tracker_floor;
+      noise_share = std::min(1.0, profile_band(np, band.first, band.second) / m.owned_band_ms);
+    }
+    json attempts = json::array();
+    std::vector<double> tries = {1.0};
+    if (o.rollback) tries.push_back(0.5);
+    bool accepted = false;
+    for (double scale : tries) {
+      ChainParams c = chain;
+      if (scale != 1.0) scale_moves(c, scale);
+      json effective;
+      auto procs = build_chain(c, decisions, m, noise, im.channels, rate, effective);
+      int64_t frames = 0;
+      std::string sha;
+      fs::remove(dst);
+      Attempt a = run_chain(src, dst, procs, band, noise_share, o.limits,
+                            "enhance " + stem.name, progress, &frames, &sha);
+      a.intensity = o.intensity * scale;
+      a.effective = effective;
+      attempts.push_back(attempt_json(a));
+      if (a.failures.empty() || !o.rollback) {
+        out.add_stem(stem.name, frames, sha);
+        sj["result"] = scale == 1.0 ? "processed" : "milder";
+        accepted = true;
+        rep.notes.push_back(stem.name + ": " + join(taken, ", ") +
+                            (scale == 1.0 ? "" : " (milder: half intensity)"));
+        if (!a.failures.empty())
+          rep.warnings.push_back(stem.name + ": kept although " + join(a.failures, ", ") +
+                                 " exceeded the rollback limits (--no-rollback)");
+        break;
+      }
+    }
+    if (!accepted) {
+      copy_through("rolled back: every attempt failed the comparison");
+      rep.notes.push_back(stem.name + ": rolled back to the unprocessed stem");
+    }
+    sj["attempts"] = attempts;
+    sj["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
+    stems_json[stem.name] = sj;
+  }
+  stems::Manifest& m = out.manifest();
+  m.sample_rate_hz = im.sample_rate_hz;
+  m.channels = im.channels;
+  m.source = im.source;
+  m.analysis = im.analysis;
+  m.history = im.history;
+  json inputs = json::array();
+  for (const auto& s : im.stems) inputs.push_back({{"stem", s.name}, {"sha256", s.sha256}});
+  json entry = provenance;
+  entry["inputs"] = inputs;
+  entry["parameters"] = o.to_json();
+  if (!profile_sha.empty()) entry["parameters"]["noise_profile_sha256"] = profile_sha;
+  entry["stems"] = stems_json;
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  entry["elapsed_s"] = elapsed;
+  m.history.push_back(entry);
+  rep.output = out.commit();
+  json summary = json::object();
+  for (const auto& [name, sj] : stems_json.items()) summary[name] = sj.value("result", "unprocessed");
+  rep.record = {{"output", rep.output.string()}, {"stems", summary}};
+  return rep;
+}
+
+std::string describe_parameters(Preset preset) {
+  std::ostringstream s;
+  const auto& docs = parameter_docs();
+  s << "# rz-enhance parameters at preset " << to_string(preset)
+    << " (defaults per stem kind: vocals drums bass other mix)\n";
+  const std::vector<StemKind> kinds = {StemKind::kVocals, StemKind::kDrums, StemKind::kBass,
+                                       StemKind::kOther, StemKind::kMix};
+  std::vector<ChainParams> chains;
+  for (auto k : kinds) chains.push_back(default_chain(k, preset));
+  for (const auto& block : block_names()) {
+    for (const auto& [key, v] : chains.front()[block].items()) {
+      (void)v;
+      const std::string full = block + "." + key;
+      auto it = docs.find(full);
+      if (it == docs.end()) it = docs.find("*." + key);
+      s << full;
+      for (const auto& c : chains) {
+        const json& x = c[block][key];
+        s << " " << (x.is_boolean() ? (x.get<bool>() ? "on" : "off") : fixed(x.get<double>(), 3));
+      }
+      if (it != docs.end()) s << "  [" << (it->second.unit.empty() ? "-" : it->second.unit) << "] " << it->second.meaning;
+      s << "\n";
+    }
+  }
+  return s.str();
+}
+
+}  // namespace rz::enhance
