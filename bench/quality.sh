@@ -118,6 +118,7 @@ sources=(
 )
 # name|rz-phone-sim effect options
 effects=(
+  "clean|"
   "snr0|--noise $crowd --snr 0"
   "snr5|--noise $crowd --snr 5"
   "snr10|--noise $crowd --snr 10"
@@ -165,10 +166,19 @@ for s in "${sources[@]}"; do
     ref="$dir/ref.wav"
     # shellcheck disable=SC2086
     if ! rz-phone-sim -q --json "$shared/audio/$sfile" --start "$sstart" --duration "$duration" \
-      $eopts --noise-lead "$lead" --seed "$case_seed" -o "$sim" --reference "$ref" \
+      $eopts ${eopts:+--noise-lead "$lead"} --seed "$case_seed" -o "$sim" --reference "$ref" \
       >"$dir/sim.json" 2>"$work/stderr.txt"; then
       die "rz-phone-sim failed on $case_name: $(tail -n 1 "$work/stderr.txt")"
     fi
+    # A noise sample as a user would cut it: the crowd-only lead before the first note (variants
+    # read its path from $NOISE_SAMPLE; empty when the case has no noise).
+    noise_sample=""
+    if [[ "$eopts" == *--noise* ]] && command -v ffmpeg >/dev/null; then
+      noise_sample="$dir/noise-sample.wav"
+      ffmpeg -loglevel error -y -i "$sim" -t "$lead" -c:a pcm_f32le "$noise_sample" \
+        || die "ffmpeg could not cut the noise sample of $case_name"
+    fi
+    export NOISE_SAMPLE="$noise_sample"
     rz-ingest -q "$sim" -o "$dir/sim.ingest" >/dev/null 2>"$work/stderr.txt" \
       || die "rz-ingest failed on $case_name: $(tail -n 1 "$work/stderr.txt")"
     reference=$(metrics "$ref")

@@ -37,7 +37,7 @@ PresetShape preset_shape(Preset p) {
 constexpr double kHighpassFloorHz = 20.0;
 
 json highpass(bool on, double freq_hz) {
-  return {{"enabled", on}, {"freq_hz", freq_hz}, {"order", 4}, {"min_energy_db", -50.0}};
+  return {{"enabled", on}, {"freq_hz", freq_hz}, {"order", 4}, {"min_energy_db", -6.0}};
 }
 json denoise(bool on, double strength_db, double max_snr_db) {
   const dsp::DenoiseSettings d;
@@ -341,7 +341,7 @@ const std::map<std::string, ParamDoc>& parameter_docs() {
       {"*.enabled", {"", "run the block (when its measurement calls for it)"}},
       {"highpass.freq_hz", {"Hz", "corner of the rumble high-pass (Butterworth)"}},
       {"highpass.order", {"", "filter order, 2 or 4"}},
-      {"highpass.min_energy_db", {"dB", "runs when the energy below freq_hz, re the stem's, exceeds this"}},
+      {"highpass.min_energy_db", {"dB", "runs when the energy below freq_hz, re the octave above it, exceeds this"}},
       {"denoise.strength_db", {"dB", "deepest attenuation of any time-frequency bin"}},
       {"denoise.smoothing", {"", "decision-directed weight of the previous frame (0.5..0.995)"}},
       {"denoise.tracker_window_s", {"s", "minimum-statistics window of the blind noise tracker"}},

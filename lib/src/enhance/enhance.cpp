@@ -287,7 +287,10 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
       }
     }
     m.owned_band_ms = band_sum(ms, n, rate, band.first, band.second);
-    m.low_energy_db = db10(band_sum(ms, n, rate, 0, num(chain["highpass"], "freq_hz")) / total_ms);
+    // Rumble: energy below the corner against the octave above it (music's own low end falls off
+    // below its lowest fundamentals; rumble, wind and handling noise rise there).
+    const double fc = num(chain["highpass"], "freq_hz");
+    m.low_energy_db = db10(band_sum(ms, n, rate, 0, fc)) - db10(band_sum(ms, n, rate, fc, 2 * fc));
     const double f = num(chain["demud"], "freq_hz");
     const double r2 = std::sqrt(2.0);
     const double mid = band_sum(ms, n, rate, f / r2, f * r2);

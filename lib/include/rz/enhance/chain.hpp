@@ -4,6 +4,7 @@
 // A chain is an ordered list of blocks, each with an "enabled" switch, its settings and the
 // threshold of the measurement that decides whether it runs (see enhance.hpp):
 //   highpass   rumble high-pass (Butterworth)               runs when low_energy_db > min_energy_db
+//              (energy below the corner re the octave above it)
 //   denoise    STFT noise reduction (dsp/denoise.hpp)       runs when snr_db < max_snr_db
 //   demud      dynamic cut of a low-mid band                runs when mud_excess_db > min_excess_db
 //   low_focus  peaking boost of the fundamentals            runs when low_balance_db < max_balance_db
