@@ -122,7 +122,9 @@ class Denoiser : public Processor {
   int channels() const override { return channels_; }
   // Mean gain over all processed bins weighted by their power: how much energy was taken, dB (<= 0).
   double energy_change_db() const;
-  // Mean over frames of the channel-mean noise estimate's total power, dBFS (-200 if none).
+  // Mean over frames of the channel-mean noise estimate's total power, dBFS (-200 if none). In
+  // blind mode the first frames, which overlap the silence before the start, pass unchanged
+  // without an estimate and are not counted.
   double mean_noise_dbfs() const;
 
  private:
@@ -150,6 +152,7 @@ class Denoiser : public Processor {
   double gain_floor_;
   double in_energy_ = 0, out_energy_ = 0, noise_sum_ = 0;
   int64_t noise_frames_ = 0;
+  int64_t frames_run_ = 0;  // STFT frames run (blind mode)
   double power_scale_;
 };
 
