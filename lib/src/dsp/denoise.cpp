@@ -351,12 +351,18 @@ void Denoiser::run_frame() {
     std::memmove(r, r + hop_, sizeof(float) * (n_ - hop_));
   }
   for (double& p : power_) p /= channels_;
-  const std::vector<double>& noise = tracker_ ? tracker_->update(power_.data()) : profile_;
+  // The first frames overlap the zeros before the start: fed to the tracker they would fake a
+  // quiet floor that its minimum keeps for a whole window (no reduction for 9/8 tracker_window_s).
+  // They pass unchanged instead, as no noise estimate exists yet.
+  const bool before_estimate = tracker_ && ++frames_run_ < kHopDivisor;
+  const std::vector<double>* noise = before_estimate ? nullptr
+                                     : tracker_      ? &tracker_->update(power_.data())
+                                                     : &profile_;
   const double a = settings_.smoothing;
   double frame_noise = 0;
   for (int k = 0; k < bins_; ++k) {
     const double p = power_[k];
-    const double lambda = noise[k];
+    const double lambda = noise ? (*noise)[k] : 0.0;
     frame_noise += (k == 0 || k == bins_ - 1 ? 1.0 : 2.0) * lambda;
     double g = 1.0;
     if (lambda > kTinyPower && p > kTinyPower) {
@@ -374,9 +380,11 @@ void Denoiser::run_frame() {
     gain_db_[k] = 20.0 * std::log10(g);
     for (int c = 0; c < channels_; ++c) spectra_[static_cast<size_t>(c) * bins_ + k] *= static_cast<float>(g);
   }
-  noise_sum_ += frame_noise / power_scale_;
-  ++noise_frames_;
-  update_mask_stats();
+  if (noise) {
+    noise_sum_ += frame_noise / power_scale_;
+    ++noise_frames_;
+    update_mask_stats();
+  }
   const float norm = static_cast<float>(1.0 / kHannSquaredOverlap);
   for (int c = 0; c < channels_; ++c) {
     fft_.inverse(&spectra_[static_cast<size_t>(c) * bins_], frame_.data());

@@ -122,7 +122,9 @@ class Denoiser : public Processor {
   int channels() const override { return channels_; }
   // Mean gain over all processed bins weighted by their power: how much energy was taken, dB (<= 0).
   double energy_change_db() const;
-  // Mean over frames of the channel-mean noise estimate's total power, dBFS (-200 if none).
+  // Mean over frames of the channel-mean noise estimate's total power, dBFS (-200 if none). In
+  // blind mode the first frames, which overlap the silence before the start, pass unchanged
+  // without an estimate and are not counted.
   double mean_noise_dbfs() const;
   // Musical-noise indicators of the gain mask: the mean frame-to-frame change of the per-bin gain
   // in dB (bins 100 Hz .. 16 kHz), and the share of bins that are isolated peaks (gain at least
@@ -160,6 +162,7 @@ class Denoiser : public Processor {
   int64_t flux_count_ = 0, isolated_ = 0, mask_bins_ = 0;
   double in_energy_ = 0, out_energy_ = 0, noise_sum_ = 0;
   int64_t noise_frames_ = 0;
+  int64_t frames_run_ = 0;  // STFT frames run (blind mode)
   double power_scale_;
 };
 
@@ -168,9 +171,13 @@ class Denoiser : public Processor {
 //
 // - tracker_snr_db: signal mean square over the blind tracker's mean noise power.
 // - floor_snr_db: signal mean square over the mean square of the quietest kBlockSeconds block
-//   (blocks of digital silence excluded). Both noise figures are upper bounds of the true noise (a
-//   block holds noise plus whatever music plays; the tracker's minimum holds the music's floor), so
-//   snr_db = max(tracker_snr_db, floor_snr_db) is the estimate.
+//   (blocks of digital silence excluded). The quietest block is an upper bound of the noise (it
+//   holds noise plus whatever music plays there). The tracker's figure is one too on music (its
+//   minimum holds the music's floor) but reads about 2.8 dB under the noise on noise alone (the
+//   minimum of a periodogram, without bias compensation). snr_db = max(tracker_snr_db,
+//   floor_snr_db): the quietest block rescues recordings that reach silence (a clean song's
+//   fade-out); otherwise the estimate leans up to ~3 dB high, which the decision thresholds
+//   (chain.hpp, max_snr_db) were set with.
 // - auto profile: the kKeepBlocks quietest blocks are kept with their spectra; those within
 //   kNoiseOnlyRangeDb of the quietest and at least kNoiseOnlyBelowMedianDb below the median block,
 //   whose spectrum stays within 8 dB of the tracker's long-term floor in 90 % of the third-octave
