@@ -539,7 +539,12 @@ NoiseAnalysis NoiseAnalyzer::finish() {
   } else {
     a.floor_snr_db = std::clamp(a.signal_dbfs - kept.front().level_db, -50.0, 120.0);
   }
-  a.snr_db = std::max(a.tracker_snr_db, a.floor_snr_db);
+  // The quietest block only speaks for a clean recording when it is close to silence: a crowd has
+  // quiet moments of its own (10-15 dB under its mean on the recording here), so a moderate floor
+  // says nothing, while a stretch kSilenceEvidenceDb under the programme (a clean song's fade-out
+  // or gap) rules out a continuous noise above that.
+  a.snr_db = a.floor_snr_db >= kSilenceEvidenceDb ? std::max(a.tracker_snr_db, a.floor_snr_db)
+                                                  : a.tracker_snr_db;
   if (!kept.empty() && m.block_levels.size() >= 4) {
     std::vector<float> levels = m.block_levels;
     std::nth_element(levels.begin(), levels.begin() + levels.size() / 2, levels.end());

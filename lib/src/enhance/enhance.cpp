@@ -37,6 +37,11 @@ constexpr double kSpreadWindowS = 0.4;   // 400 ms RMS levels for the spread
 constexpr double kTonalProminenceDb = 10.0;
 constexpr int kTonalNeighbours = 8;
 constexpr double kTonalRangeDb = 40.0;
+// The blind tracker's median reading under stationary noise (tests/unit/test_denoise.cpp measures
+// -2.78 dB on white noise with the default window).
+constexpr double kTrackerBiasDb = 2.8;
+// Whatever the noise estimate says, at least this share of a peak's energy counts as music.
+constexpr double kTonalKeepShare = 0.05;
 constexpr double kSilentDbfs = -120.0;
 
 double db10(double p) { return 10.0 * std::log10(std::max(p, 1e-30)); }
@@ -515,9 +520,11 @@ class Comparer {
     out_loud_.add(out, frames);
   }
 
-  // `flux`: the noise reducer's gain flux (0 without one).
+  // `flux`: the noise reducer's gain flux (0 without one). `noise`: the noise spectrum the noise
+  // reducer worked from (null without one).
   json finish(const std::pair<double, double>& band, double noise_band_share, double flux,
-              double* score, std::vector<std::string>* failures, const RollbackLimits& lim) const {
+              const dsp::NoiseProfile* noise, double* score, std::vector<std::string>* failures,
+              const RollbackLimits& lim) const {
     const auto in = in_ltas_.mean_square();
     const auto out = out_ltas_.mean_square();
     const int n = in_ltas_.fft_size();
@@ -536,7 +543,11 @@ class Comparer {
       std::vector<double> nb(in.begin() + k - kTonalNeighbours, in.begin() + k + kTonalNeighbours + 1);
       std::nth_element(nb.begin(), nb.begin() + kTonalNeighbours, nb.end());
       if (db10(in[k]) - db10(nb[kTonalNeighbours]) < kTonalProminenceDb) continue;
-      peak_in += in[k];
+      // What the noise reducer may take from a peak: the smooth noise floor around it (the median
+      // of the noise spectrum within +-kTonalNeighbours bins). A tone the noise estimate followed
+      // (a steady note taken for noise) stands above that floor, so its loss is not excused.
+      const double noise_at_peak = noise ? local_noise_floor(*noise, k, n) : 0.0;
+      peak_in += std::max(in[k] - noise_at_peak, kTonalKeepShare * in[k]);
       peak_out += out[k];
       ++tonal_bins;
     }
@@ -573,6 +584,24 @@ class Comparer {
   }
 
  private:
+  // Noise mean square at LTAS bin k (of an n-point LTAS) from the median noise density around it.
+  double local_noise_floor(const dsp::NoiseProfile& p, int k, int n) const {
+    const double f = static_cast<double>(k) * rate_ / n;
+    const double reach = kTonalNeighbours * rate_ / n;
+    const int np = p.fft_size;
+    const double scale = static_cast<double>(np) * (3.0 * np / 8.0);
+    const double bin_hz = p.sample_rate_hz / np;
+    std::vector<double> density;
+    for (size_t j = 1; j + 1 < p.power.size(); ++j) {
+      const double fj = static_cast<double>(j) * bin_hz;
+      if (fj < f - reach || fj > f + reach) continue;
+      density.push_back(2.0 * p.power[j] / scale / bin_hz);
+    }
+    if (density.empty()) return 0.0;
+    std::nth_element(density.begin(), density.begin() + density.size() / 2, density.end());
+    return density[density.size() / 2] * rate_ / n;
+  }
+
   int ch_;
   double rate_;
   Ltas in_ltas_, out_ltas_;
@@ -593,7 +622,8 @@ struct Attempt {
 // Runs `chain` over `in` into `out_path` (same length, latency compensated) and compares.
 Attempt run_chain(const fs::path& in_path, const fs::path& out_path,
                   std::vector<std::unique_ptr<dsp::Processor>>& chain, const std::pair<double, double>& band,
-                  double noise_band_share, const RollbackLimits& lim, const std::string& stage,
+                  double noise_band_share, const dsp::NoiseProfile* noise,
+                  const RollbackLimits& lim, const std::string& stage,
                   const Progress& progress, int64_t* frames_written, std::string* sha256) {
   audio::Reader reader(in_path);
   const int ch = reader.info().channels;
@@ -643,7 +673,7 @@ Attempt run_chain(const fs::path& in_path, const fs::path& out_path,
   double flux = 0;
   for (const auto& p : chain)
     if (auto* d = dynamic_cast<dsp::Denoiser*>(p.get())) flux = d->gain_flux_db();
-  a.comparison = cmp.finish(band, noise_band_share, flux, &a.score, &a.failures, lim);
+  a.comparison = cmp.finish(band, noise_band_share, flux, noise, &a.score, &a.failures, lim);
   for (const auto& p : chain) {
     if (auto* d = dynamic_cast<dsp::Denoiser*>(p.get())) {
       a.extra["denoise"] = {{"energy_change_db", d->energy_change_db()},
@@ -813,10 +843,21 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
     }
     // Noise share of the owned band, for the comparison: the removed noise may take that much.
     double noise_share = 0;
-    if (applied(decisions, "denoise") && m.owned_band_ms > 0) {
-      const dsp::NoiseProfile& np = noise.profile ? *noise.profile : m.noise.tracker_floor;
-      noise_share = std::min(1.0, profile_band(np, band.first, band.second) / m.owned_band_ms);
+    const dsp::NoiseProfile* noise_spectrum = nullptr;
+    dsp::NoiseProfile tracker_noise;
+    if (applied(decisions, "denoise")) {
+      if (noise.profile) {
+        noise_spectrum = noise.profile;
+      } else if (!m.noise.tracker_floor.empty()) {
+        // The blind tracker's floor reads under the noise (a periodogram's minimum without bias
+        // compensation); the comparison needs the noise itself.
+        tracker_noise = m.noise.tracker_floor;
+        for (double& p : tracker_noise.power) p *= std::pow(10.0, kTrackerBiasDb / 10);
+        noise_spectrum = &tracker_noise;
+      }
     }
+    if (noise_spectrum && m.owned_band_ms > 0)
+      noise_share = std::min(1.0, profile_band(*noise_spectrum, band.first, band.second) / m.owned_band_ms);
     json attempts = json::array();
     std::vector<double> tries = {1.0};
     if (o.rollback) tries.push_back(0.5);
@@ -829,7 +870,7 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
       int64_t frames = 0;
       std::string sha;
       fs::remove(dst);
-      Attempt a = run_chain(src, dst, procs, band, noise_share, o.limits,
+      Attempt a = run_chain(src, dst, procs, band, noise_share, noise_spectrum, o.limits,
                             "enhance " + stem.name, progress, &frames, &sha);
       a.intensity = o.intensity * scale;
       a.effective = effective;

@@ -171,13 +171,13 @@ class Denoiser : public Processor {
 //
 // - tracker_snr_db: signal mean square over the blind tracker's mean noise power.
 // - floor_snr_db: signal mean square over the mean square of the quietest kBlockSeconds block
-//   (blocks of digital silence excluded). The quietest block is an upper bound of the noise (it
-//   holds noise plus whatever music plays there). The tracker's figure is one too on music (its
-//   minimum holds the music's floor) but reads about 2.8 dB under the noise on noise alone (the
-//   minimum of a periodogram, without bias compensation). snr_db = max(tracker_snr_db,
-//   floor_snr_db): the quietest block rescues recordings that reach silence (a clean song's
-//   fade-out); otherwise the estimate leans up to ~3 dB high, which the decision thresholds
-//   (chain.hpp, max_snr_db) were set with.
+//   (blocks of digital silence excluded): an upper bound of the noise (it holds noise plus whatever
+//   music plays there), but a crowd has quiet moments of its own, 10-15 dB under its mean here.
+// - snr_db = tracker_snr_db, or floor_snr_db when that is at least kSilenceEvidenceDb (a stretch
+//   close to silence, such as a clean song's fade-out, rules out a continuous noise above it). The
+//   tracker's figure reads high on music (its minimum holds the music's floor) and about 2.8 dB
+//   high on noise alone (the minimum of a periodogram, without bias compensation); the decision
+//   thresholds (chain.hpp, max_snr_db) were set with that estimate.
 // - auto profile: the kKeepBlocks quietest blocks are kept with their spectra; those within
 //   kNoiseOnlyRangeDb of the quietest and at least kNoiseOnlyBelowMedianDb below the median block,
 //   whose spectrum stays within 8 dB of the tracker's long-term floor in 90 % of the third-octave
@@ -203,6 +203,7 @@ class NoiseAnalyzer {
   static constexpr int kKeepBlocks = 40;
   static constexpr double kNoiseOnlyRangeDb = 6.0;
   static constexpr double kNoiseOnlyBelowMedianDb = 1.0;
+  static constexpr double kSilenceEvidenceDb = 30.0;
   NoiseAnalyzer(int channels, double sample_rate_hz, const DenoiseSettings& settings = {});
   ~NoiseAnalyzer();
   void add(const float* interleaved, size_t frames);
