@@ -46,9 +46,11 @@ int main(int argc, char** argv) {
   tool.add_verify();
   auto& app = tool.app();
   app.add_option("--preset", preset, "conservative, balanced or aggressive")
-      ->check(CLI::IsMember({"conservative", "balanced", "aggressive"}));
+      ->check(CLI::IsMember({"conservative", "balanced", "aggressive"}))
+      ->capture_default_str();
   app.add_option("--intensity", opt.intensity, "Scale of every move, 0..1 (0: exact copy)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_option("--config", config, "JSON file {STEM or \"*\": {BLOCK: {PARAM: value}}}");
   app.add_option("--stems", stems, "Stems to touch (comma-separated; others are copied)");
   app.add_option("--only", only, "Blocks allowed to run (comma-separated)");

@@ -245,7 +245,7 @@ const std::vector<double>& NoiseTracker::update(const double* power) {
     in_sub_ = 0;
   }
   if (cap_bin_ > 0) {
-    // Bass guard: the estimate below the corner may not rise above a 12 dB/octave fall from the
+    // Bass guard: the estimate below the corner may not rise above a 6 dB/octave (power ~ f^2) fall from the
     // median estimate just above it.
     std::vector<double> band(estimate_.begin() + cap_bin_, estimate_.begin() + cap_bin_ * 3 / 2 + 1);
     std::nth_element(band.begin(), band.begin() + band.size() / 2, band.end());

@@ -280,8 +280,8 @@ void validate_chain(const ChainParams& c, const std::string& stem, double rate) 
     const json& hp = c.at("highpass");
     const double f = num(hp, "freq_hz");
     if (!(f >= 10 && f <= 1000)) throw UsageError(describe("bad highpass freq_hz", fixed(f), "use 10..1000 Hz"));
-    const int order = hp.at("order").get<int>();
-    if (order != 2 && order != 4) throw UsageError(describe("bad highpass order", std::to_string(order), "use 2 or 4"));
+    const double order = num(hp, "order");
+    if (order != 2 && order != 4) throw UsageError(describe("bad highpass order", fixed(order), "use 2 or 4"));
     dsp::DenoiseSettings d;
     d.strength_db = num(c.at("denoise"), "strength_db");
     d.smoothing = num(c.at("denoise"), "smoothing");
@@ -345,7 +345,7 @@ const std::map<std::string, ParamDoc>& parameter_docs() {
       {"denoise.strength_db", {"dB", "deepest attenuation of any time-frequency bin"}},
       {"denoise.smoothing", {"", "decision-directed weight of the previous frame (0.5..0.995)"}},
       {"denoise.tracker_window_s", {"s", "minimum-statistics window of the blind noise tracker"}},
-      {"denoise.low_cap_hz", {"Hz", "bass guard: below it the blind noise estimate falls 12 dB/octave (0 = off)"}},
+      {"denoise.low_cap_hz", {"Hz", "bass guard: below it the blind noise estimate falls 6 dB/octave in power (0 = off)"}},
       {"denoise.max_snr_db", {"dB", "runs when the stem's SNR estimate is below this"}},
       {"demud.freq_hz", {"Hz", "centre of the low-mid band cut when it swells"}},
       {"demud.q", {"", "band-pass quality of the band"}},

@@ -17,6 +17,7 @@
 #include "rz/dsp/exciter.hpp"
 #include "rz/dsp/fft.hpp"
 #include "rz/error.hpp"
+#include "rz/metrics/analysis.hpp"
 #include "rz/metrics/loudness.hpp"
 #include "rz/stems/sha256.hpp"
 
@@ -182,6 +183,8 @@ struct Measurements {
   double low_energy_db = -200, mud_excess_db = 0, low_balance_db = 0, sibilance_db = -200;
   double demud_median_db = -200, deess_median_db = -200, peak_median_db = -200;
   double owned_band_ms = 0;  // mean square in the band the stem should own
+  double bandwidth_hz = 0;   // metrics::estimate_bandwidth_hz on the long-term spectrum
+  bool band_limited = false;
   dsp::NoiseAnalysis noise;
   bool noise_measured = false;
   json to_json() const {
@@ -195,7 +198,9 @@ struct Measurements {
               {"low_energy_db", metrics::json_level(low_energy_db)},
               {"mud_excess_db", mud_excess_db},
               {"low_balance_db", low_balance_db},
-              {"sibilance_db", metrics::json_level(sibilance_db)}};
+              {"sibilance_db", metrics::json_level(sibilance_db)},
+              {"bandwidth_hz", bandwidth_hz},
+              {"band_limited", band_limited}};
     if (noise_measured) j["noise"] = noise.to_json();
     return j;
   }
@@ -292,6 +297,7 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
       }
     }
     m.owned_band_ms = band_sum(ms, n, rate, band.first, band.second);
+    m.bandwidth_hz = metrics::estimate_bandwidth_hz(ms, n, static_cast<int>(rate), &m.band_limited);
     // Rumble: energy below the corner against the octave above it (music's own low end falls off
     // below its lowest fundamentals; rumble, wind and handling noise rise there).
     const double fc = num(chain["highpass"], "freq_hz");
@@ -303,7 +309,7 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
     const double above = band_sum(ms, n, rate, f * r2, f * 2 * r2);
     m.mud_excess_db = db10(mid) - 0.5 * (db10(below) + db10(above));
     m.low_balance_db = db10(band_sum(ms, n, rate, 40, 100)) - db10(band_sum(ms, n, rate, 150, 400));
-    const double fs = num(chain["deess"], "freq_hz");
+    const double fs = std::min(num(chain["deess"], "freq_hz"), 0.45 * rate / 1.5);
     m.sibilance_db = db10(band_sum(ms, n, rate, fs / 1.5, fs * 1.5)) - db10(band_sum(ms, n, rate, 1000, 4000));
   }
   if (noise) {
@@ -415,17 +421,20 @@ class BiquadProcessor : public dsp::Processor {
 
 double clamp_threshold(double db) { return std::clamp(db, -96.0, 0.0); }
 
+// Builds the processors of the blocks `d` applied, in chain order; `names` gets each one's block.
 std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
                                                          const std::vector<Decision>& d,
                                                          const Measurements& m,
                                                          const NoisePlan& noise, int ch,
-                                                         double rate, json& effective) {
+                                                         double rate, json& effective,
+                                                         std::vector<std::string>* names) {
   std::vector<std::unique_ptr<dsp::Processor>> chain;
   effective = json::object();
   if (applied(d, "highpass")) {
     const auto& b = c["highpass"];
     chain.push_back(std::make_unique<BiquadProcessor>(
         ch, dsp::butterworth_highpass(rate, num(b, "freq_hz"), b.at("order").get<int>())));
+    names->push_back("highpass");
     effective["highpass"] = b;
   }
   if (applied(d, "denoise")) {
@@ -436,6 +445,7 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
     s.tracker_window_s = num(b, "tracker_window_s");
     s.low_cap_hz = num(b, "low_cap_hz");
     chain.push_back(std::make_unique<dsp::Denoiser>(ch, rate, s, noise.source, noise.profile));
+    names->push_back("denoise");
     effective["denoise"] = b;
     effective["denoise"]["noise"] = noise.description;
   }
@@ -450,6 +460,7 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
     s.release_ms = num(b, "release_ms");
     s.threshold_db = clamp_threshold(median_db + num(b, "above_median_db"));
     chain.push_back(std::make_unique<dsp::DynamicEq>(ch, rate, s));
+    names->push_back(name);
     effective[name] = b;
     effective[name]["threshold_db"] = s.threshold_db;
   };
@@ -460,6 +471,7 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
     chain.push_back(std::make_unique<BiquadProcessor>(
         ch, std::vector<dsp::BiquadCoeffs>{dsp::BiquadCoeffs::peaking(
                 rate, num(b, "freq_hz"), num(b, "q"), num(b, "gain_db"))}));
+    names->push_back(name);
     effective[name] = b;
   }
   if (applied(d, "deess")) dynamic("deess", m.deess_median_db);
@@ -472,6 +484,7 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
     s.slow_ms = num(b, "slow_ms");
     s.release_ms = num(b, "release_ms");
     chain.push_back(std::make_unique<dsp::TransientShaper>(ch, rate, s));
+    names->push_back("transient");
     effective["transient"] = b;
   }
   if (applied(d, "compress")) {
@@ -484,6 +497,7 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
     s.makeup_db = num(b, "makeup_db");
     s.threshold_db = clamp_threshold(m.peak_median_db + num(b, "above_median_db"));
     chain.push_back(std::make_unique<dsp::Compressor>(ch, rate, s));
+    names->push_back("compress");
     effective["compress"] = b;
     effective["compress"]["threshold_db"] = s.threshold_db;
   }
@@ -494,7 +508,16 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
     s.drive_db = num(b, "drive_db");
     s.mix = num(b, "mix");
     chain.push_back(std::make_unique<dsp::Exciter>(ch, rate, s));
+    names->push_back("exciter");
     effective["exciter"] = b;
+    if (m.band_limited && m.bandwidth_hz < 0.45 * rate) {
+      // Reveal, don't fabricate: harmonics above the recording's bandwidth would be invented highs
+      // (rz-restore's job, with its own safeguards), so they are cut at the measured corner.
+      chain.push_back(std::make_unique<BiquadProcessor>(
+          ch, dsp::butterworth_lowpass(rate, m.bandwidth_hz, 8)));
+      names->push_back("exciter_band_limit");
+      effective["exciter"]["band_limit_hz"] = m.bandwidth_hz;
+    }
   }
   return chain;
 }
@@ -621,7 +644,8 @@ struct Attempt {
 
 // Runs `chain` over `in` into `out_path` (same length, latency compensated) and compares.
 Attempt run_chain(const fs::path& in_path, const fs::path& out_path,
-                  std::vector<std::unique_ptr<dsp::Processor>>& chain, const std::pair<double, double>& band,
+                  std::vector<std::unique_ptr<dsp::Processor>>& chain,
+                  const std::vector<std::string>& names, const std::pair<double, double>& band,
                   double noise_band_share, const dsp::NoiseProfile* noise,
                   const RollbackLimits& lim, const std::string& stage,
                   const Progress& progress, int64_t* frames_written, std::string* sha256) {
@@ -674,20 +698,21 @@ Attempt run_chain(const fs::path& in_path, const fs::path& out_path,
   for (const auto& p : chain)
     if (auto* d = dynamic_cast<dsp::Denoiser*>(p.get())) flux = d->gain_flux_db();
   a.comparison = cmp.finish(band, noise_band_share, flux, noise, &a.score, &a.failures, lim);
-  for (const auto& p : chain) {
-    if (auto* d = dynamic_cast<dsp::Denoiser*>(p.get())) {
-      a.extra["denoise"] = {{"energy_change_db", d->energy_change_db()},
+  for (size_t i = 0; i < chain.size(); ++i) {
+    dsp::Processor* p = chain[i].get();
+    const std::string& name = names[i];
+    if (auto* d = dynamic_cast<dsp::Denoiser*>(p)) {
+      a.extra[name] = {{"energy_change_db", d->energy_change_db()},
                             {"mean_noise_dbfs", metrics::json_level(d->mean_noise_dbfs())},
                             {"gain_flux_db", d->gain_flux_db()},
                             {"isolated_peak_ratio", d->isolated_peak_ratio()}};
-    } else if (auto* e = dynamic_cast<dsp::DynamicEq*>(p.get())) {
-      a.extra[a.extra.contains("dynamic_eq") ? "dynamic_eq_2" : "dynamic_eq"] = {
-          {"max_cut_db", e->max_cut_db_applied()}, {"active_ratio", e->active_ratio()}};
-    } else if (auto* c = dynamic_cast<dsp::Compressor*>(p.get())) {
-      a.extra["compress"] = {{"max_reduction_db", c->max_reduction_db()},
-                             {"mean_reduction_db", c->mean_reduction_db()}};
-    } else if (auto* x = dynamic_cast<dsp::Exciter*>(p.get())) {
-      a.extra["exciter"] = {{"added_energy_db", metrics::json_level(x->added_energy_db())}};
+    } else if (auto* e = dynamic_cast<dsp::DynamicEq*>(p)) {
+      a.extra[name] = {{"max_cut_db", e->max_cut_db_applied()}, {"active_ratio", e->active_ratio()}};
+    } else if (auto* c = dynamic_cast<dsp::Compressor*>(p)) {
+      a.extra[name] = {{"max_reduction_db", c->max_reduction_db()},
+                       {"mean_reduction_db", c->mean_reduction_db()}};
+    } else if (auto* x = dynamic_cast<dsp::Exciter*>(p)) {
+      a.extra[name] = {{"added_energy_db", metrics::json_level(x->added_energy_db())}};
     }
   }
   return a;
@@ -803,8 +828,27 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
     json sj = {{"kind", to_string(stem_kind(stem.name))}, {"input_sha256", stem.sha256}};
     auto copy_through = [&](const std::string& why) {
       fs::remove(dst);
-      const std::string sha = stems::copy_file_sha256(src, dst);
-      out.add_stem(stem.name, stem.frames, sha);
+      const audio::FileInfo info = audio::Reader(src).info();
+      if (info.container == "wav") {
+        // Bit for bit, in whatever WAV encoding the input had (recorded as such).
+        out.add_stem(stem.name, stem.frames, stems::copy_file_sha256(src, dst));
+        out.manifest().stems.back().format = "wav/" + info.encoding;
+      } else {
+        // Stems live in "NAME.wav": another container (FLAC...) is decoded to float WAV.
+        audio::Reader r(src);
+        audio::WriteSpec spec;
+        spec.sample_rate_hz = r.info().sample_rate_hz;
+        spec.channels = r.info().channels;
+        audio::Writer w(dst, spec);
+        std::vector<float> b(kBlockFrames * static_cast<size_t>(spec.channels));
+        int64_t frames = 0;
+        for (size_t n; (n = r.read(b.data(), kBlockFrames)) > 0; frames += static_cast<int64_t>(n)) {
+          throw_if_interrupted();
+          w.write(b.data(), n);
+        }
+        w.close();
+        out.add_stem(stem.name, frames);
+      }
       sj["result"] = "unprocessed";
       sj["why"] = why;
     };
@@ -824,6 +868,12 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
     const auto band = owned_band(stem_kind(stem.name));
     const Measurements m = measure(src, chain, band, "measure " + stem.name, progress);
     sj["measurements"] = m.to_json();
+    if (m.rms_dbfs <= kSilentDbfs) {
+      copy_through("digital silence: nothing to repair");
+      rep.notes.push_back(stem.name + ": silent, copied");
+      stems_json[stem.name] = sj;
+      continue;
+    }
     const NoisePlan noise = plan_noise(m, o.noise_profile, file_profile.empty() ? nullptr : &file_profile,
                                        o.noise_profile);
     const auto decisions = decide(chain, m, noise);
@@ -866,11 +916,12 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
       ChainParams c = chain;
       if (scale != 1.0) scale_moves(c, scale);
       json effective;
-      auto procs = build_chain(c, decisions, m, noise, im.channels, rate, effective);
+      std::vector<std::string> names;
+      auto procs = build_chain(c, decisions, m, noise, im.channels, rate, effective, &names);
       int64_t frames = 0;
       std::string sha;
       fs::remove(dst);
-      Attempt a = run_chain(src, dst, procs, band, noise_share, noise_spectrum, o.limits,
+      Attempt a = run_chain(src, dst, procs, names, band, noise_share, noise_spectrum, o.limits,
                             "enhance " + stem.name, progress, &frames, &sha);
       a.intensity = o.intensity * scale;
       a.effective = effective;
@@ -906,7 +957,10 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
   json entry = provenance;
   entry["inputs"] = inputs;
   entry["parameters"] = o.to_json();
-  if (!profile_sha.empty()) entry["parameters"]["noise_profile_sha256"] = profile_sha;
+  if (!profile_sha.empty()) {
+    entry["parameters"]["noise_profile_sha256"] = profile_sha;
+    entry["parameters"]["noise_profile_path"] = fs::absolute(o.noise_profile).string();
+  }
   entry["stems"] = stems_json;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   entry["elapsed_s"] = elapsed;
