@@ -339,7 +339,7 @@ void validate_chain(const ChainParams& c, const std::string& stem, double rate) 
 const std::map<std::string, ParamDoc>& parameter_docs() {
   static const std::map<std::string, ParamDoc> docs = {
       {"*.enabled", {"", "run the block (when its measurement calls for it)"}},
-      {"highpass.freq_hz", {"Hz", "corner of the rumble high-pass (Butterworth)"}},
+      {"highpass.freq_hz", {"Hz", "-3 dB corner of the linear-phase rumble high-pass"}},
       {"highpass.order", {"", "filter order, 2 or 4"}},
       {"highpass.min_energy_db", {"dB", "runs when the energy below freq_hz, re the octave above it, exceeds this"}},
       {"denoise.strength_db", {"dB", "deepest attenuation of any time-frequency bin"}},

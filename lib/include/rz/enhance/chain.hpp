@@ -3,7 +3,7 @@
 //
 // A chain is an ordered list of blocks, each with an "enabled" switch, its settings and the
 // threshold of the measurement that decides whether it runs (see enhance.hpp):
-//   highpass   rumble high-pass (Butterworth)               runs when low_energy_db > min_energy_db
+//   highpass   rumble high-pass (linear phase)              runs when low_energy_db > min_energy_db
 //              (energy below the corner re the octave above it)
 //   denoise    STFT noise reduction (dsp/denoise.hpp)       runs when snr_db < max_snr_db
 //   demud      dynamic cut of a low-mid band                runs when mud_excess_db > min_excess_db
