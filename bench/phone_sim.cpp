@@ -17,7 +17,8 @@
 //                      (sum of squares): the room changes the sound, not the level. --ir-wet DB
 //                      scales the IR outside the direct path (p +/- 2.5 ms, the usual window of the
 //                      direct-to-reverberant ratio) for a wetter or drier room.
-//   2. --noise FILE    crowd noise at --snr DB. The noise recording is looped when shorter than
+//   2. --noise FILE    crowd noise at --snr DB. Fades at the noise recording's edges are trimmed;
+//                      it is looped when shorter than
 //                      needed (a seamless loop: its last second cross-faded, equal power, into its
 //                      first) and read from a --seed-chosen offset. With s the music as it reaches
 //                      the microphone (after step 1) and n the scaled noise:
@@ -92,6 +93,8 @@ constexpr size_t kReadBlockFrames = 65536;
 // Half-width of the direct-path window of an IR (the common choice for the direct-to-
 // reverberant ratio: +/- 2.5 ms around the peak).
 constexpr double kDirectHalfWidthS = 0.0025;
+// Edges of the noise recording quieter than its median 100 ms level by this are trimmed (fades).
+constexpr double kFadeTrimDb = 6.0;
 // Cross-fade of the noise loop: one second, or a quarter of a short noise recording.
 constexpr double kLoopFadeS = 1.0;
 // How much of the signal the reverb alignment correlates (2^19 frames, 11.9 s).
@@ -415,7 +418,32 @@ json reverb(Stereo& s, const Recording& ir, const fs::path& ir_path, double wet_
 // Returns the lead followed by the music with noise added; `music` is left as it was.
 json add_noise(const Stereo& music, const Recording& noise_rec, const fs::path& noise_path,
                double snr_db, size_t lead_frames, uint64_t seed, Stereo& out) {
-  const Stereo noise = as_stereo(noise_rec, noise_path, "noise");
+  Stereo noise = as_stereo(noise_rec, noise_path, "noise");
+  // A recording that fades in or out (the shared crowd recording does, over ~0.5 s and ~2 s) would
+  // put a lull 10 dB under the crowd at every loop seam: such edges are trimmed first, to the
+  // first and last 100 ms block within kFadeTrimDb of the median block level.
+  size_t trim_head = 0, trim_tail = 0;
+  {
+    const size_t block = kRate / 10;
+    std::vector<double> levels;
+    for (size_t b = 0; (b + 1) * block <= noise.frames(); ++b) {
+      double e = 0;
+      for (size_t k = b * block * kChannels; k < (b + 1) * block * kChannels; ++k) e += double(noise.x[k]) * noise.x[k];
+      levels.push_back(10 * std::log10(e / (block * kChannels) + 1e-30));
+    }
+    if (levels.size() >= 10) {
+      std::vector<double> sorted = levels;
+      std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+      const double floor = sorted[sorted.size() / 2] - kFadeTrimDb;
+      size_t first = 0, last = levels.size() - 1;
+      while (first < last && levels[first] < floor) ++first;
+      while (last > first && levels[last] < floor) --last;
+      trim_head = first * block;
+      trim_tail = noise.frames() - (last + 1) * block;
+      noise.x.erase(noise.x.end() - static_cast<std::ptrdiff_t>(trim_tail * kChannels), noise.x.end());
+      noise.x.erase(noise.x.begin(), noise.x.begin() + static_cast<std::ptrdiff_t>(trim_head * kChannels));
+    }
+  }
   const size_t len = noise.frames();
   // A seamless loop of period `period`: the noise's last `fade` frames cross-faded (equal power:
   // the two stretches are uncorrelated) into its first `fade`.
@@ -464,6 +492,7 @@ json add_noise(const Stereo& music, const Recording& noise_rec, const fs::path& 
           {"noise_frames", len},
           {"noise_source_rate_hz", noise_rec.source_rate_hz},
           {"loop_frames", period},
+          {"trimmed_fade_frames", {trim_head, trim_tail}},
           {"loop_fade_frames", fade},
           {"offset_frames", offset},
           {"lead_frames", lead_frames},

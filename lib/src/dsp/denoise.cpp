@@ -559,14 +559,23 @@ NoiseAnalysis NoiseAnalyzer::finish() {
     a.tracker_floor.fft_size = m.n;
     a.tracker_floor.duration_s = static_cast<double>(counted) * m.framer.hop() / m.rate_hz;
     a.tracker_floor.power = floor;
+    // Candidates: quiet blocks (under the median) that look like the floor. They are anchored on
+    // their median level rather than on the quietest one, so that a single lull of the crowd
+    // (10 dB under its usual level) does not shut out the crowd at its usual level.
+    (void)quietest;
+    std::vector<const Impl::Block*> candidates;
+    for (const auto& b : kept)
+      if (b.level_db <= median - kNoiseOnlyBelowMedianDb && matches_floor(b.power, floor, bands))
+        candidates.push_back(&b);
     std::vector<double> sum(kept.front().power.size(), 0.0);
     int used = 0;
-    for (const auto& b : kept) {
-      if (b.level_db > quietest + kNoiseOnlyRangeDb || b.level_db > median - kNoiseOnlyBelowMedianDb)
-        break;
-      if (!matches_floor(b.power, floor, bands)) continue;
-      for (size_t k = 0; k < sum.size(); ++k) sum[k] += b.power[k];
-      ++used;
+    if (!candidates.empty()) {
+      const double anchor = candidates[candidates.size() / 2]->level_db;  // sorted by level
+      for (const Impl::Block* b : candidates) {
+        if (std::abs(b->level_db - anchor) > kNoiseOnlyRangeDb) continue;
+        for (size_t k = 0; k < sum.size(); ++k) sum[k] += b->power[k];
+        ++used;
+      }
     }
     const double seconds = used * m.frames_per_block * static_cast<double>(m.framer.hop()) / m.rate_hz;
     if (used > 0 && seconds >= kMinAutoSeconds) {

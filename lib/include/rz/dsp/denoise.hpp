@@ -178,12 +178,13 @@ class Denoiser : public Processor {
 //   tracker's figure reads high on music (its minimum holds the music's floor) and about 2.8 dB
 //   high on noise alone (the minimum of a periodogram, without bias compensation); the decision
 //   thresholds (chain.hpp, max_snr_db) were set with that estimate.
-// - auto profile: the kKeepBlocks quietest blocks are kept with their spectra; those within
-//   kNoiseOnlyRangeDb of the quietest and at least kNoiseOnlyBelowMedianDb below the median block,
-//   whose spectrum stays within 8 dB of the tracker's long-term floor in 90 % of the third-octave
-//   bands from 100 Hz to 8 kHz (a quiet passage of music stands out of the floor where its notes
-//   are; the crowd does not), are taken as crowd-only when they add up to 1 s; their mean spectrum
-//   is the profile.
+// - auto profile: the kKeepBlocks quietest blocks are kept with their spectra. Candidates are those
+//   at least kNoiseOnlyBelowMedianDb under the median block whose spectrum stays within 8 dB of
+//   the tracker's long-term floor in 90 % of the third-octave bands from 100 Hz to 8 kHz (a quiet
+//   passage of music stands out of the floor where its notes are; the crowd does not). Those
+//   within kNoiseOnlyRangeDb of the candidates' median level are taken as crowd-only when they
+//   add up to 1 s (anchoring on the median, not the quietest, keeps one lull of the crowd from
+//   shutting out the crowd at its usual level); their mean spectrum is the profile.
 struct NoiseAnalysis {
   double snr_db = 0;
   double tracker_snr_db = 0;
