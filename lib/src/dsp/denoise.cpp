@@ -41,6 +41,25 @@ std::vector<std::pair<int, int>> third_octave_bands(int n, double rate) {
 // at least kNoiseOnlyMatchShare of the third-octave bands.
 constexpr double kNoiseOnlyMatchDb = 8.0;
 constexpr double kNoiseOnlyMatchShare = 0.9;
+// Whether a block's spectrum rises more than kStandOutDb over `reference` in at least
+// kStandOutShare of the third-octave bands (0.5 s of a crowd stays within about 2 dB of the crowd's
+// mean spectrum in most bands; a note does not).
+constexpr double kStandOutDb = 3.0;
+constexpr double kStandOutShare = 0.2;
+bool stands_out(const std::vector<double>& block, const std::vector<double>& reference,
+                const std::vector<std::pair<int, int>>& bands) {
+  int over = 0;
+  for (const auto& [a, b] : bands) {
+    double pb = 0, pr = 0;
+    for (int k = a; k < b; ++k) {
+      pb += block[k];
+      pr += reference[k];
+    }
+    if (to_db(pb) - to_db(pr) > kStandOutDb) ++over;
+  }
+  return over >= kStandOutShare * static_cast<double>(bands.size());
+}
+
 bool matches_floor(const std::vector<double>& block, const std::vector<double>& floor,
                    const std::vector<std::pair<int, int>>& bands) {
   int ok = 0;
@@ -571,8 +590,16 @@ NoiseAnalysis NoiseAnalyzer::finish() {
     int used = 0;
     if (!candidates.empty()) {
       const double anchor = candidates[candidates.size() / 2]->level_db;  // sorted by level
-      for (const Impl::Block* b : candidates) {
-        if (std::abs(b->level_db - anchor) > kNoiseOnlyRangeDb) continue;
+      std::vector<const Impl::Block*> chosen;
+      for (const Impl::Block* b : candidates)
+        if (std::abs(b->level_db - anchor) <= kNoiseOnlyRangeDb) chosen.push_back(b);
+      // Refinement: against the mean spectrum of the chosen blocks (much closer to the crowd than
+      // the tracker's floor), a block with music in it stands out in some bands; it is dropped.
+      std::vector<double> mean(sum.size(), 0.0);
+      for (const Impl::Block* b : chosen)
+        for (size_t k = 0; k < mean.size(); ++k) mean[k] += b->power[k] / chosen.size();
+      for (const Impl::Block* b : chosen) {
+        if (chosen.size() > 2 && stands_out(b->power, mean, bands)) continue;
         for (size_t k = 0; k < sum.size(); ++k) sum[k] += b->power[k];
         ++used;
       }

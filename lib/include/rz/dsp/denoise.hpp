@@ -202,7 +202,7 @@ class NoiseAnalyzer {
  public:
   static constexpr double kBlockSeconds = 0.5;
   static constexpr int kKeepBlocks = 40;
-  static constexpr double kNoiseOnlyRangeDb = 6.0;
+  static constexpr double kNoiseOnlyRangeDb = 3.0;
   static constexpr double kNoiseOnlyBelowMedianDb = 1.0;
   static constexpr double kSilenceEvidenceDb = 30.0;
   NoiseAnalyzer(int channels, double sample_rate_hz, const DenoiseSettings& settings = {});
