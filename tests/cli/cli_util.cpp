@@ -303,4 +303,12 @@ void refresh_manifest_hashes(const fs::path& dir) {
   write_text(dir / rz::stems::kManifestFile, m.dump(2) + "\n");
 }
 
+RunResult run_ok(const std::string& tool, const std::vector<std::string>& args,
+                 const RunOptions& options) {
+  RunResult r = run(tool, args, options);
+  INFO(tool << " failed\n" << r.describe());
+  REQUIRE(r.exit_code == 0);
+  return r;
+}
+
 }  // namespace rz::cli_test

@@ -49,6 +49,9 @@ RunOptions in_dir(const std::filesystem::path& cwd,
 // with poll(), so a chatty child cannot deadlock against a full pipe.
 RunResult run(const std::string& tool, const std::vector<std::string>& args,
               const RunOptions& options = {});
+// run() that must succeed: a non-zero exit fails the test (REQUIRE) with the tool's output.
+RunResult run_ok(const std::string& tool, const std::vector<std::string>& args,
+                 const RunOptions& options = {});
 
 // Same, for an arbitrary program (absolute path or found through PATH by execvp).
 RunResult run_program(const std::string& program, const std::vector<std::string>& args,

@@ -20,6 +20,7 @@ using nlohmann::json;
 using rz::cli_test::in_dir;
 using rz::cli_test::read_json;
 using rz::cli_test::run;
+using rz::cli_test::run_ok;
 using rz::cli_test::RunOptions;
 using rz::cli_test::RunResult;
 
@@ -42,14 +43,6 @@ constexpr double kOneRoundingTol = 1.2e-7;
 constexpr double kIdentitySdrDb = 100.0;
 
 // Runs a tool that must succeed; fails the test with its output otherwise.
-RunResult run_ok(const std::string& tool, const std::vector<std::string>& args,
-                 const RunOptions& options = {}) {
-  RunResult r = run(tool, args, options);
-  INFO(tool << " failed\n" << r.describe());
-  REQUIRE(r.exit_code == 0);
-  return r;
-}
-
 // Parses stdout as exactly one JSON object on one line.
 json one_json_object(const RunResult& r) {
   INFO(r.describe());

@@ -951,15 +951,9 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
     stems_json[stem.name] = sj;
   }
   stems::Manifest& m = out.manifest();
-  m.sample_rate_hz = im.sample_rate_hz;
-  m.channels = im.channels;
-  m.source = im.source;
-  m.analysis = im.analysis;
-  m.history = im.history;
-  json inputs = json::array();
-  for (const auto& s : im.stems) inputs.push_back({{"stem", s.name}, {"sha256", s.sha256}});
+  m.inherit(im);
   json entry = provenance;
-  entry["inputs"] = inputs;
+  entry["inputs"] = im.stem_hashes();
   entry["parameters"] = o.to_json();
   if (!profile_sha.empty()) {
     entry["parameters"]["noise_profile_sha256"] = profile_sha;

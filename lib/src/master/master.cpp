@@ -270,10 +270,7 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
   rep.sidecar = fs::path(output.string() + ".json");
   stems::AtomicFile sidecar(rep.sidecar, force);
   json entry = provenance;
-  json inputs = json::array();
-  for (const auto& s : in.manifest().stems)
-    inputs.push_back({{"stem", s.name}, {"sha256", s.sha256}});
-  entry["inputs"] = inputs;
+  entry["inputs"] = in.manifest().stem_hashes();
   entry["parameters"] = {{"target_lufs", opt.target_lufs},
                          {"ceiling_dbtp", opt.ceiling_dbtp},
                          {"highpass_hz", opt.highpass_hz},

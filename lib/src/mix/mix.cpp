@@ -185,16 +185,9 @@ Report mix(const stems::StemDir& in, const fs::path& output, bool force, const O
                            " dBFS (kept in float; rz-master brings it under its ceiling)");
   }
   stems::Manifest& m = out.manifest();
-  const stems::Manifest& im = in.manifest();
-  m.sample_rate_hz = im.sample_rate_hz;
-  m.channels = im.channels;
-  m.source = im.source;
-  m.analysis = im.analysis;
-  m.history = im.history;
-  json inputs = json::array();
-  for (const auto& s : im.stems) inputs.push_back({{"stem", s.name}, {"sha256", s.sha256}});
+  m.inherit(in.manifest());
   json entry = provenance;
-  entry["inputs"] = inputs;
+  entry["inputs"] = in.manifest().stem_hashes();
   entry["parameters"] = options.to_json();
   entry["parameters"]["active_stems"] = rep.active_stems;
   entry["metrics"] = {{"after",

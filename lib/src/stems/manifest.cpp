@@ -14,6 +14,20 @@ const StemEntry* Manifest::find(const std::string& name) const {
   return nullptr;
 }
 
+void Manifest::inherit(const Manifest& input) {
+  sample_rate_hz = input.sample_rate_hz;
+  channels = input.channels;
+  source = input.source;
+  analysis = input.analysis;
+  history = input.history;
+}
+
+nlohmann::json Manifest::stem_hashes() const {
+  nlohmann::json inputs = nlohmann::json::array();
+  for (const auto& s : stems) inputs.push_back({{"stem", s.name}, {"sha256", s.sha256}});
+  return inputs;
+}
+
 json Manifest::to_json() const {
   json j;
   j["schema"] = kSchemaName;

@@ -11,7 +11,9 @@
 // - kProfile: a fixed spectrum measured from a noise sample (NoiseProfile).
 // - kBlind: minimum statistics (Martin 2001): the per-bin power smoothed over time (one pole,
 //   kTrackerSmoothing), its minimum over the last tracker_window_s (8 sub-windows), with no bias
-//   factor. The minimum of a noise-only periodogram sits below its mean (by 2.6 dB on the crowd
+//   factor, and at most 3 dB over the median of its +-4 neighbouring bins (a tone guard: a crowd's
+//   spectrum is smooth, a note held longer than the window is a peak two or three bins wide).
+//   The minimum of a noise-only periodogram sits below its mean (by 2.6 dB on the crowd
 //   recording here), so the estimate leans low on purpose: on music the minimum is inflated by the
 //   music's own floor, which is what makes classic trackers remove music. Below low_cap_hz the
 //   estimate may not exceed the median estimate over [low_cap_hz, 1.5 low_cap_hz] times
@@ -86,6 +88,10 @@ class NoiseTracker {
  public:
   static constexpr double kTrackerSmoothing = 0.9;  // one-pole smoothing of the periodogram
   static constexpr int kSubWindows = 8;
+  // Tone guard: the estimate stays within kToneGuardRatio (3 dB) of the median of its
+  // +-kToneGuardBins neighbours.
+  static constexpr int kToneGuardBins = 4;
+  static constexpr double kToneGuardRatio = 2.0;
   NoiseTracker(int bins, double frames_per_second, const DenoiseSettings& settings, int fft_size,
                double sample_rate_hz);
   // Feeds one frame's power per bin; returns the noise estimate per bin (valid until next call).
@@ -99,6 +105,8 @@ class NoiseTracker {
   std::vector<double> sub_min_;   // [kSubWindows][bins] ring of finished sub-window minima
   std::vector<double> current_;   // minimum of the sub-window in progress
   std::vector<double> estimate_;
+  std::vector<double> guarded_;     // scratch of the tone guard
+  std::vector<double> neighbours_;  // scratch of the tone guard's median
   int filled_subs_ = 0;
   int sub_pos_ = 0;
   int in_sub_ = 0;

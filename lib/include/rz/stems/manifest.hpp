@@ -31,6 +31,11 @@ struct Manifest {
   nlohmann::json history = nlohmann::json::array();    // one object per stage, oldest first
 
   const StemEntry* find(const std::string& name) const;
+  // What a stage carries over from its input: rate, channels, source, analysis and history (the
+  // stage then appends its own history entry).
+  void inherit(const Manifest& input);
+  // [{"stem": NAME, "sha256": HASH}, ...] of the stems: the "inputs" of a history entry.
+  nlohmann::json stem_hashes() const;
   nlohmann::json to_json() const;
   // Parses and validates; `subject` names the file in errors (InputError).
   static Manifest from_json(const nlohmann::json& j, const std::string& subject);
