@@ -144,6 +144,26 @@ class MeanPowerFramer {
   std::vector<double> power_;
 };
 
+// Median of 9 values by the 19-exchange network (Paeth; Devillard's opt_med9): the tone guard
+// runs it for every bin of every frame, where nth_element cost a third of the denoiser's time.
+double median9(const double* v) {
+  double p[9];
+  std::copy(v, v + 9, p);
+  auto sort2 = [](double& a, double& b) {
+    const double lo = std::min(a, b);
+    b = std::max(a, b);
+    a = lo;
+  };
+  sort2(p[1], p[2]); sort2(p[4], p[5]); sort2(p[7], p[8]);
+  sort2(p[0], p[1]); sort2(p[3], p[4]); sort2(p[6], p[7]);
+  sort2(p[1], p[2]); sort2(p[4], p[5]); sort2(p[7], p[8]);
+  sort2(p[0], p[3]); sort2(p[5], p[8]); sort2(p[4], p[7]);
+  sort2(p[3], p[6]); sort2(p[1], p[4]); sort2(p[2], p[5]);
+  sort2(p[4], p[7]); sort2(p[4], p[2]); sort2(p[6], p[4]);
+  sort2(p[4], p[2]);
+  return p[4];
+}
+
 }  // namespace
 
 int denoise_fft_size(double sample_rate_hz) {
@@ -269,13 +289,20 @@ const std::vector<double>& NoiseTracker::update(const double* power) {
   // two or three bins wide. The estimate may not rise more than kToneGuardDb over the median of
   // its +-kToneGuardBins neighbours, so a note sustained longer than the window is not taken for
   // noise (measured on the MUSDB rock excerpt: held notes at 2.4-3.5 kHz lost 3 dB without it).
+  static_assert(kToneGuardBins == 4, "median9 assumes 9 neighbours");
   for (int k = 0; k < bins_; ++k) {
     const int lo = std::max(0, k - kToneGuardBins), hi = std::min(bins_ - 1, k + kToneGuardBins);
-    double* w = neighbours_.data();
-    const int count = hi - lo + 1;
-    std::copy(estimate_.begin() + lo, estimate_.begin() + hi + 1, w);
-    std::nth_element(w, w + count / 2, w + count);
-    guarded_[k] = std::min(estimate_[k], kToneGuardRatio * w[count / 2]);
+    double median;
+    if (hi - lo + 1 == 9) {
+      median = median9(&estimate_[lo]);
+    } else {  // the few bins at the edges
+      double* w = neighbours_.data();
+      const int count = hi - lo + 1;
+      std::copy(estimate_.begin() + lo, estimate_.begin() + hi + 1, w);
+      std::nth_element(w, w + count / 2, w + count);
+      median = w[count / 2];
+    }
+    guarded_[k] = std::min(estimate_[k], kToneGuardRatio * median);
   }
   estimate_.swap(guarded_);
   if (cap_bin_ > 0) {
