@@ -738,8 +738,7 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return s;
 }
 
-dsp::NoiseProfile load_noise_profile(const std::string& path, int channels_hint, int rate) {
-  (void)channels_hint;
+dsp::NoiseProfile load_noise_profile(const std::string& path, int rate) {
   audio::require_regular_file(path);
   audio::DecodedFile file(path, audio::DecodeOptions{});
   audio::Reader& r = file.reader();
@@ -784,7 +783,7 @@ void Options::validate(const stems::StemDir& in) const {
     (void)value;
   }
   for (const auto& s : in.manifest().stems)
-    validate_chain(resolve_chain(s.name, *this, in.manifest().sample_rate_hz), s.name,
+    validate_chain(resolve_chain(s.name, *this), s.name,
                    in.manifest().sample_rate_hz);
 }
 
@@ -799,8 +798,7 @@ json Options::to_json() const {
           {"rollback_limits", limits.to_json()}};
 }
 
-ChainParams resolve_chain(const std::string& stem, const Options& o, double rate) {
-  (void)rate;
+ChainParams resolve_chain(const std::string& stem, const Options& o) {
   ChainParams c = default_chain(stem_kind(stem), o.preset);
   if (o.config.contains("*")) apply_overrides(c, o.config.at("*"), o.config_subject + ": *");
   if (o.config.contains(stem)) apply_overrides(c, o.config.at(stem), o.config_subject + ": " + stem);
@@ -818,7 +816,7 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
   dsp::NoiseProfile file_profile;
   std::string profile_sha;
   if (!o.noise_profile.empty() && o.noise_profile != "auto") {
-    file_profile = load_noise_profile(o.noise_profile, im.channels, rate);
+    file_profile = load_noise_profile(o.noise_profile, rate);
     profile_sha = stems::sha256_file(o.noise_profile);
   }
   stems::StemDirWriter out(output, force);
@@ -861,7 +859,7 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
       stems_json[stem.name] = sj;
       continue;
     }
-    const ChainParams chain = resolve_chain(stem.name, o, rate);
+    const ChainParams chain = resolve_chain(stem.name, o);
     sj["chain"] = chain;
     if (o.intensity == 0.0) {
       copy_through("intensity 0");

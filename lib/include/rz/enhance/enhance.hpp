@@ -55,7 +55,7 @@ struct Options {
 };
 
 // The chain a stem would get with these options (defaults, preset, config, --only, intensity).
-ChainParams resolve_chain(const std::string& stem, const Options& options, double sample_rate_hz);
+ChainParams resolve_chain(const std::string& stem, const Options& options);
 
 struct Report {
   std::filesystem::path output;
