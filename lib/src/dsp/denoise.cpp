@@ -93,57 +93,6 @@ void check_channels(int channels) {
   if (channels < 1) throw UsageError(describe("bad channel count", std::to_string(channels), ">= 1"));
 }
 
-// Multi-channel STFT framer: every hop it hands the channel-mean power spectrum of the last n
-// samples (zeros before the start), Hann-windowed.
-class MeanPowerFramer {
- public:
-  MeanPowerFramer(int channels, int n)
-      : channels_(channels),
-        n_(n),
-        hop_(n / kHopDivisor),
-        fft_(n),
-        window_(hann_window(n)),
-        ring_(static_cast<size_t>(channels) * n, 0.0f),
-        frame_(static_cast<size_t>(n)),
-        spectrum_(static_cast<size_t>(n / 2 + 1)),
-        power_(static_cast<size_t>(n / 2 + 1)) {}
-
-  template <typename Fn>
-  void push(const float* x, size_t frames, Fn&& on_frame) {
-    for (size_t i = 0; i < frames; ++i) {
-      for (int c = 0; c < channels_; ++c)
-        ring_[static_cast<size_t>(c) * n_ + (n_ - hop_) + pending_] = x[i * channels_ + c];
-      if (++pending_ == static_cast<size_t>(hop_)) {
-        std::fill(power_.begin(), power_.end(), 0.0);
-        for (int c = 0; c < channels_; ++c) {
-          float* r = &ring_[static_cast<size_t>(c) * n_];
-          for (int j = 0; j < n_; ++j) frame_[j] = r[j] * window_[j];
-          fft_.forward(frame_.data(), spectrum_.data());
-          for (size_t k = 0; k < power_.size(); ++k) power_[k] += std::norm(spectrum_[k]);
-          std::memmove(r, r + hop_, sizeof(float) * (n_ - hop_));
-        }
-        for (double& p : power_) p /= channels_;
-        pending_ = 0;
-        on_frame(power_);
-      }
-    }
-  }
-  int hop() const { return hop_; }
-  int bins() const { return n_ / 2 + 1; }
-
- private:
-  int channels_;
-  int n_;
-  int hop_;
-  RealFft fft_;
-  std::vector<float> window_;
-  std::vector<float> ring_;
-  size_t pending_ = 0;
-  std::vector<float> frame_;
-  std::vector<std::complex<float>> spectrum_;
-  std::vector<double> power_;
-};
-
 // Median of 9 values by the 19-exchange network (Paeth; Devillard's opt_med9): the tone guard
 // runs it for every bin of every frame, where nth_element cost a third of the denoiser's time.
 double median9(const double* v) {
@@ -166,6 +115,68 @@ double median9(const double* v) {
 
 }  // namespace
 
+// ---------------------------------------------------------------------------------------------
+// One STFT analysis for the denoiser and the analysis passes: every hop, the Hann-windowed spectra
+// of the last n samples of each channel (zeros before the start) and their channel-mean power.
+namespace detail {
+
+class StftFramer {
+ public:
+  StftFramer(int channels, int n)
+      : channels_(channels),
+        n_(n),
+        hop_(n / kHopDivisor),
+        fft_(n),
+        window_(hann_window(n)),
+        ring_(static_cast<size_t>(channels) * n, 0.0f),
+        frame_(static_cast<size_t>(n)),
+        spectra_(static_cast<size_t>(channels) * (n / 2 + 1)),
+        power_(static_cast<size_t>(n / 2 + 1)) {}
+
+  // Appends `frames` interleaved frames; at each hop calls on_frame(power), with spectrum(c)
+  // holding that frame's spectra (which on_frame may modify).
+  template <typename Fn>
+  void push(const float* x, size_t frames, Fn&& on_frame) {
+    for (size_t i = 0; i < frames; ++i) {
+      for (int c = 0; c < channels_; ++c)
+        ring_[static_cast<size_t>(c) * n_ + (n_ - hop_) + pending_] = x[i * channels_ + c];
+      if (++pending_ == static_cast<size_t>(hop_)) {
+        std::fill(power_.begin(), power_.end(), 0.0);
+        for (int c = 0; c < channels_; ++c) {
+          float* r = &ring_[static_cast<size_t>(c) * n_];
+          for (int j = 0; j < n_; ++j) frame_[j] = r[j] * window_[j];
+          std::complex<float>* X = spectrum(c);
+          fft_.forward(frame_.data(), X);
+          for (size_t k = 0; k < power_.size(); ++k) power_[k] += std::norm(X[k]);
+          std::memmove(r, r + hop_, sizeof(float) * (n_ - hop_));
+        }
+        for (double& p : power_) p /= channels_;
+        pending_ = 0;
+        on_frame(power_);
+      }
+    }
+  }
+  std::complex<float>* spectrum(int c) { return &spectra_[static_cast<size_t>(c) * bins()]; }
+  RealFft& fft() { return fft_; }
+  const std::vector<float>& window() const { return window_; }
+  int hop() const { return hop_; }
+  int bins() const { return n_ / 2 + 1; }
+
+ private:
+  int channels_;
+  int n_;
+  int hop_;
+  RealFft fft_;
+  std::vector<float> window_;
+  std::vector<float> ring_;
+  size_t pending_ = 0;
+  std::vector<float> frame_;
+  std::vector<std::complex<float>> spectra_;  // [channel][bins]
+  std::vector<double> power_;
+};
+
+}  // namespace detail
+
 int denoise_fft_size(double sample_rate_hz) {
   // 46 ms frames: long enough to resolve bass partials (21.5 Hz bins at 44.1 kHz), short enough to
   // follow a drum hit's noise-free decay.
@@ -184,7 +195,7 @@ struct NoiseProfiler::Impl {
   Impl(int channels, double rate)
       : rate_hz(rate), framer(channels, denoise_fft_size(rate)), sum(framer.bins(), 0.0) {}
   double rate_hz;
-  MeanPowerFramer framer;
+  detail::StftFramer framer;
   std::vector<double> sum;
   int64_t frames = 0;
   int64_t spectra = 0;
@@ -351,9 +362,7 @@ Denoiser::Denoiser(int channels, double sample_rate_hz, const DenoiseSettings& s
       source_(source),
       n_(denoise_fft_size(sample_rate_hz)),
       hop_(n_ / kHopDivisor),
-      bins_(n_ / 2 + 1),
-      fft_(n_),
-      window_(hann_window(n_)) {
+      bins_(n_ / 2 + 1) {
   check_channels(channels);
   check_rate(sample_rate_hz);
   settings_.validate();
@@ -369,12 +378,11 @@ Denoiser::Denoiser(int channels, double sample_rate_hz, const DenoiseSettings& s
     tracker_ = std::make_unique<NoiseTracker>(bins_, sample_rate_hz / hop_, settings_, n_,
                                               sample_rate_hz);
   }
-  in_ring_.assign(static_cast<size_t>(channels_) * n_, 0.0f);
+  framer_ = std::make_unique<detail::StftFramer>(channels_, n_);
+  sample_.resize(static_cast<size_t>(channels_));
   out_acc_.assign(static_cast<size_t>(channels_) * n_, 0.0f);
   ready_.assign(static_cast<size_t>(channels_) * hop_, 0.0f);
   frame_.resize(static_cast<size_t>(n_));
-  spectra_.resize(static_cast<size_t>(channels_) * bins_);
-  power_.resize(static_cast<size_t>(bins_));
   prev_clean_.assign(static_cast<size_t>(bins_), 0.0);
   gain_db_.assign(static_cast<size_t>(bins_), 0.0);
   gain_floor_ = std::pow(10.0, -settings_.strength_db / 20.0);
@@ -387,42 +395,30 @@ size_t Denoiser::latency_frames() const { return static_cast<size_t>(n_); }
 
 void Denoiser::process(const float* in, float* out, size_t frames) {
   for (size_t i = 0; i < frames; ++i) {
-    for (int c = 0; c < channels_; ++c) {
-      const float x = in[i * channels_ + c];
-      out[i * channels_ + c] = ready_[ready_pos_ * channels_ + c];
-      in_ring_[static_cast<size_t>(c) * n_ + (n_ - hop_) + pending_] = x;
-    }
+    // The input frame is taken before the output is written: `in` and `out` may be one buffer.
+    std::copy(in + i * channels_, in + (i + 1) * channels_, sample_.begin());
+    std::copy(&ready_[ready_pos_ * channels_], &ready_[(ready_pos_ + 1) * channels_],
+              out + i * channels_);
     ++ready_pos_;
-    if (++pending_ == static_cast<size_t>(hop_)) {
-      run_frame();
-      pending_ = 0;
+    framer_->push(sample_.data(), 1, [&](const std::vector<double>& power) {
+      run_frame(power);
       ready_pos_ = 0;
-    }
+    });
   }
 }
 
-void Denoiser::run_frame() {
-  std::fill(power_.begin(), power_.end(), 0.0);
-  for (int c = 0; c < channels_; ++c) {
-    float* r = &in_ring_[static_cast<size_t>(c) * n_];
-    for (int j = 0; j < n_; ++j) frame_[j] = r[j] * window_[j];
-    std::complex<float>* X = &spectra_[static_cast<size_t>(c) * bins_];
-    fft_.forward(frame_.data(), X);
-    for (int k = 0; k < bins_; ++k) power_[k] += std::norm(X[k]);
-    std::memmove(r, r + hop_, sizeof(float) * (n_ - hop_));
-  }
-  for (double& p : power_) p /= channels_;
+void Denoiser::run_frame(const std::vector<double>& power) {
   // The first frames overlap the zeros before the start: fed to the tracker they would fake a
   // quiet floor that its minimum keeps for a whole window (no reduction for 9/8 tracker_window_s).
   // They pass unchanged instead, as no noise estimate exists yet.
   const bool before_estimate = tracker_ && ++frames_run_ < kHopDivisor;
   const std::vector<double>* noise = before_estimate ? nullptr
-                                     : tracker_      ? &tracker_->update(power_.data())
+                                     : tracker_      ? &tracker_->update(power.data())
                                                      : &profile_;
   const double a = settings_.smoothing;
   double frame_noise = 0;
   for (int k = 0; k < bins_; ++k) {
-    const double p = power_[k];
+    const double p = power[k];
     const double lambda = noise ? (*noise)[k] : 0.0;
     frame_noise += (k == 0 || k == bins_ - 1 ? 1.0 : 2.0) * lambda;
     double g = 1.0;
@@ -439,7 +435,7 @@ void Denoiser::run_frame() {
     in_energy_ += p;
     out_energy_ += g * g * p;
     gain_db_[k] = 20.0 * std::log10(g);
-    for (int c = 0; c < channels_; ++c) spectra_[static_cast<size_t>(c) * bins_ + k] *= static_cast<float>(g);
+    for (int c = 0; c < channels_; ++c) framer_->spectrum(c)[k] *= static_cast<float>(g);
   }
   if (noise) {
     noise_sum_ += frame_noise / power_scale_;
@@ -447,10 +443,11 @@ void Denoiser::run_frame() {
     update_mask_stats();
   }
   const float norm = static_cast<float>(1.0 / kHannSquaredOverlap);
+  const std::vector<float>& window = framer_->window();
   for (int c = 0; c < channels_; ++c) {
-    fft_.inverse(&spectra_[static_cast<size_t>(c) * bins_], frame_.data());
+    framer_->fft().inverse(framer_->spectrum(c), frame_.data());
     float* acc = &out_acc_[static_cast<size_t>(c) * n_];
-    for (int j = 0; j < n_; ++j) acc[j] += frame_[j] * window_[j] * norm;
+    for (int j = 0; j < n_; ++j) acc[j] += frame_[j] * window[j] * norm;
     for (int j = 0; j < hop_; ++j) ready_[static_cast<size_t>(j) * channels_ + c] = acc[j];
     std::memmove(acc, acc + hop_, sizeof(float) * (n_ - hop_));
     std::fill(acc + (n_ - hop_), acc + n_, 0.0f);
@@ -520,7 +517,7 @@ struct NoiseAnalyzer::Impl {
         frames_per_block(std::max(1, static_cast<int>(std::lround(kBlockSeconds * rate / framer.hop())))) {}
   double rate_hz;
   int n;
-  MeanPowerFramer framer;
+  detail::StftFramer framer;
   NoiseTracker tracker;
   double signal_sum = 0;  // sum over STFT frames of the frame's mean square
   double noise_sum = 0;

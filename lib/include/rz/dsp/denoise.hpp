@@ -118,6 +118,10 @@ double lsa_gain(double xi, double gamma);
 // Exponential integral E1(x), x > 0 (Abramowitz & Stegun 5.1.53 / 5.1.56, |error| < 5e-5 relative).
 double expint_e1(double x);
 
+namespace detail {
+class StftFramer;  // denoise.cpp
+}
+
 class Denoiser : public Processor {
  public:
   static constexpr double kMinPrioriSnr = 0.0031622776601683794;  // -25 dB
@@ -142,7 +146,7 @@ class Denoiser : public Processor {
   double isolated_peak_ratio() const;
 
  private:
-  void run_frame();
+  void run_frame(const std::vector<double>& power);
   void update_mask_stats();
   int channels_;
   double rate_;
@@ -151,18 +155,14 @@ class Denoiser : public Processor {
   int n_;
   int hop_;
   int bins_;
-  RealFft fft_;
-  std::vector<float> window_;
   std::vector<double> profile_;
   std::unique_ptr<NoiseTracker> tracker_;
-  std::vector<float> in_ring_;   // [channel][n] last n input samples, oldest first
+  std::unique_ptr<detail::StftFramer> framer_;  // analysis: shared with the analysis passes
+  std::vector<float> sample_;    // the input frame being pushed
   std::vector<float> out_acc_;   // [channel][n] overlap-add accumulator
-  size_t pending_ = 0;           // input frames since the last STFT frame
   std::vector<float> ready_;     // [hop][channel] interleaved output of the last frame
   size_t ready_pos_ = 0;
-  std::vector<float> frame_;
-  std::vector<std::complex<float>> spectra_;  // [channel][bins]
-  std::vector<double> power_;
+  std::vector<float> frame_;     // synthesis scratch
   std::vector<double> prev_clean_;  // G^2 gamma of the previous frame
   double gain_floor_;
   std::vector<double> gain_db_, prev_gain_db_;
