@@ -188,6 +188,19 @@ int denoise_fft_size(double sample_rate_hz) {
 
 double NoiseProfile::mean_square() const { return empty() ? 0.0 : bins_mean_square(power, fft_size); }
 
+double NoiseProfile::bin_mean_square(size_t k) const {
+  return (k == 0 || k + 1 == power.size() ? 1.0 : 2.0) * power[k] / hann_power_scale(fft_size);
+}
+
+double NoiseProfile::band_mean_square(double lo_hz, double hi_hz) const {
+  double s = 0;
+  for (size_t k = 0; k < power.size(); ++k) {
+    const double f = static_cast<double>(k) * sample_rate_hz / fft_size;
+    if (f >= lo_hz && f < hi_hz) s += bin_mean_square(k);
+  }
+  return s;
+}
+
 double NoiseProfile::level_dbfs() const { return empty() ? -200.0 : to_db(mean_square()); }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ PresetShape preset_shape(Preset p) {
   return {1.0, 0.0};
 }
 
+// A ratio above 1 and a cut above 0 by this little: the dynamic EQ's ranges exclude the exact
+// no-op values that intensity 0 scales to.
+constexpr double kNoMove = 1e-6;
 // Lowest high-pass corner: intensity 0 moves the corner here (below any instrument).
 constexpr double kHighpassFloorHz = 20.0;
 
@@ -282,21 +285,9 @@ void validate_chain(const ChainParams& c, const std::string& stem, double rate) 
     if (!(f >= 10 && f <= 1000)) throw UsageError(describe("bad highpass freq_hz", fixed(f), "use 10..1000 Hz"));
     const double order = num(hp, "order");
     if (order != 2 && order != 4) throw UsageError(describe("bad highpass order", fixed(order), "use 2 or 4"));
-    dsp::DenoiseSettings d;
-    d.strength_db = num(c.at("denoise"), "strength_db");
-    d.smoothing = num(c.at("denoise"), "smoothing");
-    d.tracker_window_s = num(c.at("denoise"), "tracker_window_s");
-    d.low_cap_hz = num(c.at("denoise"), "low_cap_hz");
-    d.validate();
+    denoise_settings(c).validate();
     for (const char* band : {"demud", "deess"}) {
-      const json& b = c.at(band);
-      dsp::DynamicEqSettings s;
-      s.freq_hz = num(b, "freq_hz");
-      s.q = num(b, "q");
-      s.ratio = std::max(num(b, "ratio"), 1.0 + 1e-9);
-      s.max_cut_db = std::max(num(b, "max_cut_db"), 1e-9);
-      s.attack_ms = num(b, "attack_ms");
-      s.release_ms = num(b, "release_ms");
+      const dsp::DynamicEqSettings s = dynamic_eq_settings(c, band);
       s.validate();
       if (s.freq_hz >= 0.49 * rate)
         throw UsageError(describe(std::string("bad ") + band + " freq_hz", fixed(s.freq_hz), "must be below 0.49 of the sample rate"));
@@ -308,24 +299,9 @@ void validate_chain(const ChainParams& c, const std::string& stem, double rate) 
       if (!(q >= 0.1 && q <= 20)) throw UsageError(describe(std::string("bad ") + band + " q", fixed(q), "use 0.1..20"));
       if (!(g >= -12 && g <= 12)) throw UsageError(describe(std::string("bad ") + band + " gain_db", fixed(g), "use -12..12 dB"));
     }
-    dsp::TransientShaperSettings t;
-    t.attack_gain_db = num(c.at("transient"), "attack_gain_db");
-    t.sustain_gain_db = num(c.at("transient"), "sustain_gain_db");
-    t.fast_ms = num(c.at("transient"), "fast_ms");
-    t.slow_ms = num(c.at("transient"), "slow_ms");
-    t.release_ms = num(c.at("transient"), "release_ms");
-    t.validate();
-    dsp::CompressorSettings k;
-    k.ratio = num(c.at("compress"), "ratio");
-    k.knee_db = num(c.at("compress"), "knee_db");
-    k.attack_ms = num(c.at("compress"), "attack_ms");
-    k.release_ms = num(c.at("compress"), "release_ms");
-    k.makeup_db = num(c.at("compress"), "makeup_db");
-    k.validate();
-    dsp::ExciterSettings e;
-    e.freq_hz = num(c.at("exciter"), "freq_hz");
-    e.drive_db = num(c.at("exciter"), "drive_db");
-    e.mix = num(c.at("exciter"), "mix");
+    transient_settings(c).validate();
+    compressor_settings(c).validate();
+    const dsp::ExciterSettings e = exciter_settings(c);
     e.validate();
     if (e.freq_hz >= dsp::Exciter::kPassEdge * rate)
       throw UsageError(describe("bad exciter freq_hz", fixed(e.freq_hz), "must be below 0.45 of the sample rate"));
@@ -334,6 +310,59 @@ void validate_chain(const ChainParams& c, const std::string& stem, double rate) 
   } catch (const json::exception& e) {
     throw UsageError(describe("bad enhance settings", stem, e.what()));
   }
+}
+
+dsp::DenoiseSettings denoise_settings(const ChainParams& c) {
+  const json& b = c.at("denoise");
+  dsp::DenoiseSettings s;
+  s.strength_db = num(b, "strength_db");
+  s.smoothing = num(b, "smoothing");
+  s.tracker_window_s = num(b, "tracker_window_s");
+  s.low_cap_hz = num(b, "low_cap_hz");
+  return s;
+}
+
+dsp::DynamicEqSettings dynamic_eq_settings(const ChainParams& c, const std::string& block) {
+  const json& b = c.at(block);
+  dsp::DynamicEqSettings s;
+  s.freq_hz = num(b, "freq_hz");
+  s.q = num(b, "q");
+  s.ratio = std::max(num(b, "ratio"), 1.0 + kNoMove);
+  s.max_cut_db = std::max(num(b, "max_cut_db"), kNoMove);
+  s.attack_ms = num(b, "attack_ms");
+  s.release_ms = num(b, "release_ms");
+  return s;
+}
+
+dsp::TransientShaperSettings transient_settings(const ChainParams& c) {
+  const json& b = c.at("transient");
+  dsp::TransientShaperSettings s;
+  s.attack_gain_db = num(b, "attack_gain_db");
+  s.sustain_gain_db = num(b, "sustain_gain_db");
+  s.fast_ms = num(b, "fast_ms");
+  s.slow_ms = num(b, "slow_ms");
+  s.release_ms = num(b, "release_ms");
+  return s;
+}
+
+dsp::CompressorSettings compressor_settings(const ChainParams& c) {
+  const json& b = c.at("compress");
+  dsp::CompressorSettings s;
+  s.ratio = num(b, "ratio");
+  s.knee_db = num(b, "knee_db");
+  s.attack_ms = num(b, "attack_ms");
+  s.release_ms = num(b, "release_ms");
+  s.makeup_db = num(b, "makeup_db");
+  return s;
+}
+
+dsp::ExciterSettings exciter_settings(const ChainParams& c) {
+  const json& b = c.at("exciter");
+  dsp::ExciterSettings s;
+  s.freq_hz = num(b, "freq_hz");
+  s.drive_db = num(b, "drive_db");
+  s.mix = num(b, "mix");
+  return s;
 }
 
 const std::map<std::string, ParamDoc>& parameter_docs() {

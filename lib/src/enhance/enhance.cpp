@@ -165,19 +165,6 @@ double band_sum(const std::vector<double>& ms, int n, double rate, double lo, do
   return s;
 }
 
-// Mean square per band of a NoiseProfile (same one-sided convention as Ltas::mean_square).
-double profile_band(const dsp::NoiseProfile& p, double lo, double hi) {
-  if (p.empty()) return 0.0;
-  const int n = p.fft_size;
-  const double scale = static_cast<double>(n) * (3.0 * n / 8.0);  // n sum(w^2), periodic Hann
-  double s = 0;
-  for (size_t k = 0; k < p.power.size(); ++k) {
-    const double f = static_cast<double>(k) * p.sample_rate_hz / n;
-    if (f >= lo && f < hi) s += (k == 0 || k + 1 == p.power.size() ? 1.0 : 2.0) * p.power[k] / scale;
-  }
-  return s;
-}
-
 struct Measurements {
   double rms_dbfs = -200, peak_dbfs = -200, crest_db = 0, spread_db = 0, integrated_lufs = -200;
   double centroid_hz = 0, rolloff_hz = 0;
@@ -443,25 +430,15 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
   }
   if (applied(d, "denoise")) {
     const auto& b = c["denoise"];
-    dsp::DenoiseSettings s;
-    s.strength_db = num(b, "strength_db");
-    s.smoothing = num(b, "smoothing");
-    s.tracker_window_s = num(b, "tracker_window_s");
-    s.low_cap_hz = num(b, "low_cap_hz");
-    chain.push_back(std::make_unique<dsp::Denoiser>(ch, rate, s, noise.source, noise.profile));
+    chain.push_back(std::make_unique<dsp::Denoiser>(ch, rate, denoise_settings(c), noise.source,
+                                                    noise.profile));
     names->push_back("denoise");
     effective["denoise"] = b;
     effective["denoise"]["noise"] = noise.description;
   }
   auto dynamic = [&](const char* name, double median_db) {
     const auto& b = c[name];
-    dsp::DynamicEqSettings s;
-    s.freq_hz = num(b, "freq_hz");
-    s.q = num(b, "q");
-    s.ratio = std::max(num(b, "ratio"), 1.0 + 1e-6);
-    s.max_cut_db = std::max(num(b, "max_cut_db"), 1e-6);
-    s.attack_ms = num(b, "attack_ms");
-    s.release_ms = num(b, "release_ms");
+    dsp::DynamicEqSettings s = dynamic_eq_settings(c, name);
     s.threshold_db = clamp_threshold(median_db + num(b, "above_median_db"));
     chain.push_back(std::make_unique<dsp::DynamicEq>(ch, rate, s));
     names->push_back(name);
@@ -480,25 +457,13 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
   }
   if (applied(d, "deess")) dynamic("deess", m.deess_median_db);
   if (applied(d, "transient")) {
-    const auto& b = c["transient"];
-    dsp::TransientShaperSettings s;
-    s.attack_gain_db = num(b, "attack_gain_db");
-    s.sustain_gain_db = num(b, "sustain_gain_db");
-    s.fast_ms = num(b, "fast_ms");
-    s.slow_ms = num(b, "slow_ms");
-    s.release_ms = num(b, "release_ms");
-    chain.push_back(std::make_unique<dsp::TransientShaper>(ch, rate, s));
+    chain.push_back(std::make_unique<dsp::TransientShaper>(ch, rate, transient_settings(c)));
     names->push_back("transient");
-    effective["transient"] = b;
+    effective["transient"] = c["transient"];
   }
   if (applied(d, "compress")) {
     const auto& b = c["compress"];
-    dsp::CompressorSettings s;
-    s.ratio = num(b, "ratio");
-    s.knee_db = num(b, "knee_db");
-    s.attack_ms = num(b, "attack_ms");
-    s.release_ms = num(b, "release_ms");
-    s.makeup_db = num(b, "makeup_db");
+    dsp::CompressorSettings s = compressor_settings(c);
     s.threshold_db = clamp_threshold(m.peak_median_db + num(b, "above_median_db"));
     chain.push_back(std::make_unique<dsp::Compressor>(ch, rate, s));
     names->push_back("compress");
@@ -506,14 +471,9 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
     effective["compress"]["threshold_db"] = s.threshold_db;
   }
   if (applied(d, "exciter")) {
-    const auto& b = c["exciter"];
-    dsp::ExciterSettings s;
-    s.freq_hz = num(b, "freq_hz");
-    s.drive_db = num(b, "drive_db");
-    s.mix = num(b, "mix");
-    chain.push_back(std::make_unique<dsp::Exciter>(ch, rate, s));
+    chain.push_back(std::make_unique<dsp::Exciter>(ch, rate, exciter_settings(c)));
     names->push_back("exciter");
-    effective["exciter"] = b;
+    effective["exciter"] = c["exciter"];
     if (m.band_limited && m.bandwidth_hz < 0.45 * rate) {
       // Reveal, don't fabricate: harmonics above the recording's bandwidth would be invented highs
       // (rz-restore's job, with its own safeguards), so they are cut at the measured corner.
@@ -615,14 +575,12 @@ class Comparer {
   double local_noise_floor(const dsp::NoiseProfile& p, int k, int n) const {
     const double f = static_cast<double>(k) * rate_ / n;
     const double reach = kTonalNeighbours * rate_ / n;
-    const int np = p.fft_size;
-    const double scale = static_cast<double>(np) * (3.0 * np / 8.0);
-    const double bin_hz = p.sample_rate_hz / np;
+    const double bin_hz = p.sample_rate_hz / p.fft_size;
     std::vector<double> density;
     for (size_t j = 1; j + 1 < p.power.size(); ++j) {
       const double fj = static_cast<double>(j) * bin_hz;
       if (fj < f - reach || fj > f + reach) continue;
-      density.push_back(2.0 * p.power[j] / scale / bin_hz);
+      density.push_back(p.bin_mean_square(j) / bin_hz);
     }
     if (density.empty()) return 0.0;
     std::nth_element(density.begin(), density.begin() + density.size() / 2, density.end());
@@ -909,7 +867,7 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
       }
     }
     if (noise_spectrum && m.owned_band_ms > 0)
-      noise_share = std::min(1.0, profile_band(*noise_spectrum, band.first, band.second) / m.owned_band_ms);
+      noise_share = std::min(1.0, noise_spectrum->band_mean_square(band.first, band.second) / m.owned_band_ms);
     json attempts = json::array();
     std::vector<double> tries = {1.0};
     if (o.rollback) tries.push_back(0.5);

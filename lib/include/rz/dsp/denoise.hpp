@@ -55,6 +55,10 @@ struct NoiseProfile {
   double mean_square() const;
   // Level of the profile in dBFS (10 log10 mean_square()).
   double level_dbfs() const;
+  // Mean square carried by bin k (one-sided: bins 1 .. n/2-1 count twice), and by the bins whose
+  // frequency lies in [lo_hz, hi_hz).
+  double bin_mean_square(size_t k) const;
+  double band_mean_square(double lo_hz, double hi_hz) const;
 };
 
 // Measures a NoiseProfile from interleaved audio (a noise sample).

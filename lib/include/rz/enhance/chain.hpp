@@ -22,6 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "rz/dsp/denoise.hpp"
+#include "rz/dsp/dynamics.hpp"
+#include "rz/dsp/exciter.hpp"
+
 namespace rz::enhance {
 
 // The kind of source a stem holds, from its name: vocals, drums, bass, other (also guitar,
@@ -57,6 +61,16 @@ void scale_moves(ChainParams& chain, double intensity);
 
 // Checks every value's range through the blocks' own validate(); UsageError naming stem and block.
 void validate_chain(const ChainParams& chain, const std::string& stem, double sample_rate_hz);
+
+// The blocks' settings read from a chain's parameters (not validated: validate_chain does that).
+// The dynamic thresholds follow the stem and are left at their defaults: rz-enhance sets them
+// from its measurements. A ratio of 1 or a cut of 0 (intensity 0) is nudged just inside the
+// blocks' ranges, where it still does nothing audible.
+dsp::DenoiseSettings denoise_settings(const ChainParams& chain);
+dsp::DynamicEqSettings dynamic_eq_settings(const ChainParams& chain, const std::string& block);
+dsp::TransientShaperSettings transient_settings(const ChainParams& chain);
+dsp::CompressorSettings compressor_settings(const ChainParams& chain);
+dsp::ExciterSettings exciter_settings(const ChainParams& chain);
 
 // Unit of a parameter ("Hz", "dB", "ms", "s", "" for ratios and switches) and a one-line meaning.
 struct ParamDoc {
