@@ -492,11 +492,9 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   }
 
   stems::Manifest& m = out.manifest();
-  m.sample_rate_hz = rate;
+  m.inherit(im);
+  m.sample_rate_hz = rate;  // the model's rate and channels, not necessarily the input's
   m.channels = channels;
-  m.source = im.source;
-  m.analysis = im.analysis;
-  m.history = im.history;
   rep.audio_s = static_cast<double>(frames) / rate;
   json entry = provenance;
   entry["inputs"] = json::array({{{"stem", stem.name}, {"sha256", stem.sha256}}});
