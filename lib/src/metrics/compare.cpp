@@ -1,85 +1,130 @@
 // SDR, SI-SDR and log-spectral distance from running sums and a lock-step STFT of both signals.
 #include "rz/metrics/compare.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "rz/dsp/fft.hpp"
-#include "rz/metrics/loudness.hpp"
 
 namespace rz::metrics {
 
 namespace {
 constexpr int kLsdFft = 2048;
-constexpr int kLsdHop = 512;
-constexpr double kLsdEpsilon = 1e-10;      // power floor inside the log (about -100 dB per bin)
-constexpr double kLsdSilentFrame = 1e-12;  // reference frames quieter than this are skipped
+constexpr int kLsdHop = 512;            // 75 % overlap
+constexpr int kLsdBins = kLsdFft / 2 + 1;
+constexpr double kLsdFloorDb = -80.0;   // bin powers floored this far below the loudest bin
+constexpr double kLsdFrameGateDb = -60.0;  // frames counted down to this far below the loudest
 constexpr double kMaxRatioDb = 300.0;      // report identity as +300 dB rather than infinity
+
+double db_ratio(double level, double reference) { return std::pow(10.0, level / 10.0) * reference; }
+
+// The mono sum of interleaved input, cut into Hann frames; each frame's power spectrum goes to
+// `on_frame`.
+class MonoSpectra {
+ public:
+  explicit MonoSpectra(int channels) : channels_(channels), stream_(kLsdFft, kLsdHop) {}
+  template <class F>
+  void push(const float* x, size_t n, F&& on_frame) {
+    mono_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      double sum = 0;
+      for (int c = 0; c < channels_; ++c) sum += x[i * channels_ + c];
+      mono_[i] = static_cast<float>(sum);
+    }
+    stream_.push(mono_.data(), n, 1, on_frame);
+  }
+  template <class F>
+  void flush(F&& on_frame) {
+    stream_.flush(on_frame);
+  }
+
+ private:
+  int channels_;
+  dsp::PowerSpectrumStream stream_;
+  std::vector<float> mono_;
+};
+
+double frame_energy(const float* p) {
+  double e = 0;
+  for (int k = 0; k < kLsdBins; ++k) e += p[k];
+  return e;
+}
 }  // namespace
+
+struct LsdLevelScan::Impl {
+  MonoSpectra spectra;
+  LsdLevels levels;
+  explicit Impl(int channels) : spectra(channels) {}
+  void on_frame(const float* p) {
+    for (int k = 0; k < kLsdBins; ++k) levels.loudest_bin_power = std::max<double>(levels.loudest_bin_power, p[k]);
+    levels.loudest_frame_energy = std::max(levels.loudest_frame_energy, frame_energy(p));
+  }
+};
+
+LsdLevelScan::LsdLevelScan(int channels) : impl_(new Impl(channels)) {}
+LsdLevelScan::~LsdLevelScan() = default;
+LsdLevelScan::LsdLevelScan(LsdLevelScan&&) noexcept = default;
+LsdLevelScan& LsdLevelScan::operator=(LsdLevelScan&&) noexcept = default;
+void LsdLevelScan::add(const float* reference, size_t frames) {
+  impl_->spectra.push(reference, frames, [this](const float* p) { impl_->on_frame(p); });
+}
+LsdLevels LsdLevelScan::finish() {
+  impl_->spectra.flush([this](const float* p) { impl_->on_frame(p); });
+  return impl_->levels;
+}
 
 struct Comparator::Impl {
   int channels;
   int64_t frames = 0;
   double xx = 0, yy = 0, xy = 0, ee = 0;
-  std::vector<dsp::PowerSpectrumStream> ref_streams, est_streams;  // one each (mid signal)
-  std::vector<float> ref_mono, est_mono;
+  MonoSpectra ref_spectra, est_spectra;
+  std::vector<float> ref_frames, est_frames;  // spectra not yet paired
+  double floor_power;   // bin powers below this count as this
+  double gate_energy;   // reference frames below this are skipped
   double lsd_sum = 0;
   int64_t lsd_frames = 0;
 
-  explicit Impl(int c) : channels(c) {
-    ref_streams.emplace_back(kLsdFft, kLsdHop);
-    est_streams.emplace_back(kLsdFft, kLsdHop);
-  }
+  Impl(int c, const LsdLevels& levels)
+      : channels(c),
+        ref_spectra(c),
+        est_spectra(c),
+        floor_power(db_ratio(kLsdFloorDb, levels.loudest_bin_power)),
+        gate_energy(db_ratio(kLsdFrameGateDb, levels.loudest_frame_energy)) {}
 
-  void spectral(const float* ref, const float* est, size_t n) {
-    // Channel-averaged power is approximated by the spectrum of the channel mean (mid): cheaper,
-    // and the same for mono; for stereo it weights what both speakers share.
-    ref_mono.resize(n);
-    est_mono.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      double r = 0, e = 0;
-      for (int c = 0; c < channels; ++c) {
-        r += ref[i * channels + c];
-        e += est[i * channels + c];
-      }
-      ref_mono[i] = static_cast<float>(r / channels);
-      est_mono[i] = static_cast<float>(e / channels);
-    }
-    feed(n);
-  }
-
-  void feed(size_t n) {
-    constexpr int bins = kLsdFft / 2 + 1;
-    std::vector<float> rf, ef;
-    auto collect_r = [&rf](const float* p) { rf.insert(rf.end(), p, p + bins); };
-    auto collect_e = [&ef](const float* p) { ef.insert(ef.end(), p, p + bins); };
-    if (n > 0) {
-      ref_streams[0].push(ref_mono.data(), n, 1, collect_r);
-      est_streams[0].push(est_mono.data(), n, 1, collect_e);
+  void spectral(const float* ref, const float* est, size_t n, bool last) {
+    auto collect_r = [this](const float* p) { ref_frames.insert(ref_frames.end(), p, p + kLsdBins); };
+    auto collect_e = [this](const float* p) { est_frames.insert(est_frames.end(), p, p + kLsdBins); };
+    if (!last) {
+      ref_spectra.push(ref, n, collect_r);
+      est_spectra.push(est, n, collect_e);
     } else {
-      ref_streams[0].flush(collect_r);
-      est_streams[0].flush(collect_e);
+      ref_spectra.flush(collect_r);
+      est_spectra.flush(collect_e);
     }
-    const double scale = ref_streams[0].power_scale();
-    for (size_t f = 0; f * bins < rf.size(); ++f) {
-      const float* r = &rf[f * bins];
-      const float* e = &ef[f * bins];
-      double energy = 0;
-      for (int k = 0; k < bins; ++k) energy += r[k] / scale;
-      if (energy < kLsdSilentFrame) continue;
+    // Both streams see the same lengths, so they emit the same frames.
+    const size_t count = ref_frames.size() / kLsdBins;
+    for (size_t f = 0; f < count; ++f) {
+      const float* r = &ref_frames[f * kLsdBins];
+      const float* e = &est_frames[f * kLsdBins];
+      const double energy = frame_energy(r);
+      if (!(energy > 0) || energy < gate_energy) continue;
       double acc = 0;
-      for (int k = 0; k < bins; ++k) {
-        const double d =
-            10.0 * std::log10((r[k] / scale + kLsdEpsilon) / (e[k] / scale + kLsdEpsilon));
+      for (int k = 0; k < kLsdBins; ++k) {
+        const double d = 10.0 * std::log10(std::max<double>(r[k], floor_power) /
+                                           std::max<double>(e[k], floor_power));
         acc += d * d;
       }
-      lsd_sum += std::sqrt(acc / bins);
+      lsd_sum += std::sqrt(acc / kLsdBins);
       ++lsd_frames;
     }
+    ref_frames.clear();
+    est_frames.clear();
   }
 };
 
-Comparator::Comparator(int channels) : impl_(new Impl(channels)) {}
+Comparator::Comparator(int channels, const LsdLevels& reference_levels)
+    : impl_(new Impl(channels, reference_levels)) {}
 Comparator::~Comparator() = default;
 Comparator::Comparator(Comparator&&) noexcept = default;
 Comparator& Comparator::operator=(Comparator&&) noexcept = default;
@@ -95,7 +140,7 @@ void Comparator::add(const float* x, const float* y, size_t frames) {
     s.ee += (a - b) * (a - b);
   }
   s.frames += static_cast<int64_t>(frames);
-  s.spectral(x, y, frames);
+  s.spectral(x, y, frames, false);
 }
 
 namespace {
@@ -108,7 +153,7 @@ double ratio_db(double num, double den) {
 
 Comparison Comparator::finish() {
   Impl& s = *impl_;
-  s.feed(0);
+  s.spectral(nullptr, nullptr, 0, true);
   Comparison c;
   c.frames = s.frames;
   c.sdr_db = ratio_db(s.xx, s.ee);
@@ -125,6 +170,14 @@ Comparison Comparator::finish() {
 nlohmann::json Comparison::to_json() const {
   return {
       {"aligned_frames", frames}, {"sdr_db", sdr_db}, {"si_sdr_db", si_sdr_db}, {"lsd_db", lsd_db}};
+}
+
+Comparison compare(const float* reference, const float* estimate, size_t frames, int channels) {
+  LsdLevelScan scan(channels);
+  scan.add(reference, frames);
+  Comparator c(channels, scan.finish());
+  c.add(reference, estimate, frames);
+  return c.finish();
 }
 
 }  // namespace rz::metrics

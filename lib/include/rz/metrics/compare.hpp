@@ -3,9 +3,14 @@
 // Definitions (x: reference, y: estimate, all channels stacked, sums over the aligned length):
 //   sdr_db    = 10 log10( sum x^2 / sum (x - y)^2 )                  (signal-to-distortion ratio)
 //   si_sdr_db = 10 log10( |a x|^2 / |a x - y|^2 ),  a = <y,x> / <x,x> (scale-invariant SDR)
-//   lsd_db    = mean over STFT frames (2048, hop 512, of the channel mean) of
-//               sqrt( mean over bins of (10 log10 (P_x + e) / (P_y + e))^2 ), e = 1e-10, counting
-//               only frames where the reference is not silent.
+//   lsd_db    = log-spectral distance: 2048-point Hann frames with 75 % overlap (hop 512) of the
+//               mono sum (frames start at sample 0; the last partial frame is zero-padded); each
+//               bin's power in dB, floored at -80 dB relative to the reference's loudest bin (of
+//               any frame); only frames whose reference energy is within 60 dB of the reference's
+//               loudest frame count; the mean over those frames of the RMS over the 1025 bins of
+//               the dB difference. The floor and the frame gate need the reference's loudest bin
+//               and frame before the distance can be summed: a first pass over the reference
+//               (LsdLevelScan) finds them, so memory stays independent of the length.
 // Alignment: the caller trims both to the shorter length (no delay search).
 #pragma once
 
@@ -23,9 +28,32 @@ struct Comparison {
   nlohmann::json to_json() const;
 };
 
+// The reference's levels that anchor the LSD's floor and frame gate (powers of the mono-sum STFT,
+// in the unnormalised units of dsp::PowerSpectrumStream).
+struct LsdLevels {
+  double loudest_bin_power = 0;
+  double loudest_frame_energy = 0;
+};
+
+// First pass: scans the reference for its LsdLevels.
+class LsdLevelScan {
+ public:
+  explicit LsdLevelScan(int channels);
+  ~LsdLevelScan();
+  LsdLevelScan(LsdLevelScan&&) noexcept;
+  LsdLevelScan& operator=(LsdLevelScan&&) noexcept;
+  void add(const float* reference, size_t frames);
+  LsdLevels finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Second pass: SDR, SI-SDR and LSD of an estimate against the reference whose levels were scanned.
 class Comparator {
  public:
-  explicit Comparator(int channels);
+  Comparator(int channels, const LsdLevels& reference_levels);
   ~Comparator();
   Comparator(Comparator&&) noexcept;
   Comparator& operator=(Comparator&&) noexcept;
@@ -36,5 +64,8 @@ class Comparator {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Both passes over whole interleaved buffers of `frames` frames.
+Comparison compare(const float* reference, const float* estimate, size_t frames, int channels);
 
 }  // namespace rz::metrics
