@@ -38,7 +38,10 @@
 //                      8th-order Butterworths themselves once, with their phase.
 //   4. --clip DB       overload of the microphone/ADC at concert levels: the signal is scaled so
 //                      that its sample peak lies --clip-drive dB (default 6) above DB dBFS, then
-//                      hard-clipped at DB dBFS.
+//                      hard-clipped at DB dBFS. --clip-ratio R instead clips, without any gain, at
+//                      the level that a share R of the samples reach (the |x| quantile 1 - R), so
+//                      that R of them sit at the clip level and the clean input remains the
+//                      reference sample for sample (de-clipping benchmarks).
 //   5. --agc           a phone's slow automatic gain control: a 0.2 s mean-square detector (both
 //                      channels) steers one gain towards --agc-target dBFS RMS (10 log10 of the
 //                      mean square, default -20), falling with --agc-attack (0.5 s) and rising
@@ -57,6 +60,10 @@
 // 44.1 kHz; --start/--duration crop it. Output: 44.1 kHz stereo float WAV (a mono input is
 // duplicated). --reference writes the clean input the same way, with silence under the noise lead:
 // the same length as the output and aligned with it (without effects the two files are identical).
+// With --ir and --reference-early MS, the reference is instead the early sound: the clean input
+// through only the first MS of each IR route, counted from the direct path's onset (its first
+// frame within 20 dB of the largest |h|), aligned and scaled exactly like the reverberant output
+// (dereverberation benchmarks: 50 ms is the usual early/late boundary of C50 and D50).
 // --seed drives every random choice (the noise offset): the same arguments give the same files.
 #include <unistd.h>
 
@@ -287,6 +294,8 @@ struct Settings {
   bool band_causal = false;
   double clip_dbfs = 0;
   double clip_drive_db = 6;
+  double clip_ratio = 0;       // --clip-ratio: clip at the level that this share of samples reaches
+  double reference_early_ms = 0;  // --reference-early: reference = clean through the IR's start
   bool agc = false;
   Agc agc_settings;
   std::string codec;
@@ -308,7 +317,11 @@ std::vector<float> correlate(const std::vector<float>& z, const std::vector<floa
                             c.begin() + static_cast<std::ptrdiff_t>(span - 1 + end - begin));
 }
 
-json reverb(Stereo& s, const Recording& ir, const fs::path& ir_path, double wet_db) {
+// `early_ms` > 0: `early` receives the clean input through only the first early_ms of each route
+// from the direct path's onset (the early sound: direct path and early reflections), with the
+// same alignment, polarity and gain as the reverberant output.
+json reverb(Stereo& s, const Recording& ir, const fs::path& ir_path, double wet_db,
+            double early_ms = 0, Stereo* early = nullptr) {
   if (ir.channels != 1 && ir.channels != 2 && ir.channels != 4) {
     throw rz::InputError("cannot use IR", ir_path.string(),
                          std::to_string(ir.channels) +
@@ -367,6 +380,29 @@ json reverb(Stereo& s, const Recording& ir, const fs::path& ir_path, double wet_
       }
     }
   }
+  // The early part of every route: from frame 0 to early_ms after the onset (first frame within
+  // 20 dB of the largest |h|) of the direct route of the output channel it feeds.
+  std::vector<std::vector<float>> h_early;
+  if (early_ms > 0) {
+    h_early = h;
+    for (size_t in = 0; in < kChannels; ++in) {
+      for (size_t out = 0; out < kChannels; ++out) {
+        auto* r = route(in, out);
+        if (!r) continue;
+        const auto& d = *route(out, out);
+        size_t onset = 0;
+        while (std::fabs(d[onset]) < 0.1f * std::fabs(d[largest_at[out]])) ++onset;
+        const size_t end =
+            std::min(m, onset + static_cast<size_t>(std::lround(early_ms / 1000.0 * kRate)));
+        auto& e = h_early[static_cast<size_t>(r - h.data())];
+        std::fill(e.begin() + static_cast<std::ptrdiff_t>(end), e.end(), 0.0f);
+      }
+    }
+  }
+  auto route_early = [&](size_t in, size_t out) -> const std::vector<float>* {
+    auto* r = route(in, out);
+    return r ? &h_early[static_cast<size_t>(r - h.data())] : nullptr;
+  };
   const size_t n = s.frames();
   const double clean_energy = s.energy();
   Stereo wet_out;
@@ -402,6 +438,21 @@ json reverb(Stereo& s, const Recording& ir, const fs::path& ir_path, double wet_
   double gain = 1;
   if (wet_energy > 0 && clean_energy > 0) gain = std::sqrt(clean_energy / wet_energy);
   for (float& v : wet_out.x) v = static_cast<float>(v * gain);
+  if (early_ms > 0 && early) {
+    early->x.assign(s.x.size(), 0.0f);
+    for (size_t out = 0; out < kChannels; ++out) {
+      std::vector<float> z(n + m - 1, 0.0f);
+      for (size_t i = 0; i < kChannels; ++i) {
+        const auto* r = route_early(i, out);
+        if (!r) continue;
+        const auto y = rz::dsp::fft_convolve(in[i], *r);
+        for (size_t k = 0; k < z.size(); ++k) z[k] += y[k];
+      }
+      const size_t at = static_cast<size_t>(lag[out]);
+      for (size_t k = 0; k < n; ++k)
+        early->x[k * kChannels + out] = static_cast<float>(sign[out] * gain * z[k + at]);
+    }
+  }
   s = std::move(wet_out);
   return {{"effect", "reverb"},
           {"ir", ir_path.string()},
@@ -537,6 +588,27 @@ json band_limit(Stereo& s, const Band& b, bool causal) {
   j["lowpass_db_per_octave"] = 6 * kLowpassOrder;
   j["corner_db"] = causal ? -3.01 : -6.02;
   return j;
+}
+
+// Clips at the level that `ratio` of the samples reach (|x| quantile), without any gain: the
+// clean input stays the reference sample for sample.
+json clip_ratio(Stereo& s, double ratio) {
+  std::vector<float> mag(s.x.size());
+  for (size_t i = 0; i < s.x.size(); ++i) mag[i] = std::fabs(s.x[i]);
+  if (mag.empty()) return {{"effect", "clip"}, {"ratio", ratio}};
+  const size_t k = std::min(mag.size() - 1,
+                            static_cast<size_t>(std::floor((1.0 - ratio) * double(mag.size()))));
+  std::nth_element(mag.begin(), mag.begin() + static_cast<std::ptrdiff_t>(k), mag.end());
+  const float t = mag[k];
+  size_t at_level = 0;
+  for (float& v : s.x) {
+    v = std::clamp(v, -t, t);
+    if (std::fabs(v) == t) ++at_level;
+  }
+  return {{"effect", "clip"},
+          {"ratio", ratio},
+          {"threshold_dbfs", 20 * std::log10(std::max(1e-30, double(t)))},
+          {"clipped_fraction", double(at_level) / double(s.x.size())}};
 }
 
 json clip(Stereo& s, double threshold_dbfs, double drive_db) {
@@ -766,6 +838,9 @@ int main(int argc, char** argv) {
   app.add_option("--clip-drive", st.clip_drive_db, "dB by which the peak exceeds the clip level")
       ->check(CLI::Range(0.0, 40.0))
       ->capture_default_str();
+  app.add_option("--clip-ratio", st.clip_ratio,
+                 "Hard-clip, without gain, at the level that RATIO of the samples reach")
+      ->check(CLI::Range(1e-6, 0.5));
   app.add_flag("--agc", st.agc, "Slow automatic gain control like a phone's");
   app.add_option("--agc-target", st.agc_settings.target_dbfs, "AGC target level, dBFS RMS")
       ->check(CLI::Range(-60.0, 0.0))
@@ -782,6 +857,10 @@ int main(int argc, char** argv) {
   app.add_option("--codec", st.codec, "mp3[:KBPS] (128), vorbis[:KBPS] (128) or opus[:KBPS] (64)");
   app.add_option("--seed", st.seed, "Seed of the random choices")->capture_default_str();
   app.add_option("--reference", st.reference, "Also write the clean input aligned with OUT here");
+  app.add_option("--reference-early", st.reference_early_ms,
+                 "With --ir: the reference is the clean input through only the first MS of the IR "
+                 "from its direct path (the early sound)")
+      ->check(CLI::Range(0.1, 1000.0));
 
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     // Usage first (exit 2), before any file is touched.
@@ -796,6 +875,10 @@ int main(int argc, char** argv) {
     needs("--snr", "--noise");
     needs("--noise-lead", "--noise");
     needs("--clip-drive", "--clip");
+    needs("--reference-early", "--ir");
+    needs("--reference-early", "--reference");
+    if (given("--clip") && given("--clip-ratio"))
+      throw rz::UsageError("--clip and --clip-ratio exclude each other");
     needs("--band-causal", "--band");
     for (const char* o : {"--agc-target", "--agc-attack", "--agc-release", "--agc-max-gain"}) {
       needs(o, "--agc");
@@ -847,8 +930,10 @@ int main(int argc, char** argv) {
     json effects = json::array();
     json measured_snr = nullptr;
     Stereo sim = clean;
+    Stereo early;  // with --reference-early: the reference
     if (!st.ir.empty()) {
-      effects.push_back(reverb(sim, load(st.ir), st.ir, st.ir_wet_db));
+      effects.push_back(reverb(sim, load(st.ir), st.ir, st.ir_wet_db, st.reference_early_ms,
+                               &early));
       ctx.info("reverb: " + effects.back().dump());
     }
     const size_t lead = static_cast<size_t>(std::llround(st.noise_lead_s * kRate));
@@ -861,6 +946,7 @@ int main(int argc, char** argv) {
     }
     if (!st.band.empty()) effects.push_back(band_limit(sim, band, st.band_causal));
     if (given("--clip")) effects.push_back(clip(sim, st.clip_dbfs, st.clip_drive_db));
+    if (given("--clip-ratio")) effects.push_back(clip_ratio(sim, st.clip_ratio));
     if (st.agc) effects.push_back(agc(sim, st.agc_settings));
     if (!st.codec.empty()) {
       effects.push_back(lossy(sim, codec));
@@ -872,7 +958,8 @@ int main(int argc, char** argv) {
     if (ref_file) {
       Stereo ref;
       ref.x.assign(lead * kChannels, 0.0f);
-      ref.x.insert(ref.x.end(), clean.x.begin(), clean.x.end());
+      const Stereo& r = st.reference_early_ms > 0 ? early : clean;
+      ref.x.insert(ref.x.end(), r.x.begin(), r.x.end());
       write_wav(ref, *ref_file);
     }
     out_file.commit();

@@ -6,25 +6,6 @@
 #include "rz/enhance/enhance.hpp"
 #include "rz/error.hpp"
 
-namespace {
-
-std::vector<std::string> split_list(const std::vector<std::string>& items) {
-  std::vector<std::string> out;
-  for (const auto& item : items) {
-    size_t start = 0;
-    while (start <= item.size()) {
-      const size_t comma = item.find(',', start);
-      const std::string part = item.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (!part.empty()) out.push_back(part);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   rz::cli::Tool tool(
       "rz-enhance",
@@ -69,8 +50,8 @@ int main(int argc, char** argv) {
       "Print every parameter of every chain with units and defaults, and exit");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     opt.preset = rz::enhance::parse_preset(preset);
-    opt.stems = split_list(stems);
-    opt.only = split_list(only);
+    opt.stems = rz::cli::split_list(stems);
+    opt.only = rz::cli::split_list(only);
     if (!config.empty()) {
       std::ifstream f(config);
       if (!f) throw rz::UsageError(rz::describe("cannot read", config, "no such file"));

@@ -311,4 +311,13 @@ RunResult run_ok(const std::string& tool, const std::vector<std::string>& args,
   return r;
 }
 
+nlohmann::json compare_to(const std::filesystem::path& cwd, const std::string& target,
+                          const std::string& reference, const std::string& stem) {
+  const RunResult r = run_ok("rz-metrics", {"--json", target, "--reference", reference}, in_dir(cwd));
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  INFO(r.out);
+  REQUIRE(j.at("stems").contains(stem));
+  return j.at("stems").at(stem).at("reference");
+}
+
 }  // namespace rz::cli_test

@@ -85,6 +85,11 @@ struct StemSpec {
 };
 void write_stem_dir(const std::filesystem::path& dir, const std::vector<StemSpec>& stems,
                     int sample_rate_hz, int channels);
+// rz-metrics' comparison of stem `stem` of `target` (stem directory or audio file, relative to
+// `cwd`) against `reference`: {"sdr_db", "si_sdr_db", "lsd_db", "aligned_frames", ...}.
+nlohmann::json compare_to(const std::filesystem::path& cwd, const std::string& target,
+                          const std::string& reference, const std::string& stem = "mix");
+
 // Re-measures bytes and SHA-256 of every stem file into manifest.json (after a test rewrote one).
 void refresh_manifest_hashes(const std::filesystem::path& dir);
 

@@ -93,12 +93,7 @@ std::map<std::string, std::string> stem_hashes(const fs::path& dir) {
 // SI-SDR (dB) of the mix of stem directory `dir` against the audio file `reference`, as rz-metrics
 // measures it.
 double si_sdr_db(const fs::path& cwd, const std::string& dir, const std::string& reference) {
-  const RunResult r =
-      run_ok("rz-metrics", {"--json", dir, "--reference", reference}, in_dir(cwd));
-  const json j = json::parse(r.out);
-  INFO(r.out);
-  REQUIRE(j.at("stems").contains("mix"));
-  return j.at("stems").at("mix").at("reference").at("si_sdr_db").get<double>();
+  return rz::cli_test::compare_to(cwd, dir, reference).at("si_sdr_db").get<double>();
 }
 
 // The decision recorded for `block` in a stem's entry (fails when absent).

@@ -20,6 +20,7 @@
 #include "rz/error.hpp"
 #include "rz/metrics/analysis.hpp"
 #include "rz/metrics/loudness.hpp"
+#include "rz/stems/process.hpp"
 #include "rz/stems/sha256.hpp"
 
 namespace rz::enhance {
@@ -614,47 +615,14 @@ Attempt run_chain(const fs::path& in_path, const fs::path& out_path,
   audio::Reader reader(in_path);
   const int ch = reader.info().channels;
   const int rate = reader.info().sample_rate_hz;
-  const int64_t total = reader.info().frames;
-  size_t latency = 0;
-  for (const auto& p : chain) latency += p->latency_frames();
-  audio::WriteSpec spec;
-  spec.sample_rate_hz = rate;
-  spec.channels = ch;
-  audio::Writer writer(out_path, spec);
   Comparer cmp(ch, rate);
-  std::vector<float> buf(kBlockFrames * ch), work(kBlockFrames * ch);
-  // The input is kept for `latency` frames so each output block meets the input it answers.
-  std::vector<float> history;  // interleaved input not yet compared
-  int64_t read_frames = 0, skipped = 0, written = 0;
-  auto push = [&](const float* data, size_t n) {
-    std::copy(data, data + n * ch, work.begin());
-    for (auto& p : chain) p->process(work.data(), work.data(), n);
-    size_t start = 0;
-    if (skipped < static_cast<int64_t>(latency)) {
-      start = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(latency) - skipped, n));
-      skipped += static_cast<int64_t>(start);
-    }
-    size_t count = n - start;
-    if (written + static_cast<int64_t>(count) > total) count = static_cast<size_t>(total - written);
-    if (count == 0) return;
-    writer.write(work.data() + start * ch, count);
-    cmp.add(history.data(), work.data() + start * ch, count);
-    history.erase(history.begin(), history.begin() + count * ch);
-    written += static_cast<int64_t>(count);
-  };
-  for (;;) {
-    const size_t n = reader.read(buf.data(), kBlockFrames);
-    if (n == 0) break;
-    history.insert(history.end(), buf.begin(), buf.begin() + n * ch);
-    push(buf.data(), n);
-    read_frames += static_cast<int64_t>(n);
-    check_interrupt_and_report(progress, stage, read_frames, total);
-  }
-  std::fill(buf.begin(), buf.end(), 0.0f);
-  while (written < total) push(buf.data(), std::min<size_t>(kBlockFrames, latency + kBlockFrames));
-  writer.close();
-  *frames_written = written;
-  *sha256 = stems::sha256_file(out_path);
+  std::vector<dsp::Processor*> procs;
+  for (auto& p : chain) procs.push_back(p.get());
+  const stems::ProcessedFile done = stems::process_file(
+      in_path, out_path, procs,
+      [&cmp](const float* in, const float* out, size_t n) { cmp.add(in, out, n); }, stage, progress);
+  *frames_written = done.frames;
+  *sha256 = done.sha256;
   Attempt a;
   double flux = 0;
   for (const auto& p : chain)
@@ -787,28 +755,7 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
     const auto ts = std::chrono::steady_clock::now();
     json sj = {{"kind", to_string(stem_kind(stem.name))}, {"input_sha256", stem.sha256}};
     auto copy_through = [&](const std::string& why) {
-      fs::remove(dst);
-      const audio::FileInfo info = audio::Reader(src).info();
-      if (info.container == "wav") {
-        // Bit for bit, in whatever WAV encoding the input had (recorded as such).
-        out.add_stem(stem.name, stem.frames, stems::copy_file_sha256(src, dst));
-        out.manifest().stems.back().format = "wav/" + info.encoding;
-      } else {
-        // Stems live in "NAME.wav": another container (FLAC...) is decoded to float WAV.
-        audio::Reader r(src);
-        audio::WriteSpec spec;
-        spec.sample_rate_hz = r.info().sample_rate_hz;
-        spec.channels = r.info().channels;
-        audio::Writer w(dst, spec);
-        std::vector<float> b(kBlockFrames * static_cast<size_t>(spec.channels));
-        int64_t frames = 0;
-        for (size_t n; (n = r.read(b.data(), kBlockFrames)) > 0; frames += static_cast<int64_t>(n)) {
-          throw_if_interrupted();
-          w.write(b.data(), n);
-        }
-        w.close();
-        out.add_stem(stem.name, frames);
-      }
+      stems::copy_stem(out, stem, src);
       sj["result"] = "unprocessed";
       sj["why"] = why;
     };

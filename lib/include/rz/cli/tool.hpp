@@ -96,6 +96,9 @@ class Tool {
 };
 
 // libsndfile, libsamplerate and libebur128 versions, for --version.
+// Comma-separated list options ("--stems vocals,drums --stems bass") flattened, empties dropped.
+std::vector<std::string> split_list(const std::vector<std::string>& items);
+
 std::string library_versions();
 
 }  // namespace rz::cli

@@ -1,0 +1,89 @@
+// Copying stems through and running processor chains over stem files.
+#include "rz/stems/process.hpp"
+
+#include <algorithm>
+
+#include "rz/audio/file.hpp"
+#include "rz/error.hpp"
+#include "rz/stems/sha256.hpp"
+
+namespace rz::stems {
+
+namespace fs = std::filesystem;
+
+void copy_stem(StemDirWriter& out, const StemEntry& stem, const fs::path& src) {
+  const fs::path dst = out.stem_file_path(stem.name);
+  fs::remove(dst);
+  const audio::FileInfo info = audio::Reader(src).info();
+  if (info.container == "wav") {
+    out.add_stem(stem.name, stem.frames, copy_file_sha256(src, dst));
+    out.manifest().stems.back().format = "wav/" + info.encoding;
+    return;
+  }
+  audio::Reader r(src);
+  audio::WriteSpec spec;
+  spec.sample_rate_hz = r.info().sample_rate_hz;
+  spec.channels = r.info().channels;
+  audio::Writer w(dst, spec);
+  std::vector<float> b(kStemBlockFrames * static_cast<size_t>(spec.channels));
+  int64_t frames = 0;
+  for (size_t n; (n = r.read(b.data(), kStemBlockFrames)) > 0; frames += static_cast<int64_t>(n)) {
+    throw_if_interrupted();
+    w.write(b.data(), n);
+  }
+  w.close();
+  out.add_stem(stem.name, frames);
+}
+
+ProcessedFile process_file(const fs::path& src, const fs::path& dst,
+                           const std::vector<dsp::Processor*>& chain, const BlockObserver& observer,
+                           const std::string& stage, const Progress& progress) {
+  audio::Reader reader(src);
+  const size_t ch = static_cast<size_t>(reader.info().channels);
+  const int64_t total = reader.info().frames;
+  size_t latency = 0;
+  for (const auto* p : chain) latency += p->latency_frames();
+  audio::WriteSpec spec;
+  spec.sample_rate_hz = reader.info().sample_rate_hz;
+  spec.channels = reader.info().channels;
+  audio::Writer writer(dst, spec);
+  std::vector<float> buf(kStemBlockFrames * ch), work(kStemBlockFrames * ch);
+  // The input is kept for `latency` frames so each output block meets the input it answers.
+  std::vector<float> history;
+  int64_t read_frames = 0, skipped = 0, written = 0;
+  auto push = [&](const float* data, size_t n) {
+    std::copy(data, data + n * ch, work.begin());
+    for (auto* p : chain) p->process(work.data(), work.data(), n);
+    size_t start = 0;
+    if (skipped < static_cast<int64_t>(latency)) {
+      start = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(latency) - skipped,
+                                                    static_cast<int64_t>(n)));
+      skipped += static_cast<int64_t>(start);
+    }
+    size_t count = n - start;
+    if (written + static_cast<int64_t>(count) > total) count = static_cast<size_t>(total - written);
+    if (count == 0) return;
+    writer.write(work.data() + start * ch, count);
+    if (observer) observer(history.data(), work.data() + start * ch, count);
+    history.erase(history.begin(), history.begin() + static_cast<std::ptrdiff_t>(count * ch));
+    written += static_cast<int64_t>(count);
+  };
+  for (;;) {
+    const size_t n = reader.read(buf.data(), kStemBlockFrames);
+    if (n == 0) break;
+    history.insert(history.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n * ch));
+    push(buf.data(), n);
+    read_frames += static_cast<int64_t>(n);
+    throw_if_interrupted();
+    report(progress, stage, total > 0 ? static_cast<double>(read_frames) / static_cast<double>(total) : 1.0);
+  }
+  std::fill(buf.begin(), buf.end(), 0.0f);
+  while (written < total) push(buf.data(), std::min<size_t>(kStemBlockFrames, latency + kStemBlockFrames));
+  writer.close();
+  ProcessedFile r;
+  r.frames = written;
+  r.sha256 = sha256_file(dst);
+  return r;
+}
+
+}  // namespace rz::stems
