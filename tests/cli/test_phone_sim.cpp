@@ -29,6 +29,9 @@ constexpr long kResampleLengthFrames = 2;
 // A pure delayed impulse as the IR: after alignment the output is the input times one gain
 // computed in double and rounded to float: within a few float32 ulps of the reference.
 constexpr double kImpulseIrTol = 1e-6;
+// Reverberant output minus the early reference against the late echo alone: two float32 FFT
+// convolutions of ~0.3-peak signals, each off by up to ~1e-6 per sample.
+constexpr double kEarlySplitTol = 1e-5;
 // Real 4-channel room (ir/medium-room1.wav) on a trumpet: aligned, SI-SDR is -6.2 dB (the room's
 // early response is dense from its first millisecond); the same output left at the IR's pre-delay
 // (1100 frames, what a plain convolution gives) is -17.9 dB. The test asks for 10 dB between them.
@@ -229,6 +232,74 @@ TEST_CASE("rz-phone-sim: the measured true-stereo room is aligned with the refer
   INFO(j.dump() << "\naligned SI-SDR " << aligned << " dB, at the pre-delay " << naive << " dB");
   CHECK(predelay > 1000);
   CHECK(aligned > naive + kReverbAlignmentGainDb);
+}
+
+TEST_CASE("rz-phone-sim: --clip-ratio clips that share of the samples without any gain",
+          "[cli][phone-sim]") {
+  rz::test::TempDir tmp;
+  const auto music = test_music(3);
+  rz::test::write_wav(tmp / "clean.wav", music, kRate, 2);
+  for (double ratio : {0.02, 0.05}) {
+    INFO("ratio " << ratio);
+    const json j = sim_json({(tmp / "clean.wav").string(), "-o", (tmp / "out.wav").string(), "-f",
+                             "--clip-ratio", std::to_string(ratio), "--reference",
+                             (tmp / "ref.wav").string()});
+    const auto out = rz::test::read_all(tmp / "out.wav");
+    const auto ref = rz::test::read_all(tmp / "ref.wav");
+    REQUIRE(out.size() == ref.size());
+    float level = 0;
+    for (float v : out) level = std::max(level, std::fabs(v));
+    size_t at_level = 0, changed_below = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (std::fabs(out[i]) == level) {
+        ++at_level;
+        CHECK(std::fabs(ref[i]) >= level);  // only samples at or over the level were clipped
+      } else if (out[i] != ref[i]) {
+        ++changed_below;
+      }
+    }
+    // The quantile puts exactly floor(ratio * N) samples (and ties) at or above the level.
+    CHECK(double(at_level) / double(out.size()) == Approx(ratio).margin(1e-4));
+    CHECK(changed_below == 0);
+    CHECK(j.at("effects").at(0).at("clipped_fraction").get<double>() == Approx(ratio).margin(1e-4));
+  }
+}
+
+TEST_CASE("rz-phone-sim: --reference-early is the input through the IR's first milliseconds",
+          "[cli][phone-sim]") {
+  rz::test::TempDir tmp;
+  const auto music = test_music(2);
+  rz::test::write_wav(tmp / "clean.wav", music, kRate, 2);
+  // IR: a direct path at frame 400 and one echo 30 ms and one 80 ms after it, both channels.
+  std::vector<float> ir(static_cast<size_t>(8000 * 2), 0.0f);
+  const size_t direct = 400, early = direct + 1323, late = direct + 3528;
+  for (int c = 0; c < 2; ++c) {
+    ir[direct * 2 + c] = 1.0f;
+    ir[early * 2 + c] = 0.5f;
+    ir[late * 2 + c] = 0.25f;
+  }
+  rz::test::write_wav(tmp / "ir.wav", ir, kRate, 2);
+  sim_ok({(tmp / "clean.wav").string(), "-o", (tmp / "out.wav").string(), "--ir",
+          (tmp / "ir.wav").string(), "--reference", (tmp / "early.wav").string(),
+          "--reference-early", "50"});
+  const auto out = rz::test::read_all(tmp / "out.wav");
+  const auto early_ref = rz::test::read_all(tmp / "early.wav");
+  REQUIRE(out.size() == early_ref.size());
+  // out = g (x + 0.5 x[-1323] + 0.25 x[-3528]) and early = g (x + 0.5 x[-1323]), g the level
+  // gain: their difference is the late echo alone, c x[-3528] with c = 0.25 g, sample for sample.
+  const size_t lag = 3528 * 2;  // interleaved stereo
+  double num = 0, den = 0;
+  for (size_t i = lag; i < out.size(); ++i) {
+    num += (double(out[i]) - early_ref[i]) * music[i - lag];
+    den += double(music[i - lag]) * music[i - lag];
+  }
+  const double c = num / den;
+  double worst = 0;
+  for (size_t i = lag; i < out.size(); ++i)
+    worst = std::max(worst, std::fabs(double(out[i]) - early_ref[i] - c * music[i - lag]));
+  INFO("late echo gain " << c << ", worst deviation " << worst);
+  CHECK(c > 0.05);
+  CHECK(worst <= kEarlySplitTol);
 }
 
 TEST_CASE("rz-phone-sim: codec delay is measured and removed", "[cli][phone-sim]") {
