@@ -61,6 +61,8 @@ struct Analysis {
   bool spectral = false;    // the fields below up to spectral_rolloff_hz were measured
   double bandwidth_hz = 0;  // estimated cutoff; Nyquist when full band
   bool band_limited = false;
+  double low_cutoff_hz = 0;  // estimated corner of a recorder's high-pass; 0 when none
+  bool low_band_limited = false;
   double spectral_centroid_hz = 0;
   double spectral_rolloff_hz = 0;  // 85 % of the energy lies below
   bool mono = false;               // one channel, or channels identical (correlation > 0.9999)
@@ -88,5 +90,10 @@ class Analyzer {
 // `ltas` and `noise` hold mean powers per bin of an STFT of `fft_size` at `sample_rate_hz`.
 double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int sample_rate_hz,
                              bool* band_limited);
+// The corner of a high-pass (a phone's low cut) in the same spectrum; 0 and *band_limited false
+// when the low end shows none. Precision: the spectrum's bins (21.5 Hz for 2048 points at
+// 44.1 kHz) and the programme's own slope near the corner; see the method notes above.
+double estimate_low_cutoff_hz(const std::vector<double>& ltas, int fft_size, int sample_rate_hz,
+                              bool* band_limited);
 
 }  // namespace rz::metrics
