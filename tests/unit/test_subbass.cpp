@@ -1,14 +1,14 @@
-// Unit tests of rz::dsp::SubBassSynth: restoration of a missing fundamental below a phone's low cut,
-// nothing added where the harmonics do not prove one, streaming contract.
+// Unit tests of rz::dsp::SubBassSynth: restoration of a missing fundamental below a phone's low
+// cut, nothing added where the harmonics do not prove one, streaming contract.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <complex>
-#include <limits>
-#include <string>
 #include <cstdio>
 #include <cstring>
+#include <limits>
+#include <string>
 #include <vector>
 
 #include "rz/dsp/biquad.hpp"
@@ -25,7 +25,10 @@ using rz::dsp::SubBassSynth;
 constexpr int kRate = 44100;
 constexpr double kLowCutHz = 100.0;  // the simulated phone's high-pass corner (4th order)
 
-// What the brief asks: the restored fundamental within 3 dB of the original's level.
+// What the brief asks: the restored fundamental within 3 dB of the original's level. The notes at
+// 41.2, 43.7 and 49 Hz keep only harmonics 3 and 4 in [100, 200] Hz, and their fundamental is 7.6
+// to 8.5 dB above those: max_added_db (6 dB) holds it about 1.8 dB under (measured); at 55 Hz it is
+// restored to within 0.1 dB.
 constexpr double kF0LevelTolDb = 3.0;
 // Phase coherence: correlation of the restored fundamental (output low-passed at 70 Hz) with the
 // original's; 0.9 is what the brief asks (cos 25 degrees).
@@ -42,6 +45,14 @@ constexpr double kNothingAddedDb = -60.0;
 constexpr double kMinRestoredDb = 3.0;
 // Speed floor in this test (the target is 100x; the 2 shared cores of CI make timings noisy).
 constexpr double kMinRealtime = 20.0;
+
+// printf-style text for INFO messages.
+template <typename... Args>
+std::string formatted(const char* format, Args... args) {
+  char text[512];
+  std::snprintf(text, sizeof text, format, args...);
+  return text;
+}
 
 double db(double ratio) { return 10 * std::log10(ratio); }
 
@@ -90,20 +101,23 @@ std::vector<float> bass_line(const std::vector<Note>& notes, int channels) {
       const double env = std::min(1.0, t / 0.01) * std::exp(-t / 1.5);
       double v = 0;
       for (int k = 1; k <= 8; ++k) v += 0.3 / k * std::sin(2 * M_PI * k * note.f0_hz * t);
-      for (int c = 0; c < channels; ++c) x.push_back(static_cast<float>(env * v * (c == 0 ? 1.0 : 0.5)));
+      for (int c = 0; c < channels; ++c)
+        x.push_back(static_cast<float>(env * v * (c == 0 ? 1.0 : 0.5)));
     }
   }
   return x;
 }
 
-double energy(const std::vector<float>& x, size_t begin, size_t end, int channels = 1, int channel = 0) {
+double energy(const std::vector<float>& x, size_t begin, size_t end, int channels = 1,
+              int channel = 0) {
   double e = 0;
-  for (size_t i = begin; i < end; ++i) e += static_cast<double>(x[i * channels + channel]) * x[i * channels + channel];
+  for (size_t i = begin; i < end; ++i)
+    e += static_cast<double>(x[i * channels + channel]) * x[i * channels + channel];
   return e;
 }
 
-double sdr_db(const std::vector<float>& ref, const std::vector<float>& est, size_t begin, size_t end,
-              int channels) {
+double sdr_db(const std::vector<float>& ref, const std::vector<float>& est, size_t begin,
+              size_t end, int channels) {
   double s = 0, d = 0;
   for (size_t i = begin * channels; i < end * channels; ++i) {
     s += static_cast<double>(ref[i]) * ref[i];
@@ -112,8 +126,8 @@ double sdr_db(const std::vector<float>& ref, const std::vector<float>& est, size
   return db(s / d);
 }
 
-double correlation(const std::vector<float>& a, const std::vector<float>& b, size_t begin, size_t end,
-                   int channels, int channel) {
+double correlation(const std::vector<float>& a, const std::vector<float>& b, size_t begin,
+                   size_t end, int channels, int channel) {
   double ab = 0, aa = 0, bb = 0;
   for (size_t i = begin; i < end; ++i) {
     const double x = a[i * channels + channel], y = b[i * channels + channel];
@@ -126,7 +140,8 @@ double correlation(const std::vector<float>& a, const std::vector<float>& b, siz
 
 // Log-spectral distance (dB, RMS over frames and bins) below fc_hz between mono mixes of a and b,
 // 4096-point Hann frames, hop 2048, bins 1 .. fc.
-double lsd_below_db(const std::vector<float>& a, const std::vector<float>& b, int channels, double fc_hz) {
+double lsd_below_db(const std::vector<float>& a, const std::vector<float>& b, int channels,
+                    double fc_hz) {
   constexpr int kN = 4096;
   rz::dsp::RealFft fft(kN);
   const auto w = rz::dsp::hann_window(kN);
@@ -198,7 +213,8 @@ TEST_CASE("subbass: restores the missing fundamental of a high-passed bass line"
   size_t start = 0;
   for (const Note& note : notes) {
     const size_t n = static_cast<size_t>(note.seconds * kRate);
-    const auto b = static_cast<int64_t>(start + n / 5), e = static_cast<int64_t>(start + n - n / 10);
+    const auto b = static_cast<int64_t>(start + n / 5),
+               e = static_cast<int64_t>(start + n - n / 10);
     for (int c = 0; c < kCh; ++c) {
       const double want = rz::test::tone_amplitude(original, b, e, note.f0_hz, kRate, kCh, c);
       const double had = rz::test::tone_amplitude(input, b, e, note.f0_hz, kRate, kCh, c);
@@ -206,8 +222,9 @@ TEST_CASE("subbass: restores the missing fundamental of a high-passed bass line"
       INFO("f0 " << note.f0_hz << " Hz channel " << c << ": original " << 20 * std::log10(want)
                  << " dB, high-passed " << 20 * std::log10(had) << " dB, restored "
                  << 20 * std::log10(got) << " dB");
-      std::printf("subbass note f0 %.1f ch %d: original %.2f dB high-passed %.2f restored %.2f\n",
-                  note.f0_hz, c, 20 * std::log10(want), 20 * std::log10(had), 20 * std::log10(got));
+      INFO(formatted("subbass note f0 %.1f ch %d: original %.2f dB high-passed %.2f restored %.2f",
+                     note.f0_hz, c, 20 * std::log10(want), 20 * std::log10(had),
+                     20 * std::log10(got)));
       CHECK(std::fabs(20 * std::log10(got / want)) < kF0LevelTolDb);
     }
     start += n;
@@ -217,12 +234,13 @@ TEST_CASE("subbass: restores the missing fundamental of a high-passed bass line"
   const size_t skip = kRate / 5;
   for (int c = 0; c < kCh; ++c) {
     const double r = correlation(low_out, low_orig, skip, frames, kCh, c);
-    std::printf("subbass note: correlation of the restored fundamental, channel %d: %.4f\n", c, r);
+    INFO(
+        formatted("subbass note: correlation of the restored fundamental, channel %d: %.4f", c, r));
     CHECK(r > kMinCorrelation);
   }
   const double before = sdr_db(original, input, skip, frames, kCh);
   const double after = sdr_db(original, output, skip, frames, kCh);
-  std::printf("subbass note: SDR vs the unfiltered original %.2f dB -> %.2f dB\n", before, after);
+  INFO(formatted("subbass note: SDR vs the unfiltered original %.2f dB -> %.2f dB", before, after));
   CHECK(after - before > kMinSdrGainDb);
 }
 
@@ -231,8 +249,8 @@ TEST_CASE("subbass: nothing added where no fundamental is missing", "[unit][subb
     const auto input = highpassed(bass_line({{130.0, 3.0}}, 2), 2, kLowCutHz);
     SubBassSynth synth(2, kRate, settings_for(kLowCutHz));
     const auto output = run(synth, input, 1000);
-    std::printf("subbass 130 Hz note: added %.1f dB, active %.3f\n", synth.added_energy_db(),
-                synth.active_ratio());
+    INFO(formatted("subbass 130 Hz note: added %.1f dB, active %.3f", synth.added_energy_db(),
+                   synth.active_ratio()));
     CHECK(synth.added_energy_db() < kNothingAddedDb);
     // Nothing added, so the output is the input, exactly latency_frames() later.
     CHECK(std::memcmp(output.data(), input.data(), input.size() * sizeof(float)) == 0);
@@ -241,8 +259,8 @@ TEST_CASE("subbass: nothing added where no fundamental is missing", "[unit][subb
     const auto input = highpassed(rz::test::white_noise(0.1, 6 * kRate, 2, 7), 2, kLowCutHz);
     SubBassSynth synth(2, kRate, settings_for(kLowCutHz));
     run(synth, input);
-    std::printf("subbass noise: added %.1f dB, active %.3f\n", synth.added_energy_db(),
-                synth.active_ratio());
+    INFO(formatted("subbass noise: added %.1f dB, active %.3f", synth.added_energy_db(),
+                   synth.active_ratio()));
     CHECK(synth.added_energy_db() < kNothingAddedDb);
   }
 }
@@ -273,18 +291,16 @@ TEST_CASE("subbass: restores the low band of a real bass stem and mix high-passe
   for (const char* name : {"bass", "mixture"}) {
     int rate = 0, ch = 0;
     const auto original = rz::test::read_all(
-        rz::test::require_shared(std::string("audio/stems/musdb7-80srock/") + name + ".wav"), &rate, &ch);
+        rz::test::require_shared(std::string("audio/stems/musdb7-80srock/") + name + ".wav"), &rate,
+        &ch);
     REQUIRE(rate == kRate);
     const auto input = highpassed(original, ch, kLowCutHz);
     const SubBassSettings settings = settings_for(kLowCutHz);
     SubBassSynth synth(ch, kRate, settings);
-    const auto t0 = std::chrono::steady_clock::now();
     const auto output = run(synth, input);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const size_t frames = original.size() / ch;
-    const double realtime = static_cast<double>(frames) / kRate / seconds;
-    const auto lo_orig = lowpassed(original, ch, kLowCutHz), lo_in = lowpassed(input, ch, kLowCutHz),
-               lo_out = lowpassed(output, ch, kLowCutHz);
+    const auto lo_orig = lowpassed(original, ch, kLowCutHz),
+               lo_in = lowpassed(input, ch, kLowCutHz), lo_out = lowpassed(output, ch, kLowCutHz);
     double e_orig = 0, e_in = 0, e_out = 0;
     for (int c = 0; c < ch; ++c) {
       e_orig += energy(lo_orig, 0, frames, ch, c);
@@ -295,14 +311,55 @@ TEST_CASE("subbass: restores the low band of a real bass stem and mix high-passe
     const double lsd_out = lsd_below_db(original, output, ch, kLowCutHz);
     const double sdr_in = sdr_db(lo_orig, lo_in, 0, frames, ch);
     const double sdr_out = sdr_db(lo_orig, lo_out, 0, frames, ch);
-    std::printf("subbass %s: below 100 Hz re original: high-passed %.2f dB, restored %.2f dB; LSD %.2f -> %.2f dB;"
-                " SDR below 100 Hz %.2f -> %.2f dB; added %.2f dB, active %.2f, mean f0 %.1f Hz; %.0fx real time\n",
-                name, db(e_in / e_orig), db(e_out / e_orig), lsd_in, lsd_out, sdr_in, sdr_out,
-                synth.added_energy_db(), synth.active_ratio(), synth.mean_f0_hz(), realtime);
+    INFO(formatted(
+        "subbass %s: below 100 Hz re original: high-passed %.2f dB, restored %.2f dB; LSD %.2f -> "
+        "%.2f dB;"
+        " SDR below 100 Hz %.2f -> %.2f dB; added %.2f dB, active %.2f, mean f0 %.1f Hz",
+        name, db(e_in / e_orig), db(e_out / e_orig), lsd_in, lsd_out, sdr_in, sdr_out,
+        synth.added_energy_db(), synth.active_ratio(), synth.mean_f0_hz()));
     INFO(name);
     CHECK(db(e_out / e_in) > kMinRestoredDb);
     CHECK(db(e_out / e_orig) < 1.0);  // not beyond the original
-    CHECK(realtime > kMinRealtime);
+    // The added power is limited per frame to max_added_db over the note's harmonics in the band
+    // [low_cut, search_high]; over the whole stem it stays below that bound re the input's energy
+    // in the same band.
+    const auto band =
+        lowpassed(highpassed(input, ch, settings.low_cut_hz), ch, settings.search_high_hz);
+    double e_band = 0;
+    for (int c = 0; c < ch; ++c) e_band += energy(band, 0, frames, ch, c);
+    double e_added = 0;
+    for (size_t i = 0; i < frames * ch; ++i) {
+      const double d = static_cast<double>(output[i]) - input[i];
+      e_added += d * d;
+    }
+    INFO(formatted("subbass %s: added re the input's [100, 200] Hz band %.2f dB (limit %.1f dB)",
+                   name, db(e_added / e_band), settings.max_added_db));
+    CHECK(db(e_added / e_band) < settings.max_added_db);
   }
 }
 
+TEST_CASE("subbass: speed on a stereo 44.1 kHz stem", "[unit][subbass]") {
+  int rate = 0, ch = 0;
+  const auto stem = rz::test::read_all(
+      rz::test::require_shared("audio/stems/musdb7-80srock/bass.wav"), &rate, &ch);
+  const auto input = highpassed(stem, ch, kLowCutHz);
+  SubBassSynth synth(ch, kRate, settings_for(kLowCutHz));
+  std::vector<float> out(input.size());
+  constexpr size_t kBlock = 4096;
+  constexpr int kRepeats = 3;  // 20 s of audio
+  const size_t frames = input.size() / ch;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < kRepeats; ++r) {
+    for (size_t pos = 0; pos < frames; pos += kBlock) {
+      const size_t n = std::min(kBlock, frames - pos);
+      synth.process(input.data() + pos * ch, out.data() + pos * ch, n);
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double realtime = kRepeats * static_cast<double>(frames) / kRate / seconds;
+  INFO(formatted("subbass speed: %.0fx real time (stereo 44.1 kHz, active %.2f)", realtime,
+                 synth.active_ratio()));
+  CHECK(realtime > kMinRealtime);
+  CHECK(synth.latency_frames() == SubBassSynth::kFftSize / 2 + SubBassSynth::kHopFrames);
+}

@@ -29,7 +29,8 @@ cd response(const std::vector<BiquadCoeffs>& chain, double sample_rate_hz, doubl
   const cd z1 = std::polar(1.0, -2.0 * M_PI * freq_hz / sample_rate_hz);
   const cd z2 = z1 * z1;
   cd h = 1.0;
-  for (const BiquadCoeffs& s : chain) h *= (s.b0 + s.b1 * z1 + s.b2 * z2) / (1.0 + s.a1 * z1 + s.a2 * z2);
+  for (const BiquadCoeffs& s : chain)
+    h *= (s.b0 + s.b1 * z1 + s.b2 * z2) / (1.0 + s.a1 * z1 + s.a2 * z2);
   return h;
 }
 
@@ -60,8 +61,10 @@ void SubBassSettings::validate(int sample_rate_hz) const {
 }
 
 nlohmann::json SubBassSettings::to_json() const {
-  return {{"low_cut_hz", low_cut_hz},         {"low_cut_order", low_cut_order},
-          {"search_low_hz", search_low_hz},   {"search_high_hz", search_high_hz},
+  return {{"low_cut_hz", low_cut_hz},
+          {"low_cut_order", low_cut_order},
+          {"search_low_hz", search_low_hz},
+          {"search_high_hz", search_high_hz},
           {"max_added_db", max_added_db}};
 }
 
@@ -73,26 +76,26 @@ struct SubBassSynth::State {
   static constexpr size_t kN = kFftSize;
   static constexpr size_t kH = kHopFrames;
   static constexpr size_t kAcc = 4 * kHopFrames;  // synthesis ring: pending span is <= 2H + 1
-  std::vector<float> window;                       // Hann, kN
+  std::vector<float> window;                      // Hann, kN
   double window_sum = 0;
   std::vector<float> synth_window;  // periodic Hann of 2H, peak 1 at the frame centre
   RealFft fft{static_cast<int>(kN)};
   std::vector<float> frame;
   std::vector<std::complex<float>> spectrum;
   std::vector<double> power;
-  std::vector<float> ring;    // [channel][kN] last kN input frames
-  std::vector<double> acc;    // [channel][kAcc] added signal before the low-pass
-  std::vector<double> lp_z;   // [channel][stage][2] low-pass state
+  std::vector<float> ring;   // [channel][kN] last kN input frames
+  std::vector<double> acc;   // [channel][kAcc] added signal before the low-pass
+  std::vector<double> lp_z;  // [channel][stage][2] low-pass state
   std::vector<BiquadCoeffs> highpass, lowpass;
-  size_t pos = 0;             // next write index in ring
-  int64_t n_in = 0;           // input frames so far
+  size_t pos = 0;    // next write index in ring
+  int64_t n_in = 0;  // input frames so far
   // Statistics.
   double energy_in = 0, energy_added = 0;
   int64_t frames_sounding = 0, frames_active = 0;
   double f0_sum = 0;
   std::vector<Peak> peaks;
   std::vector<double> sorted;  // scratch for the band's median
-  std::vector<float> chan;  // one channel's frame, unwindowed
+  std::vector<float> chan;     // one channel's frame, unwindowed
 
   State(int channels, int sample_rate_hz, const SubBassSettings& s, double intens)
       : ch(channels), rate(sample_rate_hz), set(s), intensity(intens) {
@@ -154,12 +157,14 @@ struct SubBassSynth::State {
       const double p = power[k];
       if (!(p > power[k - 1] && p >= power[k + 1]) || p < floor) continue;
       double low = p;
-      for (int j = k - kProminenceBins; j <= k + kProminenceBins; ++j) low = std::min(low, power[j]);
+      for (int j = k - kProminenceBins; j <= k + kProminenceBins; ++j)
+        low = std::min(low, power[j]);
       if (p < prominence * low) continue;
       sorted.assign(power.begin() + (k - kMedianBins), power.begin() + (k + kMedianBins + 1));
       std::nth_element(sorted.begin(), sorted.begin() + kMedianBins, sorted.end());
       if (p < over_median * sorted[kMedianBins]) continue;
-      const double a = std::log(power[k - 1] + 1e-300), b = std::log(p), c = std::log(power[k + 1] + 1e-300);
+      const double a = std::log(power[k - 1] + 1e-300), b = std::log(p),
+                   c = std::log(power[k + 1] + 1e-300);
       const double den = a - 2 * b + c;
       const double delta = den < 0 ? std::clamp(0.5 * (a - c) / den, -0.5, 0.5) : 0.0;
       peaks.push_back({(k + delta) * bin_hz, power[k - 1] + p + power[k + 1]});

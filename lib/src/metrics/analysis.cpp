@@ -46,14 +46,15 @@ constexpr double kSkirtSlopeDbPerOctave = -24.0;
 // 50 Hz, and a programme without bass leaves the bins below its lowest note filled by the window's
 // leakage and by room and microphone rumble. A clean bass stem does fall that steeply below its
 // lowest note (41 Hz), but its skirt tops out at 86 Hz, below kLowCutMinTopHz.
-constexpr double kLowCutSearchHz = 60.0;       // skirt tops searched from here ...
-constexpr double kLowCutMaxHz = 400.0;         // ... to here
-constexpr double kLowCutOctaveRiseDb = 8.0;    // each of the two octaves below the skirt's top
-constexpr double kLowCutTotalRiseDb = 20.0;    // over both octaves
-constexpr double kLowCutMinTopHz = 90.0;       // lower skirt tops are the programme's own
+constexpr double kLowCutSearchHz = 60.0;     // skirt tops searched from here ...
+constexpr double kLowCutMaxHz = 400.0;       // ... to here
+constexpr double kLowCutOctaveRiseDb = 8.0;  // each of the two octaves below the skirt's top
+constexpr double kLowCutTotalRiseDb = 20.0;  // over both octaves
+constexpr double kLowCutMinTopHz = 90.0;     // lower skirt tops are the programme's own
 // Top over corner. On flat programme a 4th-order Butterworth high-pass's octave rise falls to 8 dB
 // at 1.6 corners, a 2nd-order one's at 1.1 corners; measured on real programme (bass, drums, mix,
-// song, piano, drum loop) high-passed 4th order at 100 and 150 Hz the tops lay at 0.9 to 1.7 corners.
+// song, piano, drum loop) high-passed 4th order at 100 and 150 Hz the tops lay at 0.8 to 1.7
+// corners.
 constexpr double kLowCutTopPerCorner = 1.25;
 constexpr double kRolloffFraction = 0.85;
 constexpr double kMonoCorrelation = 0.9999;
@@ -314,8 +315,8 @@ double estimate_low_cutoff_hz(const std::vector<double>& ltas, int fft_size, int
   // The skirt's top: the highest f whose two octaves below both rise steeply towards f.
   double top = 0;
   const double step = bin_hz / 4;
-  for (double f = std::max(kLowCutSearchHz, 4 * bin_hz); f <= std::min(kLowCutMaxHz, 0.25 * bins * bin_hz);
-       f += step) {
+  for (double f = std::max(kLowCutSearchHz, 4 * bin_hz);
+       f <= std::min(kLowCutMaxHz, 0.25 * bins * bin_hz); f += step) {
     const double upper = level(f) - level(f / 2), lower = level(f / 2) - level(f / 4);
     if (upper >= kLowCutOctaveRiseDb && lower >= kLowCutOctaveRiseDb &&
         upper + lower >= kLowCutTotalRiseDb) {

@@ -11,15 +11,15 @@
 // - Pitch: Hann-windowed FFT of the channel mean. Partials are the local maxima in
 //   [search_low_hz, search_high_hz] at least kPeakProminenceDb above the lowest bin within 3 bins
 //   on either side, kPeakOverMedianDb above the median of the 17 bins around it (a noise
-//   periodogram exceeds that in 2e-5 of its bins) and within kPeakRangeDb of the strongest, their frequencies refined
-//   by parabolic
-//   interpolation of the log power. Every partial p divided by h = 1, 2, ... is a candidate
-//   fundamental in [kMinF0Hz, search_high_hz]; a candidate explains a partial within
-//   kHarmonicTolerance (relative) of one of its multiples. f0 is the highest candidate that
-//   explains at least kMinExplained of the partials' energy with at least two partials of
-//   different harmonic numbers (the harmonic sieve of Goldstein / Terhardt's virtual pitch, with
-//   the highest-candidate rule against subharmonic errors), refined by least squares over the
-//   partials it explains. A frame synthesizes only when f0 < low_cut_hz and f0 >= kMinF0Hz.
+//   periodogram exceeds that in 2e-5 of its bins) and within kPeakRangeDb of the strongest, their
+//   frequencies refined by parabolic interpolation of the log power. Every partial p divided by h =
+//   1, 2, ... is a candidate fundamental in [kMinF0Hz, search_high_hz]; a candidate explains a
+//   partial within kHarmonicTolerance (relative) of one of its multiples. f0 is the highest
+//   candidate that explains at least kMinExplained of the partials' energy with at least two
+//   partials of different harmonic numbers (the harmonic sieve of Goldstein / Terhardt's virtual
+//   pitch, with the highest-candidate rule against subharmonic errors), refined by least squares
+//   over the partials it explains. A frame synthesizes only when f0 < low_cut_hz and f0 >=
+//   kMinF0Hz.
 // - Partials measured per channel: the complex amplitude of harmonic k at exactly k f0 by a
 //   Hann-windowed single-frequency DFT over the frame (phase referenced to the frame centre),
 //   divided by the phone's assumed high-pass response H (Butterworth of low_cut_order at
@@ -68,12 +68,15 @@ struct SubBassSettings {
   // Assumed order of the recorder's high-pass (even, 2..8): its response is divided out of the
   // partials' levels and phases. Phones use 2nd to 4th order.
   int low_cut_order = 4;
-  // Band searched for partials: from search_low_hz (not below SubBassSynth::kMinF0Hz) up to
-  // search_high_hz, which must be at least 1.5 low_cut_hz.
+  // Band searched for partials: search_low_hz (kMinF0Hz..low_cut_hz) to search_high_hz
+  // (1.5 low_cut_hz .. an eighth of the sample rate). Partials below the cut count too (attenuated,
+  // they are still there); the fundamental is synthesized only where it lies below low_cut_hz.
   double search_low_hz = 50;
   double search_high_hz = 200;
   // Limit of the added power re the power of the note's harmonics in [low_cut_hz,
-  // search_high_hz], per frame and channel, in dB (-20..20).
+  // search_high_hz], per frame and channel, in dB (-20..20). A sawtooth-like note (A_k ~ 1/k) at
+  // 41 Hz behind a 100 Hz cut needs 8.5 dB; bass notes whose fundamental dominates need more, and
+  // are held below their original level by the difference.
   double max_added_db = 6;
 
   // Throws UsageError naming the first bad field and its range.
@@ -83,7 +86,7 @@ struct SubBassSettings {
 
 class SubBassSynth final : public Processor {
  public:
-  static constexpr int kFftSize = 8192;   // analysis frame (186 ms at 44.1 kHz)
+  static constexpr int kFftSize = 8192;    // analysis frame (186 ms at 44.1 kHz)
   static constexpr int kHopFrames = 2048;  // hop, and half the synthesis window
   static constexpr double kMinF0Hz = 30.0;
   static constexpr double kPeakProminenceDb = 6.0;
