@@ -83,8 +83,8 @@ struct SubBassSynth::State {
   std::vector<float> frame;
   std::vector<std::complex<float>> spectrum;
   std::vector<double> power;
-  std::vector<float> ring;   // [channel][kN] last kN input frames
-  std::vector<double> acc;   // [channel][kAcc] added signal before the low-pass
+  std::vector<float> ring;   // [kN][channel]: the last kN input frames, interleaved
+  std::vector<double> acc;   // [kAcc][channel]: added signal before the low-pass, by time
   std::vector<double> lp_z;  // [channel][stage][2] low-pass state
   std::vector<BiquadCoeffs> highpass, lowpass;
   size_t pos = 0;    // next write index in ring
@@ -94,8 +94,9 @@ struct SubBassSynth::State {
   int64_t frames_sounding = 0, frames_active = 0;
   double f0_sum = 0;
   std::vector<Peak> peaks;
-  std::vector<double> sorted;  // scratch for the band's median
-  std::vector<float> chan;     // one channel's frame, unwindowed
+  std::vector<double> sorted;  // scratch for a peak's local median
+  std::vector<int> numbers;    // harmonic numbers of the partials f0 explains
+  std::vector<float> chan;     // one channel's frame, Hann-windowed
 
   State(int channels, int sample_rate_hz, const SubBassSettings& s, double intens)
       : ch(channels), rate(sample_rate_hz), set(s), intensity(intens) {
@@ -141,8 +142,8 @@ struct SubBassSynth::State {
   }
 
   // Harmonic-sieve f0 of the channel mean's power spectrum; 0 when the partials do not prove one.
-  // `numbers` receives the harmonic numbers of the explained partials.
-  double find_f0(std::vector<int>* numbers) {
+  // `harmonic_numbers` receives the harmonic numbers of the explained partials, ascending.
+  double find_f0(std::vector<int>* harmonic_numbers) {
     const double bin_hz = rate / kN;
     const int kl = std::max(kMedianBins, static_cast<int>(std::ceil(set.search_low_hz / bin_hz)));
     const int kh = static_cast<int>(std::floor(set.search_high_hz / bin_hz));
@@ -198,17 +199,18 @@ struct SubBassSynth::State {
     if (best <= 0) return 0;
     // Least-squares refinement over the partials it explains.
     double num = 0, den = 0;
-    numbers->clear();
+    harmonic_numbers->clear();
     for (const Peak& q : peaks) {
       const long r = std::lround(q.freq_hz / best);
       if (r >= 1 && std::fabs(q.freq_hz - r * best) <= kHarmonicTolerance * q.freq_hz) {
         num += r * q.freq_hz;
         den += static_cast<double>(r) * r;
-        numbers->push_back(static_cast<int>(r));
+        harmonic_numbers->push_back(static_cast<int>(r));
       }
     }
-    std::sort(numbers->begin(), numbers->end());
-    numbers->erase(std::unique(numbers->begin(), numbers->end()), numbers->end());
+    std::sort(harmonic_numbers->begin(), harmonic_numbers->end());
+    harmonic_numbers->erase(std::unique(harmonic_numbers->begin(), harmonic_numbers->end()),
+                            harmonic_numbers->end());
     return num / den;
   }
 
@@ -229,7 +231,6 @@ struct SubBassSynth::State {
     ++frames_sounding;
     fft.forward(frame.data(), spectrum.data());
     for (size_t k = 0; k < power.size(); ++k) power[k] = std::norm(spectrum[k]);
-    std::vector<int> numbers;
     const double f0 = find_f0(&numbers);
     if (f0 < kMinF0Hz || f0 >= set.low_cut_hz) return;
     // The lowest pair of consecutive explained harmonics that the high-pass leaves within

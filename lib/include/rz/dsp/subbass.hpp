@@ -25,8 +25,9 @@
 //   divided by the phone's assumed high-pass response H (Butterworth of low_cut_order at
 //   low_cut_hz, the bilinear design of dsp::butterworth_highpass, evaluated in complex form) to
 //   undo both its attenuation and its phase shift. The pair (k, k + 1) used is the lowest pair of
-//   explained harmonics where |H| >= kMaxCompensationDb below unity (so that noise is not
-//   amplified by more than that).
+//   explained harmonics where |H(k f0)| is at most kMaxCompensationDb below unity (so that noise
+//   is not amplified by more than that). k = 1 when the fundamental is still there, attenuated
+//   (a 73 Hz note behind a 100 Hz cut): it is then brought back to its level, not duplicated.
 // - Phase: with the waveform model x = sum_k A_k cos(k w t + k phi0 + beta) (one shape phase beta
 //   for all harmonics: cosine- or sine-phase sawtooth and square waves, plucked strings near their
 //   attack), phi_k = k phi0 + beta, so the fundamental's phase phi_1 = phi0 + beta = k phi_k -
@@ -47,6 +48,9 @@
 //   bit for bit).
 // Per channel the added signal comes from that channel's own partials, so each channel gets the
 // weight its own low band has.
+// Limits: the recorder's filter order is assumed (low_cut_order), not measured, and the detected
+// corner is coarse (see metrics::estimate_low_cutoff_hz); a wrong model biases the restored level
+// and phase. Notes shorter than about two hops (93 ms) are smeared by the analysis frame.
 //
 // Statistics: added_energy_db(): energy of everything added re the energy of the input, all
 // channels, in dB (-inf while nothing was added); active_ratio(): share of the non-silent
@@ -105,8 +109,8 @@ class SubBassSynth final : public Processor {
   SubBassSynth& operator=(SubBassSynth&&) noexcept;
 
   void process(const float* in, float* out, size_t frames) override;
-  // kFftSize / 2 + kHopFrames: half a frame of look-ahead for the analysis plus half a synthesis
-  // window.
+  // kFftSize / 2 + kHopFrames = 6144 frames (139 ms at 44.1 kHz): half a frame of look-ahead for
+  // the analysis plus half a synthesis window.
   size_t latency_frames() const override { return kFftSize / 2 + kHopFrames; }
   int channels() const override { return channels_; }
 
