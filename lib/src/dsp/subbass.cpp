@@ -120,25 +120,38 @@ struct SubBassSynth::State {
   // Complex amplitude (A/2 e^{i phi} for A cos(2 pi f (t - centre) + phi)) at freq_hz of one
   // channel's Hann-windowed frame `x` (kN frames, oldest first), phase referenced to the centre.
   cd phasor(const std::vector<float>& x, double freq_hz) const {
-    // Rotating phasor in plain doubles (std::complex multiplication checks for NaNs and infinities
-    // on every product), renormalised every kRenorm steps against rounding drift.
-    constexpr size_t kRenorm = 1024;
+    // Rotating phasors in plain doubles (std::complex multiplication checks for NaNs and
+    // infinities on every product): kLanes of them, each kLanes samples apart, so that the
+    // recurrences run side by side; restarted from cos/sin every kRestart samples against drift.
+    constexpr size_t kLanes = 4;
+    constexpr size_t kRestart = 1024;
     const double w = 2.0 * M_PI * freq_hz / rate;
-    const double sc = std::cos(w), ss = -std::sin(w);
-    double sum_re = 0, sum_im = 0;
-    for (size_t start = 0; start < kN; start += kRenorm) {
-      const double angle = -w * (static_cast<double>(start) - static_cast<double>(kN / 2));
-      double re = std::cos(angle), im = std::sin(angle);
-      for (size_t n = start; n < start + kRenorm; ++n) {
-        const double v = x[n];
-        sum_re += v * re;
-        sum_im += v * im;
-        const double t = re * sc - im * ss;
-        im = re * ss + im * sc;
-        re = t;
+    const double sc = std::cos(w * kLanes), ss = -std::sin(w * kLanes);
+    double sum_re[kLanes] = {}, sum_im[kLanes] = {};
+    for (size_t start = 0; start < kN; start += kRestart) {
+      double re[kLanes], im[kLanes];
+      for (size_t l = 0; l < kLanes; ++l) {
+        const double angle = -w * (static_cast<double>(start + l) - static_cast<double>(kN / 2));
+        re[l] = std::cos(angle);
+        im[l] = std::sin(angle);
+      }
+      for (size_t n = start; n < start + kRestart; n += kLanes) {
+        for (size_t l = 0; l < kLanes; ++l) {
+          const double v = x[n + l];
+          sum_re[l] += v * re[l];
+          sum_im[l] += v * im[l];
+          const double t = re[l] * sc - im[l] * ss;
+          im[l] = re[l] * ss + im[l] * sc;
+          re[l] = t;
+        }
       }
     }
-    return cd(sum_re, sum_im) / window_sum;
+    double total_re = 0, total_im = 0;
+    for (size_t l = 0; l < kLanes; ++l) {
+      total_re += sum_re[l];
+      total_im += sum_im[l];
+    }
+    return cd(total_re, total_im) / window_sum;
   }
 
   // Harmonic-sieve f0 of the channel mean's power spectrum; 0 when the partials do not prove one.
