@@ -363,3 +363,19 @@ TEST_CASE("subbass: speed on a stereo 44.1 kHz stem", "[unit][subbass]") {
   CHECK(realtime > kMinRealtime);
   CHECK(synth.latency_frames() == SubBassSynth::kFftSize / 2 + SubBassSynth::kHopFrames);
 }
+
+TEST_CASE("subbass: a drum stem high-passed at 100 Hz gets nothing", "[unit][subbass]") {
+  // A kick's body is a decaying sinusoid near 50 Hz with no harmonic series above the cut to prove
+  // it: the block adds nothing (and so cannot restore it; measured: the energy below 100 Hz stays
+  // 14.6 dB under the original's).
+  int rate = 0, ch = 0;
+  const auto original = rz::test::read_all(
+      rz::test::require_shared("audio/stems/musdb7-80srock/drums.wav"), &rate, &ch);
+  REQUIRE(rate == kRate);
+  const auto input = highpassed(original, ch, kLowCutHz);
+  SubBassSynth synth(ch, kRate, settings_for(kLowCutHz));
+  const auto output = run(synth, input);
+  INFO(formatted("added %.1f dB, active %.3f", synth.added_energy_db(), synth.active_ratio()));
+  CHECK(synth.added_energy_db() < kNothingAddedDb);
+  CHECK(std::memcmp(output.data(), input.data(), input.size() * sizeof(float)) == 0);
+}
