@@ -1,5 +1,6 @@
 // One-pass streaming analysis of a recording: level, loudness, clipping, noise floor and SNR,
-// bandwidth cutoff, spectral shape and stereo image. Memory does not grow with the input's length.
+// bandwidth cutoff, low cut, spectral shape and stereo image. Memory does not grow with the
+// input's length.
 //
 // Method notes (also in rz-ingest(1)):
 // - Spectra: Hann-windowed 2048-point STFT (hop 1024) of every channel, powers averaged over
@@ -16,6 +17,16 @@
 //   stretch means full band (cutoff = Nyquist). From the steepest point near f the estimate walks
 //   down the filter skirt while the slope over the 1/24 octave below is steeper than
 //   -24 dB/octave; where it stops is the corner.
+// - Low cut (a recorder's high-pass, phones: 2nd to 4th order at 80-200 Hz): on the same long-term
+//   spectrum, unsmoothed, the skirt's top is the highest f in 60..400 Hz where the level rises by
+//   at least 8 dB over each of the octaves [f/4, f/2] and [f/2, f] and by 20 dB over both. A top
+//   below 90 Hz is the programme's own (a clean bass stem falls that steeply below its lowest
+//   note, topping out at 86 Hz) and no low cut. low_cutoff_hz = top / 1.25 (on flat programme a
+//   4th-order Butterworth tops out at 1.6 corners, a 2nd-order one at 1.1). Precision: the bins
+//   are 21.5 Hz wide at 44.1 kHz (23.4 Hz at 48 kHz) and programme varies by 10 dB and more from
+//   bin to bin below 200 Hz; on real recordings high-passed 4th order at 100 and 150 Hz the
+//   estimate lay at 0.66 to 1.38 corners. Material with nothing at all below a few hundred Hz (an
+//   isolated vocal stem) reads as low-cut too.
 // - Clipping: a sample is clipped when |x| >= clip_threshold (0.999 full scale); a clipped run is
 //   at least min_clip_run consecutive clipped samples in one channel. Clipping below full scale
 //   shows as flat tops: runs of min_clip_run (at least 3) identical samples within 0.05 dB of the
@@ -61,6 +72,8 @@ struct Analysis {
   bool spectral = false;    // the fields below up to spectral_rolloff_hz were measured
   double bandwidth_hz = 0;  // estimated cutoff; Nyquist when full band
   bool band_limited = false;
+  double low_cutoff_hz = 0;  // estimated corner of a recorder's high-pass; 0 when none
+  bool low_band_limited = false;
   double spectral_centroid_hz = 0;
   double spectral_rolloff_hz = 0;  // 85 % of the energy lies below
   bool mono = false;               // one channel, or channels identical (correlation > 0.9999)
@@ -84,9 +97,15 @@ class Analyzer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Spectral estimates from a long-term average spectrum and per-bin noise powers, exposed for tests.
+// Spectral estimates from a long-term average spectrum and per-bin noise powers, exposed for tests
+// and for the enhancement chain.
 // `ltas` and `noise` hold mean powers per bin of an STFT of `fft_size` at `sample_rate_hz`.
 double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int sample_rate_hz,
                              bool* band_limited);
+// The corner of a high-pass (a phone's low cut) in the same spectrum; 0 and *band_limited false
+// when the low end shows none. Precision: the spectrum's bins (21.5 Hz for 2048 points at
+// 44.1 kHz) and the programme's own slope near the corner; see the method notes above.
+double estimate_low_cutoff_hz(const std::vector<double>& ltas, int fft_size, int sample_rate_hz,
+                              bool* band_limited);
 
 }  // namespace rz::metrics
