@@ -39,8 +39,8 @@ nlohmann::json ReverbTime::to_json() const {
           {"decays_used", decays_used},
           {"band_t60_s", band_t60_s},
           {"band_centres_hz", ReverbTimeEstimator::kBandCentresHz},
-          {"method", "blind: T20-range fits to free decays of octave-band envelopes, "
-                     "25th percentile"}};
+          {"method", "blind: least-squares fits to free decays of octave-band envelopes "
+                     "(500-4000 Hz), median"}};
 }
 
 ReverbTimeEstimator::ReverbTimeEstimator(int channels, int sample_rate_hz)
