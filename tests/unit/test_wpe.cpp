@@ -48,8 +48,9 @@ std::vector<float> run(Dereverberator& p, const std::vector<float>& x, size_t bl
     const size_t n = std::min(block, total - pos);
     p.process(in.data() + pos * ch, y.data() + pos * ch, n);
   }
-  return std::vector<float>(y.begin() + static_cast<std::ptrdiff_t>(p.latency_frames() * ch),
-                            y.begin() + static_cast<std::ptrdiff_t>(p.latency_frames() * ch + frames * ch));
+  return std::vector<float>(
+      y.begin() + static_cast<std::ptrdiff_t>(p.latency_frames() * ch),
+      y.begin() + static_cast<std::ptrdiff_t>(p.latency_frames() * ch + frames * ch));
 }
 
 std::vector<float> channel(const std::vector<float>& x, int channels, int c) {
@@ -92,10 +93,12 @@ std::vector<float> synthetic_ir(double t60_s, uint64_t seed, double length_s) {
 }
 
 std::vector<float> head(const std::vector<float>& h, size_t frames) {
-  return std::vector<float>(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(std::min(frames, h.size())));
+  return std::vector<float>(h.begin(),
+                            h.begin() + static_cast<std::ptrdiff_t>(std::min(frames, h.size())));
 }
 
-double si_sdr_db(const std::vector<float>& reference, const std::vector<float>& estimate, int channels) {
+double si_sdr_db(const std::vector<float>& reference, const std::vector<float>& estimate,
+                 int channels) {
   rz::metrics::Comparator cmp(channels);
   cmp.add(reference.data(), estimate.data(), reference.size() / channels);
   return cmp.finish().si_sdr_db;
@@ -128,7 +131,8 @@ TEST_CASE("wpe: settings validate and resolve taps by channel count", "[wpe]") {
     change(b);
     return b;
   };
-  CHECK_THROWS_AS(bad([](WpeSettings& b) { b.hop_frames = 700; }).validate(kRate, 2), rz::UsageError);
+  CHECK_THROWS_AS(bad([](WpeSettings& b) { b.hop_frames = 700; }).validate(kRate, 2),
+                  rz::UsageError);
   CHECK_THROWS_AS(bad([](WpeSettings& b) { b.strength = 1.5; }).validate(kRate, 2), rz::UsageError);
   CHECK_THROWS_AS(bad([](WpeSettings& b) { b.wet = -0.1; }).validate(kRate, 2), rz::UsageError);
   CHECK_THROWS_AS(bad([](WpeSettings& b) { b.block_s = 0.1; }).validate(kRate, 2), rz::UsageError);
@@ -146,7 +150,8 @@ TEST_CASE("wpe: strength 0 and wet 0 are exact delayed pass-throughs", "[wpe]") 
     s.block_s = 0.5;
     (which == 0 ? s.strength : s.wet) = 0.0;
     Dereverberator p(2, kRate, s);
-    CHECK(p.latency_frames() == static_cast<size_t>(s.fft_size + (p.block_frames() - 1) * s.hop_frames));
+    CHECK(p.latency_frames() ==
+          static_cast<size_t>(s.fft_size + (p.block_frames() - 1) * s.hop_frames));
     const std::vector<float> y = run(p, x, 1000);
     CHECK(y == x);  // bit-identical
   }
@@ -233,9 +238,10 @@ TEST_CASE("wpe: removes most of a synthetic exponential tail", "[wpe]") {
                        << " dB, late -" << r.late_reduction_db << " dB, SI-SDR " << r.sisdr_in
                        << " -> " << r.sisdr_out);
       if (report())
-        std::printf("synthetic ch=%d T60=%.1f tail_reduction=%.2f dB late_reduction=%.2f dB "
-                    "sisdr %.2f -> %.2f\n",
-                    channels, t60, r.tail_reduction_db, r.late_reduction_db, r.sisdr_in, r.sisdr_out);
+        std::printf(
+            "synthetic ch=%d T60=%.1f tail_reduction=%.2f dB late_reduction=%.2f dB "
+            "sisdr %.2f -> %.2f\n",
+            channels, t60, r.tail_reduction_db, r.late_reduction_db, r.sisdr_in, r.sisdr_out);
       CHECK(r.tail_reduction_db >=
             (channels == 2 ? kMinTailReductionStereoDb : kMinTailReductionMonoDb));
       CHECK(r.late_reduction_db >=
@@ -266,7 +272,8 @@ TEST_CASE("wpe: the tonal guard keeps a sustained tone in a reverberant room", "
   unguarded.tonal_max_reduction_db = 60;
   const double kept_db = tone_db(guarded), lost_db = tone_db(unguarded);
   INFO("tone change with guard " << kept_db << " dB, without " << lost_db << " dB");
-  if (report()) std::printf("tonal guard: tone %.2f dB (guard) %.2f dB (no guard)\n", kept_db, lost_db);
+  if (report())
+    std::printf("tonal guard: tone %.2f dB (guard) %.2f dB (no guard)\n", kept_db, lost_db);
   // The guard allows tonal_max_reduction_db (3 dB) per cell; 1 dB margin for cells at run edges.
   constexpr double kToneMarginDb = 1.0;
   CHECK(kept_db > -(guarded.tonal_max_reduction_db + kToneMarginDb));
@@ -332,8 +339,8 @@ struct Case {
 Case run_case(const std::string& name, const std::vector<float>& src, int src_channels,
               const std::string& ir_file) {
   int ir_channels = 0, ir_rate = 0;
-  const std::vector<float> ir = rz::test::read_all(rz::test::require_shared("audio/ir/" + ir_file),
-                                                   &ir_rate, &ir_channels);
+  const std::vector<float> ir =
+      rz::test::read_all(rz::test::require_shared("audio/ir/" + ir_file), &ir_rate, &ir_channels);
   REQUIRE(ir_rate == kRate);
   const std::vector<float> s0 = channel(src, src_channels, 0);
   const std::vector<float> s1 = channel(src, src_channels, src_channels - 1);
@@ -366,7 +373,8 @@ Case run_case(const std::string& name, const std::vector<float>& src, int src_ch
   Dereverberator p(out_channels, kRate);
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<float> y = run(p, x, 4096);
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   c.realtime = static_cast<double>(x.size() / out_channels) / kRate / elapsed;
   c.sisdr_in = si_sdr_db(target, x, out_channels);
   c.sisdr_out = si_sdr_db(target, y, out_channels);
@@ -381,11 +389,12 @@ Case run_case(const std::string& name, const std::vector<float>& src, int src_ch
   c.level_loss_db = 10 * std::log10(e_in / e_out);
   c.tonal_ratio = p.tonal_limited_ratio();
   if (report())
-    std::printf("%-28s SI-SDR %7.2f -> %7.2f (%+.2f) dB  T60 %.3f(%d) -> %.3f(%d) s  removed %.2f dB"
-                "  level -%.2f dB  tonal %.3f  %.1fx RT\n",
-                name.c_str(), c.sisdr_in, c.sisdr_out, c.gain(), c.t60_in.t60_s,
-                c.t60_in.decays_used, c.t60_out.t60_s, c.t60_out.decays_used, c.removed_db,
-                c.level_loss_db, c.tonal_ratio, c.realtime);
+    std::printf(
+        "%-28s SI-SDR %7.2f -> %7.2f (%+.2f) dB  T60 %.3f(%d) -> %.3f(%d) s  removed %.2f dB"
+        "  level -%.2f dB  tonal %.3f  %.1fx RT\n",
+        name.c_str(), c.sisdr_in, c.sisdr_out, c.gain(), c.t60_in.t60_s, c.t60_in.decays_used,
+        c.t60_out.t60_s, c.t60_out.decays_used, c.removed_db, c.level_loss_db, c.tonal_ratio,
+        c.realtime);
   return c;
 }
 
@@ -459,9 +468,9 @@ TEST_CASE("wpe: sustained music in the shared rooms keeps its SI-SDR", "[wpe][sh
   int ch = 0;
   const std::vector<float> song =
       read_excerpt("audio/music/Karissa_Hobbs_-_Lets_Go_Fishin.hq.ogg", 20.0, kExcerptS, &ch);
-  const std::vector<float> piano = read_excerpt(
-      "audio/music/442789__lena-orsa__happy-music-pistachio-ice-cream-ragtime.hq.ogg", 10.0,
-      kExcerptS, &ch);
+  const std::vector<float> piano =
+      read_excerpt("audio/music/442789__lena-orsa__happy-music-pistachio-ice-cream-ragtime.hq.ogg",
+                   10.0, kExcerptS, &ch);
   for (const char* ir : {"medium-room1.wav", "omni-35-10.wav"}) {
     for (const Case& c : {run_case(std::string("song ") + ir, song, 2, ir),
                           run_case(std::string("piano ") + ir, piano, 2, ir)}) {
@@ -495,7 +504,6 @@ TEST_CASE("wpe: a band filter without a room loses nothing", "[wpe][shared]") {
   }
 }
 
-
 TEST_CASE("wpe: speed on 30 s of stereo", "[.wpebench]") {
   // Indicative only (shared cores): run with RZ_WPE_REPORT=1 to print the real-time factor.
   const double seconds = 30;
@@ -509,7 +517,8 @@ TEST_CASE("wpe: speed on 30 s of stereo", "[.wpebench]") {
     const size_t n = std::min<size_t>(4096, x.size() / 2 - pos);
     p.process(x.data() + pos * 2, y.data() + pos * 2, n);
   }
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (report()) std::printf("30 s stereo: %.2f s, %.2fx real time\n", elapsed, seconds / elapsed);
   CHECK(elapsed > 0);
 }

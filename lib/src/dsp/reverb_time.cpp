@@ -13,7 +13,8 @@ namespace {
 
 double log_min() { return std::log(ReverbTimeEstimator::kMinT60S); }
 double log_step() {
-  return (std::log(ReverbTimeEstimator::kMaxT60S) - log_min()) / ReverbTimeEstimator::kHistogramBins;
+  return (std::log(ReverbTimeEstimator::kMaxT60S) - log_min()) /
+         ReverbTimeEstimator::kHistogramBins;
 }
 
 // The percentile q of a histogram, at the centre of the bin where the cumulative count reaches it.
@@ -39,15 +40,18 @@ nlohmann::json ReverbTime::to_json() const {
           {"decays_used", decays_used},
           {"band_t60_s", band_t60_s},
           {"band_centres_hz", ReverbTimeEstimator::kBandCentresHz},
-          {"method", "blind: least-squares fits to free decays of octave-band envelopes "
-                     "(500-4000 Hz), median"}};
+          {"method",
+           "blind: least-squares fits to free decays of octave-band envelopes "
+           "(500-4000 Hz), median"}};
 }
 
 ReverbTimeEstimator::ReverbTimeEstimator(int channels, int sample_rate_hz)
     : channels_(channels), rate_(sample_rate_hz) {
-  if (channels < 1) throw UsageError(describe("bad channel count", std::to_string(channels), ">= 1"));
+  if (channels < 1)
+    throw UsageError(describe("bad channel count", std::to_string(channels), ">= 1"));
   if (sample_rate_hz < 8000 || sample_rate_hz > 768000)
-    throw UsageError(describe("bad sample rate", std::to_string(sample_rate_hz), "use 8000..768000 Hz"));
+    throw UsageError(
+        describe("bad sample rate", std::to_string(sample_rate_hz), "use 8000..768000 Hz"));
   int n = 256;
   while (n < kFrameS * sample_rate_hz) n *= 2;
   const int hop = n / 4;
@@ -110,7 +114,8 @@ void ReverbTimeEstimator::on_frame(const float* power) {
     b.smooth_db = b.started ? smooth_coeff_ * b.smooth_db + (1 - smooth_coeff_) * db : db;
     b.started = true;
     const double level = b.smooth_db;
-    if (b.in_decay && (level > b.prev_db + kRiseToleranceDb || level > b.start_db)) close(b, frames_per_s_);
+    if (b.in_decay && (level > b.prev_db + kRiseToleranceDb || level > b.start_db))
+      close(b, frames_per_s_);
     if (!b.in_decay) {
       b.in_decay = true;
       b.start_db = level;

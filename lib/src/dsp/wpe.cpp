@@ -196,7 +196,8 @@ void Dereverberator::mark_tonal() {
     }
   std::fill(tonal_.begin(), tonal_.end(), 0);
   const double frames_per_s = static_cast<double>(rate_) / hop_;
-  const int min_run = std::max(2, static_cast<int>(std::ceil(settings_.tonal_min_s * frames_per_s)));
+  const int min_run =
+      std::max(2, static_cast<int>(std::ceil(settings_.tonal_min_s * frames_per_s)));
   for (int k = 2; k < bins_ - 2; ++k) {
     const double* p = &power[static_cast<size_t>(k) * block_];
     const double* lo = &power[static_cast<size_t>(k - 2) * block_];
@@ -288,12 +289,14 @@ void Dereverberator::solve_bins(int k_begin, int k_end, double* sums) {
               irow[b] += ai * zr[b] - ar * zi[b];
             }
             for (int c = 0; c < d; ++c)
-              g[static_cast<size_t>(a) * d + c] += cd(ar * cr[c] + ai * ci[c], ai * cr[c] - ar * ci[c]);
+              g[static_cast<size_t>(a) * d + c] +=
+                  cd(ar * cr[c] + ai * ci[c], ai * cr[c] - ar * ci[c]);
           }
         }
         double trace = 0;
         for (int a = 0; a < m; ++a) trace += rr[static_cast<size_t>(a) * m + a];
-        if (!(trace > 0) || !cholesky_solve(m, d, rr.data(), ri.data(), kDiagonalLoad * trace / m, l, g))
+        if (!(trace > 0) ||
+            !cholesky_solve(m, d, rr.data(), ri.data(), kDiagonalLoad * trace / m, l, g))
           break;
         have_filter = true;
         // Prediction g^H z(t) per channel and the new estimate y = x - prediction.

@@ -11,12 +11,14 @@
 // - A decay segment starts at a level S and lasts while the smoothed level never rises by more
 //   than kRiseToleranceDb from one frame to the next and stays at or below S. When it ends, the
 //   part between S - kFitStartDb and S - kFitStartDb - kFitRangeDb (a T20-like range, starting
-//   3 dB down instead of ISO 3382's 5 dB so that short pauses count) is fitted by least squares; segments whose fitted part spans at least kMinFitSpanDb over at
-//   least kMinFitFrames frames count as decays, each giving T60 = -60 / slope.
+//   3 dB down instead of ISO 3382's 5 dB so that short pauses count) is fitted by least squares;
+//   segments whose fitted part spans at least kMinFitSpanDb over at least kMinFitFrames frames
+//   count as decays, each giving T60 = -60 / slope.
 // - Where sound stops, the envelope falls at the room's rate; where a source fades slower, the
 //   envelope falls slower than the room. The estimate is the median (kPercentile) of all decays'
-//   T60 over the four bands (a lower percentile read synthetic rooms 15 % short), read from per-band histograms (log-spaced, kHistogramBins
-//   between kMinT60S and kMaxT60S): memory does not depend on the stream's length.
+//   T60 over the four bands (a lower percentile read synthetic rooms 15 % short), read from
+//   per-band histograms (log-spaced, kHistogramBins between kMinT60S and kMaxT60S): memory does not
+//   depend on the stream's length.
 // Limits: it needs free decays (pauses, note ends, drum hits) of at least kMinFitSpanDb +
 // kFitStartDb above the noise floor; continuous dense music gives few or none (valid = false with
 // fewer than kMinDecays). In a long hall with DRR-rich early sound the fits see mostly the early
@@ -38,9 +40,9 @@
 namespace rz::dsp {
 
 struct ReverbTime {
-  bool valid = false;    // enough decays were found (decays_used >= kMinDecays)
-  double t60_s = 0;      // estimated reverberation time, s (0 when not valid)
-  int decays_used = 0;   // free decays that entered the estimate (all bands)
+  bool valid = false;              // enough decays were found (decays_used >= kMinDecays)
+  double t60_s = 0;                // estimated reverberation time, s (0 when not valid)
+  int decays_used = 0;             // free decays that entered the estimate (all bands)
   std::vector<double> band_t60_s;  // same percentile per octave band (0 where none), 500..4000 Hz
   nlohmann::json to_json() const;
 };
@@ -70,13 +72,13 @@ class ReverbTimeEstimator {
 
  private:
   struct Band {
-    int lo = 0, hi = 0;      // FFT bins [lo, hi)
+    int lo = 0, hi = 0;  // FFT bins [lo, hi)
     double smooth_db = 0;
     bool started = false;
     // The decay segment in progress.
     bool in_decay = false;
     double start_db = 0, prev_db = 0;
-    int64_t frame = 0;       // frames since the segment started
+    int64_t frame = 0;  // frames since the segment started
     double n = 0, st = 0, stt = 0, sl = 0, stl = 0, fit_max = -1e300, fit_min = 1e300;
     std::vector<int64_t> histogram;
   };

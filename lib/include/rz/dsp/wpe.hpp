@@ -64,15 +64,15 @@
 namespace rz::dsp {
 
 struct WpeSettings {
-  int fft_size = 4096;     // STFT frame, frames of audio (even, 256 .. 16384)
-  int hop_frames = 1024;   // STFT hop (fft_size / hop_frames an integer >= 3)
-  int delay_frames = 2;    // prediction delay, STFT frames (1 .. 20)
-  int taps = 0;            // prediction taps per channel, STFT frames (0 = auto: kAutoTapsMono
-                           // for one channel, kAutoTapsMulti for more; else 1 .. 64)
-  int iterations = 2;      // variance / filter alternations (1 .. 10)
-  double block_s = 4.0;    // filter-estimation block, s (0.5 .. 30): bounds memory and latency
-  double strength = 1.0;   // scale of the subtracted prediction (0 .. 1; 0 = exact pass-through)
-  double wet = 1.0;        // dry/wet blend (0 .. 1; 0 = exact pass-through)
+  int fft_size = 4096;    // STFT frame, frames of audio (even, 256 .. 16384)
+  int hop_frames = 1024;  // STFT hop (fft_size / hop_frames an integer >= 3)
+  int delay_frames = 2;   // prediction delay, STFT frames (1 .. 20)
+  int taps = 0;           // prediction taps per channel, STFT frames (0 = auto: kAutoTapsMono
+                          // for one channel, kAutoTapsMulti for more; else 1 .. 64)
+  int iterations = 2;     // variance / filter alternations (1 .. 10)
+  double block_s = 4.0;   // filter-estimation block, s (0.5 .. 30): bounds memory and latency
+  double strength = 1.0;  // scale of the subtracted prediction (0 .. 1; 0 = exact pass-through)
+  double wet = 1.0;       // dry/wet blend (0 .. 1; 0 = exact pass-through)
   // Tonal protection (see above).
   double tonal_min_s = 0.15;            // shortest sustained spectral peak counted as a tone, s
   double tonal_max_decay_db_s = 20.0;   // a tone's level falls slower than this, dB/s
@@ -90,11 +90,11 @@ struct WpeSettings {
 
 class Dereverberator final : public Processor {
  public:
-  static constexpr double kPowerFloor = 1e-4;     // lambda floor relative to the bin's block mean
-  static constexpr double kDiagonalLoad = 3e-3;   // ridge: kDiagonalLoad * trace(R) / (D K)
+  static constexpr double kPowerFloor = 1e-4;    // lambda floor relative to the bin's block mean
+  static constexpr double kDiagonalLoad = 3e-3;  // ridge: kDiagonalLoad * trace(R) / (D K)
   // (1e-3 removes more tail, 1e-2 keeps more of dry sustained music; 3e-3 sits between)
-  static constexpr double kPeakContrast = 2.0;    // 3 dB over the bins two away
-  static constexpr double kTonalStepDb = 3.0;     // most a tone's level changes per hop
+  static constexpr double kPeakContrast = 2.0;  // 3 dB over the bins two away
+  static constexpr double kTonalStepDb = 3.0;   // most a tone's level changes per hop
 
   Dereverberator(int channels, int sample_rate_hz, const WpeSettings& settings = {});
   ~Dereverberator() override;
@@ -124,17 +124,17 @@ class Dereverberator final : public Processor {
   RealFft fft_;
   std::vector<float> window_;
   float synth_scale_;
-  std::vector<float> ring_;      // [channel][n] analysis ring
-  size_t pending_ = 0;           // new samples in the ring since the last hop
+  std::vector<float> ring_;  // [channel][n] analysis ring
+  size_t pending_ = 0;       // new samples in the ring since the last hop
   // Spectra of the lead-in and the block: [bin][frame][channel], lead_ + block_ frames.
   std::vector<std::complex<float>> spec_;
   std::vector<std::complex<float>> out_spec_;  // [bin][block frame][channel] processed spectra
   std::vector<uint8_t> tonal_;                 // [bin][block frame] tonal cells
   int frames_in_block_ = 0;
-  std::vector<float> acc_;       // [channel][n] synthesis overlap-add accumulator
-  std::vector<float> ready_;     // [block * hop][channel] finished output of the last block
+  std::vector<float> acc_;    // [channel][n] synthesis overlap-add accumulator
+  std::vector<float> ready_;  // [block * hop][channel] finished output of the last block
   size_t ready_pos_ = 0;
-  std::vector<float> dry_;       // [latency][channel] delay line for the dry signal
+  std::vector<float> dry_;  // [latency][channel] delay line for the dry signal
   size_t dry_pos_ = 0;
   std::vector<float> frame_;
   std::vector<std::complex<float>> bins_scratch_;
