@@ -115,10 +115,10 @@ struct HfRegenerator::State {
   std::vector<int> tgt_edges;     // target bands
   std::vector<double> tgt_centre_bin, tgt_log2_re_cut, tgt_log2_re_knee, tgt_gain;
   std::vector<double> fade;                 // per bin of [kc, k_fade)
-  std::vector<double> tgt_log_mean_source;  // geometric mean source power per target band
+  std::vector<double> tgt_log_mean_source;  // mean of ln(source power) per target band
+  std::vector<double> log_src;              // ln(source power) per bin of [kc, k_end)
   std::vector<int> band_of_bin;             // target band of each bin of [kc, k_end)
   double flatten_exponent;
-  int t_of_bin(int k) const { return band_of_bin[k - kc]; }
   // Streaming buffers.
   std::vector<float> in;  // [channel][n]: the frame being collected; its oldest hop are the dry out
   std::vector<float> acc;    // [channel][n]: overlap-add of the added band
@@ -206,6 +206,7 @@ struct HfRegenerator::State {
     y.assign(bins, {});
     power.assign(bins, 0.0);
     gain.assign(std::max(0, k_end - kc), 0.0);
+    log_src.assign(std::max(0, k_end - kc), 0.0);
     smooth_band.assign(kSourceBands, 0.0);
     const double frame_rate = static_cast<double>(rate) / hop;
     a_tilt = std::exp(-1.0 / (s.tilt_smoothing_s * frame_rate));
@@ -312,7 +313,8 @@ struct HfRegenerator::State {
         present += power[k];
         const double ps = power[k - ((k - kc) / d + 1) * d];
         source += ps;
-        log_source += std::log(std::max(ps, 1e-300));
+        log_src[k - kc] = std::log(std::max(ps, 1e-300));
+        log_source += log_src[k - kc];
       }
       const int width = tgt_edges[t + 1] - tgt_edges[t];
       present /= width;
@@ -324,7 +326,7 @@ struct HfRegenerator::State {
       if (target > present && source > 0)
         g = std::min(max_gain, std::sqrt((target - present) / source));
       tgt_gain[t] = g * amplitude;
-      tgt_log_mean_source[t] = std::exp(log_source / width);
+      tgt_log_mean_source[t] = log_source / width;
       any = any || g > 0;
     }
     if (!any) return false;
@@ -344,9 +346,9 @@ struct HfRegenerator::State {
       }
       if (k < k_fade) g *= fade[k - kc];
       // Fine structure: the copy's bin-to-bin contrast, compressed towards its band's mean.
-      const double p_src = power[k - ((k - kc) / d + 1) * d];
-      if (flatten_exponent != 0 && p_src > 0) {
-        g *= std::pow(tgt_log_mean_source[t_of_bin(k)] / p_src, flatten_exponent);
+      if (flatten_exponent != 0 && g > 0) {
+        g *= std::exp(flatten_exponent *
+                      (tgt_log_mean_source[band_of_bin[k - kc]] - log_src[k - kc]));
       }
       gain[k - kc] = g;
     }
