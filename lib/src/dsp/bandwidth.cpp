@@ -139,6 +139,7 @@ struct HfRegenerator::State {
   int filled_subs = 0, sub_pos = 0, in_sub = 0;
   double current_min = std::numeric_limits<double>::infinity();
   bool acc_live = false;  // acc holds anything non-zero
+  int quiet_hops = 0;     // hops since the last addition
   // Statistics.
   double in_energy = 0, added_energy = 0, tilt_sum = 0;
   int64_t frames_run = 0, active_frames = 0, tilt_frames = 0;
@@ -347,8 +348,10 @@ struct HfRegenerator::State {
       if (k < k_fade) g *= fade[k - kc];
       // Fine structure: the copy's bin-to-bin contrast, compressed towards its band's mean.
       if (flatten_exponent != 0 && g > 0) {
-        g *= std::exp(flatten_exponent *
-                      (tgt_log_mean_source[band_of_bin[k - kc]] - log_src[k - kc]));
+        // Bounded like the band gains: a near-empty source bin is not raised by more.
+        g *= std::min(max_gain,
+                      std::exp(flatten_exponent *
+                               (tgt_log_mean_source[band_of_bin[k - kc]] - log_src[k - kc])));
       }
       gain[k - kc] = g;
     }
@@ -404,7 +407,6 @@ struct HfRegenerator::State {
       acc_live = false;
     }
   }
-  int quiet_hops = 0;
 };
 
 HfRegenerator::HfRegenerator(int channels, int sample_rate_hz, const HfRegenSettings& settings,

@@ -41,8 +41,9 @@
 //   power of the band's source bins, at most kMaxPatchGainDb, interpolated linearly in frequency
 //   between band centres, and raised-cosine faded in over [cutoff_hz, cutoff_hz 2^(1/12)].
 //   Fine structure: each copied bin's power is then moved towards the band's log-mean source
-//   power by the factor (log-mean / bin power)^((1 - fine_structure) / 2), so a shifted partial
-//   does not stand out as an inharmonic tone; the band's log-mean level is kept.
+//   power by the factor (log-mean / bin power)^((1 - fine_structure) / 2) (at most
+//   kMaxPatchGainDb), so a shifted partial does not stand out as an inharmonic tone; the band's
+//   log-mean level is kept.
 // - Transient-aware gain: the source octave's level against its own one-pole average over
 //   transient_smoothing_s (in dB): a jump of transient_jump_db or more gets the full envelope,
 //   no jump gets steady_gain_db, linear in dB between.
