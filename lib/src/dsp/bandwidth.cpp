@@ -1,0 +1,470 @@
+// High-frequency regeneration by STFT band replication (see bandwidth.hpp).
+#include "rz/dsp/bandwidth.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "rz/dsp/fft.hpp"
+#include "rz/error.hpp"
+
+namespace rz::dsp {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+// The Hann analysis and synthesis windows' product, overlap-added at hop n/4, sums to 1.5.
+constexpr double kHannSquaredOverlap = 1.5;
+constexpr int kHopDivisor = 4;
+// Below this source-octave level (dB re the per-bin unit of level_db) a frame is digital silence.
+constexpr double kSilentDb = -250.0;
+constexpr int kGateSubWindows = 8;
+// Target bands are a sixth of an octave wide, at least kMinBandBins bins.
+constexpr double kBandOctaves = 1.0 / 6.0;
+constexpr int kMinBandBins = 2;
+// Fade-in of the added band above the cutoff.
+constexpr double kCrossfadeOctaves = 1.0 / 12.0;
+// The envelope's octave ends this far below the cutoff, out of the low-pass's skirt.
+constexpr double kSkirtOctaves = 0.25;
+
+void check_range(const char* name, double value, double lo, double hi) {
+  if (!(value >= lo && value <= hi)) {
+    throw UsageError("hf-regen: " + std::string(name) + " must be in " + std::to_string(lo) +
+                     " .. " + std::to_string(hi) + " (got " + std::to_string(value) + ")");
+  }
+}
+
+int regen_fft_size(int sample_rate_hz) {
+  const double ideal = 2048.0 * sample_rate_hz / 44100.0;
+  int n = 256;
+  while (n < ideal / std::sqrt(2.0)) n *= 2;
+  return n;
+}
+
+double effective_max_hz(const HfRegenSettings& s, int sample_rate_hz) {
+  return std::min(s.max_freq_hz, 0.5 * sample_rate_hz);
+}
+
+}  // namespace
+
+void HfRegenSettings::validate(int sample_rate_hz) const {
+  check_range("sample_rate_hz", sample_rate_hz, 8000, 768000);
+  check_range("max_freq_hz", max_freq_hz, 2000, 100000);
+  check_range("cutoff_hz", cutoff_hz, 1000, 0.45 * sample_rate_hz);
+  const double top = effective_max_hz(*this, sample_rate_hz);
+  if (!(cutoff_hz * std::pow(2.0, kCrossfadeOctaves) <= top)) {
+    throw UsageError(
+        "hf-regen: cutoff_hz must lie at least 1/12 octave below max_freq_hz (and "
+        "Nyquist) (got cutoff " +
+        std::to_string(cutoff_hz) + ", top " + std::to_string(top) + ")");
+  }
+  check_range("min_tilt_db_per_octave", min_tilt_db_per_octave, -40, 0);
+  check_range("max_tilt_db_per_octave", max_tilt_db_per_octave, min_tilt_db_per_octave, 0);
+  check_range("rolloff_knee_hz", rolloff_knee_hz, 1000, 100000);
+  check_range("rolloff_db_per_octave", rolloff_db_per_octave, -60, 0);
+  check_range("fine_structure", fine_structure, 0, 1);
+  check_range("tilt_extrapolation", tilt_extrapolation, 0, 1.5);
+  check_range("tilt_smoothing_s", tilt_smoothing_s, 0.05, 30);
+  check_range("steady_gain_db", steady_gain_db, -30, 0);
+  check_range("transient_jump_db", transient_jump_db, 0.5, 30);
+  check_range("transient_smoothing_s", transient_smoothing_s, 0.02, 10);
+  check_range("gate_snr_db", gate_snr_db, 0, 40);
+  check_range("gate_range_db", gate_range_db, 1, 40);
+  check_range("gate_window_s", gate_window_s, 0.5, 60);
+  check_range("floor_below_loud_db", floor_below_loud_db, 3, 80);
+  check_range("loud_release_db_per_s", loud_release_db_per_s, 0.1, 60);
+}
+
+nlohmann::json HfRegenSettings::to_json() const {
+  return {{"cutoff_hz", cutoff_hz},
+          {"max_freq_hz", max_freq_hz},
+          {"min_tilt_db_per_octave", min_tilt_db_per_octave},
+          {"max_tilt_db_per_octave", max_tilt_db_per_octave},
+          {"rolloff_knee_hz", rolloff_knee_hz},
+          {"rolloff_db_per_octave", rolloff_db_per_octave},
+          {"fine_structure", fine_structure},
+          {"tilt_extrapolation", tilt_extrapolation},
+          {"tilt_smoothing_s", tilt_smoothing_s},
+          {"steady_gain_db", steady_gain_db},
+          {"transient_jump_db", transient_jump_db},
+          {"transient_smoothing_s", transient_smoothing_s},
+          {"gate_snr_db", gate_snr_db},
+          {"gate_range_db", gate_range_db},
+          {"gate_window_s", gate_window_s},
+          {"floor_below_loud_db", floor_below_loud_db},
+          {"loud_release_db_per_s", loud_release_db_per_s}};
+}
+
+struct HfRegenerator::State {
+  int channels;
+  int rate;
+  HfRegenSettings settings;
+  double intensity;
+  int n, hop, bins;
+  RealFft fft;
+  std::vector<float> window;
+  // Bins: source [src_lo, kc), shift d per patch, target [kc, k_end), fade [kc, k_fade).
+  int kc, d, src_lo, k_end, k_fade, env_lo;
+  std::vector<int> src_edges;     // kSourceBands + 1
+  std::vector<double> src_log2f;  // log2 of each source band's centre, Hz
+  std::vector<int> tgt_edges;     // target bands
+  std::vector<double> tgt_centre_bin, tgt_log2_re_cut, tgt_log2_re_knee, tgt_gain;
+  std::vector<double> fade;                 // per bin of [kc, k_fade)
+  std::vector<double> tgt_log_mean_source;  // mean of ln(source power) per target band
+  std::vector<double> log_src;              // ln(source power) per bin of [kc, k_end)
+  std::vector<int> band_of_bin;             // target band of each bin of [kc, k_end)
+  double flatten_exponent;
+  // Streaming buffers.
+  std::vector<float> in;  // [channel][n]: the frame being collected; its oldest hop are the dry out
+  std::vector<float> acc;    // [channel][n]: overlap-add of the added band
+  std::vector<float> ready;  // [hop][channel]
+  int pos = 0;
+  std::vector<float> frame;
+  std::vector<std::complex<float>> spectra;  // [channel][bins]
+  std::vector<std::complex<float>> y;        // synthesis spectrum (zero outside the target)
+  std::vector<double> power;                 // channel-mean power per bin
+  std::vector<double> gain;                  // per bin of [kc, k_end)
+  // Trackers.
+  bool started = false;
+  std::vector<double> smooth_band;  // tilt's smoothed band powers
+  double a_tilt, a_trans, loud_release_db;
+  double avg_db = 0, loud_db = 0;
+  int sub_length;
+  std::vector<double> sub_min;
+  int filled_subs = 0, sub_pos = 0, in_sub = 0;
+  double current_min = std::numeric_limits<double>::infinity();
+  bool acc_live = false;  // acc holds anything non-zero
+  int quiet_hops = 0;     // hops since the last addition
+  // Statistics.
+  double in_energy = 0, added_energy = 0, tilt_sum = 0;
+  int64_t frames_run = 0, active_frames = 0, tilt_frames = 0;
+
+  State(int c, int r, const HfRegenSettings& s, double i)
+      : channels(c),
+        rate(r),
+        settings(s),
+        intensity(i),
+        n(regen_fft_size(r)),
+        hop(n / kHopDivisor),
+        bins(n / 2 + 1),
+        fft(n),
+        window(hann_window(n)) {
+    const double bin_hz = static_cast<double>(rate) / n;
+    kc = static_cast<int>(std::lround(s.cutoff_hz / bin_hz));
+    d = std::max(kHopDivisor, (kc - kc / 2) / kHopDivisor * kHopDivisor);
+    src_lo = kc - d;
+    const double top = effective_max_hz(s, rate);
+    k_end = std::min(static_cast<int>(std::floor(top / bin_hz)) + 1, n / 2);
+    k_fade = std::min(
+        k_end,
+        std::max(kc + 1, static_cast<int>(std::ceil(kc * std::pow(2.0, kCrossfadeOctaves)))));
+    // The envelope is measured an octave wide, kSkirtOctaves below the cutoff.
+    const double env_top = kc * std::pow(2.0, -kSkirtOctaves);
+    for (int b = 0; b <= kSourceBands; ++b) {
+      const int e =
+          static_cast<int>(std::lround(env_top * std::pow(2.0, 1.0 * b / kSourceBands - 1.0)));
+      src_edges.push_back(b == 0 ? e : std::max(e, src_edges.back() + 1));
+    }
+    env_lo = src_edges.front();
+    for (int b = 0; b < kSourceBands; ++b) {
+      src_log2f.push_back(
+          0.5 * (std::log2(src_edges[b] * bin_hz) + std::log2(src_edges[b + 1] * bin_hz)));
+    }
+    for (int e = kc;;) {
+      tgt_edges.push_back(e);
+      if (e >= k_end) break;
+      int next = std::max(e + kMinBandBins,
+                          static_cast<int>(std::lround(e * std::pow(2.0, kBandOctaves))));
+      if (k_end - next < kMinBandBins) next = k_end;
+      e = std::min(next, k_end);
+    }
+    for (size_t b = 0; b + 1 < tgt_edges.size(); ++b) {
+      const double centre = 0.5 * (tgt_edges[b] + tgt_edges[b + 1] - 1);
+      tgt_centre_bin.push_back(centre);
+      tgt_log2_re_cut.push_back(std::log2(std::max(centre, 0.5) / kc));
+      tgt_log2_re_knee.push_back(std::max(0.0, std::log2(centre * rate / n / s.rolloff_knee_hz)));
+    }
+    tgt_gain.assign(tgt_centre_bin.size(), 0.0);
+    tgt_log_mean_source.assign(tgt_centre_bin.size(), 0.0);
+    flatten_exponent = 0.5 * (1.0 - s.fine_structure);
+    for (size_t b = 0; b + 1 < tgt_edges.size(); ++b) {
+      for (int k = tgt_edges[b]; k < tgt_edges[b + 1]; ++k)
+        band_of_bin.push_back(static_cast<int>(b));
+    }
+    for (int k = kc; k < k_fade; ++k) {
+      fade.push_back(0.5 - 0.5 * std::cos(kPi * (k - kc + 0.5) / (k_fade - kc)));
+    }
+    in.assign(static_cast<size_t>(channels) * n, 0.0f);
+    acc.assign(static_cast<size_t>(channels) * n, 0.0f);
+    ready.assign(static_cast<size_t>(channels) * hop, 0.0f);
+    frame.assign(n, 0.0f);
+    spectra.assign(static_cast<size_t>(channels) * bins, {});
+    y.assign(bins, {});
+    power.assign(bins, 0.0);
+    gain.assign(std::max(0, k_end - kc), 0.0);
+    log_src.assign(std::max(0, k_end - kc), 0.0);
+    smooth_band.assign(kSourceBands, 0.0);
+    const double frame_rate = static_cast<double>(rate) / hop;
+    a_tilt = std::exp(-1.0 / (s.tilt_smoothing_s * frame_rate));
+    a_trans = std::exp(-1.0 / (s.transient_smoothing_s * frame_rate));
+    loud_release_db = s.loud_release_db_per_s / frame_rate;
+    sub_length =
+        std::max(1, static_cast<int>(std::lround(s.gate_window_s * frame_rate / kGateSubWindows)));
+    sub_min.assign(kGateSubWindows, 0.0);
+  }
+
+  // Updates the gate's floor with this frame's level and returns the floor, dB.
+  double update_floor(double level_db) {
+    current_min = std::min(current_min, level_db);
+    double floor_db = current_min;
+    for (int i = 0; i < filled_subs; ++i) floor_db = std::min(floor_db, sub_min[i]);
+    if (++in_sub == sub_length) {
+      sub_min[sub_pos] = current_min;
+      sub_pos = (sub_pos + 1) % kGateSubWindows;
+      filled_subs = std::min(filled_subs + 1, kGateSubWindows);
+      current_min = std::numeric_limits<double>::infinity();
+      in_sub = 0;
+    }
+    return floor_db;
+  }
+
+  // Computes the per-bin gains of the added band for the spectra of this frame; false when
+  // nothing is to be added.
+  bool analyse() {
+    ++frames_run;
+    const double inv_c = 1.0 / channels;
+    for (int k = std::min(src_lo, env_lo); k < k_end; ++k) {
+      double p = 0;
+      for (int c = 0; c < channels; ++c) p += std::norm(spectra[static_cast<size_t>(c) * bins + k]);
+      power[k] = p * inv_c;
+    }
+    double band_power[kSourceBands];
+    double total = 0;
+    for (int b = 0; b < kSourceBands; ++b) {
+      double sum = 0;
+      for (int k = src_edges[b]; k < src_edges[b + 1]; ++k) sum += power[k];
+      total += sum;
+      band_power[b] = sum / (src_edges[b + 1] - src_edges[b]);
+    }
+    // Level per bin re the window's energy (only differences and the silence test use it).
+    const double level_db = 10.0 * std::log10(total / (src_edges.back() - env_lo) / n);
+    if (!(level_db > kSilentDb)) return false;
+
+    if (!started) {
+      started = true;
+      for (int b = 0; b < kSourceBands; ++b) smooth_band[b] = band_power[b];
+      avg_db = level_db;
+      loud_db = level_db;
+    }
+    // Tilt from the smoothed band powers.
+    double xm = 0, ym = 0, yb[kSourceBands];
+    for (int b = 0; b < kSourceBands; ++b) {
+      smooth_band[b] = a_tilt * smooth_band[b] + (1 - a_tilt) * band_power[b];
+      yb[b] = 10.0 * std::log10(std::max(smooth_band[b], 1e-300));
+      xm += src_log2f[b];
+      ym += yb[b];
+    }
+    xm /= kSourceBands;
+    ym /= kSourceBands;
+    double sxy = 0, sxx = 0;
+    for (int b = 0; b < kSourceBands; ++b) {
+      sxy += (src_log2f[b] - xm) * (yb[b] - ym);
+      sxx += (src_log2f[b] - xm) * (src_log2f[b] - xm);
+    }
+    const double fit = sxy / sxx;
+    tilt_sum += std::clamp(fit, settings.min_tilt_db_per_octave, settings.max_tilt_db_per_octave);
+    const double tilt =
+        std::clamp(settings.tilt_extrapolation * fit, settings.min_tilt_db_per_octave,
+                   settings.max_tilt_db_per_octave);
+    ++tilt_frames;
+
+    // Transient-aware gain.
+    const double jump_db = level_db - avg_db;
+    avg_db = a_trans * avg_db + (1 - a_trans) * level_db;
+    const double onset = std::clamp(jump_db / settings.transient_jump_db, 0.0, 1.0);
+    const double trans_db = settings.steady_gain_db * (1.0 - onset);
+
+    // Gate.
+    loud_db = std::max(level_db, loud_db - loud_release_db);
+    const double floor_db =
+        std::min(update_floor(level_db), loud_db - settings.floor_below_loud_db);
+    const double open =
+        std::clamp((level_db - floor_db - settings.gate_snr_db) / settings.gate_range_db, 0.0, 1.0);
+    const double amplitude = intensity * open * std::pow(10.0, trans_db / 20.0);
+    if (amplitude <= 0) return false;
+
+    // Envelope: level at the cutoff (per-bin power, dB) from every source band along the tilt.
+    const double log2_cut = std::log2(static_cast<double>(kc) * rate / n);
+    double cut_db = 0;
+    for (int b = 0; b < kSourceBands; ++b) {
+      cut_db +=
+          10.0 * std::log10(std::max(band_power[b], 1e-300)) + tilt * (log2_cut - src_log2f[b]);
+    }
+    cut_db /= kSourceBands;
+    const double max_gain = std::pow(10.0, kMaxPatchGainDb / 20.0);
+    bool any = false;
+    for (size_t t = 0; t + 1 < tgt_edges.size(); ++t) {
+      double present = 0, source = 0, log_source = 0;
+      for (int k = tgt_edges[t]; k < tgt_edges[t + 1]; ++k) {
+        present += power[k];
+        const double ps = power[k - ((k - kc) / d + 1) * d];
+        source += ps;
+        log_src[k - kc] = std::log(std::max(ps, 1e-300));
+        log_source += log_src[k - kc];
+      }
+      const int width = tgt_edges[t + 1] - tgt_edges[t];
+      present /= width;
+      source /= width;
+      const double target = std::pow(10.0, (cut_db + tilt * tgt_log2_re_cut[t] +
+                                            settings.rolloff_db_per_octave * tgt_log2_re_knee[t]) /
+                                               10.0);
+      double g = 0;
+      if (target > present && source > 0)
+        g = std::min(max_gain, std::sqrt((target - present) / source));
+      tgt_gain[t] = g * amplitude;
+      tgt_log_mean_source[t] = log_source / width;
+      any = any || g > 0;
+    }
+    if (!any) return false;
+    // Per bin: linear between band centres, constant beyond the outer ones, faded in.
+    size_t t = 0;
+    const size_t last = tgt_centre_bin.size() - 1;
+    for (int k = kc; k < k_end; ++k) {
+      while (t < last && tgt_centre_bin[t + 1] <= k) ++t;
+      double g;
+      if (k <= tgt_centre_bin[0]) {
+        g = tgt_gain[0];
+      } else if (t == last) {
+        g = tgt_gain[last];
+      } else {
+        const double u = (k - tgt_centre_bin[t]) / (tgt_centre_bin[t + 1] - tgt_centre_bin[t]);
+        g = tgt_gain[t] + u * (tgt_gain[t + 1] - tgt_gain[t]);
+      }
+      if (k < k_fade) g *= fade[k - kc];
+      // Fine structure: the copy's bin-to-bin contrast, compressed towards its band's mean.
+      if (flatten_exponent != 0 && g > 0) {
+        // Bounded like the band gains: a near-empty source bin is not raised by more.
+        g *= std::min(max_gain,
+                      std::exp(flatten_exponent *
+                               (tgt_log_mean_source[band_of_bin[k - kc]] - log_src[k - kc])));
+      }
+      gain[k - kc] = g;
+    }
+    ++active_frames;
+    return true;
+  }
+
+  void run_frame() {
+    bool added = false;
+    if (intensity > 0) {
+      for (int c = 0; c < channels; ++c) {
+        const float* x = &in[static_cast<size_t>(c) * n];
+        for (int j = 0; j < n; ++j) frame[j] = x[j] * window[j];
+        fft.forward(frame.data(), &spectra[static_cast<size_t>(c) * bins]);
+      }
+      added = analyse();
+    } else {
+      ++frames_run;
+    }
+    if (added) {
+      const float norm = static_cast<float>(1.0 / kHannSquaredOverlap);
+      for (int c = 0; c < channels; ++c) {
+        const std::complex<float>* xc = &spectra[static_cast<size_t>(c) * bins];
+        for (int k = kc; k < k_end; ++k) {
+          y[k] = static_cast<float>(gain[k - kc]) * xc[k - ((k - kc) / d + 1) * d];
+        }
+        fft.inverse(y.data(), frame.data());
+        float* a = &acc[static_cast<size_t>(c) * n];
+        for (int j = 0; j < n; ++j) a[j] += frame[j] * window[j] * norm;
+      }
+      acc_live = true;
+    }
+    for (int c = 0; c < channels; ++c) {
+      float* x = &in[static_cast<size_t>(c) * n];
+      float* a = &acc[static_cast<size_t>(c) * n];
+      for (int j = 0; j < hop; ++j) {
+        const float wet = a[j];
+        const float out = x[j] + wet;
+        ready[static_cast<size_t>(j) * channels + c] = out;
+        const double added_part = static_cast<double>(out) - x[j];
+        added_energy += added_part * added_part;
+      }
+      std::memmove(x, x + hop, sizeof(float) * (n - hop));
+      if (acc_live) {
+        std::memmove(a, a + hop, sizeof(float) * (n - hop));
+        std::fill(a + (n - hop), a + n, 0.0f);
+      }
+    }
+    // acc stays live until a whole frame length has passed without additions.
+    if (added) {
+      quiet_hops = 0;
+    } else if (acc_live && ++quiet_hops >= kHopDivisor) {
+      acc_live = false;
+    }
+  }
+};
+
+HfRegenerator::HfRegenerator(int channels, int sample_rate_hz, const HfRegenSettings& settings,
+                             double intensity) {
+  if (channels < 1) throw UsageError("hf-regen: channels must be at least 1");
+  settings.validate(sample_rate_hz);
+  check_range("intensity", intensity, 0, 2);
+  state_ = std::make_unique<State>(channels, sample_rate_hz, settings, intensity);
+}
+
+HfRegenerator::~HfRegenerator() = default;
+HfRegenerator::HfRegenerator(HfRegenerator&&) noexcept = default;
+HfRegenerator& HfRegenerator::operator=(HfRegenerator&&) noexcept = default;
+
+void HfRegenerator::process(const float* in, float* out, size_t frames) {
+  State& s = *state_;
+  const int ch = s.channels;
+  size_t i = 0;
+  while (i < frames) {
+    const size_t m = std::min(frames - i, static_cast<size_t>(s.hop - s.pos));
+    for (size_t j = 0; j < m; ++j) {
+      const size_t src = (i + j) * ch;
+      const size_t slot = static_cast<size_t>(s.pos) + j;
+      for (int c = 0; c < ch; ++c) {
+        // Read before writing: `in` and `out` may be one buffer.
+        const float x = in[src + c];
+        out[src + c] = s.ready[slot * ch + c];
+        s.in[static_cast<size_t>(c) * s.n + (s.n - s.hop) + slot] = x;
+        s.in_energy += static_cast<double>(x) * x;
+      }
+    }
+    i += m;
+    s.pos += static_cast<int>(m);
+    if (s.pos == s.hop) {
+      s.run_frame();
+      s.pos = 0;
+    }
+  }
+}
+
+size_t HfRegenerator::latency_frames() const { return static_cast<size_t>(state_->n); }
+int HfRegenerator::channels() const { return state_->channels; }
+int HfRegenerator::fft_size() const { return state_->n; }
+
+double HfRegenerator::added_energy_db() const {
+  const State& s = *state_;
+  if (s.added_energy <= 0) return -std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(s.added_energy / std::max(s.in_energy, 1e-300));
+}
+
+double HfRegenerator::active_ratio() const {
+  const State& s = *state_;
+  return s.frames_run > 0 ? static_cast<double>(s.active_frames) / s.frames_run : 0.0;
+}
+
+double HfRegenerator::tilt_db_per_octave() const {
+  const State& s = *state_;
+  return s.tilt_frames > 0 ? s.tilt_sum / s.tilt_frames : 0.0;
+}
+
+}  // namespace rz::dsp
