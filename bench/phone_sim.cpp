@@ -28,7 +28,9 @@
 //                      before the music, for noise estimators to learn from.
 //   3. --band LO:HI    the phone's microphone and OS filtering: a high-pass at LO Hz with 24 dB per
 //                      octave (a 4th-order Butterworth's slope) and a low-pass at HI Hz with 48 dB
-//                      per octave (8th order); 0 or empty turns a side off. By default the filters
+//                      per octave (8th order; --band-lowpass-order N for 6 N dB per octave, e.g.
+//                      16 for the steep low-pass of a lossy coder at a low bitrate); 0 or empty
+//                      turns a side off. By default the filters
 //                      have zero phase (Butterworths of half the order run forwards and backwards:
 //                      -6 dB at the corners): a phone's filters are minimum phase, but that phase
 //                      shift alone (a few frames of delay from the low-pass, a large rotation
@@ -292,6 +294,7 @@ struct Settings {
   double noise_lead_s = 0;
   std::string band;
   bool band_causal = false;
+  int band_lowpass_order = kLowpassOrder;
   double clip_dbfs = 0;
   double clip_drive_db = 6;
   double clip_ratio = 0;       // --clip-ratio: clip at the level that this share of samples reaches
@@ -561,12 +564,12 @@ void reverse_frames(Stereo& s) {
   }
 }
 
-json band_limit(Stereo& s, const Band& b, bool causal) {
+json band_limit(Stereo& s, const Band& b, bool causal, int lowpass_order) {
   // Zero phase: half the order, run forwards then backwards, so the magnitude is the square of
   // that filter's (the same 6 dB/octave per order of the causal design, -6.02 dB at the corner)
   // and the phase is zero.
   const int hp_order = causal ? kHighpassOrder : kHighpassOrder / 2;
-  const int lp_order = causal ? kLowpassOrder : kLowpassOrder / 2;
+  const int lp_order = causal ? lowpass_order : lowpass_order / 2;
   auto pass = [&] {
     rz::dsp::BiquadChain chain(static_cast<int>(kChannels));
     if (b.low_hz > 0)
@@ -585,7 +588,7 @@ json band_limit(Stereo& s, const Band& b, bool causal) {
   j["highpass_hz"] = b.low_hz > 0 ? json(b.low_hz) : json(nullptr);
   j["highpass_db_per_octave"] = 6 * kHighpassOrder;
   j["lowpass_hz"] = b.high_hz > 0 ? json(b.high_hz) : json(nullptr);
-  j["lowpass_db_per_octave"] = 6 * kLowpassOrder;
+  j["lowpass_db_per_octave"] = 6 * lowpass_order;
   j["corner_db"] = causal ? -3.01 : -6.02;
   return j;
 }
@@ -831,6 +834,10 @@ int main(int argc, char** argv) {
   app.add_option("--noise-lead", st.noise_lead_s, "SECONDS of crowd alone before the music")
       ->check(CLI::Range(0.0, 600.0));
   app.add_option("--band", st.band, "Phone band LOW_HZ:HIGH_HZ, e.g. 120:16000 (0: side off)");
+  app.add_option("--band-lowpass-order", st.band_lowpass_order,
+                 "Order of the band's low-pass (4, 8, 12, 16, 24, 32; 16: a codec's steep low-pass)")
+      ->check(CLI::IsMember({4, 8, 12, 16, 24, 32}))
+      ->capture_default_str();
   app.add_flag("--band-causal", st.band_causal,
                "Band filters with the phone's own (minimum) phase instead of zero phase");
   app.add_option("--clip", st.clip_dbfs, "Hard-clip at DB dBFS after driving the peak past it")
@@ -880,6 +887,7 @@ int main(int argc, char** argv) {
     if (given("--clip") && given("--clip-ratio"))
       throw rz::UsageError("--clip and --clip-ratio exclude each other");
     needs("--band-causal", "--band");
+    needs("--band-lowpass-order", "--band");
     for (const char* o : {"--agc-target", "--agc-attack", "--agc-release", "--agc-max-gain"}) {
       needs(o, "--agc");
     }
@@ -944,7 +952,8 @@ int main(int argc, char** argv) {
       sim = std::move(noisy);
       ctx.info("noise: " + effects.back().dump());
     }
-    if (!st.band.empty()) effects.push_back(band_limit(sim, band, st.band_causal));
+    if (!st.band.empty())
+      effects.push_back(band_limit(sim, band, st.band_causal, st.band_lowpass_order));
     if (given("--clip")) effects.push_back(clip(sim, st.clip_dbfs, st.clip_drive_db));
     if (given("--clip-ratio")) effects.push_back(clip_ratio(sim, st.clip_ratio));
     if (st.agc) effects.push_back(agc(sim, st.agc_settings));

@@ -36,8 +36,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--block", w.block_s, "Processing block in seconds (bounds memory)")
       ->capture_default_str();
-  app.add_option("--threads", w.threads, "Worker threads (frequency bins are split among them)")
-      ->check(CLI::Range(1, 256))
+  app.add_option("--tonal-max-cut", w.tonal_max_reduction_db,
+                 "Most a sustained tone may lose, dB (the tonal guard; larger = weaker guard)")
+      ->capture_default_str();
+  app.add_option("--threads", w.threads, "Worker threads, 1..16 (the frequency bins are shared out)")
       ->capture_default_str();
   app.add_option("--stems", stems, "Stems to touch (comma-separated; others are copied)");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {

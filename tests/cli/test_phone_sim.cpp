@@ -234,6 +234,26 @@ TEST_CASE("rz-phone-sim: the measured true-stereo room is aligned with the refer
   CHECK(aligned > naive + kReverbAlignmentGainDb);
 }
 
+TEST_CASE("rz-phone-sim: --band-lowpass-order sets the low-pass skirt", "[cli][phone-sim]") {
+  rz::test::TempDir tmp;
+  const size_t frames = static_cast<size_t>(5 * kRate);
+  const size_t begin = frames / 10, end = frames - frames / 10;
+  // Zero phase: the magnitude of an order-N/2 Butterworth squared, bilinear: at f the gain is
+  // -20 log10(1 + r^N), r = tan(pi f / fs) / tan(pi fc / fs) = 1.3474 for 10 kHz against 8 kHz:
+  // -21.48 dB for N = 8 and -41.49 dB for N = 16.
+  for (int order : {8, 16}) {
+    rz::test::write_wav(tmp / "tone.wav", rz::test::sine(10000.0, 0.5, kRate, frames, 2), kRate, 2);
+    sim_ok({(tmp / "tone.wav").string(), "-o", (tmp / "out.wav").string(), "-f", "--band",
+            "0:8000", "--band-lowpass-order", std::to_string(order)});
+    const auto out = rz::test::read_all(tmp / "out.wav");
+    const double gain_db = 20 * std::log10(tone_amplitude(out, begin, end, 10000.0) / 0.5);
+    const double r = std::tan(M_PI * 10000.0 / kRate) / std::tan(M_PI * 8000.0 / kRate);
+    const double want = -20 * std::log10(1 + std::pow(r, order));
+    INFO("order " << order << ": " << gain_db << " dB, want " << want);
+    CHECK(gain_db == Approx(want).margin(kCornerTolDb));
+  }
+}
+
 TEST_CASE("rz-phone-sim: --clip-ratio clips that share of the samples without any gain",
           "[cli][phone-sim]") {
   rz::test::TempDir tmp;
