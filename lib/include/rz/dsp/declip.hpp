@@ -1,0 +1,142 @@
+// De-clipping: finds clipped runs (flat tops at the recording's peak, at full scale or below it,
+// and the rounded tops of a phone's soft limiter) and reconstructs them by constrained
+// autoregressive interpolation.
+//
+// Detection (ClipDetector, one streaming pass, memory independent of the length), per polarity
+// (positive and negative tops are judged apart, as a phone's gain after the clipper may leave
+// them asymmetric):
+// - Hard clipping: runs of at least min_run_frames identical samples louder than -20 dBFS, kept
+//   in 0.01 dB bins; those within level_tolerance_db of the polarity's peak are clipping when
+//   there are at least min_runs of them. The level is the smallest such plateau value, exactly as
+//   it appears in the signal. These are the plateau rules of rz::metrics::Analyzer (analysis.hpp:
+//   3 identical samples, -20 dBFS floor, 0.05 dB of the peak), applied per polarity.
+// - Soft limiting (only where no hard clipping was found for that polarity): samples within
+//   soft_margin_db of the polarity's peak that lie in runs of at least min_run_frames such
+//   samples, when they make up at least soft_min_ratio of all samples, form at least min_runs
+//   runs, and the tops are flatter than a parabolic crest: a smooth crest (a sine, clean
+//   programme) spends time within a depth of its top in proportion to sqrt(depth), so the samples
+//   within the margin, over those within 5 times the margin, must exceed 1.3 times that square
+//   root (a tanh knee driven 10 dB gives 1.6 times it; a sine, 1.0). The level is then the peak
+//   less soft_margin_db: everything at or beyond it is unreliable.
+// A sample is clipped (unreliable) when x >= positive_level or x <= negative_level.
+//
+// Reconstruction (Declipper), per channel: clipped samples closer than ar_order reliable samples
+// are merged into one cluster (a cluster that would span more than max_run_s is cut at a gap, and
+// the pieces solved in order); each cluster is restored by Janssen's alternation of AR fit and
+// least-squares interpolation (Janssen, Veldhuis and Vries, "Adaptive interpolation of
+// discrete-time signals that can be modeled as autoregressive processes", IEEE Trans. ASSP 34(2),
+// 1986), with the clipping constraints (the constrained AR family evaluated in Zaviska et al., "A
+// survey and an extensive evaluation of popular audio declipping methods", IEEE JSTSP 15(1), 2021;
+// Harvilla and Stern, "Least squares signal declipping for robust speech recognition",
+// Interspeech 2014), `iterations` times:
+// - an AR(ar_order) model is fitted on the neighbourhood, context_s on both sides, with the
+//   cluster's current estimate (the clipped values at first): Hann-windowed autocorrelation,
+//   Levinson-Durbin;
+// - the clipped samples u minimise the energy of the prediction error sum_t (sum_k a_k x_{t-k})^2
+//   over the cluster with its known neighbours fixed (a banded system, Cholesky), subject to the
+//   clipping constraints: each restored sample keeps the sign of its run and is at least as large
+//   in magnitude as the observed one. The constraints are kept by an active set: samples whose
+//   solution violates them are held at the observed value and the rest solved again, until none
+//   does. Clipped samples of the next piece of a cut cluster are estimated along but not written.
+// Single runs longer than max_run_s are left as they are (skipped_runs()). The default order
+// (112) is chosen for music; a pure tone is a line spectrum that a high order over-fits when most
+// of each period is clipped (a low order, e.g. 16, restores it).
+// Output: unclipped samples pass through bit-identical (delayed by latency_frames()); restored
+// samples are x + intensity * (u - x), so they stay consistent with the clipping at any
+// intensity. Restored peaks may exceed 1.0 (full scale): the stems are float, the master stage
+// limits later.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "rz/dsp/processor.hpp"
+
+namespace rz::dsp {
+
+struct DeclipSettings {
+  // Detection.
+  int min_run_frames = 3;  // frames in a flat (or near-peak) run that make it a run (2..64)
+  double level_tolerance_db = 0.05;  // plateaus this close to the peak are clipping (0..1 dB)
+  int min_runs = 4;                  // runs needed to call a polarity clipped (1..1000000)
+  double soft_margin_db =
+      0.2;  // soft limiter: samples this close to the peak are unreliable (0.01..3 dB)
+  double soft_min_ratio =
+      2e-3;  // share of all samples near the peak that makes it a limiter (0..1)
+  // Reconstruction.
+  int ar_order = 112;        // AR model order, in frames of lag (4..128)
+  int iterations = 2;        // AR fit and solve rounds per cluster (1..20)
+  double context_s = 0.010;  // neighbourhood the AR model is fitted on, each side (0.001..0.1 s)
+  double max_run_s = 0.05;   // longest cluster piece and run reconstructed (0.0001..0.1 s)
+
+  // Throws UsageError naming the first bad field and its range.
+  void validate() const;
+  nlohmann::json to_json() const;
+};
+
+struct ClipReport {
+  bool found = false;
+  // Clip levels, linear: x >= positive_level or x <= negative_level is clipped. A polarity with no
+  // clipping has +inf (positive_level) or -inf (negative_level); null in JSON.
+  double positive_level = 0;
+  double negative_level = 0;       // < 0
+  int64_t clipped_samples = 0;     // samples (over all channels) at or beyond the levels, in runs
+  int64_t runs = 0;                // runs of at least min_run_frames such samples
+  int64_t longest_run_frames = 0;  // longest such run (soft: relative to the peak seen so far)
+  double clipped_ratio = 0;        // clipped_samples / (frames * channels)
+  bool soft = false;               // a polarity was found by the soft-limiter rule (rounded tops)
+
+  nlohmann::json to_json() const;
+};
+
+// Streaming detection: add() any number of blocks, then finish().
+class ClipDetector {
+ public:
+  // Throws UsageError for bad settings, channels < 1 or a sample rate outside 8000..768000 Hz.
+  ClipDetector(int channels, int sample_rate_hz, const DeclipSettings& settings = {});
+  ~ClipDetector();
+  ClipDetector(ClipDetector&&) noexcept;
+  ClipDetector& operator=(ClipDetector&&) noexcept;
+
+  void add(const float* interleaved, size_t frames);
+  ClipReport finish() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+class Declipper final : public Processor {
+ public:
+  // Throws UsageError for bad settings, channels < 1, a sample rate outside 8000..768000 Hz or an
+  // intensity outside 0..1. With clip.found false the block is a pass-through with no latency.
+  Declipper(int channels, int sample_rate_hz, const ClipReport& clip,
+            const DeclipSettings& settings = {}, double intensity = 1.0);
+  ~Declipper() override;
+  Declipper(Declipper&&) noexcept;
+  Declipper& operator=(Declipper&&) noexcept;
+
+  void process(const float* in, float* out, size_t frames) override;
+  // round(max_run_s * rate) + max(ar_order + 1, round(context_s * rate)): the lookahead a
+  // cluster needs to be complete and have its right context. 0 when clip.found is false.
+  size_t latency_frames() const override;
+  int channels() const override;
+
+  // Statistics over the output so far (clusters whose reconstruction has been written).
+  int64_t restored_samples() const;  // clipped samples replaced (all channels)
+  int64_t restored_runs() const;     // clusters of runs reconstructed
+  // Clusters left as they were: a single run longer than max_run_s, or (rarely) a silent context
+  // or a system that could not be factorised.
+  int64_t skipped_runs() const;
+  // Largest restored magnitude re the clip level of its polarity, in dB (>= 0); -inf while
+  // nothing has been restored.
+  double max_restored_peak_db() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace rz::dsp
