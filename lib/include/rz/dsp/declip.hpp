@@ -13,11 +13,14 @@
 // - Soft limiting (only where no hard clipping was found for that polarity): samples within
 //   soft_margin_db of the polarity's peak that lie in runs of at least min_run_frames such
 //   samples, when they make up at least soft_min_ratio of all samples, form at least min_runs
-//   runs, and the tops are flatter than a parabolic crest: a smooth crest (a sine, clean
-//   programme) spends time within a depth of its top in proportion to sqrt(depth), so the samples
-//   within the margin, over those within 5 times the margin, must exceed 1.3 times that square
-//   root (a tanh knee driven 10 dB gives 1.6 times it; a sine, 1.0). The level is then the peak
-//   less soft_margin_db: everything at or beyond it is unreliable.
+//   runs, and the near-peak samples are not those of one steady smooth crest: a smooth crest (a
+//   steady sine) spends time within a depth of its top in proportion to sqrt(depth), so the
+//   samples within the margin, over those within 5 times the margin, must exceed 1.3 times that
+//   square root (flattened tops: a tanh knee on a tone driven 10 dB gives 1.6 times it) or fall
+//   below it by 1.3 times (a ceiling over crests of many heights: music under a tanh knee gives
+//   0.4 to 0.5 times; a steady sine gives exactly 1). Clean music has too few samples near its
+//   peak to count. The level is then the peak less soft_margin_db: everything at or beyond it is
+//   unreliable.
 // A sample is clipped (unreliable) when x >= positive_level or x <= negative_level.
 //
 // Reconstruction (Declipper), per channel: clipped samples closer than ar_order reliable samples
