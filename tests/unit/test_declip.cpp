@@ -33,7 +33,7 @@ constexpr double kSoftLevelRelTol = 0.03;
 // Indicative speed floor in the test (the target is 60x real time on 2 shared cores; the test
 // asserts a loose floor so that a slow, shared CI machine does not fail it, and the measured
 // value is reported by the person running it).
-constexpr double kMinSpeedRealtime = 10.0;
+constexpr double kMinSpeedRealtime = 5.0;
 
 // The music excerpts: up to 10 s from these starts (the rock mix is 6.8 s long).
 struct Excerpt {
