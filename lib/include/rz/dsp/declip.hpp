@@ -61,18 +61,26 @@ namespace rz::dsp {
 
 struct DeclipSettings {
   // Detection.
-  int min_run_frames = 3;  // frames in a flat (or near-peak) run that make it a run (2..64)
-  double level_tolerance_db = 0.05;  // plateaus this close to the peak are clipping (0..1 dB)
-  int min_runs = 4;                  // runs needed to call a polarity clipped (1..1000000)
-  double soft_margin_db =
-      0.2;  // soft limiter: samples this close to the peak are unreliable (0.01..3 dB)
-  double soft_min_ratio =
-      2e-3;  // share of all samples near the peak that makes it a limiter (0..1)
+  // Frames in a flat (or near-peak) run that make it a run (2..64).
+  int min_run_frames = 3;
+  // Plateaus this close to the polarity's peak are clipping (0..1 dB).
+  double level_tolerance_db = 0.05;
+  // Runs needed to call a polarity clipped (1..1000000).
+  int min_runs = 4;
+  // Soft limiter: samples this close to the peak are unreliable (0.01..3 dB).
+  double soft_margin_db = 0.2;
+  // Share of all samples within soft_margin_db of the peak, in runs, that makes a limiter (0..1).
+  double soft_min_ratio = 2e-3;
   // Reconstruction.
-  int ar_order = 112;        // AR model order, in frames of lag (4..128)
-  int iterations = 2;        // AR fit and solve rounds per cluster (1..20)
-  double context_s = 0.010;  // neighbourhood the AR model is fitted on, each side (0.001..0.1 s)
-  double max_run_s = 0.05;   // longest cluster piece and run reconstructed (0.0001..0.1 s)
+  // AR model order, in frames of lag (4..128).
+  int ar_order = 112;
+  // AR fit and constrained solve rounds per cluster (1..20).
+  int iterations = 2;
+  // Neighbourhood the AR model is fitted on, each side of a cluster (0.001..0.1 s).
+  double context_s = 0.010;
+  // Longest cluster piece and single run reconstructed (0.0001..0.1 s); with context_s it sets
+  // the latency.
+  double max_run_s = 0.05;
 
   // Throws UsageError naming the first bad field and its range.
   void validate() const;
