@@ -46,7 +46,9 @@ double bin_top_db(int b) { return kMinDb + (b + 1) * kStepDb; }
 
 // Soft-limiter shape test (see ClipDetector::finish): the wide band is this many times the soft
 // margin, and flat tops must hold this many times the share of a parabolic crest (a tanh knee
-// driven 10 dB holds 1.6 times; a sine, 1.0).
+// driven 10 dB holds 1.6 times; a sine, 1.0), or a ceiling over many crests this many times less
+// (music under a tanh knee: 0.4 to 0.5 times; clean music has too few samples near its peak to
+// count at all).
 constexpr double kSoftShapeSpan = 5.0;
 constexpr double kFlatTopExcess = 1.3;
 
@@ -297,7 +299,11 @@ ClipReport ClipDetector::finish() const {
           wide += pl.run_level_samples[b];
         }
         const double parabolic = std::sqrt((1 - s.soft_factor) / (1 - wide_level / pl.peak));
-        const bool flat = wide > 0 && n > kFlatTopExcess * parabolic * wide;
+        // Either tops flatter than one smooth crest, or many crests of different heights pressed
+        // under one ceiling (few of those within the wide band reach the narrow one). A steady
+        // tone, whose every crest is the same smooth one, is neither.
+        const bool flat = wide > 0 && (n > kFlatTopExcess * parabolic * wide ||
+                                       n < parabolic * wide / kFlatTopExcess);
         const double total = static_cast<double>(s.frames) * s.channels;
         if (flat && starts >= opt.min_runs && n >= opt.soft_min_ratio * total && n > 0) {
           found = soft = true;
@@ -359,7 +365,7 @@ struct Declipper::State {
   std::vector<float> context, lag_sums;
   std::vector<double> r_raw, delta;
   std::vector<size_t> changed;
-  std::vector<double> window, r, a, a_next, ra, ra_sym, observed, seg, known, band, rhs;
+  std::vector<double> window, r, a, a_next, ra, ra_sym, r_rev, observed, seg, known, band, rhs;
   std::vector<int> free_pos;
   std::vector<uint8_t> unknown, is_free;
 
@@ -549,13 +555,14 @@ struct Declipper::State {
         return;
       }
       r[0] *= 1 + kWhiteNoiseCorrection;
+      r_rev.assign(r.rbegin(), r.rend());  // r_rev[k] = r[p - k]
       // a[0] = 1, prediction error e_t = sum_k a_k x_{t-k}.
       a.assign(p + 1, 0.0);
       a[0] = 1;
       double err = r[0];
       for (int m = 1; m <= p; ++m) {
         double acc = r[m];
-        for (int j = 1; j < m; ++j) acc += a[j] * r[m - j];
+        acc += dot(a.data() + 1, r_rev.data() + (p - m + 1), static_cast<size_t>(m - 1));
         const double refl = -acc / err;
         if (!(std::fabs(refl) < 1)) break;
         a_next = a;
@@ -566,7 +573,7 @@ struct Declipper::State {
       }
       ra.assign(p + 1, 0.0);
       for (int lag = 0; lag <= p; ++lag) {
-        for (int l = 0; l + lag <= p; ++l) ra[lag] += a[l] * a[l + lag];
+        ra[lag] = dot(a.data(), a.data() + lag, static_cast<size_t>(p + 1 - lag));
       }
       if (!least_squares(p)) {
         ++skipped_runs;

@@ -13,11 +13,14 @@
 // - Soft limiting (only where no hard clipping was found for that polarity): samples within
 //   soft_margin_db of the polarity's peak that lie in runs of at least min_run_frames such
 //   samples, when they make up at least soft_min_ratio of all samples, form at least min_runs
-//   runs, and the tops are flatter than a parabolic crest: a smooth crest (a sine, clean
-//   programme) spends time within a depth of its top in proportion to sqrt(depth), so the samples
-//   within the margin, over those within 5 times the margin, must exceed 1.3 times that square
-//   root (a tanh knee driven 10 dB gives 1.6 times it; a sine, 1.0). The level is then the peak
-//   less soft_margin_db: everything at or beyond it is unreliable.
+//   runs, and the near-peak samples are not those of one steady smooth crest: a smooth crest (a
+//   steady sine) spends time within a depth of its top in proportion to sqrt(depth), so the
+//   samples within the margin, over those within 5 times the margin, must exceed 1.3 times that
+//   square root (flattened tops: a tanh knee on a tone driven 10 dB gives 1.6 times it) or fall
+//   below it by 1.3 times (a ceiling over crests of many heights: music under a tanh knee gives
+//   0.4 to 0.5 times; a steady sine gives exactly 1). Clean music has too few samples near its
+//   peak to count. The level is then the peak less soft_margin_db: everything at or beyond it is
+//   unreliable.
 // A sample is clipped (unreliable) when x >= positive_level or x <= negative_level.
 //
 // Reconstruction (Declipper), per channel: clipped samples closer than ar_order reliable samples
@@ -58,18 +61,26 @@ namespace rz::dsp {
 
 struct DeclipSettings {
   // Detection.
-  int min_run_frames = 3;  // frames in a flat (or near-peak) run that make it a run (2..64)
-  double level_tolerance_db = 0.05;  // plateaus this close to the peak are clipping (0..1 dB)
-  int min_runs = 4;                  // runs needed to call a polarity clipped (1..1000000)
-  double soft_margin_db =
-      0.2;  // soft limiter: samples this close to the peak are unreliable (0.01..3 dB)
-  double soft_min_ratio =
-      2e-3;  // share of all samples near the peak that makes it a limiter (0..1)
+  // Frames in a flat (or near-peak) run that make it a run (2..64).
+  int min_run_frames = 3;
+  // Plateaus this close to the polarity's peak are clipping (0..1 dB).
+  double level_tolerance_db = 0.05;
+  // Runs needed to call a polarity clipped (1..1000000).
+  int min_runs = 4;
+  // Soft limiter: samples this close to the peak are unreliable (0.01..3 dB).
+  double soft_margin_db = 0.2;
+  // Share of all samples within soft_margin_db of the peak, in runs, that makes a limiter (0..1).
+  double soft_min_ratio = 2e-3;
   // Reconstruction.
-  int ar_order = 112;        // AR model order, in frames of lag (4..128)
-  int iterations = 2;        // AR fit and solve rounds per cluster (1..20)
-  double context_s = 0.010;  // neighbourhood the AR model is fitted on, each side (0.001..0.1 s)
-  double max_run_s = 0.05;   // longest cluster piece and run reconstructed (0.0001..0.1 s)
+  // AR model order, in frames of lag (4..128).
+  int ar_order = 112;
+  // AR fit and constrained solve rounds per cluster (1..20).
+  int iterations = 2;
+  // Neighbourhood the AR model is fitted on, each side of a cluster (0.001..0.1 s).
+  double context_s = 0.010;
+  // Longest cluster piece and single run reconstructed (0.0001..0.1 s); with context_s it sets
+  // the latency.
+  double max_run_s = 0.05;
 
   // Throws UsageError naming the first bad field and its range.
   void validate() const;
