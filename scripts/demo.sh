@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs, builds, makes the bundled example (a synthesised concert recorded by a phone in the
-# crowd) and runs the main job on it: ingest | separate | enhance | mix | master when the htdemucs
-# weights are installed (scripts/fetch-models.sh), else ingest | enhance | mix | master; then
-# measures before and after.
+# crowd) and runs the main job on it: ingest | restore | dereverb | separate | enhance | mix |
+# master when the htdemucs weights are installed (scripts/fetch-models.sh), else the same without
+# separate; then measures before and after.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh"
@@ -16,6 +16,8 @@ echo "demo: synthesising the example recording" >&2
 if rz_model_present htdemucs; then
   echo "demo: separating with htdemucs (from $(rz_model_dir)); on a CPU this takes a while" >&2
   "$bin/rz-ingest" --force "$out/concert-phone.wav" \
+    | "$bin/rz-restore" --force \
+    | "$bin/rz-dereverb" --force \
     | "$bin/rz-separate" --force \
     | "$bin/rz-enhance" --force \
     | "$bin/rz-mix" --force \
@@ -24,6 +26,8 @@ else
   echo "demo: skipping separation: the htdemucs weights are not in $(rz_model_dir)" \
     "(get them with scripts/fetch-models.sh); mastering the whole mix as one stem" >&2
   "$bin/rz-ingest" --force "$out/concert-phone.wav" \
+    | "$bin/rz-restore" --force \
+    | "$bin/rz-dereverb" --force \
     | "$bin/rz-enhance" --force \
     | "$bin/rz-mix" --force \
     | "$bin/rz-master" --force -o "$out/concert-master.flac" >/dev/null

@@ -99,9 +99,9 @@ std::vector<float> head(const std::vector<float>& h, size_t frames) {
 
 double si_sdr_db(const std::vector<float>& reference, const std::vector<float>& estimate,
                  int channels) {
-  rz::metrics::Comparator cmp(channels);
-  cmp.add(reference.data(), estimate.data(), reference.size() / channels);
-  return cmp.finish().si_sdr_db;
+  return rz::metrics::compare(reference.data(), estimate.data(), reference.size() / channels,
+                              channels)
+      .si_sdr_db;
 }
 
 ReverbTime t60_of(const std::vector<float>& x, int channels) {
