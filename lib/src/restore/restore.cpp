@@ -196,7 +196,9 @@ Report restore(const stems::StemDir& in, const fs::path& output, bool force, con
       } else {
         d.applied = true;
         dsp::ClipReport clip = m.clip;
-        if (clip.found) {
+        // Flat tops found in the stem itself win; a soft finding on resampled ripples does not
+        // beat the level rz-ingest measured on the flat tops before resampling.
+        if (clip.found && !(clip.soft && ingest_clip_level > 0)) {
           d.why = std::to_string(m.clip.clipped_samples) + " clipped samples in " +
                   std::to_string(m.clip.runs) + " runs";
         } else {
