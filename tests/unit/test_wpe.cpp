@@ -304,7 +304,7 @@ TEST_CASE("wpe: the tonal guard keeps a sustained tone in a reverberant room", "
 TEST_CASE("reverb time: blind T60 of noise bursts through known exponential tails", "[wpe]") {
   // Octave-band decays of a synthetic room are exponential by construction; window noise biases
   // the steep-end percentile short as T60 grows (the calibration centres 0.4-1.5 s; measured
-  // +4 %, -3 %, -17 %). Tolerance: 20 % of the true T60.
+  // +5 %, -2 %, -12 %). Tolerance: 20 % of the true T60.
   constexpr double kRelTolerance = 0.2;
   double previous_s = 0;
   for (double t60 : {0.4, 0.8, 1.5}) {
@@ -342,7 +342,7 @@ TEST_CASE("reverb time: the blind T60 is the same in any block size", "[wpe]") {
 
 TEST_CASE("reverb time: the estimator is cheap next to dereverberation", "[wpe]") {
   // rz-dereverb runs two estimators per pass and WPE runs about 7-10x real time here, so 5 % of
-  // its time allows about 300x real time for each; the bar is kMinRealtime (measured about 500x
+  // its time allows about 300x real time for each; the bar is kMinRealtime (measured 500-700x
   // on 10 s of stereo, on a shared 2-core machine: timing is indicative).
   constexpr double kMinRealtime = 150.0;
   const std::vector<float> x = rz::test::white_noise(0.1, 10 * kRate, 2, 9);
@@ -471,7 +471,7 @@ constexpr double kMinControlSiSdrDb = 12.0;
 constexpr double kMaxControlLossDb = 1.0;
 
 // The blind T60 must be valid before and shorter after, in both rooms (the hall omni-35-10
-// included: the steep-end decay-rate statistic reads 0.9-1.3 s there on 10 s excerpts).
+// included: the steep-end decay-rate statistic reads 1.3-1.9 s there on 10 s excerpts).
 void check_room_t60(const Case& c) {
   INFO(c.name << ": T60 " << c.t60_in.t60_s << " s (" << c.t60_in.decays_used << " decays) -> "
               << c.t60_out.t60_s << " s (" << c.t60_out.decays_used << ")");
@@ -489,11 +489,11 @@ std::vector<float> speech_excerpt() {
 
 // More reverberation reads longer: the same dry source through synthetic tails of increasing
 // T60 gives increasing estimates (the acceptance's before/after comparison relies on this). The
-// steep-end statistic saturates above about 1.5 s on 10 s excerpts and reads the source's own
-// steepest decays in dry rooms, so the tails stay within 0.3..1.2 s and only the order is
-// asserted, with a margin of kMinStepRatio between neighbours (measured: speech 0.36 / 0.60 /
-// 0.99 s, drums 0.40 / 0.65 / 1.05 s, song 0.51 / 0.81 / 0.94 s, piano 0.54 / 0.62 / 0.74 s;
-// smallest step +13 %).
+// floor of the reading is the source's own steepest decays and long tails read short on 10 s
+// excerpts, so only the order is asserted, with a margin of kMinStepRatio between neighbours
+// (measured through 0.3 / 0.6 / 1.2 / 2.4 s: speech 0.38 / 0.62 / 1.05 / 1.50 s, drums 0.41 / 0.66
+// / 1.10 / 1.75 s, song 0.70 / 1.08 / 1.40 / 1.68 s, piano 0.61 / 0.72 / 0.95 / 1.20 s; smallest
+// step +18 %).
 TEST_CASE("reverb time: more reverberation reads longer on real material", "[wpe][shared]") {
   constexpr double kMinStepRatio = 1.05;
   int ch = 0;
@@ -511,7 +511,7 @@ TEST_CASE("reverb time: more reverberation reads longer on real material", "[wpe
       {"speech", speech_excerpt()}, {"drums", drums}, {"song", song}, {"piano", piano}};
   for (const auto& [name, dry] : sources) {
     double previous_s = 0;
-    for (double t60 : {0.3, 0.6, 1.2}) {
+    for (double t60 : {0.3, 0.6, 1.2, 2.4}) {
       const ReverbTime r = t60_of(conv(dry, synthetic_ir(t60, 5, 1.5 * t60)), 1);
       INFO(name << " through a " << t60 << " s tail: " << r.t60_s << " s (" << r.decays_used
                 << " decays), previous " << previous_s << " s");

@@ -1,4 +1,4 @@
-// Blind T60 from the steepest sustained decay rates of octave-band envelopes.
+// Blind T60 from the steep end of the short-window decay rates of octave-band envelopes.
 #include "rz/dsp/reverb_time.hpp"
 
 #include <algorithm>
@@ -48,8 +48,8 @@ nlohmann::json ReverbTime::to_json() const {
           {"window_s", ReverbTimeEstimator::kWindowS},
           {"percentile", ReverbTimeEstimator::kPercentile},
           {"method",
-           "blind: low percentile of the decay rates of octave-band envelopes (500-4000 Hz) "
-           "fitted over short windows, -60 dB / rate"}};
+           "blind: 20th percentile (steep end) of the decay rates of octave-band envelopes "
+           "(500-4000 Hz) fitted over 0.1 s windows after each onset, -60 dB / rate"}};
 }
 
 ReverbTimeEstimator::ReverbTimeEstimator(int channels, int sample_rate_hz)
@@ -112,7 +112,7 @@ void ReverbTimeEstimator::on_frame(const float* power) {
     b.ring[static_cast<size_t>(b.frames % window_)] = level;
     ++b.frames;
     ++b.since_rise;
-    bool counted = false;
+    bool clean = false;  // this window is a clean decay (counts towards decays_used)
     if (b.frames >= window_ && b.since_rise >= window_ + skip_frames()) {
       // The window holds the last W levels, oldest at index frames % W.
       double sl = 0, stl = 0, lo = 1e300;
@@ -123,27 +123,26 @@ void ReverbTimeEstimator::on_frame(const float* power) {
         lo = std::min(lo, l);
       }
       const double slope = stl / sxx_;  // dB per frame
-      const double mean = sl / window_;
-      double sse = 0, sst = 0;
-      for (int t = 0; t < window_; ++t) {
-        const double l = b.ring[static_cast<size_t>((b.frames + t) % window_)];
-        const double fit = mean + slope * (t - mean_t);
-        sse += (l - fit) * (l - fit);
-        sst += (l - mean) * (l - mean);
-      }
-      const double drop_db = -slope * (window_ - 1);
-      if (slope < 0 && drop_db >= kMinDropDb && lo >= b.max_db - kRangeDb && sst > 0 &&
-          1 - sse / sst >= kMinR2) {
+      if (slope < 0 && lo >= b.max_db - kRangeDb) {
         const double t60 = -60.0 / (slope * frames_per_s_) * kCalibration;
         if (t60 >= kMinT60S && t60 < kMaxT60S) {
           const int i = static_cast<int>((std::log(t60) - log_min()) / log_step());
           ++b.histogram[std::clamp(i, 0, kHistogramBins - 1)];
-          counted = true;
         }
+        // A clean decay: a drop of kMinDropDb that the straight line explains (R^2).
+        const double mean = sl / window_;
+        double sse = 0, sst = 0;
+        for (int t = 0; t < window_; ++t) {
+          const double l = b.ring[static_cast<size_t>((b.frames + t) % window_)];
+          const double fit = mean + slope * (t - mean_t);
+          sse += (l - fit) * (l - fit);
+          sst += (l - mean) * (l - mean);
+        }
+        clean = -slope * (window_ - 1) >= kMinDropDb && sst > 0 && 1 - sse / sst >= kMinR2;
       }
     }
-    if (counted && !b.in_run) ++b.runs;
-    b.in_run = counted;
+    if (clean && !b.in_run) ++b.runs;
+    b.in_run = clean;
   }
 }
 
