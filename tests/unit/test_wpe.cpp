@@ -325,6 +325,27 @@ TEST_CASE("reverb time: blind T60 of noise bursts through known exponential tail
   CHECK_FALSE(t60_of(steady, 2).valid);
 }
 
+TEST_CASE("reverb time: the analysis paths below and above 32 kHz read the same room", "[wpe]") {
+  // A 44.1 kHz recording declared at half or twice its rate is the same room with its time scale
+  // stretched or squeezed by 2 (the bands see other frequencies of the white bursts): the
+  // estimate doubles or halves. Below kDecimateFromHz the STFT runs at the rate itself, from it on
+  // the channel mean is decimated first. Tolerance: the 20 % of the known-T60 test.
+  constexpr double kRelTolerance = 0.2;
+  const double t60 = 0.6;
+  const std::vector<float> x = conv(noise_bursts(20, 0.3, 1.0, 21), synthetic_ir(t60, 33, 0.9));
+  for (int rate : {kRate / 2, kRate * 2}) {
+    REQUIRE((rate >= ReverbTimeEstimator::kDecimateFromHz) == (rate > kRate));
+    ReverbTimeEstimator est(1, rate);
+    est.add(x.data(), x.size());
+    const ReverbTime r = est.finish();
+    const double expected_s = t60 * kRate / rate;
+    INFO("declared " << rate << " Hz: " << r.t60_s << " s, expected " << expected_s << " s");
+    if (report()) std::printf("t60 at %d Hz: %.3f s (expected %.3f)\n", rate, r.t60_s, expected_s);
+    REQUIRE(r.valid);
+    CHECK(std::abs(r.t60_s - expected_s) <= kRelTolerance * expected_s);
+  }
+}
+
 TEST_CASE("reverb time: the blind T60 is the same in any block size", "[wpe]") {
   const std::vector<float> x = conv(noise_bursts(6, 0.3, 1.0, 7), synthetic_ir(0.6, 8, 0.9));
   const ReverbTime whole = t60_of(x, 1);
@@ -341,10 +362,11 @@ TEST_CASE("reverb time: the blind T60 is the same in any block size", "[wpe]") {
 }
 
 TEST_CASE("reverb time: the estimator is cheap next to dereverberation", "[wpe]") {
-  // rz-dereverb runs two estimators per pass and WPE runs about 7-10x real time here, so 5 % of
-  // its time allows about 300x real time for each; the bar is kMinRealtime (measured 500-700x
-  // on 10 s of stereo, on a shared 2-core machine: timing is indicative).
-  constexpr double kMinRealtime = 150.0;
+  // rz-dereverb runs two estimators per pass and WPE runs 10-20x real time here (the report
+  // lines above), so 5 % of its time allows 400-800x real time for each; the bar is kMinRealtime,
+  // the slow end, halved for the shared 2-core machine (measured 600-750x on 10 s of stereo;
+  // timing is indicative).
+  constexpr double kMinRealtime = 200.0;
   const std::vector<float> x = rz::test::white_noise(0.1, 10 * kRate, 2, 9);
   ReverbTimeEstimator est(2, kRate);
   const auto t0 = std::chrono::steady_clock::now();
@@ -491,7 +513,7 @@ std::vector<float> speech_excerpt() {
 // T60 gives increasing estimates (the acceptance's before/after comparison relies on this). The
 // floor of the reading is the source's own steepest decays and long tails read short on 10 s
 // excerpts, so only the order is asserted, with a margin of kMinStepRatio between neighbours
-// (measured through 0.3 / 0.6 / 1.2 / 2.4 s: speech 0.38 / 0.62 / 1.05 / 1.50 s, drums 0.41 / 0.66
+// (measured through 0.3 / 0.6 / 1.2 / 2.4 s: speech 0.38 / 0.62 / 1.05 / 1.47 s, drums 0.41 / 0.66
 // / 1.10 / 1.75 s, song 0.70 / 1.08 / 1.40 / 1.68 s, piano 0.61 / 0.72 / 0.95 / 1.20 s; smallest
 // step +18 %).
 TEST_CASE("reverb time: more reverberation reads longer on real material", "[wpe][shared]") {

@@ -12,9 +12,10 @@
 // reverberation (less late energy after dereverberation: steeper decays: shorter T60).
 //
 // Method:
-// - The channel mean is cut into Hann frames of kFrameS (power of two at the rate) every quarter
-//   frame (5.8 ms at 44.1 kHz); the power of the octave bands centred on 500, 1000, 2000 and
-//   4000 Hz is taken in dB and smoothed by a one-pole filter (time constant kSmoothS).
+// - The channel mean (decimated by 2 with a 7-tap half-band filter at kDecimateFromHz and above:
+//   the bands end below 6 kHz) is cut into Hann frames of kFrameS (power of two at the analysis
+//   rate) every quarter frame (5.8 ms); the power of the octave bands centred on 500, 1000, 2000
+//   and 4000 Hz is taken in dB and smoothed by a one-pole filter (time constant kSmoothS).
 // - A rise of more than kRiseToleranceDb from one frame to the next marks new sound. A window of
 //   kWindowS (the last W frames) is considered only when it starts at least kSkipS after the last
 //   rise (the direct-sound step and the first early reflections after an offset are skipped) and
@@ -43,16 +44,16 @@
 //
 // Limits: it is a monotone index of late reverberation more than an ISO 3382 T60. Long rooms read
 // short on short excerpts: the omni-35-10 hall (broadband Schroeder T30 2.6 s, EDT 2.0 s) reads
-// 1.2-2.2 s on 10 s excerpts; speech through a 2.4 s synthetic tail reads 1.6 s. The medium room
+// 1.2-2.2 s on 10 s excerpts; speech through a 2.4 s synthetic tail reads 1.5 s. The medium room
 // (T20 0.58 s) reads 0.6-0.85 s on speech, drums and piano, 1.1-1.35 s on the song and a rock mix.
 // The floor of the reading is the source's own steepest decays: dry speech reads 0.23 s, drums
 // 0.50 s, piano 0.58 s, the song 0.67 s, so compare readings of the same material (before/after),
 // not across materials. Dense mixes whose decays are mostly the source's own may not read shorter
 // after dereverberation (a rock mix in the medium room: 1.33 -> 1.42 s). T60 below about 0.1 s is
-// not resolved (a 3 dB drop needs about 5 frames). Cost: 15-20 ms per 10 s of stereo at 44.1 kHz
-// (one STFT of the channel mean plus a W-frame fit per band and frame; as before), about 3 % of
-// rz-dereverb's time for its two estimators; memory is fixed (one window of levels and one
-// histogram per band).
+// not resolved (a 3 dB drop needs about 5 frames). Cost: 10-15 ms per 10 s of stereo at 44.1 kHz on
+// the shared 2-core build machine (a 512-point STFT of the decimated channel mean plus a W-frame
+// fit per band and frame), about 3 % of rz-dereverb's time for its two estimators; memory is fixed
+// (one window of levels and one histogram per band).
 #pragma once
 
 #include <array>
@@ -89,6 +90,7 @@ class ReverbTimeEstimator {
   static constexpr int kMinDecays = 5;
   static constexpr double kMinT60S = 0.05, kMaxT60S = 20.0;
   static constexpr int kHistogramBins = 400;
+  static constexpr int kDecimateFromHz = 32000;
   static constexpr int kBands = 4;
   static constexpr std::array<double, kBands> kBandCentresHz{500, 1000, 2000, 4000};
 
@@ -121,6 +123,9 @@ class ReverbTimeEstimator {
   std::unique_ptr<PowerSpectrumStream> stream_;
   std::vector<Band> bands_;
   std::vector<float> mono_;
+  bool decimate_ = false;           // analysis at half the rate (see kDecimateFromHz)
+  std::array<float, 7> history_{};  // the half-band filter's last inputs
+  bool odd_ = false;                // phase of the decimation
 };
 
 }  // namespace rz::dsp
