@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rz/audio/file.hpp"
@@ -299,9 +300,11 @@ TEST_CASE("wpe: the tonal guard keeps a sustained tone in a reverberant room", "
 }
 
 TEST_CASE("reverb time: blind T60 of noise bursts through known exponential tails", "[wpe]") {
-  // Octave-band decays of a synthetic room are exponential by construction; the smoothing and
-  // the STFT frame blur the fit a little. Tolerance: 20 % of the true T60.
+  // Octave-band decays of a synthetic room are exponential by construction; window noise biases
+  // the steep-end percentile short as T60 grows (the calibration centres 0.4-1.5 s; measured
+  // +5 %, -2 %, -12 %). Tolerance: 20 % of the true T60.
   constexpr double kRelTolerance = 0.2;
+  double previous_s = 0;
   for (double t60 : {0.4, 0.8, 1.5}) {
     const std::vector<float> src = noise_bursts(20, 0.3, std::max(1.0, 1.2 * t60), 21);
     const std::vector<float> x = conv(src, synthetic_ir(t60, 33, 1.5 * t60));
@@ -310,11 +313,70 @@ TEST_CASE("reverb time: blind T60 of noise bursts through known exponential tail
     if (report()) std::printf("t60 true %.2f est %.3f decays %d\n", t60, r.t60_s, r.decays_used);
     REQUIRE(r.valid);
     CHECK(std::abs(r.t60_s - t60) <= kRelTolerance * t60);
+    CHECK(r.t60_s > previous_s);
+    previous_s = r.t60_s;
     CHECK(r.to_json().at("decays_used") == r.decays_used);
+    CHECK(r.to_json().at("t60_s") == r.t60_s);
   }
   // Continuous noise without pauses has no free decays: not valid.
   const std::vector<float> steady = rz::test::white_noise(0.1, 5 * kRate, 2, 4);
   CHECK_FALSE(t60_of(steady, 2).valid);
+}
+
+TEST_CASE("reverb time: the analysis paths below and above 32 kHz read the same room", "[wpe]") {
+  // A 44.1 kHz recording declared at half or twice its rate is the same room with its time scale
+  // stretched or squeezed by 2 (the bands see other frequencies of the white bursts): the
+  // estimate doubles or halves. Below kDecimateFromHz the STFT runs at the rate itself, from it on
+  // the channel mean is decimated first. Tolerance: the 20 % of the known-T60 test.
+  constexpr double kRelTolerance = 0.2;
+  const double t60 = 0.6;
+  const std::vector<float> x = conv(noise_bursts(20, 0.3, 1.0, 21), synthetic_ir(t60, 33, 0.9));
+  for (int rate : {kRate / 2, kRate * 2}) {
+    REQUIRE((rate >= ReverbTimeEstimator::kDecimateFromHz) == (rate > kRate));
+    ReverbTimeEstimator est(1, rate);
+    est.add(x.data(), x.size());
+    const ReverbTime r = est.finish();
+    const double expected_s = t60 * kRate / rate;
+    INFO("declared " << rate << " Hz: " << r.t60_s << " s, expected " << expected_s << " s");
+    if (report()) std::printf("t60 at %d Hz: %.3f s (expected %.3f)\n", rate, r.t60_s, expected_s);
+    REQUIRE(r.valid);
+    CHECK(std::abs(r.t60_s - expected_s) <= kRelTolerance * expected_s);
+  }
+}
+
+TEST_CASE("reverb time: the blind T60 is the same in any block size", "[wpe]") {
+  const std::vector<float> x = conv(noise_bursts(6, 0.3, 1.0, 7), synthetic_ir(0.6, 8, 0.9));
+  const ReverbTime whole = t60_of(x, 1);
+  for (size_t block : {size_t{1}, size_t{333}, size_t{70000}}) {
+    ReverbTimeEstimator est(1, kRate);
+    for (size_t pos = 0; pos < x.size(); pos += block)
+      est.add(x.data() + pos, std::min(block, x.size() - pos));
+    const ReverbTime r = est.finish();
+    INFO("block " << block << ": " << r.t60_s << " s vs " << whole.t60_s << " s");
+    CHECK(r.valid == whole.valid);
+    CHECK(r.t60_s == whole.t60_s);
+    CHECK(r.decays_used == whole.decays_used);
+  }
+}
+
+TEST_CASE("reverb time: the estimator is cheap next to dereverberation", "[wpe]") {
+  // rz-dereverb runs two estimators per pass and WPE runs 10-20x real time here (the report
+  // lines above), so 5 % of its time allows 400-800x real time for each; the bar is kMinRealtime,
+  // the slow end, halved for the shared 2-core machine (measured 600-750x on 10 s of stereo;
+  // timing is indicative).
+  constexpr double kMinRealtime = 200.0;
+  const std::vector<float> x = rz::test::white_noise(0.1, 10 * kRate, 2, 9);
+  ReverbTimeEstimator est(2, kRate);
+  const auto t0 = std::chrono::steady_clock::now();
+  est.add(x.data(), x.size() / 2);
+  const ReverbTime r = est.finish();
+  const double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double realtime = 10.0 / elapsed_s;
+  INFO("10 s of stereo in " << elapsed_s * 1000 << " ms (" << realtime << "x real time)");
+  if (report()) std::printf("reverb time cost: %.1f ms per 10 s stereo\n", elapsed_s * 1000);
+  CHECK(realtime >= kMinRealtime);
+  CHECK_FALSE(r.valid);
 }
 
 // ---- Real recordings through the shared rooms -------------------------------------------------
@@ -428,24 +490,15 @@ constexpr double kExcerptS = 10.0;
 constexpr double kMinControlSiSdrDb = 12.0;
 constexpr double kMaxControlLossDb = 1.0;
 
-// The blind T60 must be valid before and shorter after. In the hall (omni-35-10) the estimator
-// sees few free decays (3 to 8 in 10 s) and reads the steep early decay, not the hall's long
-// tail: there the comparison is reported (CHECK_NOFAIL) but not required; known misses: speech
-// stereo 0.19 s (3 decays) -> 0.41 s, piano 0.44 -> 0.48 s.
-void check_room_t60(const Case& c, bool required) {
+// The blind T60 must be valid before and shorter after, in both rooms (the hall omni-35-10
+// included: the steep-end decay-rate statistic reads 1.3-1.9 s there on 10 s excerpts).
+void check_room_t60(const Case& c) {
   INFO(c.name << ": T60 " << c.t60_in.t60_s << " s (" << c.t60_in.decays_used << " decays) -> "
               << c.t60_out.t60_s << " s (" << c.t60_out.decays_used << ")");
   CHECK(c.t60_in.valid);
   // After dereverberation the decays may be too few to count: that is shorter too.
-  const bool shorter = !c.t60_out.valid || c.t60_out.t60_s < c.t60_in.t60_s;
-  if (required) {
-    CHECK(shorter);
-  } else {
-    CHECK_NOFAIL(shorter);
-  }
+  CHECK((!c.t60_out.valid || c.t60_out.t60_s < c.t60_in.t60_s));
 }
-
-bool is_hall(const std::string& ir) { return ir == "omni-35-10.wav"; }
 
 std::vector<float> speech_excerpt() {
   int ch = 0;
@@ -453,6 +506,43 @@ std::vector<float> speech_excerpt() {
 }
 
 }  // namespace
+
+// More reverberation reads longer: the same dry source through synthetic tails of increasing
+// T60 gives increasing estimates (the acceptance's before/after comparison relies on this). The
+// floor of the reading is the source's own steepest decays and long tails read short on 10 s
+// excerpts, so only the order is asserted, with a margin of kMinStepRatio between neighbours
+// (measured through 0.3 / 0.6 / 1.2 / 2.4 s: speech 0.38 / 0.62 / 1.05 / 1.47 s, drums 0.41 / 0.66
+// / 1.10 / 1.75 s, song 0.70 / 1.08 / 1.40 / 1.68 s, piano 0.61 / 0.72 / 0.95 / 1.20 s; smallest
+// step +18 %).
+TEST_CASE("reverb time: more reverberation reads longer on real material", "[wpe][shared]") {
+  constexpr double kMinStepRatio = 1.05;
+  int ch = 0;
+  const std::vector<float> drums_stereo =
+      read_excerpt("audio/drums/break12.wav", 0.0, kExcerptS, &ch);
+  const std::vector<float> drums = channel(drums_stereo, ch, 0);
+  const std::vector<float> song_stereo =
+      read_excerpt("audio/music/Karissa_Hobbs_-_Lets_Go_Fishin.hq.ogg", 20.0, kExcerptS, &ch);
+  const std::vector<float> song = channel(song_stereo, ch, 0);
+  const std::vector<float> piano_stereo =
+      read_excerpt("audio/music/442789__lena-orsa__happy-music-pistachio-ice-cream-ragtime.hq.ogg",
+                   10.0, kExcerptS, &ch);
+  const std::vector<float> piano = channel(piano_stereo, ch, 0);
+  const std::vector<std::pair<std::string, std::vector<float>>> sources{
+      {"speech", speech_excerpt()}, {"drums", drums}, {"song", song}, {"piano", piano}};
+  for (const auto& [name, dry] : sources) {
+    double previous_s = 0;
+    for (double t60 : {0.3, 0.6, 1.2, 2.4}) {
+      const ReverbTime r = t60_of(conv(dry, synthetic_ir(t60, 5, 1.5 * t60)), 1);
+      INFO(name << " through a " << t60 << " s tail: " << r.t60_s << " s (" << r.decays_used
+                << " decays), previous " << previous_s << " s");
+      if (report())
+        std::printf("%s tail %.1f s: T60 %.3f s (%d)\n", name.c_str(), t60, r.t60_s, r.decays_used);
+      REQUIRE(r.valid);
+      CHECK(r.t60_s >= kMinStepRatio * previous_s);
+      previous_s = r.t60_s;
+    }
+  }
+}
 
 void check_speech_and_drums(const char* ir) {
   int ch = 0;
@@ -467,7 +557,7 @@ void check_speech_and_drums(const char* ir) {
   for (const Case& c : cases) {
     INFO(c.name << ": SI-SDR " << c.sisdr_in << " -> " << c.sisdr_out << " dB");
     CHECK(c.gain() >= -kMaxLossDb);
-    check_room_t60(c, !is_hall(ir));
+    check_room_t60(c);
     mean += c.gain() / cases.size();
   }
   INFO("mean SI-SDR gain " << mean << " dB");
@@ -494,7 +584,7 @@ TEST_CASE("wpe: sustained music in the shared rooms keeps its SI-SDR", "[wpe][sh
                           run_case(std::string("piano ") + ir, piano, 2, ir)}) {
       INFO(c.name << ": SI-SDR " << c.sisdr_in << " -> " << c.sisdr_out << " dB");
       CHECK(c.gain() >= -kMaxMusicLossDb);
-      check_room_t60(c, !is_hall(ir));
+      check_room_t60(c);
     }
   }
 }
