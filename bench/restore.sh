@@ -146,7 +146,7 @@ for len in 60 "$seconds"; do
     if [ "$tool" = rz-restore ]; then
       ran=$(jq -r '[.history[-1].stems.mix.decisions[] | select(.applied) | .block] | join(",")' "$out/manifest.json")
     else
-      ran=$(jq -r '.history[-1].parameters.wpe | "taps \(.taps) delay \(.delay_frames) iterations \(.iterations)"' "$out/manifest.json")
+      ran=$(jq -r '.history[-1] | "taps \(.stems.mix.taps) delay \(.parameters.wpe.delay_frames) iterations \(.parameters.wpe.iterations)"' "$out/manifest.json")
     fi
     x=$(awk -v a="$len" -v w="$wall" 'BEGIN { printf "%.1f", (w > 0 ? a / w : 0) }')
     mib=$(awk -v k="$rss_kb" 'BEGIN { printf "%.0f", k / 1024 }')

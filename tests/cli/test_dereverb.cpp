@@ -73,7 +73,7 @@ void simulate(const fs::path& work, const Source& s, const std::string& ir) {
 
 }  // namespace
 
-TEST_CASE("cli:dereverb: WPE brings reverberant sources closer to their early sound",
+TEST_CASE("dereverb: WPE brings reverberant sources closer to their early sound",
           "[cli][dereverb]") {
   rz::test::TempDir tmp;
   std::map<bool, std::vector<double>> gains;  // tonal -> SI-SDR gains
@@ -109,7 +109,7 @@ TEST_CASE("cli:dereverb: WPE brings reverberant sources closer to their early so
   CHECK(mean >= kMinMeanGainDb);
 }
 
-TEST_CASE("cli:dereverb: a recording without reverberation is barely touched", "[cli][dereverb]") {
+TEST_CASE("dereverb: a recording without reverberation is barely touched", "[cli][dereverb]") {
   rz::test::TempDir tmp;
   simulate(tmp.path(), kSources[0], "filter-telephone");
   run_ok("rz-dereverb", {"in", "-o", "out"}, in_dir(tmp.path()));
@@ -117,7 +117,7 @@ TEST_CASE("cli:dereverb: a recording without reverberation is barely touched", "
         kControlMinSiSdrDb);
 }
 
-TEST_CASE("cli:dereverb: strength 0 and wet 0 copy bit for bit; bad options are refused",
+TEST_CASE("dereverb: strength 0 and wet 0 copy bit for bit, bad options are refused",
           "[cli][dereverb]") {
   rz::test::TempDir tmp;
   simulate(tmp.path(), Source{"drums", "audio/drums/break12.wav", 0, 2, false}, "medium-room1");

@@ -92,7 +92,7 @@ std::vector<std::string> crop(const BandCase& c) {
 
 }  // namespace
 
-TEST_CASE("cli:restore: regenerated highs bring a low-passed recording closer to the original",
+TEST_CASE("restore: regenerated highs bring a low-passed recording closer to the original",
           "[cli][restore]") {
   rz::test::TempDir tmp;
   for (const auto& c : kBandCases) {
@@ -132,7 +132,7 @@ TEST_CASE("cli:restore: regenerated highs bring a low-passed recording closer to
   }
 }
 
-TEST_CASE("cli:restore: clean recordings come out unchanged to the ear", "[cli][restore]") {
+TEST_CASE("restore: clean recordings come out unchanged to the ear", "[cli][restore]") {
   // The drum loop is full band (44.1 kHz PCM): no cutoff may be found. The song (Ogg Vorbis) and
   // the MUSDB mix (decoded AAC) are clean but their coders cut them near 16.9 kHz: that cutoff is
   // real and the highs above it are regenerated, at a level (the envelope falls 48 dB per octave
@@ -157,7 +157,7 @@ TEST_CASE("cli:restore: clean recordings come out unchanged to the ear", "[cli][
     const json& m = stem.at("measurements");
     if (c.cutoff_hz == 0) {
       // No cutoff under the regenerated band's top: the loop's own edge (its anti-aliasing
-      // filter near 20.8 kHz) is above 0.95 of 20 kHz and is left alone.
+      // filter near 20.8 kHz) is within a twelfth of an octave of 20 kHz and is left alone.
       if (m.at("band_limited").get<bool>())
         CHECK(m.at("bandwidth_hz").get<double>() >= rz::restore::kHighsMinGapRatio * 20000.0);
       CHECK_FALSE(decision(stem, "highs").at("applied").get<bool>());
@@ -170,7 +170,7 @@ TEST_CASE("cli:restore: clean recordings come out unchanged to the ear", "[cli][
   }
 }
 
-TEST_CASE("cli:restore: de-clipping at 2 % and 5 % raises SDR and keeps unclipped samples",
+TEST_CASE("restore: de-clipping at 2 % and 5 % raises SDR and keeps unclipped samples",
           "[cli][restore]") {
   rz::test::TempDir tmp;
   const BandCase sources[] = {
@@ -218,7 +218,7 @@ TEST_CASE("cli:restore: de-clipping at 2 % and 5 % raises SDR and keeps unclippe
   }
 }
 
-TEST_CASE("cli:restore: intensity 0 copies every stem bit for bit", "[cli][restore]") {
+TEST_CASE("restore: intensity 0 copies every stem bit for bit", "[cli][restore]") {
   rz::test::TempDir tmp;
   run_ok("rz-phone-sim",
          {shared("audio/stems/musdb7-80srock/mixture.wav"), "-o", "sim.wav", "--band", "0:8000",
@@ -240,7 +240,7 @@ TEST_CASE("cli:restore: intensity 0 copies every stem bit for bit", "[cli][resto
   CHECK(stem.at("after").contains("bandwidth_hz"));
 }
 
-TEST_CASE("cli:restore: bad options are refused without output", "[cli][restore]") {
+TEST_CASE("restore: bad options are refused without output", "[cli][restore]") {
   rz::test::TempDir tmp;
   run_ok("rz-phone-sim", {shared("audio/drums/break12.wav"), "-o", "sim.wav", "--duration", "1"},
          in_dir(tmp.path()));
@@ -260,7 +260,7 @@ TEST_CASE("cli:restore: bad options are refused without output", "[cli][restore]
   CHECK(rz::cli_test::snapshot(tmp / "in") == before);
 }
 
-TEST_CASE("cli:restore: clipping that rz-ingest found before resampling is still repaired",
+TEST_CASE("restore: clipping that rz-ingest found before resampling is still repaired",
           "[cli][restore]") {
   // A 48 kHz recording clipped at 0.3: resampling to 44.1 kHz turns its flat tops into ripples
   // the plateau rules cannot see; rz-ingest's analysis (at 48 kHz) saw them, and rz-restore takes

@@ -64,7 +64,7 @@ TEST_CASE("enhance chain: presets scale the moves and shift the noise decision",
   CHECK(num(c, "compress", "ratio") < num(b, "compress", "ratio"));
 }
 
-TEST_CASE("enhance chain: intensity scales every move; 0 leaves no move", "[unit][enhance]") {
+TEST_CASE("enhance chain: intensity scales every move, 0 leaves no move", "[unit][enhance]") {
   auto c = rz::enhance::default_chain(StemKind::kVocals, Preset::kBalanced);
   const auto ref = c;
   rz::enhance::scale_moves(c, 0.5);

@@ -60,6 +60,7 @@ Report dereverb(const stems::StemDir& in, const fs::path& output, bool force, co
     const dsp::ReverbTime t_before = before.finish(), t_after = after.finish();
     sj["t60_before"] = t_before.to_json();
     sj["t60_after"] = t_after.to_json();
+    sj["taps"] = wpe.taps();  // as resolved for the stem's channel count
     sj["statistics"] = {{"removed_energy_db", metrics::json_level(wpe.removed_energy_db())},
                         {"tonal_limited_ratio", wpe.tonal_limited_ratio()}};
     sj["result"] = "processed";
@@ -74,18 +75,11 @@ Report dereverb(const stems::StemDir& in, const fs::path& output, bool force, co
     sj["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
     stems_json[stem.name] = sj;
   }
-  stems::Manifest& m = out.manifest();
-  m.inherit(im);
-  json entry = provenance;
-  entry["inputs"] = im.stem_hashes();
-  entry["parameters"] = o.to_json();
-  entry["stems"] = stems_json;
-  entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  m.history.push_back(entry);
-  rep.output = out.commit();
-  json summary = json::object();
-  for (const auto& [name, sj] : stems_json.items()) summary[name] = sj.value("result", "unprocessed");
-  rep.record = {{"output", rep.output.string()}, {"stems", summary}};
+  const auto done = stems::commit_stage(
+      out, im, provenance, o.to_json(), stems_json,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  rep.output = done.output;
+  rep.record = done.record;
   return rep;
 }
 

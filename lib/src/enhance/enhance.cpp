@@ -853,23 +853,16 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
     sj["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
     stems_json[stem.name] = sj;
   }
-  stems::Manifest& m = out.manifest();
-  m.inherit(im);
-  json entry = provenance;
-  entry["inputs"] = im.stem_hashes();
-  entry["parameters"] = o.to_json();
+  json parameters = o.to_json();
   if (!profile_sha.empty()) {
-    entry["parameters"]["noise_profile_sha256"] = profile_sha;
-    entry["parameters"]["noise_profile_path"] = fs::absolute(o.noise_profile).string();
+    parameters["noise_profile_sha256"] = profile_sha;
+    parameters["noise_profile_path"] = fs::absolute(o.noise_profile).string();
   }
-  entry["stems"] = stems_json;
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  entry["elapsed_s"] = elapsed;
-  m.history.push_back(entry);
-  rep.output = out.commit();
-  json summary = json::object();
-  for (const auto& [name, sj] : stems_json.items()) summary[name] = sj.value("result", "unprocessed");
-  rep.record = {{"output", rep.output.string()}, {"stems", summary}};
+  const auto done = stems::commit_stage(
+      out, im, provenance, parameters, stems_json,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  rep.output = done.output;
+  rep.record = done.record;
   return rep;
 }
 

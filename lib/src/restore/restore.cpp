@@ -315,18 +315,11 @@ Report restore(const stems::StemDir& in, const fs::path& output, bool force, con
     rep.notes.push_back(stem.name + ": " + join(taken, ", "));
     finish_stem();
   }
-  stems::Manifest& m = out.manifest();
-  m.inherit(im);
-  json entry = provenance;
-  entry["inputs"] = im.stem_hashes();
-  entry["parameters"] = o.to_json();
-  entry["stems"] = stems_json;
-  entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  m.history.push_back(entry);
-  rep.output = out.commit();
-  json summary = json::object();
-  for (const auto& [name, sj] : stems_json.items()) summary[name] = sj.value("result", "unprocessed");
-  rep.record = {{"output", rep.output.string()}, {"stems", summary}};
+  const auto done = stems::commit_stage(
+      out, im, provenance, o.to_json(), stems_json,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  rep.output = done.output;
+  rep.record = done.record;
   return rep;
 }
 

@@ -86,4 +86,22 @@ ProcessedFile process_file(const fs::path& src, const fs::path& dst,
   return r;
 }
 
+CommittedStage commit_stage(StemDirWriter& out, const Manifest& input, nlohmann::json provenance,
+                            const nlohmann::json& parameters, const nlohmann::json& stems,
+                            double elapsed_s) {
+  Manifest& m = out.manifest();
+  m.inherit(input);
+  provenance["inputs"] = input.stem_hashes();
+  provenance["parameters"] = parameters;
+  provenance["stems"] = stems;
+  provenance["elapsed_s"] = elapsed_s;
+  m.history.push_back(std::move(provenance));
+  CommittedStage c;
+  c.output = out.commit();
+  nlohmann::json summary = nlohmann::json::object();
+  for (const auto& [name, sj] : stems.items()) summary[name] = sj.value("result", "unprocessed");
+  c.record = {{"output", c.output.string()}, {"stems", summary}};
+  return c;
+}
+
 }  // namespace rz::stems

@@ -7,7 +7,7 @@
 // 2. Decide, each block only when its measurement calls for it, the number recorded:
 //    - declip:  clipped runs were found;
 //    - subbass: the stem is bass, drums or a mix and a low cut was detected;
-//    - highs:   a high cutoff was detected below --max-freq (by more than kHighsMinGapRatio).
+//    - highs:   a high cutoff was detected more than a twelfth of an octave below --max-freq.
 // 3. Process, in the order the damage was done undone backwards: declip, then sub-bass, then the
 //    highs (latency compensated: the output lines up with the input, same length).
 // 4. Measure the result with the same analysis and record it beside the input's, with each
@@ -28,8 +28,9 @@ namespace rz::restore {
 // The blocks, by the names --only takes.
 const std::vector<std::string>& block_names();  // declip, subbass, highs
 
-// A cutoff within this ratio of --max-freq leaves nothing worth regenerating.
-inline constexpr double kHighsMinGapRatio = 0.95;
+// A cutoff less than a twelfth of an octave under --max-freq leaves nothing to regenerate (the
+// smallest band dsp::HfRegenerator accepts): cutoffs above 2^(-1/12) of the top are left alone.
+inline constexpr double kHighsMinGapRatio = 0.94387431268;  // 2^(-1/12)
 
 struct Options {
   double intensity = 1.0;           // 0..1, scales every block; 0 = exact pass-through

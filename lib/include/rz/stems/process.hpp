@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -37,5 +38,17 @@ struct ProcessedFile {
 ProcessedFile process_file(const std::filesystem::path& src, const std::filesystem::path& dst,
                            const std::vector<dsp::Processor*>& chain, const BlockObserver& observer,
                            const std::string& stage, const Progress& progress);
+
+// The end of a stem-rewriting stage: carries the input's manifest over (Manifest::inherit),
+// appends this run's history entry (`provenance` plus inputs, `parameters`, the per-stem records
+// `stems` and `elapsed_s`), commits `out`, and returns the --json record: {"output": path,
+// "stems": {name: each record's "result", "unprocessed" when absent}}.
+struct CommittedStage {
+  std::filesystem::path output;
+  nlohmann::json record;
+};
+CommittedStage commit_stage(StemDirWriter& out, const Manifest& input, nlohmann::json provenance,
+                            const nlohmann::json& parameters, const nlohmann::json& stems,
+                            double elapsed_s);
 
 }  // namespace rz::stems
