@@ -493,7 +493,6 @@ constexpr double kExcerptS = 10.0;
 // What is left of the band-filter control: 12 dB SI-SDR is a 6 % residual energy (measured:
 // song 14.9 dB, drums 24.7 dB, speech 33.4 dB).
 constexpr double kMinControlSiSdrDb = 12.0;
-constexpr double kMaxControlLossDb = 1.0;
 
 // The blind T60 must be valid before and shorter after, in both rooms (the hall omni-35-10
 // included: the steep-end decay-rate statistic reads 1.3-1.9 s there on 10 s excerpts).
@@ -609,10 +608,9 @@ TEST_CASE("wpe: a band filter without a room loses nothing", "[wpe][shared]") {
     // output still matching the input to kMinControlSiSdrDb.
     INFO(c.name << ": SI-SDR " << c.sisdr_in << " -> " << c.sisdr_out << " dB, level -"
                 << c.level_loss_db << " dB");
-    // Known miss: the song loses 0.61 dB (dense sustained music is partly predictable); speech
-    // 0.04 dB, drums 0.11 dB. Required: kMaxControlLossDb; the 0.5 dB is reported.
-    CHECK(c.level_loss_db <= kMaxControlLossDb);
-    CHECK_NOFAIL(c.level_loss_db <= kMaxLossDb);
+    // Measured with the default delay of 3 hops: speech 0.00, drums 0.02, song 0.25 dB (with 2
+    // hops the song lost 0.61: dense sustained music is partly predictable from 46 ms back).
+    CHECK(c.level_loss_db <= kMaxLossDb);
     CHECK(c.sisdr_out >= kMinControlSiSdrDb);
   }
 }
