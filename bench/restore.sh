@@ -8,7 +8,8 @@
 #              --band 0:F --band-lowpass-order 16: zero phase, 96 dB per octave, a lossy coder's
 #              steep low-pass), and of the song and MUSDB mix unfiltered
 #              (full band: SI-SDR of the output against the input)
-#     declip   SDR against the original of the song (15 s), the MUSDB mix and the drum loop,
+#     declip   SDR against the original of the song (15 s), the MUSDB mix, the drum loop and the
+#              piano (15 s from 10 s),
 #              clipped (no gain) so that 2 % and 5 % of the samples sit at the clip level
 #              (rz-phone-sim --clip-ratio); rz-restore --only declip
 #     dereverb SI-SDR against the early sound (the dry source through the first 50 ms of the IR
@@ -101,6 +102,8 @@ musdb-clip2 $musdb 0 0 0.02
 musdb-clip5 $musdb 0 0 0.05
 drums-clip2 $drums 0 0 0.02
 drums-clip5 $drums 0 0 0.05
+piano-clip2 $piano 10 15 0.02
+piano-clip5 $piano 10 15 0.05
 EOT
   for room in medium-room1 omni-35-10 filter-telephone; do
     while read -r sname src start dur; do
