@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   app.add_option("--tonal-max-cut", w.tonal_max_reduction_db,
                  "Most a sustained tone may lose, dB (the tonal guard; larger = weaker guard)")
       ->capture_default_str();
-  app.add_option("--threads", w.threads, "Worker threads, 1..16 (the frequency bins are shared out)")
+  app.add_option("--threads", w.threads, "Worker threads, 1..16 (default: the cores; the frequency bins are shared out)")
       ->capture_default_str();
   app.add_option("--stems", stems, "Stems to touch (comma-separated; others are copied)");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {

@@ -58,6 +58,11 @@ int WpeSettings::taps_for(int channels) const {
   return channels == 1 ? kAutoTapsMono : kAutoTapsMulti;
 }
 
+int default_wpe_threads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(n == 0 ? 2u : n, 1u, 16u));
+}
+
 void WpeSettings::validate(int sample_rate_hz, int channels) const {
   auto check = [](bool ok, const char* field, double v, const std::string& range) {
     if (!ok) throw UsageError(describe(std::string("bad dereverb ") + field, fixed(v), range));

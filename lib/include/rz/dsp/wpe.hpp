@@ -66,6 +66,9 @@
 
 namespace rz::dsp {
 
+// The machine's cores (std::thread::hardware_concurrency), within the 1..16 WpeSettings takes.
+int default_wpe_threads();
+
 struct WpeSettings {
   int fft_size = 4096;    // STFT frame, frames of audio (even, 256 .. 16384)
   int hop_frames = 1024;  // STFT hop (fft_size / hop_frames an integer >= 3)
@@ -80,7 +83,7 @@ struct WpeSettings {
   double tonal_min_s = 0.15;            // shortest sustained spectral peak counted as a tone, s
   double tonal_max_decay_db_s = 20.0;   // a tone's level falls slower than this, dB/s
   double tonal_max_reduction_db = 3.0;  // most a tonal cell may lose, dB (0 .. 60; 60 = no guard)
-  int threads = 2;                      // worker threads over the frequency bins (1 .. 16)
+  int threads = default_wpe_threads();  // worker threads over the frequency bins (1 .. 16)
 
   static constexpr int kAutoTapsMono = 20;   // one channel needs a longer predictor
   static constexpr int kAutoTapsMulti = 10;  // D channels give D times the filter per tap
