@@ -11,7 +11,6 @@
 
 #include "cli_util.hpp"
 #include "rz/error.hpp"
-#include "rz/restore/restore.hpp"
 #include "rz/stems/manifest.hpp"
 #include "test_support.hpp"
 
@@ -32,6 +31,8 @@ constexpr double kMinLsdGain11k = 0.10;  // and >= 10 % lower at 11 kHz
 constexpr double kMaxLsdLossNoHighsDb = 0.5;  // material with almost nothing above: <= 0.5 dB worse
 // A clean full-band input must come out unchanged to the ear: 40 dB SI-SDR against the input.
 constexpr double kCleanMinSiSdrDb = 40.0;
+// A cutoff at or above this (a twelfth of an octave under 20 kHz) leaves no band to regenerate.
+constexpr double kTwelfthOctaveUnder20k = 18877.486;
 // Where the song's and the MUSDB mix's coders cut them (measured 16.8-16.9 kHz).
 constexpr double kCoderCutoffTol = 0.05;
 // De-clipping: SDR against the clean original at least 3 dB above the clipped input's.
@@ -159,8 +160,13 @@ TEST_CASE("restore: clean recordings come out unchanged to the ear", "[cli][rest
       // No cutoff under the regenerated band's top: the loop's own edge (its anti-aliasing
       // filter near 20.8 kHz) is within a twelfth of an octave of 20 kHz and is left alone.
       if (m.at("band_limited").get<bool>())
-        CHECK(m.at("bandwidth_hz").get<double>() >= rz::restore::kHighsMinGapRatio * 20000.0);
+        CHECK(m.at("bandwidth_hz").get<double>() >= kTwelfthOctaveUnder20k);
       CHECK_FALSE(decision(stem, "highs").at("applied").get<bool>());
+      // Nor up to Nyquist: the edge lies above the 0.9 Nyquist the regenerator takes.
+      run_ok("rz-restore", {"in", "--max-freq", "22050", "-o", "out-nyquist"}, in_dir(work));
+      CHECK_FALSE(decision(restore_entry(work / "out-nyquist").at("stems").at("mix"), "highs")
+                      .at("applied")
+                      .get<bool>());
     } else {
       CHECK(m.at("bandwidth_hz").get<double>() == Approx(c.cutoff_hz).epsilon(kCoderCutoffTol));
     }

@@ -204,6 +204,29 @@ TEST_CASE("bandwidth: validate() rejects bad settings, naming the field", "[unit
   CHECK(at(8000).to_json().at("cutoff_hz") == 8000.0);
 }
 
+TEST_CASE("bandwidth: has_band() is what validate() accepts of the band", "[unit][bandwidth]") {
+  // rz-restore asks has_band() before it builds the block: every refusal of the band settings
+  // must show there, or a cutoff near the top passes the decision and then fails validate().
+  for (double cutoff : {500.0, 1000.0, 8000.0, 19000.0, 19845.0, 19900.0, 20801.0}) {
+    for (double top : {1500.0, 2000.0, 8100.0, 20000.0, 22050.0, 30000.0, 200000.0}) {
+      HfRegenSettings s = at(cutoff);
+      s.max_freq_hz = top;
+      bool accepted = true;
+      try {
+        s.validate(kRate);
+      } catch (const rz::UsageError&) {
+        accepted = false;
+      }
+      INFO("cutoff " << cutoff << " Hz, max_freq " << top << " Hz");
+      CHECK(s.has_band(kRate) == accepted);
+    }
+  }
+  CHECK(at(8000).has_band(kRate));
+  HfRegenSettings near_nyquist = at(20801);  // a 44.1 kHz recording's anti-aliasing edge
+  near_nyquist.max_freq_hz = 22050;
+  CHECK_FALSE(near_nyquist.has_band(kRate));
+}
+
 TEST_CASE(
     "bandwidth: intensity 0 is the input delayed by latency_frames(), bit for bit, in any "
     "block sizes",

@@ -29,6 +29,10 @@ constexpr double kBandOctaves = 1.0 / 6.0;
 constexpr int kMinBandBins = 2;
 // Fade-in of the added band above the cutoff.
 constexpr double kCrossfadeOctaves = 1.0 / 12.0;
+// Ranges of the band settings (HfRegenSettings::has_band and validate).
+constexpr double kMinMaxFreqHz = 2000, kMaxMaxFreqHz = 100000;
+constexpr double kMinCutoffHz = 1000;
+constexpr double kMaxCutoffNyquistShare = 0.45;  // of the sample rate: 0.9 Nyquist
 // The envelope's octave ends this far below the cutoff, out of the low-pass's skirt.
 constexpr double kSkirtOctaves = 0.25;
 
@@ -52,12 +56,18 @@ double effective_max_hz(const HfRegenSettings& s, int sample_rate_hz) {
 
 }  // namespace
 
+bool HfRegenSettings::has_band(int sample_rate_hz) const {
+  return max_freq_hz >= kMinMaxFreqHz && max_freq_hz <= kMaxMaxFreqHz &&
+         cutoff_hz >= kMinCutoffHz && cutoff_hz <= kMaxCutoffNyquistShare * sample_rate_hz &&
+         cutoff_hz * std::pow(2.0, kCrossfadeOctaves) <= effective_max_hz(*this, sample_rate_hz);
+}
+
 void HfRegenSettings::validate(int sample_rate_hz) const {
   check_range("sample_rate_hz", sample_rate_hz, 8000, 768000);
-  check_range("max_freq_hz", max_freq_hz, 2000, 100000);
-  check_range("cutoff_hz", cutoff_hz, 1000, 0.45 * sample_rate_hz);
-  const double top = effective_max_hz(*this, sample_rate_hz);
-  if (!(cutoff_hz * std::pow(2.0, kCrossfadeOctaves) <= top)) {
+  check_range("max_freq_hz", max_freq_hz, kMinMaxFreqHz, kMaxMaxFreqHz);
+  check_range("cutoff_hz", cutoff_hz, kMinCutoffHz, kMaxCutoffNyquistShare * sample_rate_hz);
+  if (!has_band(sample_rate_hz)) {
+    const double top = effective_max_hz(*this, sample_rate_hz);
     throw UsageError(
         "hf-regen: cutoff_hz must lie at least 1/12 octave below max_freq_hz (and "
         "Nyquist) (got cutoff " +

@@ -50,7 +50,7 @@ void check_range(const char* name, double value, double lo, double hi) {
 
 void SubBassSettings::validate(int sample_rate_hz) const {
   check_range("sample_rate_hz", sample_rate_hz, 8000, 192000);
-  check_range("low_cut_hz", low_cut_hz, 40.0, 400.0);
+  check_range("low_cut_hz", low_cut_hz, kMinLowCutHz, kMaxLowCutHz);
   if (low_cut_order < 2 || low_cut_order > 8 || low_cut_order % 2 != 0) {
     throw UsageError("subbass: low_cut_order " + std::to_string(low_cut_order) +
                      " must be even, 2..8");

@@ -28,11 +28,7 @@ constexpr double kSilentDbfs = -120.0;  // a stem this quiet has nothing to rest
 // stay within a few tenths of a dB of the level (the tops' edges are kinks, not steps), so
 // samples within this margin under it are treated as clipped (re-estimated, never lowered).
 constexpr double kResampledClipMarginDb = 0.5;
-constexpr double kSubBassSearchOverCut = 1.6;
-// Low cuts the sub-bass block handles (dsp::SubBassSettings::validate): below 40 Hz nothing of
-// a bass note is missing; above 400 Hz the cut is not a phone's high-pass but a thin stem.
-constexpr double kSubBassMinCutHz = 40.0;
-constexpr double kSubBassMaxCutHz = 400.0;  // top of the pitch search re the low cut, at least
+constexpr double kSubBassSearchOverCut = 1.6;  // top of the pitch search re the low cut, at least
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -227,10 +223,11 @@ Report restore(const stems::StemDir& in, const fs::path& output, bool force, con
         d.why = "only bass, drums and mix stems get sub-bass";
       } else if (!m.analysis.low_band_limited) {
         d.why = "no low cut detected";
-      } else if (m.analysis.low_cutoff_hz < kSubBassMinCutHz ||
-                 m.analysis.low_cutoff_hz > kSubBassMaxCutHz) {
+      } else if (m.analysis.low_cutoff_hz < dsp::SubBassSettings::kMinLowCutHz ||
+                 m.analysis.low_cutoff_hz > dsp::SubBassSettings::kMaxLowCutHz) {
         d.why = "low cut at " + fixed(m.analysis.low_cutoff_hz, 0) + " Hz is outside " +
-                fixed(kSubBassMinCutHz, 0) + ".." + fixed(kSubBassMaxCutHz, 0) + " Hz";
+                fixed(dsp::SubBassSettings::kMinLowCutHz, 0) + ".." +
+                fixed(dsp::SubBassSettings::kMaxLowCutHz, 0) + " Hz";
       } else {
         d.applied = true;
         d.why = "low cut at " + fixed(m.analysis.low_cutoff_hz, 0) + " Hz";
@@ -249,19 +246,19 @@ Report restore(const stems::StemDir& in, const fs::path& output, bool force, con
     }
     {
       Decision d{"highs", false, ""};
+      dsp::HfRegenSettings s;
+      s.cutoff_hz = m.analysis.bandwidth_hz;
+      s.max_freq_hz = top_hz;
       if (!allowed("highs")) {
         d.why = "not allowed (--only)";
       } else if (!m.analysis.band_limited) {
         d.why = "full band: no cutoff detected";
-      } else if (m.analysis.bandwidth_hz >= kHighsMinGapRatio * top_hz) {
-        d.why = "cutoff " + fixed(m.analysis.bandwidth_hz, 0) + " Hz is at the top (" +
-                fixed(top_hz, 0) + " Hz)";
+      } else if (!s.has_band(rate)) {
+        d.why = "cutoff " + fixed(m.analysis.bandwidth_hz, 0) +
+                " Hz leaves no band to regenerate below " + fixed(top_hz, 0) + " Hz";
       } else {
         d.applied = true;
         d.why = "cutoff at " + fixed(m.analysis.bandwidth_hz, 0) + " Hz";
-        dsp::HfRegenSettings s;
-        s.cutoff_hz = m.analysis.bandwidth_hz;
-        s.max_freq_hz = top_hz;
         s.validate(rate);
         auto p = std::make_unique<dsp::HfRegenerator>(channels, rate, s, o.intensity);
         highs = p.get();

@@ -104,6 +104,10 @@ struct HfRegenSettings {
   double loud_release_db_per_s = 3;
 
   // Throws UsageError naming the first bad field and its range.
+  // Whether cutoff_hz and max_freq_hz leave a band to regenerate at this rate: the cutoff within
+  // 1000 .. 0.9 Nyquist and at least 1/12 octave below the effective top, max_freq_hz within its
+  // range. validate() refuses exactly these cases (with a message), besides the other fields.
+  bool has_band(int sample_rate_hz) const;
   void validate(int sample_rate_hz) const;
   nlohmann::json to_json() const;
 };

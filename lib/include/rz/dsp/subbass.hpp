@@ -66,8 +66,12 @@
 namespace rz::dsp {
 
 struct SubBassSettings {
+  // The low cuts the block handles: below 40 Hz nothing of a bass note is missing; above 400 Hz
+  // the cut is not a phone's high-pass but a thin stem.
+  static constexpr double kMinLowCutHz = 40.0;
+  static constexpr double kMaxLowCutHz = 400.0;
   // The recorder's high-pass corner (its -3 dB point) in Hz, as detected by the analysis
-  // (metrics::Analysis::low_cutoff_hz). Required: 40..400 Hz and above kMinF0Hz.
+  // (metrics::Analysis::low_cutoff_hz). Required: kMinLowCutHz..kMaxLowCutHz, above kMinF0Hz.
   double low_cut_hz = 0;
   // Assumed order of the recorder's high-pass (even, 2..8): its response is divided out of the
   // partials' levels and phases. Phones use 2nd to 4th order.

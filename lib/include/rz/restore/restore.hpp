@@ -7,7 +7,9 @@
 // 2. Decide, each block only when its measurement calls for it, the number recorded:
 //    - declip:  clipped runs were found;
 //    - subbass: the stem is bass, drums or a mix and a low cut was detected;
-//    - highs:   a high cutoff was detected more than a twelfth of an octave below --max-freq.
+//    - highs:   a high cutoff was detected that leaves a band to regenerate
+//               (dsp::HfRegenSettings::has_band: at most 0.9 Nyquist and at least a twelfth of
+//               an octave under --max-freq and Nyquist).
 // 3. Process, in the order the damage was done undone backwards: declip, then sub-bass, then the
 //    highs (latency compensated: the output lines up with the input, same length).
 // 4. Measure the result with the same analysis and record it beside the input's, with each
@@ -27,10 +29,6 @@ namespace rz::restore {
 
 // The blocks, by the names --only takes.
 const std::vector<std::string>& block_names();  // declip, subbass, highs
-
-// A cutoff less than a twelfth of an octave under --max-freq leaves nothing to regenerate (the
-// smallest band dsp::HfRegenerator accepts): cutoffs above 2^(-1/12) of the top are left alone.
-inline constexpr double kHighsMinGapRatio = 0.94387431268;  // 2^(-1/12)
 
 struct Options {
   double intensity = 1.0;           // 0..1, scales every block; 0 = exact pass-through
