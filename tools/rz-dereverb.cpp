@@ -44,15 +44,9 @@ int main(int argc, char** argv) {
   app.add_option("--stems", stems, "Stems to touch (comma-separated; others are copied)");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     opt.stems = rz::cli::split_list(stems);
-    const auto in = rz::stems::StemDir::open(
-        ctx.input(), ctx.verify() ? rz::stems::Verify::kHashes : rz::stems::Verify::kHeaders);
+    const auto in = ctx.input_stem_dir();
     const auto out = ctx.output_or(rz::stems::default_output(in.path(), "drv"));
     auto rep = rz::dereverb::dereverb(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
-    for (const auto& w2 : rep.warnings) ctx.warn(w2);
-    for (const auto& n : rep.notes) ctx.note(n);
-    rz::cli::Result result;
-    result.outputs.push_back(rep.output);
-    result.record = rep.record;
-    return result;
+    return rz::cli::stage_result(ctx, rep);
   });
 }

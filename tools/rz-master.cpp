@@ -45,8 +45,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     if (!bits.empty()) opt.sample_format = rz::audio::parse_sample_format(bits);
-    const auto in = rz::stems::StemDir::open(
-        ctx.input(), ctx.verify() ? rz::stems::Verify::kHashes : rz::stems::Verify::kHeaders);
+    const auto in = ctx.input_stem_dir();
     const auto out = ctx.output_or(rz::master::default_output(in.path()));
     auto rep = rz::master::master(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
     for (const auto& w : rep.warnings) ctx.warn(w);

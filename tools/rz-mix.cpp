@@ -58,8 +58,7 @@ int main(int argc, char** argv) {
     }
     for (const auto& m : mutes) opt.stems[m].mute = true;
     for (const auto& s : solos) opt.stems[s].solo = true;
-    const auto in = rz::stems::StemDir::open(
-        ctx.input(), ctx.verify() ? rz::stems::Verify::kHashes : rz::stems::Verify::kHeaders);
+    const auto in = ctx.input_stem_dir();
     const auto out = ctx.output_or(rz::stems::default_output(in.path(), "mix"));
     auto rep = rz::mix::mix(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
     for (const auto& w : rep.warnings) ctx.warn(w);

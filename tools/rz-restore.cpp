@@ -33,15 +33,9 @@ int main(int argc, char** argv) {
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     opt.stems = rz::cli::split_list(stems);
     opt.only = rz::cli::split_list(only);
-    const auto in = rz::stems::StemDir::open(
-        ctx.input(), ctx.verify() ? rz::stems::Verify::kHashes : rz::stems::Verify::kHeaders);
+    const auto in = ctx.input_stem_dir();
     const auto out = ctx.output_or(rz::stems::default_output(in.path(), "rst"));
     auto rep = rz::restore::restore(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
-    for (const auto& w : rep.warnings) ctx.warn(w);
-    for (const auto& n : rep.notes) ctx.note(n);
-    rz::cli::Result result;
-    result.outputs.push_back(rep.output);
-    result.record = rep.record;
-    return result;
+    return rz::cli::stage_result(ctx, rep);
   });
 }

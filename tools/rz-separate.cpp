@@ -47,8 +47,7 @@ int main(int argc, char** argv) {
     if (app.count("--segment")) opt.apply.segment_s = segment;
     opt.model_dir = model_dir;
     opt.cache_dir = cache_dir;
-    const auto in = rz::stems::StemDir::open(
-        ctx.input(), ctx.verify() ? rz::stems::Verify::kHashes : rz::stems::Verify::kHeaders);
+    const auto in = ctx.input_stem_dir();
     const auto out = ctx.output_or(rz::stems::default_output(in.path(), "sep"));
     auto rep = rz::demucs::separate(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
     for (const auto& w : rep.warnings) ctx.warn(w);

@@ -311,6 +311,26 @@ RunResult run_ok(const std::string& tool, const std::vector<std::string>& args,
   return r;
 }
 
+std::string shared(const std::string& relative) {
+  return std::filesystem::absolute(rz::test::require_shared(relative)).string();
+}
+
+nlohmann::json last_history_entry(const std::filesystem::path& dir, const std::string& tool) {
+  const nlohmann::json m = read_json(dir / "manifest.json");
+  REQUIRE(m.at("history").is_array());
+  REQUIRE_FALSE(m.at("history").empty());
+  const nlohmann::json e = m.at("history").back();
+  REQUIRE(e.at("tool") == tool);
+  return e;
+}
+
+nlohmann::json decision(const nlohmann::json& stem_record, const std::string& block) {
+  for (const auto& d : stem_record.at("decisions"))
+    if (d.at("block") == block) return d;
+  FAIL("no decision for " << block << " in " << stem_record.dump());
+  return {};
+}
+
 nlohmann::json compare_to(const std::filesystem::path& cwd, const std::string& target,
                           const std::string& reference, const std::string& stem) {
   const RunResult r = run_ok("rz-metrics", {"--json", target, "--reference", reference}, in_dir(cwd));

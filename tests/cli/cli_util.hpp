@@ -85,6 +85,15 @@ struct StemSpec {
 };
 void write_stem_dir(const std::filesystem::path& dir, const std::vector<StemSpec>& stems,
                     int sample_rate_hz, int channels);
+// Absolute path of shared_dir()/relative; skips the test visibly when it is absent.
+std::string shared(const std::string& relative);
+
+// The last history entry of the manifest of stem directory `dir`, which must be `tool`'s.
+nlohmann::json last_history_entry(const std::filesystem::path& dir, const std::string& tool);
+
+// The decision recorded for `block` in a stem's record (rz-enhance, rz-restore); fails when absent.
+nlohmann::json decision(const nlohmann::json& stem_record, const std::string& block);
+
 // rz-metrics' comparison of stem `stem` of `target` (stem directory or audio file, relative to
 // `cwd`) against `reference`: {"sdr_db", "si_sdr_db", "lsd_db", "aligned_frames", ...}.
 nlohmann::json compare_to(const std::filesystem::path& cwd, const std::string& target,

@@ -15,6 +15,7 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using rz::cli_test::shared;
 using rz::cli_test::compare_to;
 using rz::cli_test::in_dir;
 using rz::cli_test::read_json;
@@ -49,15 +50,8 @@ const Source kSources[] = {
 };
 const char* const kRooms[] = {"medium-room1", "omni-35-10"};
 
-std::string shared(const std::string& relative) {
-  return fs::absolute(rz::test::require_shared(relative)).string();
-}
-
 json dereverb_stem(const fs::path& dir) {
-  const json m = read_json(dir / rz::stems::kManifestFile);
-  const json e = m.at("history").back();
-  REQUIRE(e.at("tool") == "rz-dereverb");
-  return e.at("stems").at("mix");
+  return rz::cli_test::last_history_entry(dir, "rz-dereverb").at("stems").at("mix");
 }
 
 // Reverberant input and early target of one case in `work`, ingested as stem directory "in".

@@ -16,6 +16,8 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using rz::cli_test::shared;
+using rz::cli_test::decision;
 using rz::cli_test::in_dir;
 using rz::cli_test::read_json;
 using rz::cli_test::run;
@@ -69,17 +71,9 @@ const std::map<std::string, std::pair<std::string, std::string>>& decision_keys(
 }
 
 // Runs a tool that must succeed.
-// Absolute path of a shared recording; skips visibly when it is absent.
-std::string shared(const std::string& relative) {
-  return fs::absolute(rz::test::require_shared(relative)).string();
-}
-
 // rz-enhance's history entry in the manifest of `dir`.
 json enhance_entry(const fs::path& dir) {
-  const json m = read_json(dir / rz::stems::kManifestFile);
-  REQUIRE(m.at("history").is_array());
-  REQUIRE_FALSE(m.at("history").empty());
-  return m.at("history").back();
+  return rz::cli_test::last_history_entry(dir, "rz-enhance");
 }
 
 // SHA-256 of each stem as the manifest of `dir` records it.
@@ -94,14 +88,6 @@ std::map<std::string, std::string> stem_hashes(const fs::path& dir) {
 // measures it.
 double si_sdr_db(const fs::path& cwd, const std::string& dir, const std::string& reference) {
   return rz::cli_test::compare_to(cwd, dir, reference).at("si_sdr_db").get<double>();
-}
-
-// The decision recorded for `block` in a stem's entry (fails when absent).
-json decision(const json& stem_entry, const std::string& block) {
-  for (const auto& d : stem_entry.at("decisions"))
-    if (d.at("block") == block) return d;
-  FAIL("no decision for " << block << " in " << stem_entry.dump());
-  return {};
 }
 
 // A steady pad: a cluster of the 13 semitones from G3 (196 Hz) up an octave, eight harmonics each

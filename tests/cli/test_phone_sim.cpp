@@ -14,6 +14,7 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using rz::cli_test::shared;
 using rz::cli_test::run;
 using rz::cli_test::RunResult;
 
@@ -65,10 +66,6 @@ json sim_json(std::vector<std::string> args) {
   REQUIRE_NOTHROW(j = json::parse(r.out));
   REQUIRE(j.is_object());
   return j;
-}
-
-std::string shared(const std::string& relative) {
-  return fs::absolute(rz::test::require_shared(relative)).string();
 }
 
 // Sum of squares of x[begin, end) (end clamped to the size).

@@ -16,6 +16,8 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using rz::cli_test::shared;
+using rz::cli_test::decision;
 using rz::cli_test::compare_to;
 using rz::cli_test::in_dir;
 using rz::cli_test::read_json;
@@ -41,24 +43,7 @@ constexpr double kMinDeclipGainDb = 3.0;
 // samples too (they may only grow), so less is gained; it must still be a clear improvement.
 constexpr double kMinResampledDeclipGainDb = 1.0;
 
-std::string shared(const std::string& relative) {
-  return fs::absolute(rz::test::require_shared(relative)).string();
-}
-
-json restore_entry(const fs::path& dir) {
-  const json m = read_json(dir / rz::stems::kManifestFile);
-  REQUIRE_FALSE(m.at("history").empty());
-  const json e = m.at("history").back();
-  REQUIRE(e.at("tool") == "rz-restore");
-  return e;
-}
-
-json decision(const json& stem_entry, const std::string& block) {
-  for (const auto& d : stem_entry.at("decisions"))
-    if (d.at("block") == block) return d;
-  FAIL("no decision for " << block << " in " << stem_entry.dump());
-  return {};
-}
+json restore_entry(const fs::path& dir) { return rz::cli_test::last_history_entry(dir, "rz-restore"); }
 
 // The phone's low-pass: a lossy coder's steep one (16th order, 96 dB per octave). With an 8th-order
 // skirt the MUSDB mix, whose own spectrum falls 8 dB from 6-8 to 8-10 kHz, shows no clear edge at

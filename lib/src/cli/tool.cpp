@@ -96,6 +96,10 @@ fs::path Context::input() const {
   return fs::path(inputs_.front());
 }
 
+stems::StemDir Context::input_stem_dir() const {
+  return stems::StemDir::open(input(), verify_ ? stems::Verify::kHashes : stems::Verify::kHeaders);
+}
+
 fs::path Context::output_or(const fs::path& fallback) const {
   return output_.empty() ? fallback : fs::path(output_);
 }
@@ -283,6 +287,15 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
     std::fprintf(stderr, "%s: error: %s\n", name_.c_str(), e.what());
     return kExitFailure;
   }
+}
+
+Result stage_result(const Context& ctx, const stems::StageReport& report) {
+  for (const auto& w : report.warnings) ctx.warn(w);
+  for (const auto& n : report.notes) ctx.note(n);
+  Result result;
+  result.outputs.push_back(report.output);
+  result.record = report.record;
+  return result;
 }
 
 std::vector<std::string> split_list(const std::vector<std::string>& items) {

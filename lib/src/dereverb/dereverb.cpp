@@ -75,11 +75,9 @@ Report dereverb(const stems::StemDir& in, const fs::path& output, bool force, co
     sj["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
     stems_json[stem.name] = sj;
   }
-  const auto done = stems::commit_stage(
-      out, im, provenance, o.to_json(), stems_json,
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  rep.output = done.output;
-  rep.record = done.record;
+  stems::commit_stage(out, im, provenance, o.to_json(), stems_json,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                      rep);
   return rep;
 }
 

@@ -195,19 +195,12 @@ struct Measurements {
   }
 };
 
-void check_interrupt_and_report(const Progress& progress, const std::string& stage, int64_t done,
-                                int64_t total) {
-  throw_if_interrupted();
-  report(progress, stage, total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0);
-}
-
 Measurements measure(const fs::path& file, const ChainParams& chain,
                      const std::pair<double, double>& band, const std::string& stage,
                      const Progress& progress) {
-  audio::Reader reader(file);
-  const int ch = reader.info().channels;
-  const double rate = reader.info().sample_rate_hz;
-  const int64_t total = reader.info().frames;
+  const audio::FileInfo info = audio::Reader(file).info();
+  const int ch = info.channels;
+  const double rate = info.sample_rate_hz;
   Ltas ltas(ch, kLtasFft);
   PeakLevels peaks(ch, static_cast<size_t>(std::lround(kPeakWindowS * rate)));
   BandPeaks demud(ch, rate, num(chain["demud"], "freq_hz"), num(chain["demud"], "q"));
@@ -225,11 +218,7 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
   double spread_sum = 0;
   size_t spread_count = 0;
   double sumsq = 0, peak = 0;
-  std::vector<float> buf(kBlockFrames * ch);
-  int64_t done = 0;
-  for (;;) {
-    const size_t n = reader.read(buf.data(), kBlockFrames);
-    if (n == 0) break;
+  const auto on_block = [&](const float* buf, size_t n) {
     for (size_t i = 0; i < n; ++i) {
       double fp = 0, fs2 = 0;
       for (int c = 0; c < ch; ++c) {
@@ -248,14 +237,13 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
         spread_count = 0;
       }
     }
-    ltas.add(buf.data(), n);
-    demud.add(buf.data(), n);
-    deess.add(buf.data(), n);
-    loud.add(buf.data(), n);
-    if (noise) noise->add(buf.data(), n);
-    done += static_cast<int64_t>(n);
-    check_interrupt_and_report(progress, stage, done, total);
-  }
+    ltas.add(buf, n);
+    demud.add(buf, n);
+    deess.add(buf, n);
+    loud.add(buf, n);
+    if (noise) noise->add(buf, n);
+  };
+  const int64_t done = stems::scan_file(file, on_block, stage, progress);
   Measurements m;
   const double frames = static_cast<double>(std::max<int64_t>(done, 1));
   m.rms_dbfs = db10(sumsq / (frames * ch));
@@ -858,11 +846,9 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
     parameters["noise_profile_sha256"] = profile_sha;
     parameters["noise_profile_path"] = fs::absolute(o.noise_profile).string();
   }
-  const auto done = stems::commit_stage(
-      out, im, provenance, parameters, stems_json,
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  rep.output = done.output;
-  rep.record = done.record;
+  stems::commit_stage(out, im, provenance, parameters, stems_json,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                      rep);
   return rep;
 }
 

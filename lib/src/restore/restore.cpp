@@ -61,21 +61,16 @@ struct Measured {
 };
 
 Measured measure(const fs::path& file, const std::string& stage, const Progress& progress) {
-  audio::Reader reader(file);
-  const int ch = reader.info().channels;
-  const int rate = reader.info().sample_rate_hz;
-  const int64_t total = reader.info().frames;
-  metrics::Analyzer analyzer(rate, ch);
-  dsp::ClipDetector clips(ch, rate);
-  std::vector<float> buf(stems::kStemBlockFrames * static_cast<size_t>(ch));
-  int64_t done = 0;
-  for (size_t n; (n = reader.read(buf.data(), stems::kStemBlockFrames)) > 0;) {
-    analyzer.add(buf.data(), n);
-    clips.add(buf.data(), n);
-    done += static_cast<int64_t>(n);
-    throw_if_interrupted();
-    report(progress, stage, total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0);
-  }
+  const audio::FileInfo info = audio::Reader(file).info();
+  metrics::Analyzer analyzer(info.sample_rate_hz, info.channels);
+  dsp::ClipDetector clips(info.channels, info.sample_rate_hz);
+  stems::scan_file(
+      file,
+      [&](const float* block, size_t frames) {
+        analyzer.add(block, frames);
+        clips.add(block, frames);
+      },
+      stage, progress);
   return {analyzer.finish(), clips.finish()};
 }
 
@@ -312,11 +307,9 @@ Report restore(const stems::StemDir& in, const fs::path& output, bool force, con
     rep.notes.push_back(stem.name + ": " + join(taken, ", "));
     finish_stem();
   }
-  const auto done = stems::commit_stage(
-      out, im, provenance, o.to_json(), stems_json,
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  rep.output = done.output;
-  rep.record = done.record;
+  stems::commit_stage(out, im, provenance, o.to_json(), stems_json,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                      rep);
   return rep;
 }
 

@@ -35,6 +35,29 @@ void copy_stem(StemDirWriter& out, const StemEntry& stem, const fs::path& src) {
   out.add_stem(stem.name, frames);
 }
 
+namespace {
+void report_frames(const Progress& progress, const std::string& stage, int64_t done,
+                   int64_t total) {
+  throw_if_interrupted();
+  report(progress, stage, total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0);
+}
+}  // namespace
+
+int64_t scan_file(const fs::path& src,
+                  const std::function<void(const float* block, size_t frames)>& on_block,
+                  const std::string& stage, const Progress& progress) {
+  audio::Reader reader(src);
+  const int64_t total = reader.info().frames;
+  std::vector<float> buf(kStemBlockFrames * static_cast<size_t>(reader.info().channels));
+  int64_t done = 0;
+  for (size_t n; (n = reader.read(buf.data(), kStemBlockFrames)) > 0;) {
+    on_block(buf.data(), n);
+    done += static_cast<int64_t>(n);
+    report_frames(progress, stage, done, total);
+  }
+  return done;
+}
+
 ProcessedFile process_file(const fs::path& src, const fs::path& dst,
                            const std::vector<dsp::Processor*>& chain, const BlockObserver& observer,
                            const std::string& stage, const Progress& progress) {
@@ -74,8 +97,7 @@ ProcessedFile process_file(const fs::path& src, const fs::path& dst,
     history.insert(history.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n * ch));
     push(buf.data(), n);
     read_frames += static_cast<int64_t>(n);
-    throw_if_interrupted();
-    report(progress, stage, total > 0 ? static_cast<double>(read_frames) / static_cast<double>(total) : 1.0);
+    report_frames(progress, stage, read_frames, total);
   }
   std::fill(buf.begin(), buf.end(), 0.0f);
   while (written < total) push(buf.data(), std::min<size_t>(kStemBlockFrames, latency + kStemBlockFrames));
@@ -86,9 +108,9 @@ ProcessedFile process_file(const fs::path& src, const fs::path& dst,
   return r;
 }
 
-CommittedStage commit_stage(StemDirWriter& out, const Manifest& input, nlohmann::json provenance,
-                            const nlohmann::json& parameters, const nlohmann::json& stems,
-                            double elapsed_s) {
+void commit_stage(StemDirWriter& out, const Manifest& input, nlohmann::json provenance,
+                  const nlohmann::json& parameters, const nlohmann::json& stems, double elapsed_s,
+                  StageReport& report) {
   Manifest& m = out.manifest();
   m.inherit(input);
   provenance["inputs"] = input.stem_hashes();
@@ -96,12 +118,10 @@ CommittedStage commit_stage(StemDirWriter& out, const Manifest& input, nlohmann:
   provenance["stems"] = stems;
   provenance["elapsed_s"] = elapsed_s;
   m.history.push_back(std::move(provenance));
-  CommittedStage c;
-  c.output = out.commit();
+  report.output = out.commit();
   nlohmann::json summary = nlohmann::json::object();
   for (const auto& [name, sj] : stems.items()) summary[name] = sj.value("result", "unprocessed");
-  c.record = {{"output", c.output.string()}, {"stems", summary}};
-  return c;
+  report.record = {{"output", report.output.string()}, {"stems", summary}};
 }
 
 }  // namespace rz::stems

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "rz/progress.hpp"
+#include "rz/stems/process.hpp"
+#include "rz/stems/stem_dir.hpp"
 
 namespace rz::cli {
 
@@ -29,6 +31,8 @@ class Context {
   const std::vector<std::string>& inputs() const { return inputs_; }
   // Exactly one input (UsageError otherwise).
   std::filesystem::path input() const;
+  // input() opened as a stem directory, its hashes checked with --verify.
+  stems::StemDir input_stem_dir() const;
   // -o when given, else `fallback`.
   std::filesystem::path output_or(const std::filesystem::path& fallback) const;
   bool has_output() const { return !output_.empty(); }
@@ -96,6 +100,10 @@ class Tool {
 };
 
 // libsndfile, libsamplerate and libebur128 versions, for --version.
+// A stem-rewriting stage's report as the tool's result: its warnings and notes on stderr, its
+// output path and --json record.
+Result stage_result(const Context& ctx, const stems::StageReport& report);
+
 // Comma-separated list options ("--stems vocals,drums --stems bass") flattened, empties dropped.
 std::vector<std::string> split_list(const std::vector<std::string>& items);
 

@@ -13,6 +13,7 @@
 
 #include "rz/dsp/wpe.hpp"
 #include "rz/progress.hpp"
+#include "rz/stems/process.hpp"
 #include "rz/stems/stem_dir.hpp"
 
 namespace rz::dereverb {
@@ -24,12 +25,7 @@ struct Options {
   nlohmann::json to_json() const;
 };
 
-struct Report {
-  std::filesystem::path output;
-  std::vector<std::string> warnings;
-  std::vector<std::string> notes;  // one line per stem: T60 before and after
-  nlohmann::json record;
-};
+using Report = stems::StageReport;
 
 Report dereverb(const stems::StemDir& in, const std::filesystem::path& output, bool force,
                 const Options& options, const nlohmann::json& provenance,

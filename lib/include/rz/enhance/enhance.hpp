@@ -26,6 +26,7 @@
 
 #include "rz/enhance/chain.hpp"
 #include "rz/progress.hpp"
+#include "rz/stems/process.hpp"
 #include "rz/stems/stem_dir.hpp"
 
 namespace rz::enhance {
@@ -57,12 +58,7 @@ struct Options {
 // The chain a stem would get with these options (defaults, preset, config, --only, intensity).
 ChainParams resolve_chain(const std::string& stem, const Options& options);
 
-struct Report {
-  std::filesystem::path output;
-  std::vector<std::string> warnings;
-  std::vector<std::string> notes;  // one line per stem: what ran, what was rolled back
-  nlohmann::json record;
-};
+using Report = stems::StageReport;
 
 Report enhance(const stems::StemDir& in, const std::filesystem::path& output, bool force,
                const Options& options, const nlohmann::json& provenance, const Progress& progress);

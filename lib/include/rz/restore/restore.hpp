@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "rz/progress.hpp"
+#include "rz/stems/process.hpp"
 #include "rz/stems/stem_dir.hpp"
 
 namespace rz::restore {
@@ -39,12 +40,7 @@ struct Options {
   nlohmann::json to_json() const;
 };
 
-struct Report {
-  std::filesystem::path output;
-  std::vector<std::string> warnings;
-  std::vector<std::string> notes;  // one line per stem: what ran
-  nlohmann::json record;
-};
+using Report = stems::StageReport;
 
 Report restore(const stems::StemDir& in, const std::filesystem::path& output, bool force,
                const Options& options, const nlohmann::json& provenance, const Progress& progress);

@@ -39,16 +39,26 @@ ProcessedFile process_file(const std::filesystem::path& src, const std::filesyst
                            const std::vector<dsp::Processor*>& chain, const BlockObserver& observer,
                            const std::string& stage, const Progress& progress);
 
-// The end of a stem-rewriting stage: carries the input's manifest over (Manifest::inherit),
-// appends this run's history entry (`provenance` plus inputs, `parameters`, the per-stem records
-// `stems` and `elapsed_s`), commits `out`, and returns the --json record: {"output": path,
-// "stems": {name: each record's "result", "unprocessed" when absent}}.
-struct CommittedStage {
+// Reads `src` block by block, handing each block (interleaved, `frames` frames) to `on_block`;
+// checks for interruption and reports progress as `stage`. Returns the frames read.
+int64_t scan_file(const std::filesystem::path& src,
+                  const std::function<void(const float* block, size_t frames)>& on_block,
+                  const std::string& stage, const Progress& progress);
+
+// What a stem-rewriting stage hands its tool: the output, lines for stderr and the --json record.
+struct StageReport {
   std::filesystem::path output;
+  std::vector<std::string> warnings;
+  std::vector<std::string> notes;  // one line per stem: what was done
   nlohmann::json record;
 };
-CommittedStage commit_stage(StemDirWriter& out, const Manifest& input, nlohmann::json provenance,
-                            const nlohmann::json& parameters, const nlohmann::json& stems,
-                            double elapsed_s);
+
+// The end of a stem-rewriting stage: carries the input's manifest over (Manifest::inherit),
+// appends this run's history entry (`provenance` plus inputs, `parameters`, the per-stem records
+// `stems` and `elapsed_s`), commits `out`, and sets report.output and report.record, the --json
+// record {"output": path, "stems": {name: each record's "result", "unprocessed" when absent}}.
+void commit_stage(StemDirWriter& out, const Manifest& input, nlohmann::json provenance,
+                  const nlohmann::json& parameters, const nlohmann::json& stems, double elapsed_s,
+                  StageReport& report);
 
 }  // namespace rz::stems
