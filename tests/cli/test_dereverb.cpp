@@ -130,6 +130,10 @@ TEST_CASE("dereverb: strength 0 and wet 0 copy bit for bit, bad options are refu
            {"in", "--wet", "-1", "-o", "bad"},
            {"in", "--taps", "-3", "-o", "bad"},
            {"in", "--iterations", "0", "-o", "bad"},
+           {"in", "--delay", "0", "-o", "bad"},
+           {"in", "--block", "0.1", "-o", "bad"},
+           {"in", "--tonal-max-cut", "-1", "-o", "bad"},
+           {"in", "--threads", "0", "-o", "bad"},
            {"in", "--stems", "vocals", "-o", "bad"}}) {
     const auto r = run("rz-dereverb", args, in_dir(tmp.path()));
     INFO(r.describe());
@@ -137,4 +141,30 @@ TEST_CASE("dereverb: strength 0 and wet 0 copy bit for bit, bad options are refu
     CHECK_FALSE(fs::exists(tmp / "bad"));
   }
   CHECK(rz::cli_test::snapshot(tmp / "in") == before);
+}
+
+TEST_CASE("dereverb: the thread count does not change the output; the options reach WPE",
+          "[cli][dereverb]") {
+  rz::test::TempDir tmp;
+  simulate(tmp.path(), Source{"drums", "audio/drums/break12.wav", 0, 3, false}, "medium-room1");
+  // Every bin is solved on its own, so how the bins are shared out among threads cannot matter.
+  run_ok("rz-dereverb", {"in", "-o", "one", "--threads", "1"}, in_dir(tmp.path()));
+  run_ok("rz-dereverb", {"in", "-o", "three", "--threads", "3"}, in_dir(tmp.path()));
+  const json one = read_json(tmp / "one" / rz::stems::kManifestFile);
+  const json three = read_json(tmp / "three" / rz::stems::kManifestFile);
+  CHECK(one.at("stems").at(0).at("sha256") == three.at("stems").at(0).at("sha256"));
+  // The settings given are the settings recorded, and they change the result.
+  run_ok("rz-dereverb",
+         {"in", "-o", "set", "--taps", "6", "--delay", "2", "--iterations", "3", "--block", "2",
+          "--tonal-max-cut", "6"},
+         in_dir(tmp.path()));
+  const json set = read_json(tmp / "set" / rz::stems::kManifestFile);
+  const json& w = set.at("history").back().at("parameters").at("wpe");
+  CHECK(w.at("taps") == 6);
+  CHECK(w.at("delay_frames") == 2);
+  CHECK(w.at("iterations") == 3);
+  CHECK(w.at("block_s") == 2.0);
+  CHECK(w.at("tonal_max_reduction_db") == 6.0);
+  CHECK(set.at("history").back().at("stems").at("mix").at("taps") == 6);
+  CHECK(set.at("stems").at(0).at("sha256") != one.at("stems").at(0).at("sha256"));
 }

@@ -411,6 +411,11 @@ TEST_CASE("rz-phone-sim: refusals exit 2 (usage) or 1 (input) in one line and le
       {in, "-o", (tmp / "out.flac").string()},  // not a WAV
       {in, "-o", out, "--reference", out},      // the same file twice
       {in, "-o", out, "--agc-target", "-10"},   // without --agc
+      {in, "-o", out, "--clip", "-3", "--clip-ratio", "0.02"},  // two clip rules
+      {in, "-o", out, "--clip-ratio", "0.9"},                   // out of range
+      {in, "-o", out, "--reference", (tmp / "ref.wav").string(), "--reference-early", "50"},
+      {in, "-o", out, "--band", "0:8000", "--band-lowpass-order", "7"},  // not offered
+      {in, "-o", out, "--band-lowpass-order", "16"},                      // without --band
   };
   for (const auto& args : usage) {
     const RunResult r = run("rz-phone-sim", args);
