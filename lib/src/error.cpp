@@ -25,6 +25,15 @@ std::string fixed(double value, int digits) {
   return buf;
 }
 
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string s;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) s += separator;
+    s += items[i];
+  }
+  return s;
+}
+
 void request_interrupt() noexcept { g_interrupt.store(true, std::memory_order_relaxed); }
 bool interrupt_requested() noexcept { return g_interrupt.load(std::memory_order_relaxed); }
 void throw_if_interrupted() {

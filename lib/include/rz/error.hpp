@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rz {
 
@@ -21,6 +22,9 @@ std::string describe(std::string_view what, std::string_view subject, std::strin
 
 // A number with `digits` decimals, for messages ("-14.02").
 std::string fixed(double value, int digits = 2);
+
+// The items with `separator` between them, for messages ("declip, highs").
+std::string join(const std::vector<std::string>& items, std::string_view separator);
 
 class Error : public std::runtime_error {
  public:

@@ -646,12 +646,6 @@ json attempt_json(const Attempt& a) {
   return j;
 }
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
-  return s;
-}
-
 dsp::NoiseProfile load_noise_profile(const std::string& path, int rate) {
   audio::require_regular_file(path);
   audio::DecodedFile file(path, audio::DecodeOptions{});

@@ -34,12 +34,6 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
-  return s;
-}
-
 json analysis_summary(const metrics::Analysis& a) {
   return {{"bandwidth_hz", a.bandwidth_hz},
           {"band_limited", a.band_limited},
