@@ -17,6 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "rz/io/temp.hpp"
 #include "rz/stems/manifest.hpp"
 #include "rz/stems/sha256.hpp"
 #include "test_support.hpp"
@@ -214,7 +215,7 @@ std::vector<std::string> list_dir(const fs::path& dir) {
 std::vector<std::string> temp_entries(const fs::path& dir) {
   std::vector<std::string> names;
   for (const auto& n : list_dir(dir)) {
-    if (n.size() > 1 && n[0] == '.' && n.find(".tmp-") != std::string::npos) names.push_back(n);
+    if (rz::io::is_temp_name(n)) names.push_back(n);
   }
   return names;
 }

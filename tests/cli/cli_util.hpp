@@ -59,7 +59,7 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
 
 // Names of the entries directly inside `dir` (hidden ones included), sorted.
 std::vector<std::string> list_dir(const std::filesystem::path& dir);
-// Entries of `dir` whose names look like a writer's temporary sibling (".NAME.tmp-XXXXXX").
+// Entries of `dir` whose names are a writer's temporary sibling (".NAME.rz-tmp-XXXXXX").
 std::vector<std::string> temp_entries(const std::filesystem::path& dir);
 
 // SHA-256 of every regular file under `path` (recursively; a file maps to itself under ""), plus

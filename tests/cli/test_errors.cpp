@@ -218,11 +218,11 @@ TEST_CASE("rz-mix and rz-master refuse an output location they cannot create", "
 TEST_CASE("an existing output is refused without --force and replaced with it", "[cli]") {
   rz::test::TempDir tmp;
   write_good_wav(tmp / "gig.wav");
-  fs::create_directory(tmp / "gig.ingest");
-  rz::cli_test::write_text(tmp / "gig.ingest" / "keep.txt", "earlier work\n");
-  const auto old = snapshot(tmp / "gig.ingest");
 
-  SECTION("rz-ingest") {
+  SECTION("rz-ingest over an earlier stem directory") {
+    const auto first = run("rz-ingest", {"gig.wav"}, in_dir(tmp.path()));
+    REQUIRE(first.exit_code == 0);
+    const auto old = snapshot(tmp / "gig.ingest");
     const auto r = run("rz-ingest", {"gig.wav"}, in_dir(tmp.path()));
     check_refusal(r, "rz-ingest", rz::kExitFailure);
     CHECK(snapshot(tmp / "gig.ingest") == old);
@@ -235,21 +235,37 @@ TEST_CASE("an existing output is refused without --force and replaced with it", 
     CHECK(list_dir(tmp / "gig.ingest") == Names{"manifest.json", "mix.wav"});
     CHECK(list_dir(tmp.path()) == Names{"gig.ingest", "gig.wav"});  // no aside or temp copy
   }
+  SECTION("--force never replaces a directory that is not a stem directory") {
+    // `rz-mix gig.ingest -o mythesis -f` must not delete someone's folder: only a directory that
+    // holds an rz manifest may be replaced.
+    fs::create_directory(tmp / "gig.ingest");
+    rz::cli_test::write_text(tmp / "gig.ingest" / "keep.txt", "earlier work\n");
+    const auto old = snapshot(tmp / "gig.ingest");
+    for (const bool force : {false, true}) {
+      std::vector<std::string> args = {"gig.wav"};
+      if (force) args.push_back("--force");
+      const auto r = run("rz-ingest", args, in_dir(tmp.path()));
+      INFO(r.describe());
+      check_refusal(r, "rz-ingest", rz::kExitFailure);
+      if (force) CHECK(r.err.find("not a stem directory") != std::string::npos);
+      CHECK(snapshot(tmp / "gig.ingest") == old);
+      CHECK(list_dir(tmp.path()) == Names{"gig.ingest", "gig.wav"});
+    }
+  }
   SECTION("rz-master (audio file and sidecar)") {
     write_two_stems(tmp / "song");
     rz::cli_test::write_text(tmp / "out.flac", "an earlier master\n");
     const auto r = run("rz-master", {"song", "-o", "out.flac"}, in_dir(tmp.path()));
     check_refusal(r, "rz-master", rz::kExitFailure);
     CHECK(rz::cli_test::read_text(tmp / "out.flac") == "an earlier master\n");
-    CHECK(list_dir(tmp.path()) == Names{"gig.ingest", "gig.wav", "out.flac", "song"});
+    CHECK(list_dir(tmp.path()) == Names{"gig.wav", "out.flac", "song"});
 
     const auto f = run("rz-master", {"song", "-o", "out.flac", "-f"}, in_dir(tmp.path()));
     INFO(f.describe());
     REQUIRE(f.exit_code == 0);
     CHECK(f.out == "out.flac\n");
     CHECK(rz::cli_test::read_text(tmp / "out.flac").rfind("fLaC", 0) == 0);
-    CHECK(list_dir(tmp.path()) ==
-          Names{"gig.ingest", "gig.wav", "out.flac", "out.flac.json", "song"});
+    CHECK(list_dir(tmp.path()) == Names{"gig.wav", "out.flac", "out.flac.json", "song"});
   }
 }
 

@@ -187,7 +187,7 @@ TEST_CASE("stems: StemDirWriter destroyed without commit leaves nothing", "[unit
     // Work happens in a hidden sibling, not at the final path.
     CHECK(fs::exists(w.stem_file_path("mix")));
     CHECK(w.stem_file_path("mix").parent_path().parent_path() == tmp.path());
-    CHECK(w.stem_file_path("mix").parent_path().filename().string().rfind(".out.tmp-", 0) == 0);
+    CHECK(w.stem_file_path("mix").parent_path().filename().string().rfind(".out.rz-tmp-", 0) == 0);
     CHECK_FALSE(fs::exists(tmp / "out"));
   }
   CHECK(entries(tmp.path()).empty());

@@ -20,6 +20,10 @@ enum ExitCode : int {
 // "what 'subject': reason", the one-line message format of every rz error.
 std::string describe(std::string_view what, std::string_view subject, std::string_view reason);
 
+// 'text' for messages: at most `max_chars` characters (then "..."), control characters shown as
+// '?', so that the message stays on one line whatever bytes a file or a name holds.
+std::string in_quotes(std::string_view text, size_t max_chars = 80);
+
 // A number with `digits` decimals, for messages ("-14.02").
 std::string fixed(double value, int digits = 2);
 

@@ -3,32 +3,23 @@
 #include "rz/audio/decode.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <csignal>
 #include <vector>
 
 #include "rz/error.hpp"
+#include "rz/io/file.hpp"
 
 namespace fs = std::filesystem;
 
 namespace rz::audio {
-
-void require_regular_file(const fs::path& path) {
-  std::error_code ec;
-  auto st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) throw InputError("cannot open", path.string(), "no such file");
-  if (fs::is_directory(st)) throw InputError("cannot open", path.string(), "is a directory");
-  if (!fs::is_regular_file(st))
-    throw InputError("cannot open", path.string(), "not a regular file");
-  if (fs::file_size(path, ec) == 0) throw InputError("cannot open", path.string(), "file is empty");
-  std::ifstream probe(path, std::ios::binary);
-  if (!probe) throw InputError("cannot open", path.string(), std::strerror(errno));
-}
 
 fs::path find_program(const std::string& program) {
   if (program.find('/') != std::string::npos) {
@@ -49,19 +40,28 @@ fs::path find_program(const std::string& program) {
 
 namespace {
 
-// Runs argv with stdin from /dev/null and stdout/stderr captured into `output`; returns exit
-// status.
+// How often a running ffmpeg is checked for a pending interrupt.
+constexpr int kPollIntervalMs = 100;
+
+// Runs argv with stdin from /dev/null and stdout/stderr captured into `output` (its first 64 kB);
+// returns the exit status, -1 when it could not run or was killed. A signal to this process
+// (rz::request_interrupt) stops the child and throws rz::Interrupted: a long decode answers
+// Ctrl-C and SIGTERM at once.
 int run_capture(const std::vector<std::string>& argv, std::string& output) {
   int pipefd[2];
-  if (pipe(pipefd) != 0) return -1;
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
   pid_t pid = fork();
-  if (pid < 0) return -1;
+  if (pid < 0) {
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return -1;
+  }
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // ffmpeg does not outlive a killed rz
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
     dup2(pipefd[1], 1);
     dup2(pipefd[1], 2);
-    close(pipefd[0]);
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -70,14 +70,27 @@ int run_capture(const std::vector<std::string>& argv, std::string& output) {
   }
   close(pipefd[1]);
   char buf[4096];
-  ssize_t n;
-  while ((n = ::read(pipefd[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0 && output.size() < 65536) output.append(buf, static_cast<size_t>(n));
+  bool interrupted = false;
+  for (;;) {
+    if (interrupt_requested()) {
+      interrupted = true;
+      kill(pid, SIGTERM);
+      break;
+    }
+    pollfd p{pipefd[0], POLLIN, 0};
+    const int ready = poll(&p, 1, kPollIntervalMs);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    const ssize_t n = ::read(pipefd[0], buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (output.size() < 65536) output.append(buf, static_cast<size_t>(n));
   }
   close(pipefd[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (interrupted) throw Interrupted();
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -91,7 +104,7 @@ std::string last_line(const std::string& text) {
 }  // namespace
 
 DecodedFile::DecodedFile(const fs::path& path, const DecodeOptions& options) {
-  require_regular_file(path);
+  io::require_regular_file(path);
   try {
     reader_.emplace(path);
     source_container_ = reader_->info().container;
@@ -108,29 +121,21 @@ DecodedFile::DecodedFile(const fs::path& path, const DecodeOptions& options) {
       throw InputError("cannot decode", path.string(),
                        why + "; for formats libsndfile does not read install ffmpeg");
     }
-    fs::path dir = options.temp_dir.empty() ? fs::temp_directory_path() : options.temp_dir;
-    std::string pattern = (dir / "rz-decode-XXXXXX").string();
-    std::vector<char> name(pattern.begin(), pattern.end());
-    name.push_back('\0');
-    int fd = mkstemp(name.data());
-    if (fd < 0) throw IoError("cannot create", pattern, std::strerror(errno));
-    close(fd);
-    temp_ = fs::path(name.data());
+    const fs::path dir = options.temp_dir.empty() ? fs::temp_directory_path() : options.temp_dir;
+    temp_ = io::LockedTemp::create(dir, "rz-decode", false);
     std::string log;
     int rc = run_capture(
         {ffmpeg.string(), "-nostdin", "-v", "error", "-y", "-i", path.string(), "-vn", "-map",
-         "0:a:0", "-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav", temp_.string()},
+         "0:a:0", "-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav", temp_.path().string()},
         log);
     if (rc != 0) {
-      std::error_code ec;
-      fs::remove(temp_, ec);
-      temp_.clear();
+      temp_.remove();
       std::string why = last_line(log);
       if (why.find("matches no streams") != std::string::npos) why = "no audio stream";
       throw InputError("cannot decode", path.string(),
                        why.empty() ? "ffmpeg could not decode it" : "ffmpeg: " + why);
     }
-    reader_.emplace(temp_);
+    reader_.emplace(temp_.path());
     source_container_ =
         path.extension().string().empty() ? "unknown" : path.extension().string().substr(1);
     source_encoding_ = "ffmpeg";
@@ -138,11 +143,7 @@ DecodedFile::DecodedFile(const fs::path& path, const DecodeOptions& options) {
 }
 
 DecodedFile::~DecodedFile() {
-  reader_.reset();
-  if (!temp_.empty()) {
-    std::error_code ec;
-    fs::remove(temp_, ec);
-  }
+  reader_.reset();  // close it before the temporary goes
 }
 
 }  // namespace rz::audio

@@ -12,6 +12,7 @@
 
 #include "rz/audio/pcm.hpp"
 #include "rz/error.hpp"
+#include "rz/io/file.hpp"
 
 namespace rz::audio {
 
@@ -117,10 +118,22 @@ struct Reader::Handle {
 };
 
 Reader::Reader(const std::filesystem::path& path) : path_(path), handle_(new Handle) {
+  // A FIFO or device is refused before libsndfile opens it (which would block or read forever).
+  io::open_regular(path, nullptr, "cannot decode");
   SF_INFO sfinfo{};
   handle_->file = sf_open(path.c_str(), SFM_READ, &sfinfo);
   if (!handle_->file) {
     throw InputError("cannot decode", path.string(), sf_strerror(nullptr));
+  }
+  if (sfinfo.channels < 1 || sfinfo.channels > kMaxChannels) {
+    throw InputError("cannot decode", path.string(),
+                     "declares " + std::to_string(sfinfo.channels) + " channels (at most " +
+                         std::to_string(kMaxChannels) + ")");
+  }
+  if (sfinfo.samplerate < 1 || sfinfo.samplerate > kMaxSampleRateHz) {
+    throw InputError("cannot decode", path.string(),
+                     "declares a sample rate of " + std::to_string(sfinfo.samplerate) +
+                         " Hz (at most " + std::to_string(kMaxSampleRateHz) + ")");
   }
   info_.sample_rate_hz = sfinfo.samplerate;
   info_.channels = sfinfo.channels;

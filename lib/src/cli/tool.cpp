@@ -15,6 +15,7 @@
 
 #include "rz/audio/file.hpp"
 #include "rz/error.hpp"
+#include "rz/io/json.hpp"
 #include "rz/version.hpp"
 
 namespace fs = std::filesystem;
@@ -71,6 +72,16 @@ std::vector<std::string> read_stdin_inputs() {
   return paths;
 }
 
+// A message on one line whatever a file name in it holds: control characters (a newline in a
+// hostile name, an escape sequence) become '?'.
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return text;
+}
+
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -100,8 +111,39 @@ stems::StemDir Context::input_stem_dir() const {
   return stems::StemDir::open(input(), verify_ ? stems::Verify::kHashes : stems::Verify::kHeaders);
 }
 
+namespace {
+
+// True when `inner` is `outer` or lies below it (both already absolute and normal).
+bool is_within(const fs::path& inner, const fs::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+    if (o->empty()) continue;  // a trailing separator
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+fs::path resolved(const fs::path& p) {
+  std::error_code ec;
+  fs::path r = fs::weakly_canonical(fs::absolute(p, ec), ec);
+  return ec ? fs::absolute(p).lexically_normal() : r;
+}
+
+}  // namespace
+
 fs::path Context::output_or(const fs::path& fallback) const {
-  return output_.empty() ? fallback : fs::path(output_);
+  const fs::path out = output_.empty() ? fallback : fs::path(output_);
+  // Replacing the input, or a directory that holds it, or writing inside it, would destroy the
+  // input (with --force) before the new output is complete.
+  const fs::path o = resolved(out);
+  for (const auto& input : inputs_) {
+    const fs::path i = resolved(input);
+    if (is_within(o, i) || is_within(i, o)) {
+      throw UsageError(describe("bad output", out.string(),
+                                "it is, holds or lies inside the input '" + input + "'"));
+    }
+  }
+  return out;
 }
 
 void Context::error(const std::string& m) const {
@@ -264,7 +306,7 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
         for (const auto& p : result.outputs) list.push_back(p.string());
         record["outputs"] = list;
       }
-      out = record.dump() + "\n";
+      out = io::dump_json(record) + "\n";
     } else if (!result.text.empty()) {
       out = result.text;
     } else {
@@ -278,13 +320,19 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
     return result.exit_code;
   } catch (const Error& e) {
     std::fprintf(stderr, "%s%s: error: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "",
-                 name_.c_str(), e.what());
+                 name_.c_str(), one_line(e.what()).c_str());
     return e.exit_code();
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "%s: error: out of memory\n", name_.c_str());
     return kExitFailure;
+  } catch (const nlohmann::json::exception& e) {
+    // Never expected (outside data is read through io::parse_json and checked getters); if one
+    // slips through, say so without nlohmann's "[json.exception...]" prefix.
+    std::fprintf(stderr, "%s: error: internal error: %s\n", name_.c_str(),
+                 one_line(io::json_reason(e)).c_str());
+    return kExitFailure;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: error: %s\n", name_.c_str(), e.what());
+    std::fprintf(stderr, "%s: error: %s\n", name_.c_str(), one_line(e.what()).c_str());
     return kExitFailure;
   }
 }

@@ -15,6 +15,9 @@
 
 #include "rz/demucs/model_store.hpp"
 #include "rz/error.hpp"
+#include "rz/io/file.hpp"
+#include "rz/io/json.hpp"
+#include "rz/io/temp.hpp"
 #include "rz/stems/sha256.hpp"
 #include "rz/stems/stem_dir.hpp"
 
@@ -31,6 +34,8 @@ constexpr int kVersion = 1;
 // A store() copies a few hundred MB at most; a temporary directory untouched this long belongs to
 // a process that died.
 constexpr auto kStaleAfter = std::chrono::hours(1);
+// entry.json lists a few files and the separation's settings: a few kB.
+constexpr size_t kMaxEntryBytes = size_t{1} << 20;
 
 // Keys become directory names: keep them to one plain, visible path component.
 bool valid_key(const std::string& key) {
@@ -43,29 +48,21 @@ bool valid_key(const std::string& key) {
   return true;
 }
 
-// A hidden directory `<root>/.<key>.<tag>-XXXXXX`, created empty (mkdtemp).
-fs::path make_hidden_dir(const fs::path& root, const std::string& key, const char* tag) {
-  std::string pattern = (root / ("." + key + "." + tag + "-XXXXXX")).string();
-  std::vector<char> name(pattern.begin(), pattern.end());
-  name.push_back('\0');
-  if (!mkdtemp(name.data())) throw IoError("cannot create", pattern, std::strerror(errno));
-  // mkdtemp makes it 0700; entries are shared like any cache file under the user's umask.
-  const mode_t mask = umask(0);
-  umask(mask);
-  chmod(name.data(), 0777 & ~mask);
-  return fs::path(name.data());
-}
-
-bool is_hidden_work_dir(const std::string& name) {
-  return name.size() > 1 && name[0] == '.' &&
+// Work directories of earlier versions (".<key>.tmp-XXXXXX", ".<key>.old-XXXXXX", unlocked):
+// removed once they are an hour old.
+bool is_legacy_work_dir(const std::string& name) {
+  return name.size() > 1 && name[0] == '.' && !io::is_temp_name(name) &&
          (name.find(".tmp-") != std::string::npos || name.find(".old-") != std::string::npos);
 }
 
+// The leftovers of killed processes: locked temporaries nobody holds (io::remove_stale_temps) at
+// once, and unlocked work directories of earlier versions after an hour.
 void remove_stale_work_dirs(const fs::path& root) {
+  io::remove_stale_temps(root);
   std::error_code ec;
   const auto now = fs::file_time_type::clock::now();
   for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
-    if (!is_hidden_work_dir(it->path().filename().string())) continue;
+    if (!is_legacy_work_dir(it->path().filename().string())) continue;
     std::error_code ec2;
     const auto t = fs::last_write_time(it->path(), ec2);
     if (!ec2 && now - t > kStaleAfter) fs::remove_all(it->path(), ec2);
@@ -79,21 +76,6 @@ void fsync_dir(const fs::path& dir) {
   fsync(fd);
   ::close(fd);
 }
-
-// Removes a directory tree on scope exit unless released.
-class RemoveOnExit {
- public:
-  explicit RemoveOnExit(fs::path p) : path_(std::move(p)) {}
-  ~RemoveOnExit() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  RemoveOnExit(const RemoveOnExit&) = delete;
-  RemoveOnExit& operator=(const RemoveOnExit&) = delete;
-
- private:
-  fs::path path_;
-};
 
 // Builds the complete entry for `key` in `temp`: the files, then entry.json last.
 void build_entry(const fs::path& temp, const std::string& key, const std::vector<fs::path>& files,
@@ -122,34 +104,30 @@ void build_entry(const fs::path& temp, const std::string& key, const std::vector
   }
   json entry = {
       {"schema", kSchema}, {"version", kVersion}, {"key", key}, {"meta", meta}, {"files", listed}};
-  stems::write_text_file(temp / kEntryFile, entry.dump(2) + "\n");
+  stems::write_text_file(temp / kEntryFile, io::dump_json(entry, 2) + "\n");
   fsync_dir(temp);
 }
 
 // Moves `temp` to `final_path`. When `final_path` exists: keep it if it is complete (another
-// process won the race), else move the broken one aside and retry once.
-bool publish(const SeparationCache& cache, const std::string& key, const fs::path& temp,
+// process won the race), else discard the broken one and retry once.
+bool publish(const SeparationCache& cache, const std::string& key, io::LockedTemp& temp,
              const fs::path& final_path) {
   std::error_code ec;
-  fs::rename(temp, final_path, ec);
-  if (!ec) return true;
+  fs::rename(temp.path(), final_path, ec);
+  if (!ec) {
+    temp.keep();
+    return true;
+  }
   if (ec != std::errc::directory_not_empty && ec != std::errc::file_exists) {
     throw IoError("cannot publish cache entry", final_path.string(), ec.message());
   }
   if (cache.lookup(key)) return true;  // theirs is complete: ours is discarded by the caller
-  // A broken entry (files deleted by hand, say): swap it for an empty hidden directory, which
-  // rename() may replace, then delete it out of the way of readers.
-  const fs::path aside = make_hidden_dir(final_path.parent_path(), key, "old");
-  fs::rename(final_path, aside, ec);
-  if (ec && ec != std::errc::no_such_file_or_directory) {
-    std::error_code ignore;
-    fs::remove_all(aside, ignore);
-    throw IoError("cannot replace broken cache entry", final_path.string(), ec.message());
+  cache.discard(key);                   // a broken entry (files deleted by hand, say)
+  fs::rename(temp.path(), final_path, ec);
+  if (!ec) {
+    temp.keep();
+    return true;
   }
-  std::error_code ignore;
-  fs::remove_all(aside, ignore);
-  fs::rename(temp, final_path, ec);
-  if (!ec) return true;
   if (cache.lookup(key)) return true;  // someone else replaced it meanwhile
   throw IoError("cannot publish cache entry", final_path.string(), ec.message());
 }
@@ -161,36 +139,63 @@ fs::path default_cache_dir() { return xdg_dir("XDG_CACHE_HOME", ".cache", "rz/se
 SeparationCache::SeparationCache(fs::path root) : root_(std::move(root)) {}
 
 std::string SeparationCache::key(const json& identity) {
-  const std::string text = identity.dump();
+  const std::string text = io::dump_json(identity);
   stems::Sha256 sha;
   sha.update(text.data(), text.size());
   return sha.hex_digest();
 }
 
-std::optional<fs::path> SeparationCache::lookup(const std::string& key) const {
+std::optional<CacheHit> SeparationCache::find(const std::string& key) const {
   if (!valid_key(key)) return std::nullopt;
   const fs::path dir = root_ / key;
   try {
-    std::ifstream in(dir / kEntryFile);
-    if (!in) return std::nullopt;
-    const json entry = json::parse(in);
-    if (entry.value("schema", "") != kSchema || entry.value("version", 0) != kVersion ||
-        entry.value("key", "") != key || !entry.contains("files") || !entry["files"].is_array()) {
+    // Unreadable, oversized, malformed or incomplete: a miss, never an error.
+    const json entry = io::read_json_file(dir / kEntryFile, kMaxEntryBytes, "cache entry",
+                                          "bad cache entry");
+    if (io::get_checked<std::string>(entry, "schema") != std::string(kSchema) ||
+        io::get_checked<int>(entry, "version") != kVersion ||
+        io::get_checked<std::string>(entry, "key") != key || !entry.contains("files") ||
+        !entry["files"].is_array()) {
       return std::nullopt;
     }
+    CacheHit hit;
+    hit.dir = dir;
+    hit.meta = entry.value("meta", json());
     for (const auto& f : entry["files"]) {
-      const std::string name = f.at("name").get<std::string>();
-      const uint64_t bytes = f.at("bytes").get<uint64_t>();
-      if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+      const auto name = io::get_checked<std::string>(f, "name");
+      const auto bytes = io::get_checked<uint64_t>(f, "bytes");
+      const auto sha = io::get_checked<std::string>(f, "sha256");
+      if (!name || !bytes || !sha || !io::unsafe_component_reason(*name).empty()) {
         return std::nullopt;
       }
       std::error_code ec;
-      const fs::path p = dir / name;
-      if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) != bytes || ec) return std::nullopt;
+      const fs::path p = dir / *name;
+      if (!fs::is_regular_file(fs::symlink_status(p, ec)) || fs::file_size(p, ec) != *bytes || ec)
+        return std::nullopt;
+      hit.sha256[*name] = *sha;
     }
-    return dir;
-  } catch (const std::exception&) {
-    return std::nullopt;  // unreadable or malformed entry.json: a miss, never an error
+    return hit;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<fs::path> SeparationCache::lookup(const std::string& key) const {
+  auto hit = find(key);
+  if (!hit) return std::nullopt;
+  return hit->dir;
+}
+
+void SeparationCache::discard(const std::string& key) const {
+  if (!valid_key(key)) return;
+  // Swap the entry for an empty locked temporary (a rename is atomic for concurrent readers),
+  // then delete it out of their way; a killed process leaves the temporary to the next one.
+  try {
+    io::LockedTemp aside = io::LockedTemp::create(root_, key, true);
+    std::error_code ec;
+    fs::rename(root_ / key, aside.path(), ec);
+  } catch (const Error&) {
+    // Nothing to discard, or no way to: the caller's next step fails or misses on its own.
   }
 }
 
@@ -204,9 +209,8 @@ bool SeparationCache::store(const std::string& key, const std::vector<fs::path>&
     if (ec) throw IoError("cannot create cache", root_.string(), ec.message());
     remove_stale_work_dirs(root_);
 
-    const fs::path temp = make_hidden_dir(root_, key, "tmp");
-    RemoveOnExit cleanup(temp);  // after a successful rename it no longer exists: a no-op
-    build_entry(temp, key, files, meta);
+    io::LockedTemp temp = io::LockedTemp::create(root_, key, true);
+    build_entry(temp.path(), key, files, meta);
     return publish(*this, key, temp, root_ / key);
   } catch (const std::exception& e) {
     if (why_not) *why_not = e.what();

@@ -22,6 +22,8 @@
 #include <unordered_map>
 
 #include "rz/error.hpp"
+#include "rz/io/file.hpp"
+#include "rz/io/json.hpp"
 #include "rz/stems/sha256.hpp"
 
 namespace fs = std::filesystem;
@@ -38,6 +40,27 @@ constexpr const char* kBadBag = "bad model bag";
 constexpr int64_t kMaxTensorElements = int64_t{1} << 31;
 // Deeper nesting than this in kwargs is corrupt (or a reference cycle).
 constexpr int kMaxJsonDepth = 64;
+// Values a pickle may expand to when converted to JSON. The memo lets a pickle refer to one list
+// many times, so 30 levels of [L, L] in 58 kB would expand to 2^30 values; real kwargs hold
+// about 50.
+constexpr int64_t kMaxJsonValues = int64_t{1} << 20;
+// What all tensors of `state` may hold together, in elements per byte of the file. A tensor that
+// owns its storage has at most file bytes / 2 elements (fp16); views that share one storage
+// (tied weights) may count it twice. Stride-0 views that repeat one element billions of times
+// cannot pass.
+constexpr int64_t kMaxStateElementsPerFileByte = 1;
+// Storage bytes all tensors together may read: each storage about once (views of one storage
+// read it again), plus an allowance for small files.
+constexpr uint64_t kStorageReadsPerFile = 4;
+constexpr uint64_t kStorageReadAllowance = uint64_t{64} << 20;
+// Pickle opcodes between two checks for a pending interrupt.
+constexpr size_t kOpsPerInterruptCheck = size_t{1} << 16;
+// A bag YAML file is a few lines; nested flow lists deeper than this are not a bag.
+constexpr size_t kMaxBagBytes = size_t{1} << 20;
+constexpr int kMaxYamlDepth = 16;
+// Bag weights mix the members' estimates (out = sum w * est / sum w): demucs' own are 0 or 1.
+// Larger ones only overflow the sum.
+constexpr double kMaxBagWeight = 1000.0;
 
 [[noreturn]] void bad_checkpoint(const fs::path& path, const std::string& reason) {
   throw InputError(kBadCheckpoint, path.string(), reason);
@@ -50,35 +73,13 @@ uint32_t le32(const uint8_t* p) {
 }
 uint64_t le64(const uint8_t* p) { return le32(p) | (static_cast<uint64_t>(le32(p + 4)) << 32); }
 
-// 'text' for messages, which must stay on one line whatever bytes a corrupt file holds.
-std::string in_quotes(const std::string& s) {
-  constexpr size_t kMaxChars = 80;
-  std::string out = "'";
-  for (size_t i = 0; i < s.size() && i < kMaxChars; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    out += c < 0x20 || c == 0x7f ? '?' : s[i];
-  }
-  return out + (s.size() > kMaxChars ? "...'" : "'");
-}
-
 // ---------------------------------------------------------------------------------------------
 // File access by offset, so that an 84 MB checkpoint is never held in memory whole.
 
 class File {
  public:
-  explicit File(const fs::path& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw InputError("cannot read", path.string(), std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd_);
-      throw InputError("cannot read", path.string(), "not a regular file");
-    }
-    size_ = static_cast<uint64_t>(st.st_size);
-  }
-  ~File() { ::close(fd_); }
-  File(const File&) = delete;
-  File& operator=(const File&) = delete;
+  // A FIFO or device in the checkpoint's place is refused without blocking (io::open_regular).
+  explicit File(const fs::path& path) : path_(path), fd_(io::open_regular(path, &size_)) {}
 
   uint64_t size() const { return size_; }
   const fs::path& path() const { return path_; }
@@ -86,22 +87,14 @@ class File {
   // Exactly `bytes` at `offset`. The zip reader checks ranges first, so a short read means the
   // file changed underneath.
   void read_at(uint64_t offset, void* dst, size_t bytes) const {
-    auto* out = static_cast<uint8_t*>(dst);
-    while (bytes > 0) {
-      const ssize_t got = ::pread(fd_, out, bytes, static_cast<off_t>(offset));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) throw InputError("cannot read", path_.string(), std::strerror(errno));
-      if (got == 0) bad_checkpoint(path_, "truncated file (read past its end)");
-      out += got;
-      offset += static_cast<uint64_t>(got);
-      bytes -= static_cast<size_t>(got);
-    }
+    if (!io::read_at(fd_.get(), offset, dst, bytes, path_))
+      bad_checkpoint(path_, "truncated file (read past its end)");
   }
 
  private:
   fs::path path_;
-  int fd_ = -1;
   uint64_t size_ = 0;
+  io::Fd fd_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +264,8 @@ class ZipArchive {
     return first_name_.substr(0, slash);
   }
 
+  uint64_t file_size() const { return file_.size(); }
+
   const ZipEntry* find(const std::string& name) const {
     auto it = entries_.find(name);
     return it == entries_.end() ? nullptr : &it->second;
@@ -403,7 +398,8 @@ class Unpickler {
       : p_(bytes.data()), size_(bytes.size()), path_(path) {}
 
   Object* load() {
-    while (true) {
+    for (size_t ops = 0;; ++ops) {
+      if (ops % kOpsPerInterruptCheck == 0) throw_if_interrupted();
       op_pos_ = pos_;
       const uint8_t op = u8();
       switch (op) {
@@ -916,9 +912,15 @@ const Object* dict_get(const Object* dict, const std::string& key) {
   bad_checkpoint(path, "unsupported pickle global " + in_quotes(o->text) + " in " + where);
 }
 
+// Converts `o` to JSON; `budget` counts down the values it may still produce (kMaxJsonValues).
 nlohmann::json to_json(const Object* o, const std::string& where, const fs::path& path,
-                       int depth = 0) {
+                       int64_t& budget, int depth = 0) {
   if (depth > kMaxJsonDepth) bad_checkpoint(path, where + " is nested too deeply");
+  if (--budget < 0) {
+    bad_checkpoint(path, where + " expands to more than " + std::to_string(kMaxJsonValues) +
+                             " values (shared references repeated)");
+  }
+  if ((budget & 0xffff) == 0) throw_if_interrupted();
   switch (o->kind) {
     case Kind::kNone:
       return nullptr;
@@ -934,7 +936,8 @@ nlohmann::json to_json(const Object* o, const std::string& where, const fs::path
     case Kind::kTuple: {
       nlohmann::json a = nlohmann::json::array();
       for (size_t i = 0; i < o->items.size(); ++i) {
-        a.push_back(to_json(o->items[i], where + "[" + std::to_string(i) + "]", path, depth + 1));
+        a.push_back(
+            to_json(o->items[i], where + "[" + std::to_string(i) + "]", path, budget, depth + 1));
       }
       return a;
     }
@@ -944,7 +947,7 @@ nlohmann::json to_json(const Object* o, const std::string& where, const fs::path
         if (k->kind != Kind::kString) {
           bad_checkpoint(path, where + " has a " + kind_name(k->kind) + " key");
         }
-        d[k->text] = to_json(v, where + "[" + in_quotes(k->text) + "]", path, depth + 1);
+        d[k->text] = to_json(v, where + "[" + in_quotes(k->text) + "]", path, budget, depth + 1);
       }
       return d;
     }
@@ -1084,11 +1087,25 @@ class TensorLoader {
       }
     }
     if (count == 0) return out;
+    if (static_cast<uint64_t>(count) > numel) {
+      // More elements than the storage holds: stride 0 or overlapping strides repeat elements,
+      // which no module's parameter does (and which would turn a small file into gigabytes).
+      fail(where + " has " + std::to_string(count) + " elements but its storage " +
+           in_quotes(storage->text) + " holds " + std::to_string(numel) +
+           " (a view that repeats elements)");
+    }
     if (static_cast<uint64_t>(last) >= numel) {
       fail(where + " reaches past the end of storage " + in_quotes(storage->text) + " (element " +
            std::to_string(last) + " of " + std::to_string(numel) + ")");
     }
 
+    // Each tensor reads its whole storage: views of one large storage, repeated, could make a
+    // small file cost hours of reading.
+    bytes_read_ += entry->size;
+    if (bytes_read_ > kStorageReadsPerFile * zip_.file_size() + kStorageReadAllowance) {
+      fail("its tensors read their storages more than " +
+           std::to_string(kStorageReadsPerFile) + " times over (at " + where + ")");
+    }
     zip_.read(entry_name, *entry, &raw_);
     std::vector<float> values = widen(raw_, *type, big_endian_);
     if (is_contiguous(*t)) {
@@ -1135,6 +1152,7 @@ class TensorLoader {
   std::string root_;
   bool big_endian_ = false;
   std::vector<uint8_t> raw_;  // reused between storages
+  uint64_t bytes_read_ = 0;
 };
 
 bool is_lower_hex(const std::string& s) {
@@ -1214,23 +1232,35 @@ Checkpoint read_checkpoint(const fs::path& path) {
   if (args->kind != Kind::kTuple && args->kind != Kind::kList) {
     bad_checkpoint(path, "'args' is not a tuple");
   }
-  ck.args = to_json(args, "args", path);
+  int64_t budget = kMaxJsonValues;
+  ck.args = to_json(args, "args", path, budget);
   const Object* kwargs = require("kwargs");
   if (kwargs->kind != Kind::kDict) bad_checkpoint(path, "'kwargs' is not a dict");
-  ck.kwargs = to_json(kwargs, "kwargs", path);
+  ck.kwargs = to_json(kwargs, "kwargs", path, budget);
 
   const Object* state = require("state");
   if (state->kind != Kind::kDict) bad_checkpoint(path, "'state' is not a dict");
   TensorLoader loader(zip, path);
   ck.state.reserve(state->entries.size());
+  const int64_t max_elements =
+      static_cast<int64_t>(std::min<uint64_t>(file.size(), uint64_t{1} << 40)) *
+      kMaxStateElementsPerFileByte;
+  int64_t elements = 0;
   for (const auto& [k, v] : state->entries) {
+    throw_if_interrupted();
     if (k->kind != Kind::kString) bad_checkpoint(path, "'state' has a non-string key");
     const std::string where = "state[" + in_quotes(k->text) + "]";
     if (v->kind == Kind::kOpaque || v->kind == Kind::kGlobal) refuse_unsupported(v, where, path);
     if (v->kind != Kind::kTensor) {
       bad_checkpoint(path, where + " is not a tensor (" + kind_name(v->kind) + ")");
     }
-    ck.state.emplace_back(k->text, loader.load(v, where));
+    Tensor t = loader.load(v, where);
+    elements += t.numel();
+    if (elements > max_elements) {
+      bad_checkpoint(path, "'state' holds more elements than a file of " +
+                               std::to_string(file.size()) + " bytes can (at " + where + ")");
+    }
+    ck.state.emplace_back(k->text, std::move(t));
   }
   return ck;
 }
@@ -1392,7 +1422,10 @@ class BagParser {
     return list;
   }
 
-  YamlNode parse_flow() {
+  YamlNode parse_flow(int depth = 1) {
+    if (depth > kMaxYamlDepth) {
+      fail("lists nested deeper than " + std::to_string(kMaxYamlDepth) + " levels");
+    }
     YamlNode list;
     list.is_list = true;
     list.line = line_;
@@ -1404,7 +1437,7 @@ class BagParser {
         ++pos_;
         return list;
       }
-      list.items.push_back(s_[pos_] == '[' ? parse_flow() : parse_scalar(true));
+      list.items.push_back(s_[pos_] == '[' ? parse_flow(depth + 1) : parse_scalar(true));
       skip_flow_space();
       if (pos_ >= s_.size()) fail("unterminated '['");
       if (s_[pos_] == ',') {
@@ -1479,7 +1512,13 @@ class BagParser {
       out.emplace_back();
       for (const YamlNode& w : row.items) {
         if (w.is_list) fail("'weights' must be a list of lists of numbers");
-        out.back().push_back(number(w));
+        const double x = number(w);
+        if (!(x >= 0 && x <= kMaxBagWeight)) {
+          throw InputError(kBadBag, path_.string(),
+                           "line " + std::to_string(w.line) + ": weight " + in_quotes(w.scalar) +
+                               " is outside 0.." + fixed(kMaxBagWeight, 0));
+        }
+        out.back().push_back(x);
       }
     }
     return out;
@@ -1508,13 +1547,11 @@ class BagParser {
 
 }  // namespace
 
+Bag parse_bag(std::string text, const fs::path& path) { return BagParser(std::move(text), path).parse(); }
+
 Bag read_bag(const fs::path& yaml) {
-  std::ifstream in(yaml, std::ios::binary);
-  if (!in) throw InputError("cannot read", yaml.string(), std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw InputError("cannot read", yaml.string(), std::strerror(errno));
-  return BagParser(text.str(), yaml).parse();
+  // A FIFO or /dev/zero in the bag's place is refused; a real bag is a few hundred bytes.
+  return parse_bag(io::read_file(yaml, kMaxBagBytes, "model bag", "cannot read"), yaml);
 }
 
 }  // namespace rz::demucs

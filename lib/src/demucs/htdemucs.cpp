@@ -1,10 +1,13 @@
 // HTDemucs in libtorch: a port of demucs/htdemucs.py and the layers it uses (see the header).
 #include "rz/demucs/htdemucs.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "rz/error.hpp"
+#include "rz/io/json.hpp"
+#include "rz/stems/manifest.hpp"
 
 namespace rz::demucs {
 
@@ -49,27 +52,39 @@ HTDemucsConfig HTDemucsConfig::from_kwargs(const nlohmann::json& kw, const std::
       "t_cape_augment",      "t_cape_glob_loc_scale", "t_mask_type",    "t_mask_random_seed",
       "t_sparse_attn_window", "t_global_window",   "t_sparsity",        "t_auto_sparsity",
       "multi_freqs_depth",   "end_iters",          "wiener_iters",      "wiener_residual"};
+  // Checked conversions: a value that does not fit (2^32 + 44100 for an int) is refused, never
+  // narrowed.
   auto as_int = [&](const std::string& k, const nlohmann::json& v) {
-    if (!v.is_number_integer()) bad_kwarg(subject, k, "must be an integer");
-    return v.get<int>();
+    const auto i = io::get_checked<int>(v);
+    if (!i) bad_kwarg(subject, k, "must be an integer that fits in 32 bits");
+    return *i;
   };
   auto as_num = [&](const std::string& k, const nlohmann::json& v) {
-    if (!v.is_number()) bad_kwarg(subject, k, "must be a number");
-    return v.get<double>();
+    const auto d = io::get_checked<double>(v);
+    if (!d) bad_kwarg(subject, k, "must be a finite number");
+    return *d;
   };
   auto as_bool = [&](const std::string& k, const nlohmann::json& v) {
     if (v.is_boolean()) return v.get<bool>();
-    if (v.is_number_integer()) return v.get<int>() != 0;
+    if (v.is_number_integer()) return !(v.get<int64_t>() == 0 && v.get<uint64_t>() == 0);
     bad_kwarg(subject, k, "must be a bool");
   };
   bool have_sources = false;
   for (const auto& [k, v] : kw.items()) {
     if (kIgnored.count(k)) continue;
     if (k == "sources") {
+      // The names become stem names and file names ("<source>.wav") in the output: refused here
+      // unless each is a valid, distinct stem name.
       if (!v.is_array() || v.empty()) bad_kwarg(subject, k, "must be a non-empty list");
+      if (v.size() > stems::kMaxStems) bad_kwarg(subject, k, "lists too many sources");
       for (const auto& s : v) {
         if (!s.is_string()) bad_kwarg(subject, k, "must be a list of names");
-        c.sources.push_back(s.get<std::string>());
+        const std::string name = s.get<std::string>();
+        if (const std::string why = stems::bad_stem_name_reason(name); !why.empty())
+          bad_kwarg(subject, k, "has a source " + in_quotes(name) + " whose name " + why);
+        if (std::find(c.sources.begin(), c.sources.end(), name) != c.sources.end())
+          bad_kwarg(subject, k, "names " + in_quotes(name) + " twice");
+        c.sources.push_back(name);
       }
       have_sources = true;
     } else if (k == "audio_channels") c.audio_channels = as_int(k, v);
@@ -101,7 +116,7 @@ HTDemucsConfig HTDemucsConfig::from_kwargs(const nlohmann::json& kw, const std::
     else if (k == "t_layers") c.t_layers = as_int(k, v);
     else if (k == "t_emb") {
       if (!v.is_string() || v.get<std::string>() != "sin")
-        bad_kwarg(subject, k, "= " + v.dump() + " is not supported (only 'sin')");
+        bad_kwarg(subject, k, "= " + in_quotes(io::dump_json(v)) + " is not supported (only 'sin')");
     } else if (k == "t_hidden_scale") c.t_hidden_scale = as_num(k, v);
     else if (k == "t_heads") c.t_heads = as_int(k, v);
     else if (k == "t_norm_in") c.t_norm_in = as_bool(k, v);
@@ -109,7 +124,7 @@ HTDemucsConfig HTDemucsConfig::from_kwargs(const nlohmann::json& kw, const std::
              k == "t_sparse_cross_attn" || k == "t_sin_random_shift") {
       if (!(v.is_null() || (v.is_boolean() && !v.get<bool>()) ||
             (v.is_number() && v.get<double>() == 0)))
-        bad_kwarg(subject, k, "= " + v.dump() + " is not supported");
+        bad_kwarg(subject, k, "= " + in_quotes(io::dump_json(v)) + " is not supported");
     } else if (k == "t_norm_first") c.t_norm_first = as_bool(k, v);
     else if (k == "t_norm_out") c.t_norm_out = as_bool(k, v);
     else if (k == "t_max_period") c.t_max_period = as_num(k, v);

@@ -48,7 +48,9 @@ const OfficialModel* official_with_member(std::string_view member) {
   return nullptr;
 }
 
-std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
+// Paths and names in messages, whole (up to a page) but on one line.
+constexpr size_t kMaxQuotedChars = 4096;
+std::string path_in_quotes(const std::string& s) { return rz::in_quotes(s, kMaxQuotedChars); }
 
 std::string fetch_hint(std::string_view official_name) {
   return "run scripts/fetch-models.sh " + std::string(official_name) +
@@ -89,7 +91,7 @@ std::optional<fs::path> find_checkpoint(const fs::path& dir, const std::string& 
     for (const auto& f : found) names += (names.empty() ? "" : ", ") + f.filename().string();
     throw InputError(
         "ambiguous model", name,
-        "several checkpoints match in " + in_quotes(dir.string()) + ": " + names + " (keep one)");
+        "several checkpoints match in " + path_in_quotes(dir.string()) + ": " + names + " (keep one)");
   }
   return found.front();
 }
@@ -101,8 +103,8 @@ std::vector<fs::path> find_members(const std::vector<std::string>& members, cons
   for (const auto& member : members) {
     auto p = find_checkpoint(dir, member);
     if (!p) {
-      std::string reason = "member " + in_quotes(member) + " not found in " +
-                           in_quotes(dir.string()) + " (no " + member + "-XXXXXXXX.th)";
+      std::string reason = "member " + path_in_quotes(member) + " not found in " +
+                           path_in_quotes(dir.string()) + " (no " + member + "-XXXXXXXX.th)";
       if (const OfficialModel* o = official_with_member(member))
         reason += "; " + fetch_hint(o->name);
       throw InputError("bad model bag", subject, reason);
@@ -166,14 +168,14 @@ ModelSpec spec_from_official(const OfficialModel& o, const fs::path& model_dir) 
   }
   // "model 'NAME' not found in 'DIR': run ...": the one message a new user meets first.
   if (missing.size() == o.members.size()) {
-    throw InputError("model " + in_quotes(spec.name) + " not found in " +
-                     in_quotes(model_dir.string()) + ": " + fetch_hint(o.name));
+    throw InputError("model " + path_in_quotes(spec.name) + " not found in " +
+                     path_in_quotes(model_dir.string()) + ": " + fetch_hint(o.name));
   }
   if (!missing.empty()) {
     std::string list;
     for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m + "-XXXXXXXX.th";
-    throw InputError("model " + in_quotes(spec.name) + " incomplete in " +
-                     in_quotes(model_dir.string()) + " (no " + list + "): " + fetch_hint(o.name));
+    throw InputError("model " + path_in_quotes(spec.name) + " incomplete in " +
+                     path_in_quotes(model_dir.string()) + " (no " + list + "): " + fetch_hint(o.name));
   }
   if (o.identity_weights) {
     const size_t n = o.members.size();
@@ -232,7 +234,7 @@ ModelSpec resolve_model(const std::string& model, const fs::path& model_dir) {
   for (const auto& n : official_model_names()) names += (names.empty() ? "" : ", ") + n;
   throw InputError("unknown model", model,
                    "no " + model + ".yaml or " + model + "-XXXXXXXX.th in " +
-                       in_quotes(model_dir.string()) + "; official models: " + names);
+                       path_in_quotes(model_dir.string()) + "; official models: " + names);
 }
 
 }  // namespace rz::demucs

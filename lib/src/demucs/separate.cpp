@@ -23,6 +23,7 @@
 #include "rz/demucs/cache.hpp"
 #include "rz/demucs/model_store.hpp"
 #include "rz/error.hpp"
+#include "rz/io/json.hpp"
 #include "rz/metrics/loudness.hpp"
 #include "rz/stems/sha256.hpp"
 #include "rz/version.hpp"
@@ -235,6 +236,42 @@ void check_two_stems(const std::string& name, const std::vector<std::string>& so
   throw UsageError("--two-stems " + name + ": the model's sources are " + list);
 }
 
+// What a cache hit restores, read from the entry's meta with every value checked.
+struct CachedSeparation {
+  std::vector<std::string> sources;
+  json model, plan, metrics;
+  int sample_rate_hz = 0, channels = 0;
+  int64_t frames = 0;
+};
+
+std::optional<CachedSeparation> parse_cached(const json& meta) {
+  if (!meta.is_object() || !meta.contains("sources") || !meta["sources"].is_array())
+    return std::nullopt;
+  CachedSeparation c;
+  for (const auto& s : meta["sources"]) {
+    const auto name = io::get_checked<std::string>(s);
+    if (!name || !stems::bad_stem_name_reason(*name).empty() ||
+        std::find(c.sources.begin(), c.sources.end(), *name) != c.sources.end())
+      return std::nullopt;
+    c.sources.push_back(*name);
+  }
+  const auto rate = io::get_checked<int>(meta, "sample_rate_hz");
+  const auto channels = io::get_checked<int>(meta, "channels");
+  const auto frames = io::get_checked<int64_t>(meta, "frames");
+  if (c.sources.empty() || !rate || !channels || !frames || *rate < 1 ||
+      *rate > audio::kMaxSampleRateHz || *channels < 1 || *channels > audio::kMaxChannels ||
+      *frames < 0)
+    return std::nullopt;
+  c.sample_rate_hz = *rate;
+  c.channels = *channels;
+  c.frames = *frames;
+  c.model = meta.value("model", json::object());
+  c.plan = meta.value("plan", json::object());
+  c.metrics = meta.value("metrics", json::object());
+  if (!c.model.is_object() || !c.plan.is_object() || !c.metrics.is_object()) return std::nullopt;
+  return c;
+}
+
 }  // namespace
 
 void SeparateOptions::validate() const {
@@ -326,64 +363,58 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   int64_t frames = 0;
   std::vector<fs::path> full_files;  // one float WAV per source, in the writer's directory
 
-  std::optional<fs::path> hit;
+  std::optional<CacheHit> hit;
   std::map<std::string, std::string> full_sha;  // stem -> SHA-256 of its file, when known
   json full_metrics = json::object();           // stem -> metrics, when known
-  if (opt.use_cache) hit = cache.lookup(key);
+  if (opt.use_cache) hit = cache.find(key);
   if (hit) {
-    std::ifstream f(*hit / "entry.json");
-    json entry = json::parse(f, nullptr, false);
-    const json meta = entry.is_object() && entry.contains("meta") ? entry["meta"] : json();
-    std::map<std::string, std::string> recorded;
-    if (entry.is_object() && entry.contains("files") && entry["files"].is_array())
-      for (const auto& fe : entry["files"])
-        if (fe.is_object() && fe.contains("name") && fe.contains("sha256"))
-          recorded[fe["name"].get<std::string>()] = fe["sha256"].get<std::string>();
-    if (!meta.is_object() || !meta.contains("sources")) {
-      hit.reset();
-    } else {
-      sources = meta["sources"].get<std::vector<std::string>>();
+    // A cache entry is outside data like any other (another process, a hand edit, a damaged
+    // disk): everything used from it is checked, and anything wrong means "recompute".
+    const std::optional<CachedSeparation> cached = parse_cached(hit->meta);
+    bool damaged = !cached;
+    if (cached) {
+      sources = cached->sources;
       check_two_stems(opt.two_stems, sources);
-      model_json = meta["model"];
-      plan_json = meta["plan"];
-      rate = meta["sample_rate_hz"];
-      channels = meta["channels"];
-      frames = meta["frames"];
-      if (meta.contains("metrics") && meta["metrics"].is_object()) full_metrics = meta["metrics"];
+      model_json = cached->model;
+      plan_json = cached->plan;
+      rate = cached->sample_rate_hz;
+      channels = cached->channels;
+      frames = cached->frames;
+      full_metrics = cached->metrics;
       // Hard-link the cached files into the output (a copy when the cache is on another file
-      // system) and hash them: a file that no longer matches the hash recorded when it was cached
-      // (edited through a link, damaged) makes the entry a miss. Linking instead of copying keeps
-      // a hit on a long recording at the cost of reading it once.
-      const fs::path entry_dir = *hit;
-      bool damaged = false;
+      // system) and hash them: a file that no longer matches the hash recorded when it was
+      // cached (edited through a link, damaged) makes the entry a miss. Linking instead of
+      // copying keeps a hit on a long recording at the cost of reading it once.
       for (const auto& s : sources) {
-        const fs::path src = entry_dir / (s + ".wav");
+        const fs::path src = hit->dir / (s + ".wav");
         const fs::path dst = out.stem_file_path(s);
         std::error_code ec;
         fs::create_hard_link(src, dst, ec);
-        const std::string sha = ec ? stems::copy_file_sha256(src, dst) : stems::sha256_file(dst);
+        std::string sha;
+        try {
+          sha = ec ? stems::copy_file_sha256(src, dst) : stems::sha256_file(dst);
+        } catch (const IoError&) {
+          damaged = true;  // a listed file vanished or is unreadable
+          break;
+        }
         full_files.push_back(dst);
         full_sha[s] = sha;
-        if (recorded[s + ".wav"] != sha) damaged = true;
+        const auto recorded = hit->sha256.find(s + ".wav");
+        if (recorded == hit->sha256.end() || recorded->second != sha) damaged = true;
       }
-      if (!damaged) {
-        rep.cache_hit = true;
-        rep.notes.push_back("separation served from the cache (" + cache_root.string() + "/" +
-                            key.substr(0, 12) + "...; --no-cache recomputes)");
-      } else {
-        rep.warnings.push_back("a cached separation was damaged: recomputing");
-        // Move the entry aside first (a rename is atomic for concurrent readers), then delete it,
-        // so that the fresh result can take its place.
-        std::error_code ec;
-        const fs::path aside = cache_root / (".damaged-" + key + "-" + std::to_string(::getpid()));
-        fs::rename(entry_dir, aside, ec);
-        if (!ec) fs::remove_all(aside, ec);
-        for (const auto& p : full_files) fs::remove(p);
-        hit.reset();
-        full_files.clear();
-        full_sha.clear();
-        full_metrics = json::object();
-      }
+    }
+    if (!damaged) {
+      rep.cache_hit = true;
+      rep.notes.push_back("separation served from the cache (" + cache_root.string() + "/" +
+                          key.substr(0, 12) + "...; --no-cache recomputes)");
+    } else {
+      rep.warnings.push_back("a cached separation was damaged: recomputing");
+      cache.discard(key);  // so that the fresh result can take its place
+      for (const auto& p : full_files) fs::remove(p);
+      hit.reset();
+      full_files.clear();
+      full_sha.clear();
+      full_metrics = json::object();
     }
   }
 
@@ -403,7 +434,7 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
                   {"sample_rate_hz", rate},
                   {"channels", channels},
                   {"training_segment_s", model.max_segment_s}};
-    ModelInput input(stem_file, rate, channels, out.stem_file_path(".input-resampled"), progress);
+    ModelInput input(stem_file, rate, channels, out.scratch_path("input-resampled.wav"), progress);
     frames = input.frames();
     const auto [mean, sd] = input.ref_stats(progress);
     const float fmean = static_cast<float>(mean);
@@ -423,14 +454,28 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
       input.read(start, n, planar);
       for (int64_t i = 0; i < n * channels; ++i) planar[i] = (planar[i] - fmean) / fden;
     };
+    int64_t written = 0;
     auto sink = [&](const float* planar, int64_t n, int64_t stride) {
       inter.resize(static_cast<size_t>(n * channels));
       for (int64_t s = 0; s < S; ++s) {
+        bool finite = true;
         for (int64_t t = 0; t < n; ++t)
-          for (int c = 0; c < channels; ++c)
-            inter[static_cast<size_t>(t * channels + c)] = planar[(s * channels + c) * stride + t];
+          for (int c = 0; c < channels; ++c) {
+            const float v = planar[(s * channels + c) * stride + t];
+            finite = finite && std::isfinite(v);
+            inter[static_cast<size_t>(t * channels + c)] = v;
+          }
+        // Weights that overflow (a hostile or damaged checkpoint, absurd bag weights) give NaN
+        // or infinity: never write them as a separation.
+        if (!finite) {
+          throw InputError(describe("bad model", spec.name,
+                                    "it produced non-finite samples (NaN or infinity) in source '" +
+                                        sources[static_cast<size_t>(s)] + "' near " +
+                                        fixed(static_cast<double>(written) / rate, 1) + " s"));
+        }
         writers[static_cast<size_t>(s)].write(inter.data(), static_cast<size_t>(n));
       }
+      written += n;
     };
     auto on_forward = [&](int64_t done, int64_t total) {
       report(progress, "separate", static_cast<double>(done) / static_cast<double>(total));
@@ -465,7 +510,7 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
     for (size_t i = 0; i < sources.size(); ++i)
       if (i != k) others.push_back(full_files[i]);
     const fs::path tmp_keep = full_files[k];
-    const fs::path moved = out.stem_file_path(".two-stems-" + opt.two_stems);
+    const fs::path moved = out.scratch_path("two-stems-" + opt.two_stems + ".wav");
     fs::rename(tmp_keep, moved);
     {
       audio::Writer wk = out.open_stem(opt.two_stems, rate, channels);

@@ -18,6 +18,7 @@
 #include "rz/dsp/fft.hpp"
 #include "rz/dsp/fir.hpp"
 #include "rz/error.hpp"
+#include "rz/io/file.hpp"
 #include "rz/metrics/analysis.hpp"
 #include "rz/metrics/loudness.hpp"
 #include "rz/stems/process.hpp"
@@ -647,7 +648,7 @@ json attempt_json(const Attempt& a) {
 }
 
 dsp::NoiseProfile load_noise_profile(const std::string& path, int rate) {
-  audio::require_regular_file(path);
+  io::require_regular_file(path);
   audio::DecodedFile file(path, audio::DecodeOptions{});
   audio::Reader& r = file.reader();
   const int ch = r.info().channels;

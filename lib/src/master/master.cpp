@@ -10,6 +10,7 @@
 #include "rz/dsp/biquad.hpp"
 #include "rz/dsp/limiter.hpp"
 #include "rz/error.hpp"
+#include "rz/io/json.hpp"
 #include "rz/metrics/loudness.hpp"
 #include "rz/mix/mix.hpp"
 
@@ -294,7 +295,7 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
       {"schema", "rz-master"},          {"schema_version", 1}, {"file", output.filename().string()},
       {"sample_rate_hz", rate},         {"channels", ch},      {"frames", total},
       {"source", in.manifest().source}, {"history", history}};
-  stems::write_text_file(sidecar.temp_path(), side.dump(2) + "\n");
+  stems::write_text_file(sidecar.temp_path(), io::dump_json(side, 2) + "\n");
   sidecar.commit();
   try {
     file.commit();

@@ -7,6 +7,7 @@
 
 #include "rz/audio/decode.hpp"
 #include "rz/error.hpp"
+#include "rz/io/file.hpp"
 #include "rz/metrics/analysis.hpp"
 #include "rz/metrics/compare.hpp"
 #include "rz/stems/stem_dir.hpp"
@@ -40,7 +41,7 @@ Target resolve(const fs::path& path, bool verify_hashes) {
     t.kind = "stem_dir";
     for (const auto& s : dir.manifest().stems) t.items.push_back({s.name, dir.stem_path(s)});
   } else {
-    audio::require_regular_file(path);
+    io::require_regular_file(path);
     t.kind = "file";
     t.items.push_back({"mix", path});
   }

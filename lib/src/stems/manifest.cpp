@@ -1,11 +1,29 @@
 // Manifest (de)serialisation with validation that names the offending field.
 #include "rz/stems/manifest.hpp"
 
+#include "rz/audio/file.hpp"
 #include "rz/error.hpp"
+#include "rz/io/file.hpp"
+#include "rz/io/json.hpp"
 
 namespace rz::stems {
 
 using nlohmann::json;
+
+std::string bad_stem_name_reason(const std::string& name) {
+  if (name.empty()) return "is empty";
+  if (name.size() > kMaxStemNameBytes)
+    return "is longer than " + std::to_string(kMaxStemNameBytes) + " characters";
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(name.front())) return "does not start with a letter or digit";
+  for (const char c : name) {
+    if (!alnum(c) && c != '_' && c != '+' && c != '.' && c != '-')
+      return "has a character other than A-Z a-z 0-9 _ + . -";
+  }
+  return "";
+}
 
 const StemEntry* Manifest::find(const std::string& name) const {
   for (const auto& s : stems) {
@@ -56,14 +74,28 @@ namespace {
 
 template <typename T>
 T field(const json& j, const char* key, const std::string& subject) {
+  if (!j.is_object()) throw InputError("invalid manifest", subject, "a stem is not an object");
   auto it = j.find(key);
   if (it == j.end())
     throw InputError("invalid manifest", subject, std::string("missing '") + key + "'");
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    throw InputError("invalid manifest", subject, std::string("'") + key + "' has the wrong type");
+  std::optional<T> v;
+  if constexpr (std::is_same_v<T, json>) {
+    v = *it;
+  } else {
+    v = io::get_checked<T>(*it);
   }
+  if (!v) {
+    throw InputError("invalid manifest", subject,
+                     std::string("'") + key + "' has the wrong type or is out of range");
+  }
+  return *v;
+}
+
+// An optional member: `fallback` when absent, else it must be a T.
+template <typename T>
+T optional_field(const json& j, const char* key, T fallback, const std::string& subject) {
+  if (!j.contains(key)) return fallback;
+  return field<T>(j, key, subject);
 }
 
 }  // namespace
@@ -73,7 +105,7 @@ Manifest Manifest::from_json(const json& j, const std::string& subject) {
   if (field<std::string>(j, "schema", subject) != kSchemaName) {
     throw InputError("invalid manifest", subject, "schema is not rz-manifest");
   }
-  int version = field<int>(j, "schema_version", subject);
+  const int64_t version = field<int64_t>(j, "schema_version", subject);
   if (version != kSchemaVersion) {
     throw InputError("unsupported manifest", subject,
                      "schema_version " + std::to_string(version) + ", this build reads " +
@@ -86,22 +118,40 @@ Manifest Manifest::from_json(const json& j, const std::string& subject) {
   if (m.sample_rate_hz <= 0 || m.channels <= 0 || m.frames < 0) {
     throw InputError("invalid manifest", subject, "non-positive rate, channels or frames");
   }
+  if (m.sample_rate_hz > audio::kMaxSampleRateHz || m.channels > audio::kMaxChannels) {
+    throw InputError("invalid manifest", subject,
+                     "more than " + std::to_string(audio::kMaxChannels) + " channels or " +
+                         std::to_string(audio::kMaxSampleRateHz) + " Hz");
+  }
   const json stems = field<json>(j, "stems", subject);
   if (!stems.is_array() || stems.empty()) throw InputError("invalid manifest", subject, "no stems");
+  if (stems.size() > kMaxStems) {
+    throw InputError("invalid manifest", subject,
+                     "more than " + std::to_string(kMaxStems) + " stems");
+  }
   for (const auto& s : stems) {
     StemEntry e;
     e.name = field<std::string>(s, "name", subject);
-    e.file = field<std::string>(s, "file", subject);
-    e.format = s.value("format", "");
-    e.frames = field<int64_t>(s, "frames", subject);
-    e.bytes = s.value("bytes", uint64_t{0});
-    e.sha256 = s.value("sha256", "");
-    if (e.name.empty() || e.file.empty() || e.file.find('/') != std::string::npos ||
-        e.file == "." || e.file == "..") {
-      throw InputError("invalid manifest", subject, "stem '" + e.name + "' has a bad file name");
+    if (const std::string why = bad_stem_name_reason(e.name); !why.empty()) {
+      throw InputError("invalid manifest", subject, "stem name " + in_quotes(e.name) + " " + why);
     }
+    e.file = field<std::string>(s, "file", subject);
+    if (const std::string why = io::unsafe_component_reason(e.file); !why.empty()) {
+      throw InputError("invalid manifest", subject,
+                       "stem '" + e.name + "' has a bad file name " + in_quotes(e.file) + " (" + why +
+                           ")");
+    }
+    e.format = optional_field<std::string>(s, "format", "", subject);
+    e.frames = field<int64_t>(s, "frames", subject);
+    if (e.frames < 0) throw InputError("invalid manifest", subject, "stem '" + e.name + "' has negative frames");
+    e.bytes = optional_field<uint64_t>(s, "bytes", 0, subject);
+    e.sha256 = optional_field<std::string>(s, "sha256", "", subject);
     if (m.find(e.name))
       throw InputError("invalid manifest", subject, "stem '" + e.name + "' twice");
+    for (const auto& other : m.stems) {
+      if (other.file == e.file)
+        throw InputError("invalid manifest", subject, "two stems share the file " + in_quotes(e.file));
+    }
     m.stems.push_back(e);
   }
   m.source = j.value("source", json::object());
@@ -110,6 +160,10 @@ Manifest Manifest::from_json(const json& j, const std::string& subject) {
   if (!m.history.is_array())
     throw InputError("invalid manifest", subject, "history is not an array");
   return m;
+}
+
+Manifest Manifest::parse(std::string_view text, const std::string& subject) {
+  return from_json(io::parse_json(text, subject, "invalid manifest"), subject);
 }
 
 }  // namespace rz::stems

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rz/error.hpp"
+#include "rz/io/file.hpp"
 
 namespace rz::stems {
 
@@ -189,50 +190,69 @@ std::string Sha256::hex_digest() {
   return s;
 }
 
+namespace {
+
+// The file open for reading, refused (IoError) when it is not a regular file: hashing a FIFO
+// would block, hashing /dev/zero would never end.
+io::Fd open_for_hashing(const std::filesystem::path& path) {
+  try {
+    return io::open_regular(path, nullptr, "cannot read");
+  } catch (const InputError& e) {
+    throw IoError(e.what());
+  }
+}
+
+// Reads up to `n` bytes; 0 at the end. Retries EINTR (after checking for an interrupt).
+size_t read_some(int fd, void* buf, size_t n, const std::filesystem::path& path) {
+  for (;;) {
+    const ssize_t got = ::read(fd, buf, n);
+    if (got >= 0) return static_cast<size_t>(got);
+    if (errno != EINTR) throw IoError("cannot read", path.string(), std::strerror(errno));
+    throw_if_interrupted();
+  }
+}
+
+}  // namespace
+
 std::string sha256_file(const std::filesystem::path& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw IoError("cannot read", path.string(), std::strerror(errno));
+  const io::Fd fd = open_for_hashing(path);
   Sha256 sha;
   std::vector<uint8_t> buf(1 << 20);
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) sha.update(buf.data(), n);
-  bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) throw IoError("cannot read", path.string(), "read error");
+  while (const size_t n = read_some(fd.get(), buf.data(), buf.size(), path)) {
+    throw_if_interrupted();  // hashing a long stem or a model answers a signal
+    sha.update(buf.data(), n);
+  }
   return sha.hex_digest();
 }
 
 std::string copy_file_sha256(const std::filesystem::path& from, const std::filesystem::path& to,
                              uint64_t* bytes) {
-  FILE* in = std::fopen(from.c_str(), "rb");
-  if (!in) throw IoError("cannot read", from.string(), std::strerror(errno));
+  const io::Fd in = open_for_hashing(from);
   FILE* out = std::fopen(to.c_str(), "wbx");
-  if (!out) {
-    const int saved = errno;
-    std::fclose(in);
-    throw IoError("cannot write", to.string(), std::strerror(saved));
-  }
+  if (!out) throw IoError("cannot write", to.string(), std::strerror(errno));
   Sha256 sha;
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
   bool write_ok = true;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), in)) > 0) {
-    sha.update(buf.data(), n);
-    total += n;
-    if (std::fwrite(buf.data(), 1, n, out) != n) {
-      write_ok = false;
-      break;
+  try {
+    while (const size_t n = read_some(in.get(), buf.data(), buf.size(), from)) {
+      throw_if_interrupted();
+      sha.update(buf.data(), n);
+      total += n;
+      if (std::fwrite(buf.data(), 1, n, out) != n) {
+        write_ok = false;
+        break;
+      }
     }
+  } catch (...) {
+    std::fclose(out);
+    throw;
   }
-  const bool read_ok = std::ferror(in) == 0;
-  std::fclose(in);
   int saved = write_ok ? 0 : errno;
   write_ok = std::fflush(out) == 0 && write_ok;
   write_ok = fsync(fileno(out)) == 0 && write_ok;
   if (!write_ok && saved == 0) saved = errno;
   write_ok = std::fclose(out) == 0 && write_ok;
-  if (!read_ok) throw IoError("cannot read", from.string(), "read error");
   if (!write_ok) throw IoError("cannot write", to.string(), std::strerror(saved ? saved : errno));
   if (bytes) *bytes = total;
   return sha.hex_digest();

@@ -2,6 +2,7 @@
 #include "rz/stems/stem_dir.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include "rz/error.hpp"
+#include "rz/io/file.hpp"
+#include "rz/io/json.hpp"
 #include "rz/stems/sha256.hpp"
 
 namespace fs = std::filesystem;
@@ -28,35 +31,30 @@ StemDir StemDir::open(const fs::path& dir, Verify verify) {
                      "is a file (make one with rz-ingest first)");
   }
   const fs::path mpath = dir / kManifestFile;
-  if (!fs::exists(mpath, ec)) {
+  if (!fs::exists(fs::symlink_status(mpath, ec))) {
     throw InputError("not a stem directory", dir.string(), "no manifest.json");
   }
-  std::ifstream in(mpath);
-  if (!in) throw InputError("cannot read", mpath.string(), std::strerror(errno));
-  json j;
-  try {
-    in >> j;
-  } catch (const json::parse_error& e) {
-    std::string what = e.what();
-    auto pos = what.find("]: ");  // drop nlohmann's "[json.exception.parse_error.101] " prefix
-    throw InputError("invalid manifest", mpath.string(),
-                     "bad JSON: " + (pos == std::string::npos ? what : what.substr(pos + 3)));
-  }
+  // A FIFO or device in its place is refused before it is read, and the size is capped.
+  const std::string text = io::read_file(mpath, kMaxManifestBytes, "manifest", "invalid manifest");
   StemDir d;
   d.path_ = dir;
-  d.manifest_ = Manifest::from_json(j, mpath.string());
+  d.manifest_ = Manifest::parse(text, mpath.string());
   const Manifest& m = d.manifest_;
   for (const auto& s : m.stems) {
     const fs::path p = dir / s.file;
     const std::string subject = p.string();
-    if (!fs::is_regular_file(p, ec)) {
+    if (!fs::exists(fs::symlink_status(p, ec))) {
       throw InputError("missing stem", subject,
                        "the manifest names stem '" + s.name + "' but the file is absent");
     }
-    if (s.bytes != 0 && fs::file_size(p, ec) != s.bytes) {
+    if (!io::resolves_inside(p, dir)) {
+      throw InputError("bad stem", subject, "a symlink that leads out of the stem directory");
+    }
+    uint64_t bytes = 0;
+    io::open_regular(p, &bytes, "bad stem");  // a FIFO or device is never opened for decoding
+    if (s.bytes != 0 && bytes != s.bytes) {
       throw InputError("stem does not match manifest", subject,
-                       std::to_string(fs::file_size(p, ec)) + " bytes, manifest says " +
-                           std::to_string(s.bytes));
+                       std::to_string(bytes) + " bytes, manifest says " + std::to_string(s.bytes));
     }
     audio::Reader r(p);
     const auto& info = r.info();
@@ -82,6 +80,18 @@ StemDir StemDir::open(const fs::path& dir, Verify verify) {
   return d;
 }
 
+bool is_stem_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return false;
+  try {
+    const json j = io::read_json_file(dir / kManifestFile, kMaxManifestBytes, "manifest",
+                                      "invalid manifest");
+    return io::get_checked<std::string>(j, "schema") == std::string(kSchemaName);
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 const StemEntry& StemDir::stem(const std::string& name) const {
   if (const StemEntry* s = manifest_.find(name)) return *s;
   std::string names;
@@ -91,38 +101,91 @@ const StemEntry& StemDir::stem(const std::string& name) const {
 
 namespace {
 
-fs::path make_temp_sibling(const fs::path& final_path, bool directory) {
-  fs::path parent = final_path.parent_path();
-  if (parent.empty()) parent = ".";
+fs::path parent_of(const fs::path& final_path) {
+  const fs::path parent = final_path.parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+// A locked hidden temporary beside `final_path` (io::LockedTemp), after checking the parent.
+io::LockedTemp make_temp_sibling(const fs::path& final_path, bool directory) {
+  const fs::path parent = parent_of(final_path);
   std::error_code ec;
   if (!fs::is_directory(parent, ec)) {
     throw IoError("cannot create output", final_path.string(), "parent directory does not exist");
   }
-  std::string pattern = (parent / ("." + final_path.filename().string() + ".tmp-XXXXXX")).string();
-  std::vector<char> name(pattern.begin(), pattern.end());
-  name.push_back('\0');
-  // mkdtemp/mkstemp create private (0700/0600) entries; give the output the permissions a plain
-  // mkdir/creat would have under the user's umask.
-  const mode_t mask = umask(0);
-  umask(mask);
-  if (directory) {
-    if (!mkdtemp(name.data())) {
-      throw IoError("cannot create output", final_path.string(), std::strerror(errno));
-    }
-    chmod(name.data(), 0777 & ~mask);
-  } else {
-    int fd = mkstemp(name.data());
-    if (fd < 0) throw IoError("cannot create output", final_path.string(), std::strerror(errno));
-    fchmod(fd, 0666 & ~mask);
-    close(fd);
-  }
-  return fs::path(name.data());
+  return io::LockedTemp::create(parent, final_path.filename().string(), directory);
+}
+
+bool exists_no_follow(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(fs::symlink_status(p, ec));
 }
 
 void refuse_existing(const fs::path& final_path, bool force) {
-  std::error_code ec;
-  if (fs::exists(fs::symlink_status(final_path, ec)) && !force) {
+  if (exists_no_follow(final_path) && !force) {
     throw IoError("output exists", final_path.string(), "use --force to replace it");
+  }
+}
+
+// Renames `from` to `to`; with `exchange`, atomically swaps the two (both must exist), else fails
+// with EEXIST when `to` exists. Returns errno, 0 on success.
+int rename_exclusive(const fs::path& from, const fs::path& to, bool exchange) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(),
+                  exchange ? RENAME_EXCHANGE : RENAME_NOREPLACE) == 0)
+    return 0;
+  return errno;
+}
+
+// Puts `temp` at `final_path`. An existing `final_path` (already allowed by --force) is swapped
+// out atomically (RENAME_EXCHANGE), so the place holds the old output or the new one at every
+// instant, even if the process is killed; the old one, now under the temporary's name, is removed
+// afterwards (or by the next run, if this one dies first). File systems without the exchange fall
+// back to moving the old output aside first.
+void replace_into_place(io::LockedTemp& temp, const fs::path& final_path) {
+  const bool replace = exists_no_follow(final_path);
+  int err = rename_exclusive(temp.path(), final_path, replace);
+  if (err == 0) {
+    if (!replace) temp.keep();
+    temp.remove();  // with the exchange: the old output, now at the temporary's name
+    return;
+  }
+  if (replace && (err == EINVAL || err == ENOSYS || err == ENOTSUP)) {
+    io::LockedTemp aside = make_temp_sibling(final_path, true);
+    std::error_code ec;
+    fs::remove(aside.path(), ec);
+    fs::rename(final_path, aside.path(), ec);
+    if (ec) throw IoError("cannot replace output", final_path.string(), ec.message());
+    fs::rename(temp.path(), final_path, ec);
+    if (ec) {
+      std::error_code ignore;
+      fs::rename(aside.path(), final_path, ignore);
+      throw IoError("cannot create output", final_path.string(), ec.message());
+    }
+    temp.keep();
+    return;  // `aside` removes the old output
+  }
+  if (err == EEXIST || err == ENOTEMPTY) {
+    throw IoError("output exists", final_path.string(), "it appeared while this run worked");
+  }
+  throw IoError("cannot create output", final_path.string(), std::strerror(err));
+}
+
+}  // namespace
+
+namespace {
+
+// An existing output directory may be replaced only with --force, and only when it is a stem
+// directory: `-o ~/thesis -f` must not delete a folder of someone's work.
+void check_replaceable_dir(const fs::path& final_dir, bool force) {
+  refuse_existing(final_dir, force);
+  if (!exists_no_follow(final_dir)) return;
+  std::error_code ec;
+  if (!fs::is_directory(final_dir, ec)) {
+    throw IoError("output exists", final_dir.string(), "is a file, not a stem directory");
+  }
+  if (!is_stem_dir(final_dir)) {
+    throw IoError("output exists", final_dir.string(),
+                  "not a stem directory (no rz manifest.json); --force replaces only those");
   }
 }
 
@@ -130,23 +193,22 @@ void refuse_existing(const fs::path& final_path, bool force) {
 
 StemDirWriter::StemDirWriter(const fs::path& final_dir, bool force)
     : final_(final_dir), force_(force) {
-  std::error_code ec;
-  refuse_existing(final_, force);
-  if (force && fs::exists(final_, ec) && !fs::is_directory(final_, ec)) {
-    throw IoError("output exists", final_.string(), "is a file, not a stem directory");
-  }
+  check_replaceable_dir(final_, force);
   temp_ = make_temp_sibling(final_, true);
 }
 
-StemDirWriter::~StemDirWriter() {
-  if (!committed_) {
-    std::error_code ec;
-    fs::remove_all(temp_, ec);
-  }
-}
+StemDirWriter::~StemDirWriter() = default;
 
 fs::path StemDirWriter::stem_file_path(const std::string& name) const {
-  return temp_ / (name + ".wav");
+  if (const std::string why = bad_stem_name_reason(name); !why.empty()) {
+    // Names come from manifests and checkpoints: never let one become a path elsewhere.
+    throw InputError("bad stem name " + in_quotes(name, kMaxStemNameBytes) + ": " + why);
+  }
+  return temp_.path() / (name + ".wav");
+}
+
+fs::path StemDirWriter::scratch_path(const std::string& label) const {
+  return temp_.path() / ("." + label);
 }
 
 audio::Writer StemDirWriter::open_stem(const std::string& name, int sample_rate_hz,
@@ -160,16 +222,16 @@ audio::Writer StemDirWriter::open_stem(const std::string& name, int sample_rate_
 }
 
 void StemDirWriter::add_stem(const std::string& name, int64_t frames) {
-  add_stem(name, frames, sha256_file(temp_ / (name + ".wav")));
+  add_stem(name, frames, sha256_file(stem_file_path(name)));
 }
 
 void StemDirWriter::add_stem(const std::string& name, int64_t frames, const std::string& sha256) {
   StemEntry e;
   e.name = name;
-  e.file = name + ".wav";
+  e.file = stem_file_path(name).filename().string();
   e.format = "wav/float32";
   e.frames = frames;
-  e.bytes = fs::file_size(temp_ / e.file);
+  e.bytes = fs::file_size(temp_.path() / e.file);
   e.sha256 = sha256;
   manifest_.stems.push_back(e);
 }
@@ -185,33 +247,10 @@ void write_text_file(const fs::path& path, const std::string& text) {
   if (!ok) throw IoError("cannot write", path.string(), std::strerror(saved ? saved : errno));
 }
 
-namespace {
-
-// Puts `temp` at `final`, replacing an existing `final` (already allowed by --force) safely: the
-// old one is moved aside first and deleted only after the new one is in place.
-void replace_into_place(const fs::path& temp, const fs::path& final_path) {
-  std::error_code ec;
-  fs::path aside;
-  if (fs::exists(fs::symlink_status(final_path, ec))) {
-    aside = make_temp_sibling(final_path, true);
-    fs::remove(aside, ec);
-    fs::rename(final_path, aside, ec);
-    if (ec) throw IoError("cannot replace output", final_path.string(), ec.message());
-  }
-  fs::rename(temp, final_path, ec);
-  if (ec) {
-    if (!aside.empty()) fs::rename(aside, final_path);
-    throw IoError("cannot create output", final_path.string(), ec.message());
-  }
-  if (!aside.empty()) fs::remove_all(aside, ec);
-}
-
-}  // namespace
-
 fs::path StemDirWriter::commit() {
   manifest_.frames = manifest_.stems.empty() ? 0 : manifest_.stems.front().frames;
-  write_text_file(temp_ / kManifestFile, manifest_.to_json().dump(2) + "\n");
-  refuse_existing(final_, force_);  // it may have appeared while we worked
+  write_text_file(temp_.path() / kManifestFile, io::dump_json(manifest_.to_json(), 2) + "\n");
+  check_replaceable_dir(final_, force_);  // something may have appeared there while we worked
   replace_into_place(temp_, final_);
   committed_ = true;
   return final_;
@@ -232,17 +271,14 @@ AtomicFile::AtomicFile(const fs::path& final_path, bool force) : final_(final_pa
   temp_ = make_temp_sibling(final_, false);
 }
 
-AtomicFile::~AtomicFile() {
-  if (!committed_) {
-    std::error_code ec;
-    fs::remove(temp_, ec);
-  }
-}
+AtomicFile::~AtomicFile() = default;
 
 void AtomicFile::commit() {
+  // A plain rename replaces an existing file atomically (allowed by --force in the constructor).
   std::error_code ec;
-  fs::rename(temp_, final_, ec);
+  fs::rename(temp_.path(), final_, ec);
   if (ec) throw IoError("cannot create output", final_.string(), ec.message());
+  temp_.keep();
   committed_ = true;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "rz/audio/file.hpp"
+#include "rz/io/temp.hpp"
 
 namespace rz::audio {
 
@@ -16,7 +17,9 @@ struct DecodeOptions {
 };
 
 // A recording opened for reading. When ffmpeg had to decode it, the decoded float WAV lives in a
-// temporary file removed when this object dies.
+// locked temporary file ("<temp_dir>/.rz-decode.rz-tmp-XXXXXX", io::LockedTemp) removed when this
+// object dies, or by the next decode when the process was killed. A signal (rz::request_interrupt)
+// stops ffmpeg and throws rz::Interrupted.
 class DecodedFile {
  public:
   DecodedFile(const std::filesystem::path& path, const DecodeOptions& options);
@@ -27,19 +30,17 @@ class DecodedFile {
   Reader& reader() { return *reader_; }
   const FileInfo& info() const { return reader_->info(); }
   bool via_ffmpeg() const { return !temp_.empty(); }
+  const std::filesystem::path& temp_path() const { return temp_.path(); }
   // Container as seen by the decoder (ffmpeg's format name when ffmpeg decoded it).
   const std::string& source_container() const { return source_container_; }
   const std::string& source_encoding() const { return source_encoding_; }
 
  private:
-  std::filesystem::path temp_;
+  io::LockedTemp temp_;
   std::optional<Reader> reader_;
   std::string source_container_;
   std::string source_encoding_;
 };
-
-// Checks that `path` names a non-empty regular file; throws InputError otherwise.
-void require_regular_file(const std::filesystem::path& path);
 
 // Finds `program` on PATH (or as given when it contains a '/'); empty when absent.
 std::filesystem::path find_program(const std::string& program);

@@ -13,6 +13,11 @@
 
 namespace rz::audio {
 
+// What any rz reader takes at most: a header declaring more is refused before a buffer is sized
+// from it (a block of 8192 frames of 65535 channels would be 2 GiB).
+inline constexpr int kMaxChannels = 64;
+inline constexpr int kMaxSampleRateHz = 768000;
+
 struct FileInfo {
   int sample_rate_hz = 0;
   int channels = 0;
@@ -27,7 +32,9 @@ struct FileInfo {
   }
 };
 
-// Sequential reader. Throws InputError naming the file when it cannot be opened or decoded.
+// Sequential reader. Throws InputError naming the file when it cannot be opened or decoded, is not
+// a regular file (a FIFO or device is refused before it is opened for decoding), or declares more
+// than kMaxChannels channels or a sample rate outside 1..kMaxSampleRateHz.
 class Reader {
  public:
   explicit Reader(const std::filesystem::path& path);

@@ -75,9 +75,12 @@ struct Bag {
 };
 
 // Parses the YAML subset above: top-level keys `models`, `weights` and `segment`; flow lists
-// `[a, b]` (nested, multi-line, trailing comma allowed) and block lists `- a`; plain, 'single'-
-// or "double"-quoted scalars; `#` comments. Anything else throws rz::InputError
-// ("bad model bag '<path>': line N: <reason>").
+// `[a, b]` (nested up to 16 levels, multi-line, trailing comma allowed) and block lists `- a`;
+// plain, 'single'- or "double"-quoted scalars; `#` comments. Weights are numbers in 0..1000.
+// Anything else throws rz::InputError ("bad model bag '<path>': line N: <reason>"). The file must
+// be a regular file of at most 1 MiB ("cannot read '<path>': ...").
 Bag read_bag(const std::filesystem::path& yaml);
+// The same for bag text already read; `path` names it in messages.
+Bag parse_bag(std::string text, const std::filesystem::path& path);
 
 }  // namespace rz::demucs

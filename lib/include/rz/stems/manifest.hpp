@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rz::stems {
@@ -11,6 +12,18 @@ namespace rz::stems {
 inline constexpr int kSchemaVersion = 1;
 inline constexpr const char* kSchemaName = "rz-manifest";
 inline constexpr const char* kManifestFile = "manifest.json";
+// Far above any real directory (a manifest grows by a few kB per stage and stem); a larger one is
+// refused before it is read.
+inline constexpr size_t kMaxManifestBytes = size_t{64} << 20;
+// More stems than any separation gives (HTDemucs 6, MSST models up to about 20).
+inline constexpr size_t kMaxStems = 256;
+// Stem names: what rz-mix --gain NAME=dB, rz-master --stem NAME and file names take.
+inline constexpr size_t kMaxStemNameBytes = 64;
+
+// Why `name` cannot be a stem name, or "" when it can: 1 to 64 characters from A-Z a-z 0-9 and
+// "_+.-", starting with a letter or digit. A stem's file is "<name>.wav", so a name that passes
+// is a plain, visible file name in its directory and a word on a command line.
+std::string bad_stem_name_reason(const std::string& name);
 
 struct StemEntry {
   std::string name;    // "mix", "vocals", ...
@@ -37,8 +50,13 @@ struct Manifest {
   // [{"stem": NAME, "sha256": HASH}, ...] of the stems: the "inputs" of a history entry.
   nlohmann::json stem_hashes() const;
   nlohmann::json to_json() const;
-  // Parses and validates; `subject` names the file in errors (InputError).
+  // Parses and validates; `subject` names the file in errors (InputError). Every number must fit
+  // its field (no narrowing): a rate 1..768000 Hz, 1..64 channels, frames >= 0; stem names as
+  // bad_stem_name_reason() allows, unique; files plain visible names in the directory.
   static Manifest from_json(const nlohmann::json& j, const std::string& subject);
+  // Parses manifest text (io::parse_json's limits: one document, at most io::kMaxJsonDepth deep)
+  // and validates it as from_json does.
+  static Manifest parse(std::string_view text, const std::string& subject);
 };
 
 }  // namespace rz::stems

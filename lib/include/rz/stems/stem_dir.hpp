@@ -5,6 +5,7 @@
 #include <string>
 
 #include "rz/audio/file.hpp"
+#include "rz/io/temp.hpp"
 #include "rz/stems/manifest.hpp"
 
 namespace rz::stems {
@@ -17,7 +18,10 @@ enum class Verify {
 // A committed stem directory, opened for reading.
 class StemDir {
  public:
-  // Throws InputError naming the first problem found.
+  // Throws InputError naming the first problem found. manifest.json must be a regular file of at
+  // most kMaxManifestBytes (a FIFO or device in its place is refused without blocking); every
+  // stem file must be a regular file that resolves inside `dir` (a symlink leading out is
+  // refused) and match the manifest.
   static StemDir open(const std::filesystem::path& dir, Verify verify = Verify::kHeaders);
 
   const std::filesystem::path& path() const { return path_; }
@@ -31,19 +35,28 @@ class StemDir {
   Manifest manifest_;
 };
 
-// Builds a stem directory in a hidden temporary sibling (".NAME.tmp-XXXXXX") and renames it into
-// place on commit(), manifest written last. Destroyed uncommitted, it removes everything it wrote.
+// True when `dir` is a directory holding a manifest.json of schema rz-manifest.
+bool is_stem_dir(const std::filesystem::path& dir);
+
+// Builds a stem directory in a hidden, locked temporary sibling (".NAME.rz-tmp-XXXXXX", see
+// io::LockedTemp: one left by a killed run is removed by the next) and puts it in place on
+// commit(), manifest written last. Destroyed uncommitted, it removes everything it wrote.
 class StemDirWriter {
  public:
-  // Refuses an existing `final_dir` unless `force`; throws IoError when the parent is unwritable.
+  // Refuses an existing `final_dir` unless `force`, and with `force` anything but a stem directory
+  // (is_stem_dir); throws IoError when the parent is unwritable.
   StemDirWriter(const std::filesystem::path& final_dir, bool force);
   ~StemDirWriter();
   StemDirWriter(const StemDirWriter&) = delete;
   StemDirWriter& operator=(const StemDirWriter&) = delete;
 
   const std::filesystem::path& final_path() const { return final_; }
-  // Where to write the file of stem `name` (float32 WAV).
+  // Where to write the file of stem `name` (float32 WAV). Throws InputError when `name` is not a
+  // valid stem name (bad_stem_name_reason): names from manifests and checkpoints never become
+  // paths outside the directory.
   std::filesystem::path stem_file_path(const std::string& name) const;
+  // A hidden scratch file inside the temporary directory (".<label>"), gone with it.
+  std::filesystem::path scratch_path(const std::string& label) const;
   audio::Writer open_stem(const std::string& name, int sample_rate_hz, int channels) const;
   // Records a stem whose file is complete and closed: measures size and SHA-256.
   void add_stem(const std::string& name, int64_t frames);
@@ -52,12 +65,14 @@ class StemDirWriter {
   void add_stem(const std::string& name, int64_t frames, const std::string& sha256);
 
   Manifest& manifest() { return manifest_; }
-  // Writes manifest.json and renames the directory into place; returns the final path.
+  // Writes manifest.json and puts the directory in place; returns the final path. An existing
+  // output (allowed by --force) is swapped out atomically: the place holds the old directory or
+  // the new one at every instant.
   std::filesystem::path commit();
 
  private:
   std::filesystem::path final_;
-  std::filesystem::path temp_;
+  io::LockedTemp temp_;
   bool force_;
   bool committed_ = false;
   Manifest manifest_;
@@ -68,20 +83,21 @@ class StemDirWriter {
 std::filesystem::path default_output(const std::filesystem::path& input, const std::string& stage,
                                      bool strip_extension = false);
 
-// A single output file written as a hidden temporary sibling and renamed into place on commit().
+// A single output file written as a hidden, locked temporary sibling (io::LockedTemp) and renamed
+// into place on commit().
 class AtomicFile {
  public:
   AtomicFile(const std::filesystem::path& final_path, bool force);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
-  const std::filesystem::path& temp_path() const { return temp_; }
+  const std::filesystem::path& temp_path() const { return temp_.path(); }
   const std::filesystem::path& final_path() const { return final_; }
   void commit();
 
  private:
   std::filesystem::path final_;
-  std::filesystem::path temp_;
+  io::LockedTemp temp_;
   bool committed_ = false;
 };
 
