@@ -1,5 +1,4 @@
 // rz-enhance: per-stem repair chains, decided by measurements and rolled back when they hurt.
-#include <fstream>
 #include <iostream>
 
 #include "rz/cli/tool.hpp"
@@ -53,13 +52,7 @@ int main(int argc, char** argv) {
     opt.stems = rz::cli::split_list(stems);
     opt.only = rz::cli::split_list(only);
     if (!config.empty()) {
-      std::ifstream f(config);
-      if (!f) throw rz::UsageError(rz::describe("cannot read", config, "no such file"));
-      try {
-        f >> opt.config;
-      } catch (const nlohmann::json::exception&) {
-        throw rz::UsageError(rz::describe("bad enhance settings", config, "not valid JSON"));
-      }
+      opt.config = rz::cli::read_settings_json(config, "enhance settings file");
       opt.config_subject = config;
     }
     const auto in = ctx.input_stem_dir();

@@ -1,5 +1,4 @@
 // rz-mix: gain-staged sum of the stems of a stem directory (mute, solo, gain, pan).
-#include <fstream>
 
 #include "rz/cli/tool.hpp"
 #include "rz/error.hpp"
@@ -37,15 +36,8 @@ int main(int argc, char** argv) {
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     rz::mix::Options opt;
     if (!settings.empty()) {
-      std::ifstream f(settings);
-      if (!f) throw rz::UsageError(rz::describe("cannot read", settings, "no such file"));
-      nlohmann::json j;
-      try {
-        f >> j;
-      } catch (const nlohmann::json::exception& e) {
-        throw rz::UsageError(rz::describe("bad mix settings", settings, "not valid JSON"));
-      }
-      opt = rz::mix::Options::from_json(j, settings);
+      opt = rz::mix::Options::from_json(rz::cli::read_settings_json(settings, "mix settings file"),
+                                        settings);
     }
     if (tool.app().count("--master-gain")) opt.master_gain_db = master_gain_db;
     for (const auto& g : gains) {

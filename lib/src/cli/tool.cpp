@@ -25,6 +25,8 @@ namespace rz::cli {
 namespace {
 
 constexpr size_t kMaxStdinBytes = 1 << 20;
+// A settings file (rz-enhance --config, rz-mix --settings) holds a few dozen parameters.
+constexpr size_t kMaxSettingsBytes = 1 << 20;
 constexpr double kProgressIntervalS = 0.2;
 
 extern "C" void on_signal(int) { request_interrupt(); }
@@ -54,14 +56,19 @@ std::vector<std::string> read_stdin_inputs() {
     if (line.front() == '{') {
       nlohmann::json j;
       try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception&) {
-        throw UsageError("stdin: a line starting with '{' is not valid JSON");
+        j = io::parse_json(line, "stdin", "bad record");
+      } catch (const Error& e) {
+        throw UsageError(std::string("stdin: a line starting with '{' is not a JSON record (") +
+                         e.what() + ")");
       }
-      if (j.contains("output") && j["output"].is_string()) {
-        paths.push_back(j["output"].get<std::string>());
+      if (const auto output = io::get_checked<std::string>(j, "output")) {
+        paths.push_back(*output);
       } else if (j.contains("outputs") && j["outputs"].is_array()) {
-        for (const auto& p : j["outputs"]) paths.push_back(p.get<std::string>());
+        for (const auto& p : j["outputs"]) {
+          const auto path = io::get_checked<std::string>(p);
+          if (!path) throw UsageError("stdin: JSON record has an \"outputs\" entry that is not a path");
+          paths.push_back(*path);
+        }
       } else {
         throw UsageError("stdin: JSON record has no \"output\" path");
       }
@@ -334,6 +341,14 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: error: %s\n", name_.c_str(), one_line(e.what()).c_str());
     return kExitFailure;
+  }
+}
+
+nlohmann::json read_settings_json(const std::string& path, const char* kind) {
+  try {
+    return io::read_json_file(path, kMaxSettingsBytes, kind, "bad settings file");
+  } catch (const InputError& e) {
+    throw UsageError(e.what());  // a file named on the command line: a usage error (exit 2)
   }
 }
 

@@ -8,6 +8,7 @@
 #include "rz/dsp/dynamics.hpp"
 #include "rz/dsp/exciter.hpp"
 #include "rz/error.hpp"
+#include "rz/io/json.hpp"
 
 namespace rz::enhance {
 
@@ -308,7 +309,7 @@ void validate_chain(const ChainParams& c, const std::string& stem, double rate) 
   } catch (const UsageError& e) {
     throw UsageError("stem '" + stem + "': " + e.what());
   } catch (const json::exception& e) {
-    throw UsageError(describe("bad enhance settings", stem, e.what()));
+    throw UsageError(describe("bad enhance settings", stem, io::json_reason(e)));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "rz/error.hpp"
+#include "rz/io/json.hpp"
 #include "rz/metrics/loudness.hpp"
 #include "rz/stems/process.hpp"
 
@@ -53,7 +54,7 @@ Options Options::from_json(const json& j, const std::string& subject) {
       }
     }
   } catch (const json::exception& e) {
-    throw UsageError(describe("bad mix settings", subject, e.what()));
+    throw UsageError(describe("bad mix settings", subject, io::json_reason(e)));
   }
   return o;
 }

@@ -104,6 +104,11 @@ class Tool {
 // output path and --json record.
 Result stage_result(const Context& ctx, const stems::StageReport& report);
 
+// A JSON settings file named on the command line (rz-enhance --config, rz-mix --settings): a
+// regular file of at most 1 MiB holding one JSON document (io::parse_json's limits). Throws
+// UsageError "bad settings file '<path>': <reason>" (exit 2).
+nlohmann::json read_settings_json(const std::string& path, const char* kind);
+
 // Comma-separated list options ("--stems vocals,drums --stems bass") flattened, empties dropped.
 std::vector<std::string> split_list(const std::vector<std::string>& items);
 
