@@ -220,21 +220,37 @@ std::vector<std::string> temp_entries(const fs::path& dir) {
   return names;
 }
 
+namespace {
+
+// What a snapshot records for one entry, without following a symlink or opening anything but a
+// regular file (hostile inputs hold FIFOs and links to devices).
+std::string entry_state(const fs::path& p) {
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(p, ec);
+  if (ec) return "unreadable";
+  if (fs::is_symlink(st)) return "symlink -> " + fs::read_symlink(p, ec).string();
+  if (fs::is_regular_file(st)) return rz::stems::sha256_file(p);
+  if (fs::is_directory(st)) return "dir";
+  if (fs::is_fifo(st)) return "fifo";
+  return "other";
+}
+
+}  // namespace
+
 Snapshot snapshot(const fs::path& path) {
   Snapshot s;
-  if (fs::is_regular_file(path)) {
-    s[""] = rz::stems::sha256_file(path);
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(path, ec);
+  if (!fs::exists(st)) return s;  // absent: an empty snapshot
+  if (!fs::is_directory(st)) {
+    s[""] = entry_state(path);
     return s;
   }
-  if (!fs::is_directory(path)) return s;  // absent: an empty snapshot
-  for (const auto& e : fs::recursive_directory_iterator(path)) {
-    const std::string rel = fs::relative(e.path(), path).string();
-    if (e.is_directory())
-      s[rel + "/"] = "dir";
-    else if (e.is_regular_file())
-      s[rel] = rz::stems::sha256_file(e.path());
-    else
-      s[rel] = "other";
+  for (auto it = fs::recursive_directory_iterator(path); it != fs::recursive_directory_iterator();
+       ++it) {
+    const std::string rel = fs::relative(it->path(), path).string();
+    const std::string state = entry_state(it->path());
+    s[state == "dir" ? rel + "/" : rel] = state;
   }
   return s;
 }

@@ -63,7 +63,9 @@ std::vector<std::string> list_dir(const std::filesystem::path& dir);
 std::vector<std::string> temp_entries(const std::filesystem::path& dir);
 
 // SHA-256 of every regular file under `path` (recursively; a file maps to itself under ""), plus
-// one "<dir>/" entry per directory, so that added, removed or changed entries all compare unequal.
+// one "<dir>/" entry per directory and the kind of every other entry (a symlink with its target,
+// never followed; a FIFO; a device), so that added, removed or changed entries all compare
+// unequal.
 using Snapshot = std::map<std::string, std::string>;
 Snapshot snapshot(const std::filesystem::path& path);
 

@@ -1,6 +1,8 @@
 // libsndfile-backed reader and writer; maps libsndfile's formats to rz's names and errors.
 #include "rz/audio/file.hpp"
 
+#include <dlfcn.h>
+#include <mpg123.h>
 #include <sndfile.h>
 
 #include <algorithm>
@@ -13,6 +15,25 @@
 #include "rz/audio/pcm.hpp"
 #include "rz/error.hpp"
 #include "rz/io/file.hpp"
+
+// libmpg123, libsndfile's MP3 decoder, prints "[src/libmpg123/layer3.c:...] error: ..." lines on
+// stderr for every damaged frame unless its handle has MPG123_QUIET, and libsndfile 1.2 creates
+// its handles without it and offers no way to set decoder flags. A tool's stderr carries rz's own
+// one-line messages only, so rz defines mpg123_new itself: every rz binary exports this symbol
+// (-Wl,--export-dynamic-symbol=mpg123_new, set on rz::core), so libsndfile's call binds here
+// first, and it calls the real one (dlsym RTLD_NEXT) and adds MPG123_QUIET. Decoding errors still
+// reach rz through libsndfile's return codes.
+extern "C" mpg123_handle* mpg123_new(const char* decoder, int* error) {
+  using NewFn = mpg123_handle* (*)(const char*, int*);
+  static const NewFn real = reinterpret_cast<NewFn>(dlsym(RTLD_NEXT, "mpg123_new"));
+  if (!real) {
+    if (error) *error = MPG123_ERR;
+    return nullptr;
+  }
+  mpg123_handle* handle = real(decoder, error);
+  if (handle) mpg123_param(handle, MPG123_ADD_FLAGS, MPG123_QUIET, 0.0);
+  return handle;
+}
 
 namespace rz::audio {
 
@@ -396,6 +417,19 @@ void Writer::close() {
   handle_->file = nullptr;
   if (err || rc != 0) {
     throw IoError("cannot write", path_.string(), why.empty() ? sf_error_number(rc) : why);
+  }
+}
+
+void check_finite(const float* interleaved, size_t frames, int channels, int64_t first_frame,
+                  int sample_rate_hz, const std::filesystem::path& file) {
+  const size_t n = frames * static_cast<size_t>(channels);
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(interleaved[i])) {
+      const int64_t frame = first_frame + static_cast<int64_t>(i / static_cast<size_t>(channels));
+      throw InputError("non-finite audio", file.string(),
+                       "NaN or infinity at " +
+                           fixed(static_cast<double>(frame) / sample_rate_hz, 3) + " s");
+    }
   }
 }
 

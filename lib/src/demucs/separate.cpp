@@ -86,6 +86,7 @@ class ModelInput {
         for (;;) {
           throw_if_interrupted();
           const size_t n = probe.read(buf.data(), kBlockFrames);
+          audio::check_finite(buf.data(), n, in_channels_, done, probe.info().sample_rate_hz, file);
           out.clear();
           rs.process(buf.data(), n, n == 0, out);
           if (!out.empty()) w.write(out.data(), out.size() / static_cast<size_t>(in_channels_));
@@ -158,6 +159,10 @@ class ModelInput {
       throw_if_interrupted();
       const size_t n = reader_->read(buf_.data(), kBlockFrames);
       if (n == 0) break;
+      if (!resampled_) {  // a resampled input was checked as it was resampled
+        audio::check_finite(buf_.data(), n, in_channels_, count, reader_->info().sample_rate_hz,
+                            reader_->path());
+      }
       convert(buf_.data(), static_cast<int64_t>(n), planar.data(), static_cast<int64_t>(n));
       for (size_t t = 0; t < n; ++t) {
         float ref = 0;

@@ -137,10 +137,13 @@ class AsyncSink {
 }  // namespace
 
 void Options::validate() const {
-  if (sample_rate_hz < 8000 || sample_rate_hz > 384000) {
-    throw UsageError(describe("bad --rate", std::to_string(sample_rate_hz), "use 8000..384000 Hz"));
+  if (sample_rate_hz < stems::kMinSampleRateHz || sample_rate_hz > stems::kMaxSampleRateHz) {
+    throw UsageError(describe("bad --rate", std::to_string(sample_rate_hz),
+                              "use " + std::to_string(stems::kMinSampleRateHz) + ".." +
+                                  std::to_string(stems::kMaxSampleRateHz) + " Hz"));
   }
-  if (preview_s < 0 || (preview_s > 0 && preview_s < min_duration_s)) {
+  if (!(preview_s >= 0) || !std::isfinite(preview_s) ||
+      (preview_s > 0 && preview_s < min_duration_s)) {
     throw UsageError(describe("bad --preview", fixed(preview_s, 1), "must be at least 1 second"));
   }
 }

@@ -134,9 +134,12 @@ json measure(const fs::path& path, const ReportOptions& options, const Progress&
       LsdLevelScan scan(info.channels);
       std::vector<float> sblock(kBlockFrames * static_cast<size_t>(info.channels));
       size_t m;
+      int64_t scanned = 0;
       while ((m = refd->reader().read(sblock.data(), kBlockFrames)) > 0) {
         throw_if_interrupted();
+        audio::check_finite(sblock.data(), m, ri.channels, scanned, ri.sample_rate_hz, r->file);
         scan.add(sblock.data(), m);
+        scanned += static_cast<int64_t>(m);
       }
       refd.reset();
       refd.emplace(r->file, dopt);
@@ -149,6 +152,7 @@ json measure(const fs::path& path, const ReportOptions& options, const Progress&
     size_t n;
     while ((n = est.reader().read(block.data(), kBlockFrames)) > 0) {
       throw_if_interrupted();
+      audio::check_finite(block.data(), n, info.channels, done, info.sample_rate_hz, item.file);
       analyzer.add(block.data(), n);
       if (!ref_done) {
         // Align by trimming to the shorter signal: compare only the frames both have.

@@ -8,7 +8,6 @@
 #include "rz/error.hpp"
 #include "rz/io/json.hpp"
 #include "rz/metrics/loudness.hpp"
-#include "rz/stems/process.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -125,7 +124,7 @@ size_t StemSum::read(float* out, size_t frames) {
       readers_.empty() ? static_cast<size_t>(std::min<int64_t>(frames, frames_ - position_)) : 0;
   for (size_t s = 0; s < readers_.size(); ++s) {
     const size_t n = readers_[s].read(scratch_.data(), frames);
-    stems::check_finite(scratch_.data(), n, channels_, position_, rate_, readers_[s].path());
+    audio::check_finite(scratch_.data(), n, channels_, position_, rate_, readers_[s].path());
     longest = std::max(longest, n);
     const auto& g = gains_[s].channel_gain;
     for (size_t i = 0; i < n; ++i) {

@@ -118,10 +118,16 @@ Manifest Manifest::from_json(const json& j, const std::string& subject) {
   if (m.sample_rate_hz <= 0 || m.channels <= 0 || m.frames < 0) {
     throw InputError("invalid manifest", subject, "non-positive rate, channels or frames");
   }
-  if (m.sample_rate_hz > audio::kMaxSampleRateHz || m.channels > audio::kMaxChannels) {
+  if (m.sample_rate_hz < kMinSampleRateHz || m.sample_rate_hz > kMaxSampleRateHz) {
     throw InputError("invalid manifest", subject,
-                     "more than " + std::to_string(audio::kMaxChannels) + " channels or " +
-                         std::to_string(audio::kMaxSampleRateHz) + " Hz");
+                     "sample rate " + std::to_string(m.sample_rate_hz) + " Hz is outside " +
+                         std::to_string(kMinSampleRateHz) + ".." +
+                         std::to_string(kMaxSampleRateHz) + " Hz");
+  }
+  if (m.channels > audio::kMaxChannels) {
+    throw InputError("invalid manifest", subject,
+                     std::to_string(m.channels) + " channels (at most " +
+                         std::to_string(audio::kMaxChannels) + ")");
   }
   const json stems = field<json>(j, "stems", subject);
   if (!stems.is_array() || stems.empty()) throw InputError("invalid manifest", subject, "no stems");

@@ -2,7 +2,6 @@
 #include "rz/stems/process.hpp"
 
 #include <algorithm>
-#include <cmath>
 
 #include "rz/audio/file.hpp"
 #include "rz/error.hpp"
@@ -11,19 +10,6 @@
 namespace rz::stems {
 
 namespace fs = std::filesystem;
-
-void check_finite(const float* interleaved, size_t frames, int channels, int64_t first_frame,
-                  int sample_rate_hz, const fs::path& file) {
-  const size_t n = frames * static_cast<size_t>(channels);
-  for (size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(interleaved[i])) {
-      const int64_t frame = first_frame + static_cast<int64_t>(i / static_cast<size_t>(channels));
-      throw InputError("bad stem", file.string(),
-                       "non-finite sample (NaN or infinity) at " +
-                           fixed(static_cast<double>(frame) / sample_rate_hz, 3) + " s");
-    }
-  }
-}
 
 namespace {
 
@@ -56,7 +42,7 @@ void copy_stem(StemDirWriter& out, const StemEntry& stem, const fs::path& src) {
   int64_t frames = 0;
   for (size_t n; (n = r.read(b.data(), kStemBlockFrames)) > 0; frames += static_cast<int64_t>(n)) {
     throw_if_interrupted();
-    check_finite(b.data(), n, spec.channels, frames, spec.sample_rate_hz, src);
+    audio::check_finite(b.data(), n, spec.channels, frames, spec.sample_rate_hz, src);
     w.write(b.data(), n);
   }
   w.close();
@@ -79,7 +65,7 @@ int64_t scan_file(const fs::path& src,
   std::vector<float> buf(kStemBlockFrames * static_cast<size_t>(reader.info().channels));
   int64_t done = 0;
   for (size_t n; (n = reader.read(buf.data(), kStemBlockFrames)) > 0;) {
-    check_finite(buf.data(), n, reader.info().channels, done, reader.info().sample_rate_hz, src);
+    audio::check_finite(buf.data(), n, reader.info().channels, done, reader.info().sample_rate_hz, src);
     on_block(buf.data(), n);
     done += static_cast<int64_t>(n);
     report_frames(progress, stage, done, total);
@@ -123,7 +109,7 @@ ProcessedFile process_file(const fs::path& src, const fs::path& dst,
   for (;;) {
     const size_t n = reader.read(buf.data(), kStemBlockFrames);
     if (n == 0) break;
-    check_finite(buf.data(), n, spec.channels, read_frames, spec.sample_rate_hz, src);
+    audio::check_finite(buf.data(), n, spec.channels, read_frames, spec.sample_rate_hz, src);
     history.insert(history.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n * ch));
     push(buf.data(), n);
     read_frames += static_cast<int64_t>(n);

@@ -113,6 +113,12 @@ class Writer {
   std::unique_ptr<Handle> handle_;
 };
 
+// Throws InputError "non-finite audio '<file>': NaN or infinity at T s" when a sample of the block
+// (interleaved, `frames` frames starting at `first_frame`) is not finite. Float files can hold
+// them; no stage may pass them on.
+void check_finite(const float* interleaved, size_t frames, int channels, int64_t first_frame,
+                  int sample_rate_hz, const std::filesystem::path& file);
+
 // Versions of the audio libraries, for --version.
 std::string library_versions();
 

@@ -15,6 +15,10 @@ inline constexpr const char* kManifestFile = "manifest.json";
 // Far above any real directory (a manifest grows by a few kB per stage and stem); a larger one is
 // refused before it is read.
 inline constexpr size_t kMaxManifestBytes = size_t{64} << 20;
+// The rates a stem directory runs at (rz-ingest --rate): every stage's filters assume an audio
+// rate, so a manifest outside them is refused.
+inline constexpr int kMinSampleRateHz = 8000;
+inline constexpr int kMaxSampleRateHz = 384000;
 // More stems than any separation gives (HTDemucs 6, MSST models up to about 20).
 inline constexpr size_t kMaxStems = 256;
 // Stem names: what rz-mix --gain NAME=dB, rz-master --stem NAME and file names take.
@@ -51,7 +55,8 @@ struct Manifest {
   nlohmann::json stem_hashes() const;
   nlohmann::json to_json() const;
   // Parses and validates; `subject` names the file in errors (InputError). Every number must fit
-  // its field (no narrowing): a rate 1..768000 Hz, 1..64 channels, frames >= 0; stem names as
+  // its field (no narrowing): a rate kMinSampleRateHz..kMaxSampleRateHz, 1..64 channels, frames
+  // >= 0; stem names as
   // bad_stem_name_reason() allows, unique; files plain visible names in the directory.
   static Manifest from_json(const nlohmann::json& j, const std::string& subject);
   // Parses manifest text (io::parse_json's limits: one document, at most io::kMaxJsonDepth deep)

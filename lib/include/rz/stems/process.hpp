@@ -19,11 +19,6 @@ namespace rz::stems {
 // Frames per block read from a stem file.
 inline constexpr size_t kStemBlockFrames = 8192;
 
-// Throws InputError "bad stem '<file>': non-finite sample (NaN or infinity) at T s" when a sample
-// of the block (interleaved, `frames` frames starting at `first_frame`) is not finite.
-void check_finite(const float* interleaved, size_t frames, int channels, int64_t first_frame,
-                  int sample_rate_hz, const std::filesystem::path& file);
-
 // Adds `stem` (file `src`) to `out` unchanged (a float stem is first checked for non-finite
 // samples): a WAV bit for bit (its encoding recorded as
 // "wav/<encoding>"), another container (FLAC...) decoded to a float WAV.
@@ -40,13 +35,13 @@ struct ProcessedFile {
 // Runs `chain` (in order) over `src` into a float32 WAV at `dst`, same rate, channels and length;
 // the first sum-of-latencies output frames are dropped and the tail is flushed with silence.
 // `observer` (may be empty) sees every input block with its output. Progress reports `stage`.
-// Refuses non-finite input samples (check_finite); checks for interruption between blocks.
+// Refuses non-finite input samples (audio::check_finite); checks for interruption between blocks.
 ProcessedFile process_file(const std::filesystem::path& src, const std::filesystem::path& dst,
                            const std::vector<dsp::Processor*>& chain, const BlockObserver& observer,
                            const std::string& stage, const Progress& progress);
 
 // Reads `src` block by block, handing each block (interleaved, `frames` frames) to `on_block`;
-// refuses non-finite samples (check_finite), checks for interruption and reports progress as
+// refuses non-finite samples (audio::check_finite), checks for interruption and reports progress as
 // `stage`. Returns the frames read.
 int64_t scan_file(const std::filesystem::path& src,
                   const std::function<void(const float* block, size_t frames)>& on_block,
