@@ -21,9 +21,10 @@
 # every 2 s and at the end of the stage, inputs not yet deleted) and CPU use (percent of one core;
 # well under THREADS x 100 for rz-separate means other load on the machine: libtorch's threads then
 # wait on each other and the stage runs several times slower). Then, for the longest length
-# against the shortest, per stage and for the whole job: the peak-RSS ratio and the ratio
-# of wall seconds per audio second, each against its target; the machine (CPU model, cores,
-# date, load); and one JSON line with everything.
+# against the shortest, per stage and for the whole job: the peak-RSS ratio and the ratio of wall
+# seconds per audio second, each against its target, and the ratio of CPU seconds (user + system)
+# per audio second, for information (less disturbed by other load than the wall time); the machine
+# (CPU model, cores, date, load); and one JSON line with everything.
 # Targets (issue "Long input", 10 and 180 minutes): peak memory flat, the longest run's peak RSS
 # within 10 % of the shortest's (ratio <= 1.10); nothing slower than linear, wall seconds per audio
 # second of the longest run no more than 10 % above the shortest's (ratio <= 1.10). Fixed costs
@@ -162,16 +163,18 @@ echo "  peak 1 dB past full scale, looped, 48 kHz stereo 16-bit WAV"
 echo "work: $work ($(gib "$(avail "$work")") GiB free, $(gib "$need") GiB needed)"
 
 # timed LOG COMMAND...: runs COMMAND under /usr/bin/time (stdout discarded, stderr to LOG) and
-# sets wall (s), rss_kb and cpu_pct (percent of one core); on failure stops with the command's
-# last line of stderr.
+# sets wall (s), rss_kb, cpu_s (user + system) and cpu_pct (percent of one core); on failure
+# stops with the command's last line of stderr.
 timed() {
   local log=$1
   shift
-  if ! /usr/bin/time -f '%e %M %P' -o "$work/time.txt" "$@" >/dev/null 2>"$log"; then
+  if ! /usr/bin/time -f '%e %M %P %U %S' -o "$work/time.txt" "$@" >/dev/null 2>"$log"; then
     die "${1##*/} failed: $(tail -n 1 "$log")"
   fi
-  read -r wall rss_kb cpu_pct < <(tail -n 1 "$work/time.txt")
+  local user sys
+  read -r wall rss_kb cpu_pct user sys < <(tail -n 1 "$work/time.txt")
   cpu_pct=${cpu_pct%\%}
+  cpu_s=$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')
 }
 
 t0=$(date +%s.%N)
@@ -202,7 +205,7 @@ row() {
   local disk_kb
   disk_kb=$( (tail -n +"$((disk_mark + 1))" "$disk_log"; du -sk "$work" | cut -f1) |
     sort -n | tail -n 1)
-  rows+=("$1 $2 $3 $wall $rss_kb $disk_kb $cpu_pct")
+  rows+=("$1 $2 $3 $wall $rss_kb $disk_kb $cpu_s")
   awk -v st="$1" -v m="$2" -v a="$3" -v w="$wall" -v r="$rss_kb" -v d="$disk_kb" -v c="$cpu_pct" \
     'BEGIN { printf "%-12s %7d %9.2f %11.1f %9.1f %9.2f %6d\n", st, m, w, (w > 0 ? a / w : 0),
              r / 1024, d / 1048576, c }'
@@ -257,29 +260,33 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 runs_json=$(printf '%s\n' "${rows[@]}" | jq -R -s -c 'def r($n): . * $n | round / $n;
   split("\n") | map(select(length > 0) | split(" ") | map(tonumber? // .)
   | {stage: .[0], minutes: .[1], audio_s: .[2], wall_s: .[3], peak_rss_mib: (.[4] / 1024 | r(10)),
-     disk_gib: (.[5] / 1048576 | r(100)), cpu_percent: .[6]}
+     disk_gib: (.[5] / 1048576 | r(100)), cpu_s: .[6]}
   | .x_realtime = (if .wall_s > 0 then .audio_s / .wall_s | r(10) else null end))')
 # Per stage and for the whole job (summed wall time, largest peak): longest over shortest.
 scaling_json=$(jq -c --argjson lo "$shortest" --argjson hi "$longest" '
   def rows($m): map(select(.minutes == $m and .stage != "(generate)"));
   def ratio($a; $b): if $b > 0 then $a / $b * 1000 | round / 1000 else null end;
-  def spas: (map(.wall_s) | add) / .[0].audio_s;
+  def per_s(f): (map(f) | add) / .[0].audio_s;
   rows($lo) as $s | rows($hi) as $l
   | [$s[] | . as $a | $l[] | select(.stage == $a.stage)
      | {stage, peak_rss_ratio: ratio(.peak_rss_mib; $a.peak_rss_mib),
-        time_per_audio_s_ratio: ratio(.wall_s / .audio_s; $a.wall_s / $a.audio_s)}]
+        time_per_audio_s_ratio: ratio(.wall_s / .audio_s; $a.wall_s / $a.audio_s),
+        cpu_per_audio_s_ratio: ratio(.cpu_s / .audio_s; $a.cpu_s / $a.audio_s)}]
   + [{stage: "job",
       peak_rss_ratio: ratio($l | map(.peak_rss_mib) | max; $s | map(.peak_rss_mib) | max),
-      time_per_audio_s_ratio: ratio($l | spas; $s | spas)}]
+      time_per_audio_s_ratio: ratio($l | per_s(.wall_s); $s | per_s(.wall_s)),
+      cpu_per_audio_s_ratio: ratio($l | per_s(.cpu_s); $s | per_s(.cpu_s))}]
   | map(.peak_ok = (.peak_rss_ratio != null and .peak_rss_ratio <= 1.10)
         | .time_ok = (.time_per_audio_s_ratio != null and .time_per_audio_s_ratio <= 1.10))' \
   <<<"$runs_json")
 if [ "$longest" -ne "$shortest" ]; then
   echo "scaling, $longest min against $shortest min (targets: each ratio <= 1.10):"
-  printf '%-12s %14s %6s %18s %6s\n' stage peak_RSS_ratio ok time/audio_s_ratio ok
+  printf '%-12s %14s %4s %18s %4s %17s\n' stage peak_RSS_ratio ok time/audio_s_ratio ok \
+    cpu/audio_s_ratio
   jq -r '.[] | [.stage, .peak_rss_ratio, (if .peak_ok then "yes" else "NO" end),
-      .time_per_audio_s_ratio, (if .time_ok then "yes" else "NO" end)] | @tsv' <<<"$scaling_json" |
-    awk -F'\t' '{ printf "%-12s %14.3f %6s %18.3f %6s\n", $1, $2, $3, $4, $5 }'
+      .time_per_audio_s_ratio, (if .time_ok then "yes" else "NO" end), .cpu_per_audio_s_ratio]
+      | @tsv' <<<"$scaling_json" |
+    awk -F'\t' '{ printf "%-12s %14.3f %4s %18.3f %4s %17.3f\n", $1, $2, $3, $4, $5, $6 }'
   jq -r 'map(select(.stage != "job")) as $st
     | def names(f): [$st[] | select(f) | .stage] | if . == [] then "none" else join(", ") end;
       "memory flat (peak RSS ratio <= 1.10): \(names(.peak_ok)); not: \(names(.peak_ok | not))",

@@ -155,13 +155,22 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
     if (in_fd >= 0) idx_in = n, fds[n++] = {in_fd, POLLOUT, 0};
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const int wait_ms = static_cast<int>(std::max(0.0, options.timeout_s - elapsed) * 1000) + 1;
+    if (options.signal != 0 && !r.signal_sent && elapsed >= options.signal_after_s) {
+      kill(pid, options.signal);
+      r.signal_sent = true;
+    }
+    double until = options.timeout_s;
+    if (options.signal != 0 && !r.signal_sent) until = std::min(until, options.signal_after_s);
+    const int wait_ms = static_cast<int>(std::max(0.0, until - elapsed) * 1000) + 1;
     const int ready = poll(fds, static_cast<nfds_t>(n), wait_ms);
     if (ready < 0) {
       if (errno == EINTR) continue;
       fail("poll");
     }
     if (ready == 0) {
+      const double now =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (now < options.timeout_s) continue;  // woke up to send options.signal
       if (!killed) kill(pid, SIGKILL);
       killed = true;
       break;

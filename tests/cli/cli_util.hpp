@@ -20,6 +20,7 @@ struct RunResult {
   std::string out;     // everything written to stdout
   std::string err;     // everything written to stderr
   double wall_s = 0;   // how long it ran
+  bool signal_sent = false;  // RunOptions::signal was sent while the child still ran
 
   // Non-empty lines of stderr.
   std::vector<std::string> err_lines() const;
@@ -39,6 +40,10 @@ struct RunOptions {
   // Changes to the child's environment (the rest is inherited): NAME -> value, or NAME -> nullopt
   // to remove NAME.
   std::map<std::string, std::optional<std::string>> env;
+  // When non-zero: this signal is sent to the child `signal_after_s` seconds after it started,
+  // if it is still running then.
+  int signal = 0;
+  double signal_after_s = 0;
 };
 
 // Options for a run in working directory `cwd`, optionally with `stdin_text` on stdin.

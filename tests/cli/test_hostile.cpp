@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "cli_util.hpp"
+#include "rz/audio/decode.hpp"
 #include "rz/error.hpp"
 #include "rz/stems/manifest.hpp"
 #include "test_support.hpp"
@@ -353,4 +354,157 @@ TEST_CASE("hostile input: rz-separate", "[cli][hostile]") {
   const std::string model = rz::cli_test::shared("demucs/models/tiny4000-0421bf8f.th");
   check_tool_refuses_hostile_input(
       {"rz-separate", "out.sep", {"--stem", "a", "--model", model, "--no-cache"}});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Findings of the hostile review, one regression test each (the checkpoint and cache findings are
+// in test_separate.cpp, signals and leftovers in test_faults.cpp).
+
+TEST_CASE("a stem named '/some/victim.txt\\0' cannot overwrite a file through a copying stage",
+          "[cli][hostile]") {
+  // rz-enhance --intensity 0 once copied such a stem to "/some/victim.txt" (the NUL dropped the
+  // ".wav"), deleting the file first. Every copying stage refuses the name instead.
+  struct Copying {
+    const char* tool;
+    std::vector<std::string> args;
+  };
+  const std::vector<Copying> stages = {{"rz-enhance", {"--intensity", "0"}},
+                                       {"rz-restore", {"--intensity", "0"}},
+                                       {"rz-dereverb", {"--strength", "0"}}};
+  for (const auto& stage : stages) {
+    DYNAMIC_SECTION(stage.tool) {
+      rz::test::TempDir tmp;
+      write_good_input(tmp.path());
+      write_text(tmp / "victim.txt", "precious\n");
+      edit_manifest(tmp.path(), [&](json& m) {
+        m["stems"][0]["name"] = (tmp / "victim.txt").string() + std::string(1, '\0');
+      });
+      const auto before = snapshot(tmp.path());
+      std::vector<std::string> args = {"in", "-o", "out"};
+      args.insert(args.end(), stage.args.begin(), stage.args.end());
+      const auto r = rz::cli_test::run(stage.tool, args, in_dir(tmp.path()));
+      check_refusal(r, stage.tool, rz::kExitFailure);
+      CHECK(r.err.find("stem name") != std::string::npos);
+      CHECK(rz::cli_test::read_text(tmp / "victim.txt") == "precious\n");
+      CHECK(snapshot(tmp.path()) == before);
+    }
+  }
+}
+
+TEST_CASE("a recording whose file name is not UTF-8 is ingested", "[cli][hostile]") {
+  // File names are bytes; the manifest is UTF-8 JSON. The name once made rz-ingest fail with
+  // nlohmann's "type_error.316"; it is now written with U+FFFD in place of the bad bytes.
+  rz::test::TempDir tmp;
+  const std::string name = "caf\xe9-live.wav";  // Latin-1 e-acute: not UTF-8
+  rz::test::write_wav(tmp / name, rz::test::sine(440, 0.5, kRate, 2 * kRate, 2), kRate, 2);
+  const auto r = rz::cli_test::run("rz-ingest", {name, "-o", "gig.ingest", "--json"}, in_dir(tmp.path()));
+  INFO(r.describe());
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("type_error") == std::string::npos);
+  const json record = json::parse(r.out);  // valid UTF-8 JSON on stdout
+  CHECK(record.at("output") == "gig.ingest");
+  const json m = read_json(tmp / "gig.ingest" / rz::stems::kManifestFile);
+  CHECK(m.dump().find("caf\xef\xbf\xbd-live.wav") != std::string::npos);  // U+FFFD
+  // The next stage reads that manifest.
+  CHECK(rz::cli_test::run("rz-mix", {"gig.ingest", "-o", "gig.mix"}, in_dir(tmp.path())).exit_code == 0);
+}
+
+TEST_CASE("a damaged MP3 is decoded without libmpg123 writing to stderr", "[cli][hostile]") {
+  const auto ffmpeg = rz::audio::find_program("ffmpeg");
+  if (ffmpeg.empty()) {
+    WARN("SKIP: ffmpeg is not installed (it makes the MP3)");
+    return;
+  }
+  rz::test::TempDir tmp;
+  rz::test::write_wav(tmp / "src.wav", rz::test::white_noise(0.1, 3 * kRate, 2, 3), kRate, 2);
+  REQUIRE(rz::cli_test::run_program(ffmpeg.string(), {"-v", "error", "-i", "src.wav", "gig.mp3"},
+                                    in_dir(tmp.path()))
+              .exit_code == 0);
+  // Flip bytes all over the frames (past the first 1000 bytes, so the stream is still found).
+  std::string mp3 = rz::cli_test::read_text(tmp / "gig.mp3");
+  uint32_t state = 12345;
+  for (int i = 0; i < 300; ++i) {
+    state = state * 1664525u + 1013904223u;
+    mp3[1000 + state % (mp3.size() - 1000)] ^= static_cast<char>(0x5a);
+  }
+  write_text(tmp / "gig.mp3", mp3);
+  const auto r = rz::cli_test::run("rz-ingest", {"gig.mp3"}, in_dir(tmp.path()));
+  INFO(r.describe());
+  CHECK(r.err.find("libmpg123") == std::string::npos);
+  CHECK(r.err.find("[src/") == std::string::npos);
+  for (const auto& line : r.err_lines()) CHECK(line.rfind("rz-ingest: ", 0) == 0);
+}
+
+TEST_CASE("what the input cannot do is an input problem (exit 1), not a usage error",
+          "[cli][hostile]") {
+  rz::test::TempDir tmp;
+  SECTION("rz-dereverb on 9 channels (WPE takes 1..8)") {
+    rz::cli_test::write_stem_dir(tmp / "in", {{"mix", rz::test::white_noise(0.1, kRate, 9, 1)}},
+                                 kRate, 9);
+    const auto r = rz::cli_test::run("rz-dereverb", {"in", "-o", "out"}, in_dir(tmp.path()));
+    check_refusal(r, "rz-dereverb", rz::kExitFailure);
+    CHECK(r.err.find("9 channels") != std::string::npos);
+    CHECK_FALSE(fs::exists(tmp / "out"));
+  }
+  SECTION("rz-separate on a directory without a 'mix' stem and no --stem") {
+    write_good_input(tmp.path());
+    const auto r = rz::cli_test::run(
+        "rz-separate",
+        {"in", "-o", "out", "--no-cache", "--model",
+         rz::cli_test::shared("demucs/models/tiny4000-0421bf8f.th")},
+        in_dir(tmp.path()));
+    check_refusal(r, "rz-separate", rz::kExitFailure);
+    CHECK(r.err.find("--stem") != std::string::npos);
+    CHECK_FALSE(fs::exists(tmp / "out"));
+  }
+  SECTION("rz-enhance on 8 kHz vocals: de-essing has no band there and is left out") {
+    // The vocals chain de-esses at 6.5 kHz, above what an 8 kHz recording holds: the block is
+    // disabled and the reason recorded, instead of refusing the directory as a bad setting.
+    rz::cli_test::write_stem_dir(tmp / "in",
+                                 {{"vocals", rz::test::white_noise(0.1, 8000 * 3, 1, 5)}}, 8000, 1);
+    const auto r = rz::cli_test::run("rz-enhance", {"in", "-o", "out"}, in_dir(tmp.path()));
+    INFO(r.describe());
+    REQUIRE(r.exit_code == 0);
+    const json stem = rz::cli_test::last_history_entry(tmp / "out", "rz-enhance")["stems"]["vocals"];
+    REQUIRE(stem.contains("out_of_band"));
+    CHECK(stem["out_of_band"][0]["block"] == "deess");
+    // A band the user asks for in --config is still refused as a usage error.
+    write_text(tmp / "c.json", "{\"*\": {\"deess\": {\"freq_hz\": 6000}}}");
+    const auto u = rz::cli_test::run("rz-enhance", {"in", "-o", "out2", "--config", "c.json"},
+                                     in_dir(tmp.path()));
+    check_refusal(u, "rz-enhance", rz::kExitUsage);
+    CHECK(u.err.find("deess freq_hz") != std::string::npos);
+  }
+}
+
+TEST_CASE("numeric options refuse nan and inf", "[cli][hostile]") {
+  rz::test::TempDir tmp;
+  write_good_input(tmp.path());
+  rz::test::write_wav(tmp / "gig.wav", rz::test::sine(440, 0.5, kRate, 2 * kRate, 2), kRate, 2);
+  struct Call {
+    const char* tool;
+    std::vector<std::string> args;
+  };
+  std::vector<Call> calls;
+  for (const std::string v : {"nan", "inf", "-inf"}) {
+    calls.push_back({"rz-ingest", {"gig.wav", "-o", "x", "--preview", v}});
+    calls.push_back({"rz-enhance", {"in", "-o", "x", "--intensity", v}});
+    calls.push_back({"rz-restore", {"in", "-o", "x", "--intensity", v}});
+    calls.push_back({"rz-dereverb", {"in", "-o", "x", "--wet", v}});
+    calls.push_back({"rz-dereverb", {"in", "-o", "x", "--strength", v}});
+    calls.push_back({"rz-mix", {"in", "-o", "x", "--master-gain", v}});
+    calls.push_back({"rz-mix", {"in", "-o", "x", "--gain", "a=" + v}});
+    calls.push_back({"rz-mix", {"in", "-o", "x", "--pan", "a=" + v}});
+    calls.push_back({"rz-master", {"in", "-o", "x.flac", "--target", v}});
+    calls.push_back({"rz-master", {"in", "-o", "x.flac", "--ceiling", v}});
+    calls.push_back({"rz-separate", {"in", "-o", "x", "--overlap", v}});
+    calls.push_back({"rz-separate", {"in", "-o", "x", "--segment", v}});
+  }
+  const auto before = snapshot(tmp.path());
+  for (const auto& c : calls) {
+    const auto r = rz::cli_test::run(c.tool, c.args, in_dir(tmp.path()));
+    INFO(c.tool << " " << c.args.back() << "\n" << r.describe());
+    check_refusal(r, c.tool, rz::kExitUsage);
+  }
+  CHECK(snapshot(tmp.path()) == before);
 }

@@ -2,6 +2,7 @@
 // models and bad options, missing weights, --two-stems, 6 sources, the cache, the manifest, a
 // shell pipe, inputs that need converting, and Ctrl-C.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -169,8 +170,104 @@ rz::demucs::Tensor& tensor(rz::demucs::Checkpoint& ck, const std::string& key) {
   throw std::runtime_error("no tensor " + key);
 }
 
+namespace th = rz::test::th;
+
+// A hand-built checkpoint: data.pkl = pk::checkpoint(kwargs, state) plus one fp32 storage "0" of
+// `storage_floats` values.
+void write_hand_built(const fs::path& out, const std::string& kwargs, const std::string& state,
+                      size_t storage_floats = 1) {
+  th::write_zip(out,
+                {{"archive/data.pkl", th::pk::checkpoint(kwargs, state)},
+                 {"archive/data/0", std::string(storage_floats * sizeof(float), '\0'), 0, false, 64},
+                 {"archive/version", "3\n"}},
+                false);
+}
+
+// 30 levels of L = [L_prev, L_prev] through the memo: 2^30 values once expanded, in ~400 bytes.
+std::string fan_out_pickle(int levels) {
+  auto memo = [](int i) { return th::le(static_cast<uint64_t>(1000 + i), 4); };
+  std::string p = "]r" + memo(0) + "0";  // EMPTY_LIST, LONG_BINPUT, POP
+  for (int i = 1; i <= levels; ++i) {
+    p += "(j" + memo(i - 1) + "j" + memo(i - 1) + "lr" + memo(i);  // MARK GET GET LIST PUT
+    if (i < levels) p += "0";
+  }
+  return p;
+}
+
+// A bag of tiny4000 next to `out` with the given YAML text.
+void write_bag(const fs::path& out, const fs::path& tiny, const std::string& yaml) {
+  fs::copy_file(tiny, out.parent_path() / tiny.filename());
+  rz::cli_test::write_text(out, yaml);
+}
+
 std::vector<BadModel> bad_models() {
   return {
+      // Hostile checkpoints and bags (each once made rz-separate write elsewhere, hang, or eat
+      // memory).
+      {"a source named '../../escaped_sep' (would be written two levels up)",
+       "bad.th",
+       {"sources", "escaped_sep"},
+       rewritten([](rz::demucs::Checkpoint& c) {
+         c.kwargs["sources"] = json::array({"../../escaped_sep", "bass", "other", "vocals"});
+       })},
+      {"a source named twice", "bad.th", {"sources", "twice"}, rewritten([](rz::demucs::Checkpoint& c) {
+         c.kwargs["sources"] = json::array({"drums", "bass", "drums", "vocals"});
+       })},
+      {"an empty source name", "bad.th", {"sources", "empty"}, rewritten([](rz::demucs::Checkpoint& c) {
+         c.kwargs["sources"] = json::array({"drums", "", "other", "vocals"});
+       })},
+      {"a source name with a NUL", "bad.th", {"sources"}, rewritten([](rz::demucs::Checkpoint& c) {
+         c.kwargs["sources"] =
+             json::array({"drums", std::string("bass\0.txt", 9), "other", "vocals"});
+       })},
+      {"samplerate 2^32 + 44100 (would narrow to 44100)",
+       "bad.th",
+       {"samplerate", "32 bits"},
+       rewritten([](rz::demucs::Checkpoint& c) {
+         c.kwargs["samplerate"] = (int64_t{1} << 32) + kRate;
+       })},
+      {"kwargs sharing one list 30 levels deep (2^30 values expanded)",
+       "fan.th",
+       {"expands to more than"},
+       [](const fs::path& out, const fs::path&, const rz::demucs::Checkpoint&) {
+         write_hand_built(out, th::pk::dict({{th::pk::str("x"), fan_out_pickle(30)}}), "}");
+       }},
+      {"a stride-0 tensor of 2^30 elements on a 1-element storage",
+       "stride0.th",
+       {"repeats elements"},
+       [](const fs::path& out, const fs::path&, const rz::demucs::Checkpoint&) {
+         write_hand_built(out, "}",
+                          th::pk::dict({{th::pk::str("w"), th::pk::tensor("FloatStorage", "0", 1, 0,
+                                                                          {int64_t{1} << 30},
+                                                                          {0})}}));
+       }},
+      {"a FIFO in place of the checkpoint (must not block)",
+       "fifo.th",
+       {"FIFO"},
+       [](const fs::path& out, const fs::path&, const rz::demucs::Checkpoint&) {
+         REQUIRE(mkfifo(out.c_str(), 0644) == 0);
+       }},
+      {"a bag linked to /dev/zero (must not read forever)",
+       "zero.yaml",
+       {"device"},
+       [](const fs::path& out, const fs::path&, const rz::demucs::Checkpoint&) {
+         fs::create_symlink("/dev/zero", out);
+       }},
+      {"a bag nested 100000 levels deep",
+       "deep.yaml",
+       {"bad model bag", "nested deeper"},
+       [](const fs::path& out, const fs::path& tiny, const rz::demucs::Checkpoint&) {
+         write_bag(out, tiny,
+                   "models: [tiny4000]\nweights: " + std::string(100000, '[') +
+                       std::string(100000, ']') + "\n");
+       }},
+      {"bag weights of 1e308 (every stem would come out constant)",
+       "huge.yaml",
+       {"bad model bag", "1e308", "outside"},
+       [](const fs::path& out, const fs::path& tiny, const rz::demucs::Checkpoint&) {
+         write_bag(out, tiny, "models: [tiny4000]\nweights: [[1e308, 1e308, 1e308, 1e308]]\n");
+       }},
+
       {"truncated zip",
        "trunc.th",
        {"bad checkpoint", "truncated"},
@@ -257,6 +354,8 @@ TEST_CASE("rz-separate refuses broken checkpoints and leaves nothing behind", "[
         for (const char* word : bad.says) CHECK_THAT(r.err, Catch::Contains(word));
         CHECK(list_dir(tmp.path()) == listing);
         CHECK(snapshot(song) == before);
+        CHECK_FALSE(fs::exists(tmp.path().parent_path() / "escaped_sep.wav"));
+        CHECK_FALSE(fs::exists(tmp.path().parent_path().parent_path() / "escaped_sep.wav"));
       }
     }
   }
@@ -464,6 +563,81 @@ TEST_CASE("rz-separate reuses a cached separation and --no-cache recomputes", "[
   CHECK(damaged.err.find("damaged") != std::string::npos);
   CHECK(cache_state("damaged.sep") == "stored");
   check_same_stems(tmp / "first.sep", tmp / "damaged.sep");
+}
+
+TEST_CASE("a damaged or hostile cache entry is recomputed and never trusted", "[cli]") {
+  // rz-separate(1) promises that a damaged entry is recomputed. Every field of entry.json is
+  // outside data: missing or mistyped members, names that lead elsewhere, an oversized or
+  // deeply nested file, a FIFO in its place. Each run must succeed with the same stems as an
+  // uncached run and leave a consistent cache.
+  rz::test::TempDir tmp;
+  const fs::path song = ingest_rock(tmp);
+  const fs::path cache = tmp / "cache";
+  separate_tiny(song, tmp / "reference.sep");
+  auto run_cached = [&](const std::string& out) {
+    return run_ok("rz-separate", {song.string(), "--model", shared(kTiny4).string(), "--shifts",
+                                  "0", "-d", "cpu", "--cache-dir", cache.string(), "-o",
+                                  (tmp / out).string()});
+  };
+  run_cached("stored.sep");
+  std::string key;
+  for (const auto& n : list_dir(cache))
+    if (n[0] != '.') key = n;
+  REQUIRE(!key.empty());
+  const fs::path entry = cache / key / "entry.json";
+  const json good = read_json(entry);
+  struct Damage {
+    const char* label;
+    std::function<void()> apply;
+  };
+  auto edit = [&](std::function<void(json&)> change) {
+    return [&, change] {
+      json j = good;
+      change(j);
+      rz::cli_test::write_text(entry, j.dump(2));
+    };
+  };
+  const std::vector<Damage> damages = {
+      {"meta without sources", edit([](json& j) { j["meta"].erase("sources"); })},
+      {"meta without sample_rate_hz", edit([](json& j) { j["meta"].erase("sample_rate_hz"); })},
+      {"sample_rate_hz as a string", edit([](json& j) { j["meta"]["sample_rate_hz"] = "44100"; })},
+      {"frames 2^64", edit([](json& j) { j["meta"]["frames"] = 1.8446744073709552e19; })},
+      {"a source '../../escaped'",
+       edit([](json& j) { j["meta"]["sources"][0] = "../../escaped"; })},
+      {"a source named twice", edit([](json& j) { j["meta"]["sources"][1] = j["meta"]["sources"][0]; })},
+      {"model is an array", edit([](json& j) { j["meta"]["model"] = json::array(); })},
+      {"a file name that is a number", edit([](json& j) { j["files"][0]["name"] = 7; })},
+      {"a file name '../x.wav'", edit([](json& j) { j["files"][0]["name"] = "../x.wav"; })},
+      {"a wrong recorded digest", edit([](json& j) { j["files"][0]["sha256"] = std::string(64, '0'); })},
+      {"entry.json is not JSON", [&] { rz::cli_test::write_text(entry, "{\"schema\": "); }},
+      {"entry.json nested 100000 levels",
+       [&] { rz::cli_test::write_text(entry, std::string(100000, '[') + std::string(100000, ']')); }},
+      {"entry.json is a FIFO",
+       [&] {
+         fs::remove(entry);
+         REQUIRE(mkfifo(entry.c_str(), 0644) == 0);
+       }},
+      {"a stem file deleted", [&] { fs::remove(cache / key / "drums.wav"); }},
+  };
+  int round = 0;
+  for (const auto& d : damages) {
+    DYNAMIC_SECTION(d.label) {
+      // Start each damage from a good entry.
+      fs::remove_all(cache);
+      run_cached("fresh" + std::to_string(round) + ".sep");
+      d.apply();
+      const std::string out = "after" + std::to_string(round++) + ".sep";
+      const auto r = run_cached(out);
+      INFO(r.describe());
+      check_same_stems(tmp / "reference.sep", tmp / out);
+      CHECK(manifest(tmp / out).at("history").back().at("parameters").at("cache") != "hit");
+      CHECK_FALSE(fs::exists(tmp.path().parent_path() / "escaped.wav"));
+      // The cache holds one complete entry again, and nothing half-made.
+      CHECK(rz::cli_test::temp_entries(cache).empty());
+      const auto again = run_cached(out + ".hit");
+      CHECK(manifest(tmp / (out + ".hit")).at("history").back().at("parameters").at("cache") == "hit");
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

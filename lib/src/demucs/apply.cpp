@@ -127,12 +127,18 @@ Ensemble load_ensemble(const ModelSpec& spec, const torch::Device& device) {
   return e;
 }
 
-void ApplyOptions::validate(const Ensemble& model) const {
+void ApplyOptions::validate() const {
   if (shifts < 0 || shifts > 100) throw UsageError("--shifts must be between 0 and 100");
   if (!(overlap >= 0 && overlap < 1)) throw UsageError("--overlap must be in [0, 1)");
-  if (!(transition_power >= 1)) throw UsageError("transition power must be >= 1");
+  if (!(transition_power >= 1) || !std::isfinite(transition_power))
+    throw UsageError("transition power must be >= 1");
+  if (segment_s && !(*segment_s > 0 && std::isfinite(*segment_s)))
+    throw UsageError("--segment must be positive");
+}
+
+void ApplyOptions::validate(const Ensemble& model) const {
+  validate();
   if (segment_s) {
-    if (!(*segment_s > 0)) throw UsageError("--segment must be positive");
     if (*segment_s > model.max_segment_s + 1e-9)
       throw UsageError("--segment " + fixed(*segment_s, 2) + " is longer than the model's " +
                        fixed(model.max_segment_s, 2) + " s training segment");

@@ -285,6 +285,7 @@ void SeparateOptions::validate() const {
     throw UsageError("--device must be auto, cpu, cuda, cuda:N or mps (got '" + device + "')");
   if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 0 and 1024");
   if (model.empty()) throw UsageError("--model is empty");
+  apply.validate();
 }
 
 std::string torch_description() {
@@ -325,7 +326,18 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   // The stem to separate.
   const stems::Manifest& im = in.manifest();
   std::string stem_name = opt.input_stem;
-  if (stem_name.empty()) stem_name = (im.find("mix") || im.stems.size() != 1) ? "mix" : im.stems[0].name;
+  if (stem_name.empty()) {
+    if (!im.find("mix") && im.stems.size() != 1) {
+      // Nothing was asked for: which stem to separate is the directory's problem, not a usage
+      // error (a --stem naming an absent stem is one).
+      std::vector<std::string> names;
+      for (const auto& s : im.stems) names.push_back(s.name);
+      throw InputError("cannot separate", in.path().string(),
+                       "no 'mix' stem and several others (" + join(names, ", ") +
+                           "): choose one with --stem");
+    }
+    stem_name = im.find("mix") ? "mix" : im.stems[0].name;
+  }
   const stems::StemEntry& stem = in.stem(stem_name);
   const fs::path stem_file = in.stem_path(stem);
 

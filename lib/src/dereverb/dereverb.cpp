@@ -15,6 +15,12 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 void Options::validate(const stems::StemDir& in) const {
+  // The directory's channel count is the input's, not a setting: too many is an input problem.
+  if (in.manifest().channels > dsp::WpeSettings::kMaxChannels) {
+    throw InputError("cannot dereverberate", in.path().string(),
+                     std::to_string(in.manifest().channels) + " channels (WPE takes 1.." +
+                         std::to_string(dsp::WpeSettings::kMaxChannels) + ")");
+  }
   wpe.validate(in.manifest().sample_rate_hz, in.manifest().channels);
   for (const auto& s : stems) in.stem(s);  // throws listing the stems
 }

@@ -69,7 +69,8 @@ void WpeSettings::validate(int sample_rate_hz, int channels) const {
   };
   check(sample_rate_hz >= 8000 && sample_rate_hz <= 768000, "sample rate", sample_rate_hz,
         "use 8000..768000 Hz");
-  check(channels >= 1 && channels <= 8, "channel count", channels, "use 1..8");
+  check(channels >= 1 && channels <= kMaxChannels, "channel count", channels,
+        "use 1.." + std::to_string(kMaxChannels));
   check(fft_size >= 256 && fft_size <= 16384 && fft_size % 2 == 0, "fft_size", fft_size,
         "use an even size in 256..16384");
   check(hop_frames >= 1 && fft_size % hop_frames == 0 && fft_size / hop_frames >= 3, "hop_frames",

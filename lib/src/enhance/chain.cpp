@@ -287,30 +287,53 @@ void validate_chain(const ChainParams& c, const std::string& stem, double rate) 
     const double order = num(hp, "order");
     if (order != 2 && order != 4) throw UsageError(describe("bad highpass order", fixed(order), "use 2 or 4"));
     denoise_settings(c).validate();
-    for (const char* band : {"demud", "deess"}) {
-      const dsp::DynamicEqSettings s = dynamic_eq_settings(c, band);
-      s.validate();
-      if (s.freq_hz >= 0.49 * rate)
-        throw UsageError(describe(std::string("bad ") + band + " freq_hz", fixed(s.freq_hz), "must be below 0.49 of the sample rate"));
-    }
+    for (const char* band : {"demud", "deess"}) dynamic_eq_settings(c, band).validate();
     for (const char* band : {"low_focus", "presence"}) {
       const json& b = c.at(band);
       const double fz = num(b, "freq_hz"), q = num(b, "q"), g = num(b, "gain_db");
-      if (!(fz >= 20 && fz < 0.49 * rate)) throw UsageError(describe(std::string("bad ") + band + " freq_hz", fixed(fz), "use 20 Hz .. 0.49 of the sample rate"));
+      if (!(fz >= 20)) throw UsageError(describe(std::string("bad ") + band + " freq_hz", fixed(fz), "use 20 Hz .. 0.49 of the sample rate"));
       if (!(q >= 0.1 && q <= 20)) throw UsageError(describe(std::string("bad ") + band + " q", fixed(q), "use 0.1..20"));
       if (!(g >= -12 && g <= 12)) throw UsageError(describe(std::string("bad ") + band + " gain_db", fixed(g), "use -12..12 dB"));
     }
     transient_settings(c).validate();
     compressor_settings(c).validate();
-    const dsp::ExciterSettings e = exciter_settings(c);
-    e.validate();
-    if (e.freq_hz >= dsp::Exciter::kPassEdge * rate)
-      throw UsageError(describe("bad exciter freq_hz", fixed(e.freq_hz), "must be below 0.45 of the sample rate"));
+    exciter_settings(c).validate();
+    for (const RateBound& r : rate_bounds()) {
+      const json& b = c.at(r.block);
+      const double band = num(b, "freq_hz");
+      if (b.at("enabled").get<bool>() && !(band < r.max_fraction * rate))
+        throw UsageError(describe(std::string("bad ") + r.block + " freq_hz", fixed(band),
+                                  "must be below " + fixed(r.max_fraction) + " of the " +
+                                      fixed(rate, 0) + " Hz sample rate"));
+    }
   } catch (const UsageError& e) {
     throw UsageError("stem '" + stem + "': " + e.what());
   } catch (const json::exception& e) {
     throw UsageError(describe("bad enhance settings", stem, io::json_reason(e)));
   }
+}
+
+const std::vector<RateBound>& rate_bounds() {
+  static const std::vector<RateBound> bounds = {{"demud", 0.49},
+                                                {"deess", 0.49},
+                                                {"low_focus", 0.49},
+                                                {"presence", 0.49},
+                                                {"exciter", dsp::Exciter::kPassEdge}};
+  return bounds;
+}
+
+std::vector<OutOfBand> disable_out_of_band(ChainParams& c, double rate,
+                                           const std::function<bool(const std::string&)>& user_set) {
+  std::vector<OutOfBand> out;
+  for (const RateBound& r : rate_bounds()) {
+    json& b = c.at(r.block);
+    const double f = num(b, "freq_hz");
+    if (!b.at("enabled").get<bool>() || f < r.max_fraction * rate || user_set(r.block)) continue;
+    b["enabled"] = false;
+    out.push_back({r.block, "band " + fixed(f, 0) + " Hz is not below " + fixed(r.max_fraction) +
+                                " of the " + fixed(rate, 0) + " Hz rate"});
+  }
+  return out;
 }
 
 dsp::DenoiseSettings denoise_settings(const ChainParams& c) {

@@ -692,7 +692,7 @@ void Options::validate(const stems::StemDir& in) const {
     (void)value;
   }
   for (const auto& s : in.manifest().stems)
-    validate_chain(resolve_chain(s.name, *this), s.name,
+    validate_chain(resolve_chain(s.name, *this, in.manifest().sample_rate_hz).params, s.name,
                    in.manifest().sample_rate_hz);
 }
 
@@ -707,13 +707,27 @@ json Options::to_json() const {
           {"rollback_limits", limits.to_json()}};
 }
 
-ChainParams resolve_chain(const std::string& stem, const Options& o) {
-  ChainParams c = default_chain(stem_kind(stem), o.preset);
+ResolvedChain resolve_chain(const std::string& stem, const Options& o, double sample_rate_hz) {
+  ResolvedChain r;
+  ChainParams& c = r.params;
+  c = default_chain(stem_kind(stem), o.preset);
   if (o.config.contains("*")) apply_overrides(c, o.config.at("*"), o.config_subject + ": *");
   if (o.config.contains(stem)) apply_overrides(c, o.config.at(stem), o.config_subject + ": " + stem);
   if (!o.only.empty()) restrict_blocks(c, o.only);
   scale_moves(c, o.intensity);
-  return c;
+  // A band the user set in --config stays (and validate_chain refuses it if the rate cannot hold
+  // it); a default band above what the recording's rate holds means the block has nothing to do.
+  auto user_set = [&](const std::string& block) {
+    for (const std::string& key : {std::string("*"), stem}) {
+      if (o.config.contains(key) && o.config.at(key).is_object() &&
+          o.config.at(key).contains(block) && o.config.at(key).at(block).is_object() &&
+          o.config.at(key).at(block).contains("freq_hz"))
+        return true;
+    }
+    return false;
+  };
+  r.out_of_band = disable_out_of_band(c, sample_rate_hz, user_set);
+  return r;
 }
 
 Report enhance(const stems::StemDir& in, const fs::path& output, bool force, const Options& o,
@@ -747,8 +761,14 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
       stems_json[stem.name] = sj;
       continue;
     }
-    const ChainParams chain = resolve_chain(stem.name, o);
+    const ResolvedChain resolved = resolve_chain(stem.name, o, rate);
+    const ChainParams& chain = resolved.params;
     sj["chain"] = chain;
+    if (!resolved.out_of_band.empty()) {
+      json skipped = json::array();
+      for (const auto& b : resolved.out_of_band) skipped.push_back({{"block", b.block}, {"why", b.why}});
+      sj["out_of_band"] = skipped;
+    }
     if (o.intensity == 0.0) {
       copy_through("intensity 0");
       rep.notes.push_back(stem.name + ": intensity 0, copied");

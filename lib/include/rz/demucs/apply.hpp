@@ -56,6 +56,8 @@ struct ApplyOptions {
   double transition_power = 1.0;     // exponent of the triangular weights, >= 1
 
   // Throws UsageError for out-of-range values, and for a segment longer than the model's.
+  // What needs no model (ranges; usage errors come before any work), then what does.
+  void validate() const;
   void validate(const Ensemble& model) const;
 };
 

@@ -70,6 +70,9 @@ namespace rz::dsp {
 int default_wpe_threads();
 
 struct WpeSettings {
+  // Channels predicted jointly: taps x channels grows the per-bin normal equations quadratically.
+  static constexpr int kMaxChannels = 8;
+
   int fft_size = 4096;    // STFT frame, frames of audio (even, 256 .. 16384)
   int hop_frames = 1024;  // STFT hop (fft_size / hop_frames an integer >= 3)
   int delay_frames = 3;   // prediction delay, STFT frames (1 .. 20)

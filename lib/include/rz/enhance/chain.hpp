@@ -18,6 +18,7 @@
 #pragma once
 
 #include <map>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -60,7 +61,27 @@ void restrict_blocks(ChainParams& chain, const std::vector<std::string>& only);
 void scale_moves(ChainParams& chain, double intensity);
 
 // Checks every value's range through the blocks' own validate(); UsageError naming stem and block.
+// The bands of enabled blocks must lie below their limit at `sample_rate_hz` (rate_bounds()).
 void validate_chain(const ChainParams& chain, const std::string& stem, double sample_rate_hz);
+
+// The blocks whose band must stay below a fraction of the sample rate: `freq_hz` of `block` below
+// `max_fraction` * rate.
+struct RateBound {
+  const char* block;
+  double max_fraction;
+};
+const std::vector<RateBound>& rate_bounds();
+
+// A block disabled because the recording's rate cannot hold its band.
+struct OutOfBand {
+  std::string block;
+  std::string why;  // "band 6500 Hz is not below 0.49 of the 8000 Hz rate"
+};
+// Disables the enabled blocks whose band `sample_rate_hz` cannot hold (de-essing at 6.5 kHz in an
+// 8 kHz recording has nothing to act on), except where `user_set(block)` says the user's settings
+// chose that band: those stay, and validate_chain refuses them. Returns what it disabled.
+std::vector<OutOfBand> disable_out_of_band(ChainParams& chain, double sample_rate_hz,
+                                           const std::function<bool(const std::string&)>& user_set);
 
 // The blocks' settings read from a chain's parameters (not validated: validate_chain does that).
 // The dynamic thresholds follow the stem and are left at their defaults: rz-enhance sets them

@@ -55,8 +55,14 @@ struct Options {
   nlohmann::json to_json() const;
 };
 
-// The chain a stem would get with these options (defaults, preset, config, --only, intensity).
-ChainParams resolve_chain(const std::string& stem, const Options& options);
+// The chain a stem would get with these options (defaults, preset, config, --only, intensity) at
+// `sample_rate_hz`, and the blocks disabled because that rate cannot hold their band
+// (disable_out_of_band; recorded in the manifest as the stem's "out_of_band").
+struct ResolvedChain {
+  ChainParams params;
+  std::vector<OutOfBand> out_of_band;
+};
+ResolvedChain resolve_chain(const std::string& stem, const Options& options, double sample_rate_hz);
 
 using Report = stems::StageReport;
 
