@@ -37,14 +37,15 @@
 #            (rand0000-dc06c826.th: htdemucs' architecture, about 0.6 s per audio second on 2
 #            cores, so 180 minutes takes about 2 hours more), or any --model value of rz-separate
 #            (htdemucs when scripts/fetch-models.sh installed it, a .th or .yaml path)
-#   THREADS  rz-separate --threads (default: nproc)
+#   THREADS  rz-separate --threads (default: nproc; 1 on a machine busy with other work, where
+#            libtorch's threads wait on each other: bench/README.md, "long.sh")
 #   WORK     work directory, kept (default: a new directory under $TMPDIR or /tmp, else under the
 #            build directory, whichever has the space; removed at the end)
 #   BUILD_DIR (default build/), RZ_SHARED_DIR (default ../shared beside the source tree)
 # Disk: the work directory peaks while rz-enhance runs, with the separated stems and the enhanced
-# ones both there: 8 stereo 44.1 kHz float stems, 1.27 GB per audio hour each (about 31 GB for 180
+# ones both there: 8 stereo 44.1 kHz float stems, 1.27 GB per audio hour each (28.5 GiB for 180
 # minutes). The script checks for 8.5 stems of the longest length plus 1 GiB before it starts.
-# Time: about 3 hours for the defaults on 2 cores (see bench/README.md, "Long input").
+# Time: 1 to 2 hours for the defaults on 2 cores (see bench/README.md, "long.sh").
 # Needs: a build (scripts/build.sh), /usr/bin/time, ffmpeg and jq (scripts/install-deps.sh --bench).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
