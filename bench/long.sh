@@ -8,8 +8,8 @@
 # so that its highest peak is 1 dB past full scale, then looped to each length by ffmpeg and
 # written as a 48 kHz stereo 16-bit WAV (which saturates: the converter's overload, flat tops that
 # rz-restore repairs), so that rz-ingest resamples as with a real phone. Each of rz-restore's three
-# blocks (declip, subbass, highs) runs on it. Each length runs, in the order of the README's full
-# job:
+# blocks (declip, subbass, highs) runs on it from 3 minutes on (the first full-scale peak comes
+# after 2). Each length runs, in the order of the README's full job:
 #   rz-ingest | rz-restore | rz-dereverb | rz-separate | rz-enhance | rz-mix | rz-master (FLAC)
 #   | rz-metrics (of the master)
 # every stage with its defaults, -f and an explicit -o in the work directory; rz-separate with

@@ -110,6 +110,8 @@ DecodedFile::DecodedFile(const fs::path& path, const DecodeOptions& options) {
     source_container_ = reader_->info().container;
     source_encoding_ = reader_->info().encoding;
     return;
+  } catch (const AudioLimitError&) {
+    throw;  // libsndfile read the header: what it declares is refused, whoever decodes it
   } catch (const InputError& sndfile_error) {
     if (!options.allow_ffmpeg) throw;
     fs::path ffmpeg = find_program(options.ffmpeg);
@@ -135,7 +137,15 @@ DecodedFile::DecodedFile(const fs::path& path, const DecodeOptions& options) {
       throw InputError("cannot decode", path.string(),
                        why.empty() ? "ffmpeg could not decode it" : "ffmpeg: " + why);
     }
-    reader_.emplace(temp_.path());
+    try {
+      reader_.emplace(temp_.path());
+    } catch (const InputError& e) {
+      // Name the recording, not the temporary.
+      std::string why = e.what();
+      const size_t at = why.find("': ");
+      throw InputError("cannot decode", path.string(),
+                       "ffmpeg's output: " + (at == std::string::npos ? why : why.substr(at + 3)));
+    }
     source_container_ =
         path.extension().string().empty() ? "unknown" : path.extension().string().substr(1);
     source_encoding_ = "ffmpeg";

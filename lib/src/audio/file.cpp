@@ -147,12 +147,12 @@ Reader::Reader(const std::filesystem::path& path) : path_(path), handle_(new Han
     throw InputError("cannot decode", path.string(), sf_strerror(nullptr));
   }
   if (sfinfo.channels < 1 || sfinfo.channels > kMaxChannels) {
-    throw InputError("cannot decode", path.string(),
+    throw AudioLimitError("cannot decode", path.string(),
                      "declares " + std::to_string(sfinfo.channels) + " channels (at most " +
                          std::to_string(kMaxChannels) + ")");
   }
   if (sfinfo.samplerate < 1 || sfinfo.samplerate > kMaxSampleRateHz) {
-    throw InputError("cannot decode", path.string(),
+    throw AudioLimitError("cannot decode", path.string(),
                      "declares a sample rate of " + std::to_string(sfinfo.samplerate) +
                          " Hz (at most " + std::to_string(kMaxSampleRateHz) + ")");
   }

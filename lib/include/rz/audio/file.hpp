@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "rz/error.hpp"
+
 namespace rz::audio {
 
 // What any rz reader takes at most: a header declaring more is refused before a buffer is sized
@@ -32,9 +34,16 @@ struct FileInfo {
   }
 };
 
+// A file libsndfile reads but whose declared channel count or sample rate is beyond
+// kMaxChannels / kMaxSampleRateHz: no other decoder is tried on it.
+class AudioLimitError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 // Sequential reader. Throws InputError naming the file when it cannot be opened or decoded, is not
 // a regular file (a FIFO or device is refused before it is opened for decoding), or declares more
-// than kMaxChannels channels or a sample rate outside 1..kMaxSampleRateHz.
+// than kMaxChannels channels or a sample rate outside 1..kMaxSampleRateHz (AudioLimitError).
 class Reader {
  public:
   explicit Reader(const std::filesystem::path& path);
