@@ -508,3 +508,136 @@ TEST_CASE("numeric options refuse nan and inf", "[cli][hostile]") {
   }
   CHECK(snapshot(tmp.path()) == before);
 }
+
+// ---------------------------------------------------------------------------------------------
+// rz-ingest: hostile recordings and outputs, beyond the documented bad recordings of
+// test_errors.cpp (missing, directory, empty, truncated, cut header, random bytes, text, NaN, Inf,
+// silence, too short).
+
+namespace {
+
+// A 3 s stereo 16-bit WAV with its header patched by `patch` (the bytes, and the offsets of the
+// "fmt " and "data" chunk ids).
+void patched_wav(const fs::path& path, const std::function<void(std::string&, size_t fmt, size_t data)>& patch) {
+  rz::test::write_wav(path, rz::test::sine(440, 0.5, kRate, 3 * kRate, 2), kRate, 2, 16);
+  std::string wav = rz::cli_test::read_text(path);
+  const size_t fmt = wav.find("fmt "), data = wav.find("data");
+  REQUIRE(fmt != std::string::npos);
+  REQUIRE(data != std::string::npos);
+  patch(wav, fmt, data);
+  write_text(path, wav);
+}
+
+void put_le32(std::string& s, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) s[at + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+std::vector<Hostile> recording_cases() {
+  const int kFail = rz::kExitFailure, kUsage = rz::kExitUsage;
+  auto args = [](std::vector<std::string> a) {
+    return [a](const std::string&) { return a; };
+  };
+  return {
+      Hostile("a FIFO named gig.wav (must not block)", "FIFO", kFail,
+              [](const fs::path& tmp) { REQUIRE(mkfifo((tmp / "gig.wav").c_str(), 0644) == 0); }),
+      Hostile("gig.wav links to /dev/zero (must not read forever)", "device", kFail,
+              [](const fs::path& tmp) { fs::create_symlink("/dev/zero", tmp / "gig.wav"); }),
+      Hostile("/dev/urandom as the recording", "device", kFail).with_args(args({"/dev/urandom", "-o", "gig.ingest"})),
+      Hostile("gig.wav links to a directory", "is a directory", kFail,
+              [](const fs::path& tmp) {
+                fs::create_directory(tmp / "folder");
+                fs::create_directory_symlink("folder", tmp / "gig.wav");
+              }),
+      Hostile("a WAV header declaring 1000 channels", "channels", kFail,
+              [](const fs::path& tmp) {
+                patched_wav(tmp / "gig.wav", [](std::string& w, size_t fmt, size_t) {
+                  w[fmt + 10] = static_cast<char>(1000 & 0xff);
+                  w[fmt + 11] = static_cast<char>(1000 >> 8);
+                });
+              }),
+      Hostile("a WAV header declaring 1 GHz (ffmpeg is not tried on it)", "sample rate", kFail,
+              [](const fs::path& tmp) {
+                patched_wav(tmp / "gig.wav", [](std::string& w, size_t fmt, size_t) {
+                  put_le32(w, fmt + 12, 1000000000u);
+                });
+              }),
+      Hostile("a WAV header declaring 0 Hz", "cannot decode", kFail,
+              [](const fs::path& tmp) {
+                patched_wav(tmp / "gig.wav", [](std::string& w, size_t fmt, size_t) { put_le32(w, fmt + 12, 0); });
+              }),
+      Hostile("a data chunk claiming 4 GiB", "truncated", kFail,
+              [](const fs::path& tmp) {
+                patched_wav(tmp / "gig.wav", [](std::string& w, size_t, size_t data) {
+                  put_le32(w, data + 4, 0xfffffff0u);
+                });
+              }),
+      Hostile("random bytes named .m4a (the ffmpeg path)", "cannot decode", kFail,
+              [](const fs::path& tmp) {
+                std::string bytes(4096, '\0');
+                uint32_t state = 99;
+                for (auto& c : bytes) c = static_cast<char>((state = state * 1664525u + 1013904223u) >> 24);
+                write_text(tmp / "gig.m4a", bytes);
+              })
+          .with_args(args({"gig.m4a", "-o", "gig.ingest"})),
+      Hostile("an empty .m4a", "empty", kFail,
+              [](const fs::path& tmp) { write_text(tmp / "gig.m4a", ""); })
+          .with_args(args({"gig.m4a", "-o", "gig.ingest"})),
+      Hostile("a set list named .mp3", "cannot decode", kFail,
+              [](const fs::path& tmp) { write_text(tmp / "gig.mp3", std::string(300, 'x') + "\n"); })
+          .with_args(args({"gig.mp3", "-o", "gig.ingest"})),
+      Hostile("a file name with a newline and an escape sequence", "cannot decode", kFail,
+              [](const fs::path& tmp) { write_text(tmp / "a\nb\x1b[2J.wav", std::string(500, 'z')); })
+          .with_args(args({"a\nb\x1b[2J.wav", "-o", "gig.ingest"})),
+      Hostile("an output name longer than the file system allows", "too long", kFail,
+              [](const fs::path& tmp) {
+                rz::test::write_wav(tmp / (std::string(250, 'g') + ".wav"),
+                                    rz::test::sine(440, 0.5, kRate, 2 * kRate, 2), kRate, 2);
+              })
+          .with_args(args({std::string(250, 'g') + ".wav"})),
+      Hostile("--force over a directory that is not a stem directory", "not a stem directory", kFail,
+              [](const fs::path& tmp) {
+                fs::create_directory(tmp / "gig.ingest");
+                write_text(tmp / "gig.ingest" / "thesis.tex", "years of work\n");
+              })
+          .with_args(args({"gig.wav", "-f"})),
+      Hostile("-o is the recording itself, with --force", "the input", kUsage)
+          .with_args(args({"gig.wav", "-o", "gig.wav", "-f"})),
+      Hostile("-o a directory that holds the recording, with --force", "the input", kUsage,
+              [](const fs::path& tmp) {
+                fs::create_directory(tmp / "take");
+                rz::test::write_wav(tmp / "take" / "gig.wav",
+                                    rz::test::sine(440, 0.5, kRate, 2 * kRate, 2), kRate, 2);
+              })
+          .with_args(args({"take/gig.wav", "-o", "take", "-f"})),
+      Hostile("stdin: more than 1 MiB", "1 MiB", kUsage).on_stdin(std::string(1100000, 'a')),
+      Hostile("stdin: a JSON record nested 100000 levels deep", "nested deeper", kUsage)
+          .on_stdin("{\"output\": " + nested(100000) + "}\n"),
+      Hostile("stdin: a JSON record whose output is a number", "no \"output\" path", kUsage)
+          .on_stdin("{\"output\": 5}\n"),
+  };
+}
+
+}  // namespace
+
+TEST_CASE("hostile input: rz-ingest", "[cli][hostile]") {
+  for (const Hostile& c : recording_cases()) {
+    DYNAMIC_SECTION(c.label) {
+      rz::test::TempDir tmp;
+      rz::test::write_wav(tmp / "gig.wav", rz::test::sine(440, 0.5, kRate, 2 * kRate, 2), kRate, 2);
+      if (c.make) {
+        std::error_code ec;
+        if (c.label.find("gig.wav") != std::string::npos) fs::remove(tmp / "gig.wav", ec);
+        c.make(tmp.path());
+      }
+      const std::vector<std::string> args = c.args ? c.args("") : std::vector<std::string>{"gig.wav"};
+      const auto before = snapshot(tmp.path());
+      RunOptions options = in_dir(tmp.path(), c.stdin_text);
+      options.timeout_s = kRefuseWithinS;
+      const auto r = rz::cli_test::run("rz-ingest", args, options);
+      INFO(c.label << "\n" << r.describe());
+      check_refusal(r, "rz-ingest", c.exit_code);
+      CHECK(r.err.find(c.reason) != std::string::npos);
+      CHECK(snapshot(tmp.path()) == before);
+    }
+  }
+}
