@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <set>
 
 #include "rz/error.hpp"
@@ -22,6 +24,41 @@ namespace {
 constexpr int64_t kAttentionBlockBytes = 8 << 20;
 // Size of one block of a DConv layer's widest intermediate (2C channels x rows x time).
 constexpr int64_t kDConvBlockBytes = 2 << 20;
+
+// ---- Parameter counting (HTDemucsConfig::parameter_count)
+// Counts are long double: its mantissa (64 bits on x86, 113 on aarch64) holds every integer below
+// 2^64 exactly and its range holds any product of a few saturated widths (< 2^63 each), so a
+// count never overflows and every count below 2^63 is exact. Each module's count sits next to
+// its constructor; the modules of torch::nn it uses are counted here.
+using Count = long double;
+
+// `v` truncated towards zero like a cast, saturated at the int64_t range (NaN: 0).
+int64_t saturate(Count v) {
+  const Count limit = std::ldexp(Count{1}, 63);
+  if (std::isnan(v)) return 0;
+  if (v >= limit) return std::numeric_limits<int64_t>::max();
+  if (v <= -limit) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
+}
+
+// a * b, saturated (exact below 2^63: both fit in the mantissa and so does the product).
+int64_t saturating_mul(int64_t a, int64_t b) { return saturate(Count(a) * Count(b)); }
+
+// Conv1d/Conv2d/ConvTranspose1d/ConvTranspose2d with bias and `taps` kernel elements.
+Count conv_params(Count cin, Count cout, Count taps) { return cin * cout * taps + cout; }
+// Linear with bias.
+Count linear_params(Count in, Count out) { return in * out + out; }
+// GroupNorm or LayerNorm over `channels`: affine weight and bias.
+Count norm_params(Count channels) { return 2 * channels; }
+
+// Hidden widths that Python computes as int(float): DConv's int(channels / compress) and the
+// transformer's int(dim * t_hidden_scale). Shared by the constructors and the counts; the
+// saturation only matters for values that the parameter budget refuses.
+int64_t dconv_hidden(int64_t channels, double compress) {
+  return saturate(static_cast<double>(channels) / compress);
+}
+int64_t ff_hidden(int64_t dim, double scale) { return saturate(static_cast<double>(dim) * scale); }
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -157,9 +194,57 @@ HTDemucsConfig HTDemucsConfig::from_kwargs(const nlohmann::json& kw, const std::
   if (c.nfft < 16 || (c.nfft & (c.nfft - 1)) != 0) bad_kwarg(subject, "nfft", "must be a power of two");
   if (c.dconv_mode < 0 || c.dconv_mode > 3) bad_kwarg(subject, "dconv_mode", "must be 0..3");
   if (c.t_layers < 0) bad_kwarg(subject, "t_layers", "must be >= 0");
-  const int64_t tdim = c.bottom_channels
-                           ? c.bottom_channels
-                           : c.channels * static_cast<int64_t>(std::pow(c.growth, c.depth - 1));
+  if (c.channels_time < 0) bad_kwarg(subject, "channels_time", "must not be negative");
+  if (c.bottom_channels < 0) bad_kwarg(subject, "bottom_channels", "must not be negative");
+
+  // Values absurd on their own, whatever the weights: the model would allocate in proportion to
+  // them at construction or in every forward pass, which the parameter budget of load_htdemucs
+  // does not bound. Each bound is far beyond the official models (44100 Hz, nfft 4096, 7.8 s,
+  // depth 4, kernel 8, stride 4, context 1, dconv_depth 2).
+  constexpr int kMaxSampleRateHz = 768000;  // the highest rate audio interfaces offer
+  if (c.samplerate > kMaxSampleRateHz)
+    bad_kwarg(subject, "samplerate", "must be at most " + std::to_string(kMaxSampleRateHz));
+  // Every forward pass pads its input to segment * samplerate frames and keeps a few dozen
+  // activations of that length: 2^27 frames (50 min at 44.1 kHz, 390 times the official segment)
+  // already need tens of GB. Checked in double, so a huge segment cannot overflow.
+  constexpr double kMaxTrainingFrames = double(int64_t{1} << 27);
+  const double frames = c.segment_s * c.samplerate;
+  if (!(frames >= 1) || frames > kMaxTrainingFrames)
+    bad_kwarg(subject, "segment", "times samplerate must be 1 to 2^27 frames");
+  const int64_t segment_frames = c.training_frames();
+  // The Hann window and every STFT frame hold nfft values; 2^16 is 16 times the official size.
+  constexpr int kMaxNfft = 1 << 16;
+  if (c.nfft > kMaxNfft) bad_kwarg(subject, "nfft", "must be at most " + std::to_string(kMaxNfft));
+  // With strides of 2 or more, layers past 15 + 27 would have nothing left to downsample (at most
+  // 2^15 bins, 2^27 frames); 64 leaves room and keeps every walk over the layers (the
+  // constructor, parameter_count) short.
+  constexpr int kMaxDepth = 64;
+  if (c.depth > kMaxDepth)
+    bad_kwarg(subject, "depth", "must be at most " + std::to_string(kMaxDepth));
+  // Time layers pad their input to a multiple of the stride and by kernel_size / 4 and context
+  // frames on each side: beyond the training segment there is nothing to convolve, and the
+  // padding alone would grow without bound.
+  auto within_segment = [&](const char* k, int v) {
+    if (v > segment_frames)
+      bad_kwarg(
+          subject, k,
+          "must be at most the training segment (" + std::to_string(segment_frames) + " frames)");
+  };
+  within_segment("kernel_size", c.kernel_size);
+  within_segment("stride", c.stride);
+  within_segment("time_stride", c.time_stride);
+  within_segment("context", c.context);
+  within_segment("context_enc", c.context_enc);
+  if (c.context < 0) bad_kwarg(subject, "context", "must not be negative");
+  if (c.context_enc < 0) bad_kwarg(subject, "context_enc", "must not be negative");
+  // DConv layer d dilates (and pads) by 2^d: past 2^27 (the longest segment) it sees only padding.
+  constexpr int kMaxDConvDepth = 28;
+  if (c.dconv_depth > kMaxDConvDepth)
+    bad_kwarg(subject, "dconv_depth", "must be at most " + std::to_string(kMaxDConvDepth));
+  if (c.t_layers > 0 && !(c.t_hidden_scale > 0))
+    bad_kwarg(subject, "t_hidden_scale", "must be positive");
+
+  const int64_t tdim = htdemucs_layout(c).transformer_dim;
   if (c.t_layers > 0 && (c.t_heads <= 0 || tdim % c.t_heads != 0))
     bad_kwarg(subject, "t_heads", "must divide the transformer width " + std::to_string(tdim));
   if (c.t_layers > 0 && tdim % 4 != 0)
@@ -180,9 +265,9 @@ torch::Tensor LayerScaleImpl::forward(const torch::Tensor& x) {
 
 DConvImpl::DConvImpl(int64_t channels, double compress, int depth) {
   auto list = register_module("layers", torch::nn::ModuleList());
-  const int64_t hidden = static_cast<int64_t>(static_cast<double>(channels) / compress);
+  const int64_t hidden = dconv_hidden(channels, compress);
   const bool dilate = depth > 0;
-  for (int d = 0; d < std::abs(depth); ++d) {
+  for (int64_t d = 0; d < std::abs(int64_t{depth}); ++d) {
     const int64_t dilation = dilate ? (int64_t{1} << d) : 1;
     torch::nn::Sequential seq(
         torch::nn::Conv1d(torch::nn::Conv1dOptions(channels, hidden, 3)
@@ -198,6 +283,19 @@ DConvImpl::DConvImpl(int64_t channels, double compress, int depth) {
     layers_.push_back(seq);
   }
 }
+
+namespace {
+
+// DConvImpl's parameters: per layer Conv1d(C, h, 3), GroupNorm(h), Conv1d(h, 2C, 1),
+// GroupNorm(2C) and LayerScale(C), for |depth| layers.
+Count dconv_params(int64_t channels, double compress, int depth) {
+  const Count c = channels, h = dconv_hidden(channels, compress);
+  const Count per_layer =
+      conv_params(c, h, 3) + norm_params(h) + conv_params(h, 2 * c, 1) + norm_params(2 * c) + c;
+  return per_layer * std::abs(Count(depth));
+}
+
+}  // namespace
 
 torch::Tensor DConvImpl::forward(torch::Tensor x) {
   for (auto& layer : layers_) x = x + layer->forward(x);
@@ -303,7 +401,7 @@ HEncLayerImpl::HEncLayerImpl(const LayerSpec& s) : spec_(s), pad_(s.pad ? s.kern
   if (s.empty) return;
   if (s.norm) norm1_ = register_module("norm1", torch::nn::GroupNorm(s.norm_groups, s.chout));
   if (s.rewrite) {
-    const int64_t k = 1 + 2 * s.context;
+    const int64_t k = 1 + 2 * int64_t{s.context};
     if (s.freq)
       rewrite2d_ = register_module(
           "rewrite", torch::nn::Conv2d(torch::nn::Conv2dOptions(s.chout, 2 * s.chout, k)
@@ -318,6 +416,31 @@ HEncLayerImpl::HEncLayerImpl(const LayerSpec& s) : spec_(s), pad_(s.pad ? s.kern
   if (s.dconv) dconv_ = register_module("dconv", DConv(s.chout, s.dconv_comp, s.dconv_depth));
 }
 
+namespace {
+
+// The rewrite convolution (width -> 2 width, kernel 1 + 2 context over time, squared over
+// (freq, time)), its GroupNorm and the DConv that an encoder layer applies to its output and a
+// decoder layer to its input, `width` channels wide.
+Count rewrite_dconv_params(const LayerSpec& s, int64_t width) {
+  const Count w = width, k = 1 + 2 * Count(s.context);
+  Count n = 0;
+  if (s.rewrite) {
+    n += conv_params(w, 2 * w, s.freq ? k * k : k);
+    if (s.norm) n += norm_params(2 * w);
+  }
+  if (s.dconv) n += dconv_params(width, s.dconv_comp, s.dconv_depth);
+  return n;
+}
+
+// HEncLayerImpl's parameters, registered as in its constructor above.
+Count henc_params(const LayerSpec& s) {
+  Count n = conv_params(s.chin, s.chout, Count(s.kernel_size));  // "conv", kernel (K, 1) or K
+  if (s.empty) return n;
+  if (s.norm) n += norm_params(s.chout);  // norm1
+  return n + rewrite_dconv_params(s, s.chout);
+}
+
+}  // namespace
 
 torch::Tensor HEncLayerImpl::forward(torch::Tensor x, const torch::Tensor& inject) {
   if (!spec_.freq && x.dim() == 4) x = x.view({x.size(0), -1, x.size(3)});
@@ -364,7 +487,7 @@ HDecLayerImpl::HDecLayerImpl(const LayerSpec& s) : spec_(s), pad_(s.pad ? s.kern
   if (s.norm) norm2_ = register_module("norm2", torch::nn::GroupNorm(s.norm_groups, s.chout));
   if (s.empty) return;
   if (s.rewrite) {
-    const int64_t k = 1 + 2 * s.context;
+    const int64_t k = 1 + 2 * int64_t{s.context};
     if (s.freq)
       rewrite2d_ = register_module(
           "rewrite", torch::nn::Conv2d(torch::nn::Conv2dOptions(s.chin, 2 * s.chin, k)
@@ -377,6 +500,18 @@ HDecLayerImpl::HDecLayerImpl(const LayerSpec& s) : spec_(s), pad_(s.pad ? s.kern
   }
   if (s.dconv) dconv_ = register_module("dconv", DConv(s.chin, s.dconv_comp, s.dconv_depth));
 }
+
+namespace {
+
+// HDecLayerImpl's parameters, registered as in its constructor above.
+Count hdec_params(const LayerSpec& s) {
+  Count n = conv_params(s.chin, s.chout, Count(s.kernel_size));  // "conv_tr", kernel (K, 1) or K
+  if (s.norm) n += norm_params(s.chout);                         // norm2
+  if (s.empty) return n;
+  return n + rewrite_dconv_params(s, s.chin);
+}
+
+}  // namespace
 
 torch::Tensor HDecLayerImpl::conv_tr_freq(const torch::Tensor& y) {
   // ConvTranspose2d with kernel (K, 1) and stride (S, 1) over the frequency axis, as one matrix
@@ -459,6 +594,13 @@ MultiheadAttentionImpl::MultiheadAttentionImpl(int64_t dim, int64_t heads)
   out_proj_ = register_module("out_proj", torch::nn::Linear(dim, dim));
 }
 
+namespace {
+
+// MultiheadAttentionImpl's parameters: packed in-projection (3 dim x dim and 3 dim) and out_proj.
+Count attention_params(Count dim) { return 3 * dim * dim + 3 * dim + linear_params(dim, dim); }
+
+}  // namespace
+
 torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& q_in, const torch::Tensor& kv_in) {
   // q_in: (B, T, C); kv_in: (B, S, C). Same arithmetic as torch's multi_head_attention_forward:
   // projections, q scaled by 1/sqrt(head_dim), softmax(q k^T) v, output projection.
@@ -497,7 +639,7 @@ torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& q_in, const t
 TransformerLayerImpl::TransformerLayerImpl(const HTDemucsConfig& cfg, int64_t dim, bool cross)
     : cross_(cross), norm_first_(cfg.t_norm_first), gelu_(cfg.t_gelu) {
   attn_ = register_module(cross ? "cross_attn" : "self_attn", MultiheadAttention(dim, cfg.t_heads));
-  const auto hidden = static_cast<int64_t>(static_cast<double>(dim) * cfg.t_hidden_scale);
+  const int64_t hidden = ff_hidden(dim, cfg.t_hidden_scale);
   linear1_ = register_module("linear1", torch::nn::Linear(dim, hidden));
   linear2_ = register_module("linear2", torch::nn::Linear(hidden, dim));
   auto ln = [&](const char* name) {
@@ -513,6 +655,27 @@ TransformerLayerImpl::TransformerLayerImpl(const HTDemucsConfig& cfg, int64_t di
     gamma2_ = register_module("gamma_2", LayerScale(dim, true));
   }
 }
+
+namespace {
+
+// TransformerLayerImpl's parameters, registered as in its constructor above.
+Count transformer_layer_params(const HTDemucsConfig& cfg, int64_t dim, bool cross) {
+  const Count d = dim, hidden = ff_hidden(dim, cfg.t_hidden_scale);
+  Count n = attention_params(d) + linear_params(d, hidden) + linear_params(hidden, d);
+  n += norm_params(d) * (cross ? 3 : 2);                        // norm1, norm2 (, norm3)
+  if (cfg.t_norm_first && cfg.t_norm_out) n += norm_params(d);  // norm_out
+  if (cfg.t_layer_scale) n += 2 * d;                            // gamma_1, gamma_2
+  return n;
+}
+
+// Whether layer i of the cross transformer attends to the other branch: classic (self-attention)
+// and cross layers alternate, starting with a classic one unless t_cross_first. Depends on the
+// parity of i only.
+bool is_cross_layer(const HTDemucsConfig& cfg, int64_t i) {
+  return i % 2 != (cfg.t_cross_first ? 1 : 0);
+}
+
+}  // namespace
 
 torch::Tensor TransformerLayerImpl::ff(const torch::Tensor& x) {
   auto h = linear1_->forward(x);
@@ -582,15 +745,30 @@ CrossTransformerEncoderImpl::CrossTransformerEncoderImpl(const HTDemucsConfig& c
   }
   auto list = register_module("layers", torch::nn::ModuleList());
   auto list_t = register_module("layers_t", torch::nn::ModuleList());
-  const int classic_parity = cfg.t_cross_first ? 1 : 0;
   for (int i = 0; i < cfg.t_layers; ++i) {
-    const bool cross = i % 2 != classic_parity;
+    const bool cross = is_cross_layer(cfg, i);
     layers_.push_back(TransformerLayer(cfg, dim, cross));
     layers_t_.push_back(TransformerLayer(cfg, dim, cross));
     list->push_back(layers_.back());
     list_t->push_back(layers_t_.back());
   }
 }
+
+namespace {
+
+// CrossTransformerEncoderImpl's parameters: the norms and t_layers layers in each branch, counted
+// by kind (is_cross_layer goes by parity) rather than one by one, so the time does not grow with
+// t_layers.
+Count crosstransformer_params(const HTDemucsConfig& cfg, int64_t dim) {
+  Count n = cfg.t_norm_in ? 2 * norm_params(dim) : 0;  // norm_in, norm_in_t
+  const int64_t layers = std::max(cfg.t_layers, 0);
+  const int64_t even = (layers + 1) / 2, odd = layers / 2;
+  n += 2 * Count(even) * transformer_layer_params(cfg, dim, is_cross_layer(cfg, 0));
+  n += 2 * Count(odd) * transformer_layer_params(cfg, dim, is_cross_layer(cfg, 1));
+  return n;
+}
+
+}  // namespace
 
 std::pair<torch::Tensor, torch::Tensor> CrossTransformerEncoderImpl::forward(torch::Tensor x,
                                                                              torch::Tensor xt,
@@ -608,9 +786,8 @@ std::pair<torch::Tensor, torch::Tensor> CrossTransformerEncoderImpl::forward(tor
   if (norm_in_t_) xt = norm_in_t_->forward(xt);
   xt = xt + cfg_.t_weight_pos_embed * pos1d;
 
-  const int classic_parity = cfg_.t_cross_first ? 1 : 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    if (static_cast<int>(i % 2) == classic_parity) {
+    if (!is_cross_layer(cfg_, static_cast<int64_t>(i))) {
       x = layers_[i]->forward(x, {});
       xt = layers_t_[i]->forward(xt, {});
     } else {
@@ -631,25 +808,26 @@ std::pair<torch::Tensor, torch::Tensor> CrossTransformerEncoderImpl::forward(tor
 // ---------------------------------------------------------------------------------------------
 // The model
 
-HTDemucsImpl::HTDemucsImpl(const HTDemucsConfig& cfg) : cfg_(cfg) {
+HTDemucsLayout htdemucs_layout(const HTDemucsConfig& cfg) {
+  // The layer loop of htdemucs.HTDemucs.__init__, with saturating products.
+  HTDemucsLayout l;
   const int64_t nsrc = static_cast<int64_t>(cfg.sources.size());
   int64_t chin = cfg.audio_channels;
-  int64_t chin_z = cfg.cac ? chin * 2 : chin;
+  int64_t chin_z = cfg.cac ? saturating_mul(chin, 2) : chin;
   int64_t chout = cfg.channels_time ? cfg.channels_time : cfg.channels;
   int64_t chout_z = cfg.channels;
   int64_t freqs = cfg.nfft / 2;
-  std::vector<HDecLayer> dec_rev, tdec_rev;
   for (int index = 0; index < cfg.depth; ++index) {
     const bool norm = index >= cfg.norm_starts;
     const bool freq = freqs > 1;
-    int stri = cfg.stride, ker = cfg.kernel_size;
+    int64_t stri = cfg.stride, ker = cfg.kernel_size;
     if (!freq) {
-      ker = cfg.time_stride * 2;
+      ker = int64_t{cfg.time_stride} * 2;
       stri = cfg.time_stride;
     }
     bool pad = true, last_freq = false;
     if (freq && freqs <= cfg.kernel_size) {
-      ker = static_cast<int>(freqs);
+      ker = freqs;
       pad = false;
       last_freq = true;
     }
@@ -677,7 +855,7 @@ HTDemucsImpl::HTDemucsImpl(const HTDemucsConfig& cfg) : cfg_(cfg) {
     enc.chout = chout_z;
     enc.dconv = cfg.dconv_mode & 1;
     enc.context = cfg.context_enc;
-    encoder_.push_back(HEncLayer(enc));
+    l.encoder.push_back(enc);
     if (freq) {
       LayerSpec tenc = kwt;
       tenc.chin = chin;
@@ -685,11 +863,11 @@ HTDemucsImpl::HTDemucsImpl(const HTDemucsConfig& cfg) : cfg_(cfg) {
       tenc.dconv = cfg.dconv_mode & 1;
       tenc.context = cfg.context_enc;
       tenc.empty = last_freq;
-      tencoder_.push_back(HEncLayer(tenc));
+      l.tencoder.push_back(tenc);
     }
     if (index == 0) {
-      chin = cfg.audio_channels * nsrc;
-      chin_z = cfg.cac ? chin * 2 : chin;
+      chin = saturating_mul(cfg.audio_channels, nsrc);
+      chin_z = cfg.cac ? saturating_mul(chin, 2) : chin;
     }
     LayerSpec dec = kw;
     dec.chin = chout_z;
@@ -697,7 +875,7 @@ HTDemucsImpl::HTDemucsImpl(const HTDemucsConfig& cfg) : cfg_(cfg) {
     dec.dconv = cfg.dconv_mode & 2;
     dec.last = index == 0;
     dec.context = cfg.context;
-    dec_rev.push_back(HDecLayer(dec));
+    l.decoder.push_back(dec);
     if (freq) {
       LayerSpec tdec = kwt;
       tdec.chin = chout;
@@ -706,16 +884,58 @@ HTDemucsImpl::HTDemucsImpl(const HTDemucsConfig& cfg) : cfg_(cfg) {
       tdec.empty = last_freq;
       tdec.last = index == 0;
       tdec.context = cfg.context;
-      tdec_rev.push_back(HDecLayer(tdec));
+      l.tdecoder.push_back(tdec);
     }
     chin = chout;
     chin_z = chout_z;
-    chout = cfg.growth * chout;
-    chout_z = cfg.growth * chout_z;
+    chout = saturating_mul(cfg.growth, chout);
+    chout_z = saturating_mul(cfg.growth, chout_z);
     if (freq) freqs = freqs <= cfg.kernel_size ? 1 : freqs / cfg.stride;
     if (index == 0 && cfg.freq_emb != 0) {
+      l.freq_emb = true;
+      l.freq_emb_rows = freqs;
+      l.freq_emb_dim = chin_z;
+    }
+  }
+  l.bottleneck_channels = cfg.channels;
+  for (int i = 1; i < cfg.depth; ++i)
+    l.bottleneck_channels = saturating_mul(l.bottleneck_channels, cfg.growth);
+  l.transformer_dim = cfg.bottom_channels ? cfg.bottom_channels : l.bottleneck_channels;
+  return l;
+}
+
+int64_t HTDemucsConfig::parameter_count() const {
+  // The modules of HTDemucsImpl's constructor below, each counted next to its own constructor.
+  const HTDemucsLayout l = htdemucs_layout(*this);
+  Count n = 0;
+  for (const auto& s : l.encoder) n += henc_params(s);
+  for (const auto& s : l.tencoder) n += henc_params(s);
+  for (const auto& s : l.decoder) n += hdec_params(s);
+  for (const auto& s : l.tdecoder) n += hdec_params(s);
+  if (l.freq_emb) n += Count(l.freq_emb_rows) * Count(l.freq_emb_dim);  // Embedding weight
+  if (bottom_channels) {
+    // channel_upsampler(_t): Conv1d(C, bottom, 1); channel_downsampler(_t): Conv1d(bottom, C, 1).
+    const Count c = l.bottleneck_channels, b = bottom_channels;
+    n += 2 * (conv_params(c, b, 1) + conv_params(b, c, 1));
+  }
+  if (t_layers > 0) n += crosstransformer_params(*this, l.transformer_dim);
+  return saturate(n);
+}
+
+HTDemucsImpl::HTDemucsImpl(const HTDemucsConfig& cfg) : cfg_(cfg) {
+  const HTDemucsLayout layout = htdemucs_layout(cfg);
+  // Built in the order of the official constructor (depth by depth: encoder, tencoder, decoder,
+  // tdecoder, and freq_emb after depth 0), registered under the official names.
+  std::vector<HDecLayer> dec_rev, tdec_rev;
+  for (size_t index = 0; index < layout.encoder.size(); ++index) {
+    encoder_.push_back(HEncLayer(layout.encoder[index]));
+    if (index < layout.tencoder.size()) tencoder_.push_back(HEncLayer(layout.tencoder[index]));
+    dec_rev.push_back(HDecLayer(layout.decoder[index]));
+    if (index < layout.tdecoder.size()) tdec_rev.push_back(HDecLayer(layout.tdecoder[index]));
+    if (index == 0 && layout.freq_emb) {
       freq_emb_holder_ = register_module("freq_emb", std::make_shared<torch::nn::Module>());
-      freq_emb_ = freq_emb_holder_->register_module("embedding", torch::nn::Embedding(freqs, chin_z));
+      freq_emb_ = freq_emb_holder_->register_module(
+          "embedding", torch::nn::Embedding(layout.freq_emb_rows, layout.freq_emb_dim));
     }
   }
   decoder_.assign(dec_rev.rbegin(), dec_rev.rend());
@@ -729,19 +949,19 @@ HTDemucsImpl::HTDemucsImpl(const HTDemucsConfig& cfg) : cfg_(cfg) {
   reg("tencoder", tencoder_);
   reg("tdecoder", tdecoder_);
 
-  int64_t tch = cfg.channels * static_cast<int64_t>(std::pow(cfg.growth, cfg.depth - 1));
   if (cfg.bottom_channels) {
     auto conv = [&](const char* name, int64_t a, int64_t b) {
       return register_module(name, torch::nn::Conv1d(torch::nn::Conv1dOptions(a, b, 1)));
     };
+    const int64_t tch = layout.bottleneck_channels;
     channel_upsampler_ = conv("channel_upsampler", tch, cfg.bottom_channels);
     channel_downsampler_ = conv("channel_downsampler", cfg.bottom_channels, tch);
     channel_upsampler_t_ = conv("channel_upsampler_t", tch, cfg.bottom_channels);
     channel_downsampler_t_ = conv("channel_downsampler_t", cfg.bottom_channels, tch);
-    tch = cfg.bottom_channels;
   }
   if (cfg.t_layers > 0)
-    crosstransformer_ = register_module("crosstransformer", CrossTransformerEncoder(cfg, tch));
+    crosstransformer_ =
+        register_module("crosstransformer", CrossTransformerEncoder(cfg, layout.transformer_dim));
   window_ = torch::hann_window(cfg.nfft);
 }
 
@@ -968,6 +1188,19 @@ HTDemucs load_htdemucs(const Checkpoint& ckpt, const std::string& subject) {
   if (!ckpt.args.empty())
     throw InputError(describe("bad checkpoint", subject, "positional model arguments are not supported"));
   auto cfg = HTDemucsConfig::from_kwargs(ckpt.kwargs, subject);
+  // Strict loading needs a tensor of the same shape for every parameter, so a loadable model
+  // never has more parameter elements than the state holds. Checked before building: the kwargs
+  // alone could otherwise make the constructor allocate terabytes. A model at most twice the
+  // state is still built, only so that strict loading can name the tensor that is missing (it
+  // must find one): that costs no more memory than the state already takes.
+  int64_t held = 0;
+  for (const auto& entry : ckpt.state) held += entry.second.numel();
+  const int64_t needed = cfg.parameter_count();
+  if (needed > held && needed - held > held)
+    throw InputError(describe("bad checkpoint", subject,
+                              "its kwargs describe a model of " + std::to_string(needed) +
+                                  " parameters but it holds only " + std::to_string(held) +
+                                  " weights"));
   HTDemucs model(cfg);
   load_state_strict(*model, ckpt, subject);
   model->eval();

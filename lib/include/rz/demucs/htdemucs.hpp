@@ -62,9 +62,23 @@ struct HTDemucsConfig {
   // The model's fixed input length: int(segment * samplerate), with the Fraction made exact.
   int64_t training_frames() const;
 
+  // The exact number of parameter elements (the sum of numel() over parameters()) that
+  // HTDemucs(*this) registers, computed without building anything: from htdemucs_layout(), the
+  // same description of the layers the constructor builds. Arithmetic cannot overflow; a count of
+  // 2^63 or more is returned as INT64_MAX. Time and memory are linear in `depth` (at most 64 for
+  // a config from from_kwargs) and independent of every width and of `t_layers`. Meaningful for
+  // positive widths, as from_kwargs guarantees.
+  int64_t parameter_count() const;
+
   // Reads the kwargs of a checkpoint. Throws InputError naming the first argument this port does
   // not implement (Wiener filtering, multi_freqs, sparse attention, CAPE or scaled positional
-  // embeddings, group-norm transformer variants, ...) or an unknown argument.
+  // embeddings, group-norm transformer variants, ...) or an unknown argument, or a value that is
+  // absurd on its own whatever the weights (bounds generous against the official 44100 Hz,
+  // nfft 4096, segment 7.8 s, depth 4): samplerate 1..768000 Hz; segment * samplerate 1..2^27
+  // frames; nfft a power of two 16..65536; depth 1..64; kernel_size, stride, time_stride and
+  // context(_enc) at most the training segment's frames, context(_enc) >= 0; dconv_depth <= 28;
+  // channels_time, bottom_channels >= 0; t_hidden_scale > 0 when t_layers > 0. Widths are not
+  // bounded here: a checkpoint's weights bound them (load_htdemucs).
   static HTDemucsConfig from_kwargs(const nlohmann::json& kwargs, const std::string& subject);
 };
 
@@ -102,13 +116,34 @@ TORCH_MODULE(DConv);
 
 struct LayerSpec {
   int64_t chin = 0, chout = 0;
-  int kernel_size = 8, stride = 4;
+  int64_t kernel_size = 8, stride = 4;
   bool freq = true, pad = true, norm = false, rewrite = true, empty = false, dconv = false;
   int norm_groups = 4, context = 0;
   double dconv_comp = 8;
   int dconv_depth = 2;
   bool last = false;  // decoder only
 };
+
+// What a configuration builds, layer by layer: the one piece of code that walks HTDemucs'
+// depth (channel growth, frequency bins left, last frequency layer, time-only layers), used both
+// by the HTDemucs constructor and by HTDemucsConfig::parameter_count() so that the two cannot
+// drift apart. Pure: no tensors. Channel counts saturate at INT64_MAX instead of overflowing.
+struct HTDemucsLayout {
+  // Index i: the layers at depth i, 0 being next to the audio; decoder[i] undoes encoder[i] (the
+  // model registers the decoders innermost first: decoder[i] is "decoder.<depth-1-i>"). The time
+  // branch has layers only at the depths where the spectrogram still has several bins, a prefix:
+  // tencoder.size() == tdecoder.size() <= depth; the same reversal names the tdecoders.
+  std::vector<LayerSpec> encoder, decoder, tencoder, tdecoder;
+  // "freq_emb.embedding": Embedding(freq_emb_rows, freq_emb_dim), present when freq_emb != 0.
+  bool freq_emb = false;
+  int64_t freq_emb_rows = 0, freq_emb_dim = 0;
+  // channels * growth^(depth-1), as the official code computes the transformer's input width.
+  int64_t bottleneck_channels = 0;
+  // Width of the transformer: bottom_channels when set (1x1 convolutions map between the two),
+  // else bottleneck_channels.
+  int64_t transformer_dim = 0;
+};
+HTDemucsLayout htdemucs_layout(const HTDemucsConfig& cfg);
 
 class HEncLayerImpl : public torch::nn::Module {
  public:
@@ -118,7 +153,7 @@ class HEncLayerImpl : public torch::nn::Module {
 
  private:
   LayerSpec spec_;
-  int pad_;
+  int64_t pad_;
   torch::nn::Conv1d conv1d_{nullptr};
   torch::nn::Conv2d conv2d_{nullptr};
   torch::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
@@ -140,7 +175,7 @@ class HDecLayerImpl : public torch::nn::Module {
   torch::Tensor conv_tr_freq(const torch::Tensor& y);
   torch::Tensor conv_tr_time(const torch::Tensor& y);
   LayerSpec spec_;
-  int pad_;
+  int64_t pad_;
   torch::nn::ConvTranspose1d conv_tr1d_{nullptr};
   torch::nn::ConvTranspose2d conv_tr2d_{nullptr};
   torch::nn::GroupNorm norm1_{nullptr}, norm2_{nullptr};
@@ -224,7 +259,12 @@ TORCH_MODULE(HTDemucs);
 void load_state_strict(torch::nn::Module& module, const Checkpoint& ckpt, const std::string& subject);
 
 // Reads, checks and builds a model from an official checkpoint: HTDemucs class only, kwargs
-// validated, state loaded strictly, eval mode. Throws InputError.
+// validated, state loaded strictly, eval mode. Throws InputError. A model whose
+// parameter_count() exceeds the elements the checkpoint holds cannot load; when it exceeds twice
+// that, it is refused before anything is built ("its kwargs describe a model of N parameters but
+// it holds only M weights"), so hostile kwargs cannot make it allocate more than twice the
+// checkpoint's own weights. Smaller excesses are built and refused by strict loading, which names
+// a missing tensor.
 HTDemucs load_htdemucs(const Checkpoint& ckpt, const std::string& subject);
 
 }  // namespace rz::demucs
