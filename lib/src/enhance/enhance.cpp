@@ -17,6 +17,7 @@
 #include "rz/dsp/exciter.hpp"
 #include "rz/dsp/fft.hpp"
 #include "rz/dsp/fir.hpp"
+#include "rz/dsp/level_histogram.hpp"
 #include "rz/error.hpp"
 #include "rz/io/file.hpp"
 #include "rz/metrics/analysis.hpp"
@@ -70,27 +71,20 @@ std::pair<double, double> owned_band(StemKind k) {
   return {60, 8000};
 }
 
-// Percentile of a copy of `v` (p in 0..1); -200 when empty.
-double percentile(std::vector<float> v, double p) {
-  if (v.empty()) return -200.0;
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
-  std::nth_element(v.begin(), v.begin() + i, v.end());
-  return v[i];
-}
-
-// Linked peak level (max over channels of |x|) per window, in dBFS.
+// Linked peak level (max over channels of |x|) per window, in dBFS, kept as a histogram.
 class PeakLevels {
  public:
   PeakLevels(int channels, size_t window) : channels_(channels), window_(window) {}
   void add_frame_peak(double peak) {
     max_ = std::max(max_, peak);
     if (++count_ == window_) {
-      if (max_ > 0) levels_.push_back(static_cast<float>(db20(max_)));
+      if (max_ > 0) levels_.add(db20(max_));
       max_ = 0;
       count_ = 0;
     }
   }
-  const std::vector<float>& levels() const { return levels_; }
+  // The p-percentile (0..1) of the window levels; -200 when there were none.
+  double percentile(double p) const { return levels_.percentile(p); }
   int channels() const { return channels_; }
 
  private:
@@ -98,7 +92,7 @@ class PeakLevels {
   size_t window_;
   size_t count_ = 0;
   double max_ = 0;
-  std::vector<float> levels_;
+  dsp::LevelHistogram levels_;
 };
 
 // Band-pass peak levels per 10 ms: what a DynamicEq's detector sees.
@@ -117,7 +111,7 @@ class BandPeaks {
       peaks_.add_frame_peak(m);
     }
   }
-  double median_db() const { return percentile(peaks_.levels(), 0.5); }
+  double median_db() const { return peaks_.percentile(0.5); }
 
  private:
   dsp::BiquadCoeffs coeffs_;
@@ -215,7 +209,7 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
     noise = std::make_unique<dsp::NoiseAnalyzer>(ch, rate, s);
   }
   const size_t spread_window = static_cast<size_t>(std::lround(kSpreadWindowS * rate));
-  std::vector<float> spread_levels;
+  dsp::LevelHistogram spread_levels;
   double spread_sum = 0;
   size_t spread_count = 0;
   double sumsq = 0, peak = 0;
@@ -233,7 +227,7 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
       spread_sum += fs2 / ch;
       if (++spread_count == spread_window) {
         const double l = db10(spread_sum / spread_window);
-        if (l > kSilentDbfs) spread_levels.push_back(static_cast<float>(l));
+        if (l > kSilentDbfs) spread_levels.add(l);
         spread_sum = 0;
         spread_count = 0;
       }
@@ -250,11 +244,11 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
   m.rms_dbfs = db10(sumsq / (frames * ch));
   m.peak_dbfs = db20(peak);
   m.crest_db = peak > 0 ? m.peak_dbfs - m.rms_dbfs : 0.0;
-  m.spread_db = spread_levels.size() >= 2
-                    ? percentile(spread_levels, 0.95) - percentile(spread_levels, 0.10)
+  m.spread_db = spread_levels.count() >= 2
+                    ? spread_levels.percentile(0.95) - spread_levels.percentile(0.10)
                     : 0.0;
   m.integrated_lufs = loud.integrated_lufs();
-  m.peak_median_db = percentile(peaks.levels(), 0.5);
+  m.peak_median_db = peaks.percentile(0.5);
   m.demud_median_db = demud.median_db();
   m.deess_median_db = deess.median_db();
   const auto ms = ltas.mean_square();

@@ -12,8 +12,91 @@
 namespace rz::metrics {
 
 namespace {
+
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-}
+
+// BS.1770-4 / EBU Tech 3342 gating constants, as libebur128 1.2.6 applies them.
+constexpr double kAbsoluteGateLufs = -70.0;
+constexpr double kLoudnessOffset = 0.691;        // L = 10 log10(energy) - 0.691
+constexpr double kIntegratedRelativeGateLu = -10.0;
+constexpr double kRangeRelativeGateLu = -20.0;
+constexpr double kRangeLowPercentile = 0.10;
+constexpr double kRangeHighPercentile = 0.95;
+constexpr int kGatingBlockSteps = 4;      // 400 ms blocks, every 100 ms
+constexpr int kShortTermSteps = 30;       // 3 s short-term blocks for the range,
+constexpr int kShortTermHopSteps = 10;    // every second (libebur128's schedule)
+// The bins: 0.01 LU from the absolute gate to +100 LUFS (a full-scale float square wave reads
+// +3 LUFS; louder floats land in the top bin with their exact energy).
+constexpr double kBinLu = 0.01;
+constexpr double kTopLufs = 100.0;
+
+double loudness_to_energy(double lufs) { return std::pow(10.0, (lufs + kLoudnessOffset) / 10.0); }
+double energy_to_loudness(double e) { return 10.0 * std::log10(e) - kLoudnessOffset; }
+
+// Block energies above the absolute gate, counted in 0.01 LU bins that keep their energy sum.
+class GatedBlocks {
+ public:
+  GatedBlocks()
+      : count_(static_cast<size_t>((kTopLufs - kAbsoluteGateLufs) / kBinLu) + 1, 0),
+        energy_(count_.size(), 0.0) {}
+
+  void add(double energy) {
+    if (!(energy >= gate_energy_)) return;  // below the absolute gate (or silence)
+    const double l = energy_to_loudness(energy);
+    const size_t b = std::min(count_.size() - 1,
+                              static_cast<size_t>((l - kAbsoluteGateLufs) / kBinLu));
+    ++count_[b];
+    energy_[b] += energy;
+    ++total_;
+    total_energy_ += energy;
+  }
+
+  int64_t total() const { return total_; }
+  double mean_energy() const { return total_ ? total_energy_ / static_cast<double>(total_) : 0.0; }
+
+  // First bin whose blocks count as at or above `threshold` energy: a bin straddling it counts
+  // when its mean does.
+  size_t first_bin_at(double threshold) const {
+    for (size_t b = 0; b < count_.size(); ++b) {
+      if (count_[b] == 0) continue;
+      const double upper = loudness_to_energy(kAbsoluteGateLufs + (static_cast<double>(b) + 1) * kBinLu);
+      if (upper <= threshold) continue;
+      if (energy_[b] / count_[b] >= threshold) return b;
+    }
+    return count_.size();
+  }
+
+  // Mean energy of the blocks from bin `first` up; 0 when there are none.
+  double mean_from(size_t first, int64_t* n) const {
+    double sum = 0;
+    *n = 0;
+    for (size_t b = first; b < count_.size(); ++b) {
+      sum += energy_[b];
+      *n += count_[b];
+    }
+    return *n ? sum / static_cast<double>(*n) : 0.0;
+  }
+
+  // The energy of rank `rank` (0-based, ascending) among the blocks from bin `first` up, as its
+  // bin's mean energy.
+  double energy_at_rank(size_t first, int64_t rank) const {
+    int64_t seen = 0;
+    for (size_t b = first; b < count_.size(); ++b) {
+      seen += count_[b];
+      if (seen > rank) return energy_[b] / count_[b];
+    }
+    return 0.0;
+  }
+
+ private:
+  std::vector<uint32_t> count_;
+  std::vector<double> energy_;
+  int64_t total_ = 0;
+  double total_energy_ = 0;
+  const double gate_energy_ = loudness_to_energy(kAbsoluteGateLufs);
+};
+
+}  // namespace
 
 double to_db(double a) { return a > 0 ? 20.0 * std::log10(a) : kNegInf; }
 double power_to_db(double p) { return p > 0 ? 10.0 * std::log10(p) : kNegInf; }
@@ -26,6 +109,8 @@ double json_level(double db) {
 
 struct LoudnessMeter::State {
   ebur128_state* st = nullptr;
+  GatedBlocks blocks;       // 400 ms gating blocks (integrated loudness)
+  GatedBlocks short_term;   // 3 s blocks every second (loudness range)
   ~State() {
     if (st) ebur128_destroy(&st);
   }
@@ -36,13 +121,14 @@ LoudnessMeter::LoudnessMeter(int channels, int sample_rate_hz, unsigned features
       sample_rate_hz_(sample_rate_hz),
       features_(features),
       state_(new State),
-      frames_to_boundary_(static_cast<size_t>(sample_rate_hz / 10)),
+      step_frames_(static_cast<size_t>((sample_rate_hz + 5) / 10)),
+      frames_to_boundary_(step_frames_),
       max_momentary_(kNegInf),
       max_short_term_(kNegInf) {
+  // Momentary (400 ms) and short-term (3 s) energies are read at every 100 ms step; libebur128's
+  // own integrated and range modes are not used (see the header).
   int mode = EBUR128_MODE_M;
-  if (features & kIntegrated) mode |= EBUR128_MODE_I;
-  if (features & kRange) mode |= EBUR128_MODE_LRA;
-  if (features & kMaxima) mode |= EBUR128_MODE_S;
+  if (features & (kRange | kMaxima)) mode |= EBUR128_MODE_S;
   if (features & kSamplePeak) mode |= EBUR128_MODE_SAMPLE_PEAK;
   if (features & kTruePeak) mode |= EBUR128_MODE_TRUE_PEAK;
   state_->st = ebur128_init(static_cast<unsigned>(channels),
@@ -74,25 +160,33 @@ void LoudnessMeter::add(const float* x, size_t frames) {
 }
 
 void LoudnessMeter::add_now(const float* x, size_t frames) {
-  if (!(features_ & kMaxima)) {
+  if (!(features_ & (kIntegrated | kRange | kMaxima))) {
     ebur128_add_frames_float(state_->st, x, frames);
     return;
   }
-  // Feed up to each 100 ms boundary, then read the momentary and short-term windows there.
+  // Feed up to each 100 ms step, then read the blocks that end there.
   while (frames > 0) {
     const size_t n = std::min(frames, frames_to_boundary_);
     ebur128_add_frames_float(state_->st, x, n);
     x += n * static_cast<size_t>(channels_);
     frames -= n;
     frames_to_boundary_ -= n;
-    if (frames_to_boundary_ == 0) {
-      frames_to_boundary_ = static_cast<size_t>(sample_rate_hz_ / 10);
-      double m = kNegInf, s = kNegInf;
+    if (frames_to_boundary_ > 0) continue;
+    frames_to_boundary_ = step_frames_;
+    ++steps_;
+    if (steps_ >= kGatingBlockSteps) {
+      double m = kNegInf;
       if (ebur128_loudness_momentary(state_->st, &m) == EBUR128_SUCCESS) {
         max_momentary_ = std::max(max_momentary_, m);
+        if (features_ & kIntegrated) state_->blocks.add(loudness_to_energy(m));
       }
+    }
+    if (steps_ >= kShortTermSteps && (features_ & (kRange | kMaxima))) {
+      double s = kNegInf;
       if (ebur128_loudness_shortterm(state_->st, &s) == EBUR128_SUCCESS) {
         max_short_term_ = std::max(max_short_term_, s);
+        if ((features_ & kRange) && (steps_ - kShortTermSteps) % kShortTermHopSteps == 0)
+          state_->short_term.add(loudness_to_energy(s));
       }
     }
   }
@@ -100,16 +194,28 @@ void LoudnessMeter::add_now(const float* x, size_t frames) {
 
 double LoudnessMeter::integrated_lufs() const {
   wait();
-  double l = kNegInf;
-  if (ebur128_loudness_global(state_->st, &l) != EBUR128_SUCCESS) return kNegInf;
-  return l;
+  const GatedBlocks& g = state_->blocks;
+  if (g.total() == 0) return kNegInf;
+  const double relative = g.mean_energy() * std::pow(10.0, kIntegratedRelativeGateLu / 10.0);
+  int64_t n = 0;
+  const double gated = g.mean_from(g.first_bin_at(relative), &n);
+  return n ? energy_to_loudness(gated) : kNegInf;
 }
 
 double LoudnessMeter::range_lu() const {
   wait();
-  double l = 0;
-  if (ebur128_loudness_range(state_->st, &l) != EBUR128_SUCCESS) return 0;
-  return l;
+  const GatedBlocks& g = state_->short_term;
+  if (g.total() == 0) return 0;
+  const double relative = g.mean_energy() * std::pow(10.0, kRangeRelativeGateLu / 10.0);
+  const size_t first = g.first_bin_at(relative);
+  int64_t n = 0;
+  g.mean_from(first, &n);
+  if (n == 0) return 0;
+  const auto rank = [n](double p) {
+    return static_cast<int64_t>(static_cast<double>(n - 1) * p + 0.5);
+  };
+  return energy_to_loudness(g.energy_at_rank(first, rank(kRangeHighPercentile))) -
+         energy_to_loudness(g.energy_at_rank(first, rank(kRangeLowPercentile)));
 }
 
 double LoudnessMeter::true_peak_dbtp() const {
