@@ -11,6 +11,7 @@ function(rz_target_flags target)
     set(sanitizers -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all)
     target_compile_options(${target} PRIVATE ${sanitizers} -fno-omit-frame-pointer -g)
     target_link_options(${target} PRIVATE ${sanitizers})
+    target_compile_definitions(${target} PRIVATE RZ_SANITIZED=1)  # tests skip speed floors
   endif()
 endfunction()
 

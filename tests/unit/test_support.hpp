@@ -11,6 +11,23 @@ namespace rz::test {
 // Exit code that ctest reports as "skipped" (SKIP_RETURN_CODE in tests/CMakeLists.txt).
 inline constexpr int kSkipExitCode = 77;
 
+// Speed floors in tests only catch a pathological slowdown. Sanitizer builds (RZ_SANITIZE) run 3 to
+// 10 times slower, so there a floor would measure the instrumentation: RZ_CHECK_SPEED checks the
+// floor in normal builds and says visibly (WARN) that it did not in sanitizer builds.
+#ifdef RZ_SANITIZED
+inline constexpr bool kSpeedChecks = false;
+#else
+inline constexpr bool kSpeedChecks = true;
+#endif
+#define RZ_CHECK_SPEED(expr)                                                \
+  do {                                                                      \
+    if (::rz::test::kSpeedChecks) {                                         \
+      CHECK(expr);                                                          \
+    } else {                                                                \
+      WARN("speed floor not checked in a sanitizer build: " #expr);         \
+    }                                                                       \
+  } while (false)
+
 // ../shared (or $RZ_SHARED_DIR).
 std::filesystem::path shared_dir();
 // shared_dir()/relative; when it is absent prints "SKIP: <why>" and exits kSkipExitCode, so a
