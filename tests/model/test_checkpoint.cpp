@@ -595,6 +595,23 @@ TEST_CASE("unsupported pickle opcodes are named", "[checkpoint]") {
   CHECK_THAT(message(std::string("\x80\x02", 2) + "}."), Catch::Contains("no 'klass'"));
 }
 
+// Found by tests/fuzz (fuzz_pickle): TUPLE2 took items from below a MARK, which left the MARK past
+// the end of the stack, and the next opcode that closed it threw std::length_error.
+TEST_CASE("opcodes never take items from below a MARK", "[checkpoint]") {
+  rz::test::TempDir tmp;
+  const fs::path path = tmp / "m.th";
+  auto message = [&](const std::string& pickle) {
+    write_zip(path, archive(pickle), false);
+    return input_error([&] { read_checkpoint(path); });
+  };
+  CHECK_THAT(message(std::string("}}(\x86") + "e"), Catch::Contains("stack underflow at byte 3"));
+  CHECK_THAT(message("N(\x85l."), Catch::Contains("stack underflow at byte 2"));
+  CHECK_THAT(message("NN(N\x87t."), Catch::Contains("stack underflow at byte 4"));
+  CHECK_THAT(message("}(\x85\x85."), Catch::Contains("stack underflow at byte 2"));
+  // Within the MARK they still build tuples.
+  CHECK_THAT(message("(NN\x86t."), Catch::Contains("not a dict"));
+}
+
 TEST_CASE("missing or mis-sized storages are refused", "[checkpoint]") {
   rz::test::TempDir tmp;
   const fs::path path = tmp / "m.th";

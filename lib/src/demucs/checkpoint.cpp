@@ -522,7 +522,7 @@ class Unpickler {
         case 0x86:
         case 0x87: {
           const size_t n = op - 0x84u;
-          if (stack_.size() < n) fail("stack underflow");
+          if (above_mark() < n) fail("stack underflow");
           Object* t = make(Kind::kTuple);
           t->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
           stack_.resize(stack_.size() - n);
@@ -740,10 +740,11 @@ class Unpickler {
   }
 
   void push(Object* o) { stack_.push_back(o); }
+  // Items pushed since the last MARK (the whole stack without one): what an opcode may take. An
+  // opcode that took items below a MARK would leave the MARK past the end of the stack.
+  size_t above_mark() const { return stack_.size() - (marks_.empty() ? 0 : marks_.back()); }
   Object* pop() {
-    if (stack_.empty() || (!marks_.empty() && marks_.back() == stack_.size())) {
-      fail("stack underflow");
-    }
+    if (above_mark() == 0) fail("stack underflow");
     Object* o = stack_.back();
     stack_.pop_back();
     return o;
