@@ -111,7 +111,9 @@ for name in "${names[@]}"; do
   run_flags=(-max_total_time="$time_s" -print_final_stats=1)
   [ "$jobs" -gt 1 ] && run_flags+=(-fork="$jobs")
   rc=0
+  run_start=$SECONDS
   TMPDIR=$scratch "$bin" "${flags[@]}" "${run_flags[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+  run_s=$((SECONDS - run_start))
   found=$(($(find "$crashes" -type f ! -name 'slow-unit-*' | wc -l) - before))
   # Executions and coverage: libFuzzer's final statistics, else its last status line ("#N ... cov:
   # E ft: F corp: C/..."; in fork mode "#N: cov: E ft: F corp: C ...").
@@ -127,7 +129,7 @@ for name in "${names[@]}"; do
     grep -E '^(SUMMARY|==[0-9]+==ERROR)|rz fuzz invariant failed|runtime error' "$log" |
       head -n 3 | sed "s/^/fuzz.sh: $name: /" >&2 || true
   fi
-  echo "$name: ${runs:-?} runs in ${time_s} s, coverage ${cov:-?} edges (${ft:-?} features)," \
+  echo "$name: ${runs:-?} runs in ${run_s} s, coverage ${cov:-?} edges (${ft:-?} features)," \
     "corpus ${corp:-?}, crashes $found, regressions ${#regressions[@]} replayed: $status"
 done
 
