@@ -13,6 +13,46 @@ function(rz_target_flags target)
     target_link_options(${target} PRIVATE ${sanitizers})
     target_compile_definitions(${target} PRIVATE RZ_SANITIZED=1)  # tests skip speed floors
   endif()
+  if(RZ_BUILD_FUZZ)
+    # Coverage feedback for libFuzzer, and sanitizers that turn memory errors, leaks and undefined
+    # behaviour (float-to-int overflow included) into crashes, with assertions on (nlohmann's
+    # included) whatever the build type says. Every target of a fuzz build gets them, so that
+    # whatever links the instrumented rz_core also links the sanitizer runtimes.
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined
+      -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -UNDEBUG)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()
+
+# RZ_BUILD_FUZZ needs clang and its libFuzzer runtime (Debian: clang, libclang-rt-14-dev).
+function(rz_require_libfuzzer)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "RZ_BUILD_FUZZ needs clang (libFuzzer), not ${CMAKE_CXX_COMPILER_ID}: "
+      "configure a separate build directory with CC=clang CXX=clang++ (scripts/fuzz.sh does)")
+  endif()
+  include(CheckCXXSourceCompiles)
+  set(CMAKE_REQUIRED_FLAGS -fsanitize=fuzzer,address,undefined)
+  set(CMAKE_REQUIRED_LINK_OPTIONS -fsanitize=fuzzer,address,undefined)
+  check_cxx_source_compiles([[
+    #include <cstddef>
+    #include <cstdint>
+    extern "C" int LLVMFuzzerTestOneInput(const uint8_t*, size_t) { return 0; }
+  ]] RZ_HAVE_LIBFUZZER)
+  if(NOT RZ_HAVE_LIBFUZZER)
+    message(FATAL_ERROR "RZ_BUILD_FUZZ: ${CMAKE_CXX_COMPILER} cannot link -fsanitize=fuzzer; "
+      "install its runtime (Debian: libclang-rt-14-dev; scripts/install-deps.sh --test)")
+  endif()
+endfunction()
+
+# rz_add_fuzzer(fuzz_thing source...): a libFuzzer harness linked to rz::core, built by rz-fuzz
+# into bin/fuzz/.
+function(rz_add_fuzzer name)
+  add_executable(${name} ${ARGN})
+  target_link_libraries(${name} PRIVATE rz::core)
+  rz_target_flags(${name})
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin/fuzz)
+  add_dependencies(rz-fuzz ${name})
 endfunction()
 
 # rz_add_tool(rz-verb): tools/rz-verb.cpp linked to rz::core, installed with man/rz-verb.1.

@@ -11,7 +11,8 @@ packages=(build-essential cmake pkg-config
   libcli11-dev nlohmann-json3-dev catch2 libtorch-dev libopenblas0-openmp libmpg123-dev)
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(ffmpeg) ;;       # the tests exercise the ffmpeg decoding path (M4A)
+    --test) packages+=(ffmpeg           # the tests exercise the ffmpeg decoding path (M4A)
+                       clang libclang-rt-14-dev python3) ;; # scripts/fuzz.sh: libFuzzer, seeds
     --bench) packages+=(time ffmpeg jq) ;; # /usr/bin/time for peak memory; ffmpeg joins recordings;
                                            # jq reads rz-metrics records (quality.sh)
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; exit 2 ;;

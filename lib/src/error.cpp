@@ -19,13 +19,17 @@ std::string describe(std::string_view what, std::string_view subject, std::strin
   return s;
 }
 
-std::string in_quotes(std::string_view text, size_t max_chars) {
-  std::string out = "'";
+std::string printable(std::string_view text, size_t max_chars) {
+  std::string out;
   for (size_t i = 0; i < text.size() && i < max_chars; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     out += c < 0x20 || c == 0x7f ? '?' : text[i];
   }
-  return out + (text.size() > max_chars ? "...'" : "'");
+  return out + (text.size() > max_chars ? "..." : "");
+}
+
+std::string in_quotes(std::string_view text, size_t max_chars) {
+  return "'" + printable(text, max_chars) + "'";
 }
 
 std::string fixed(double value, int digits) {

@@ -595,6 +595,52 @@ TEST_CASE("unsupported pickle opcodes are named", "[checkpoint]") {
   CHECK_THAT(message(std::string("\x80\x02", 2) + "}."), Catch::Contains("no 'klass'"));
 }
 
+// Found by tests/fuzz (fuzz_pickle): TUPLE2 took items from below a MARK, which left the MARK past
+// the end of the stack, and the next opcode that closed it threw std::length_error.
+TEST_CASE("opcodes never take items from below a MARK", "[checkpoint]") {
+  rz::test::TempDir tmp;
+  const fs::path path = tmp / "m.th";
+  auto message = [&](const std::string& pickle) {
+    write_zip(path, archive(pickle), false);
+    return input_error([&] { read_checkpoint(path); });
+  };
+  CHECK_THAT(message(std::string("}}(\x86") + "e"), Catch::Contains("stack underflow at byte 3"));
+  CHECK_THAT(message("N(\x85l."), Catch::Contains("stack underflow at byte 2"));
+  CHECK_THAT(message("NN(N\x87t."), Catch::Contains("stack underflow at byte 4"));
+  CHECK_THAT(message("}(\x85\x85."), Catch::Contains("stack underflow at byte 2"));
+  // Within the MARK they still build tuples.
+  CHECK_THAT(message("(NN\x86t."), Catch::Contains("not a dict"));
+}
+
+// Found by tests/fuzz (fuzz_pickle, by reading the code after the first case): the memo lets a
+// pickle repeat one long string for two bytes a time, and every repetition was copied. 70 copies
+// of a 1 MiB string pass kMaxTextCopyBytes (64 MiB) long before they could exhaust memory.
+TEST_CASE("repeated references to a long string are refused, not copied without end",
+          "[checkpoint]") {
+  rz::test::TempDir tmp;
+  const fs::path path = tmp / "m.th";
+  auto message = [&](const std::string& pickle) {
+    write_zip(path, archive(pickle), false);
+    return input_error([&] { read_checkpoint(path); });
+  };
+  const std::string long_string = pk::str(std::string(size_t{1} << 20, 'x')) + "q\x01";
+  std::string references;
+  for (int i = 0; i < 70; ++i) references += "h\x01";
+  // In kwargs: the JSON would hold 70 MiB of text.
+  CHECK_THAT(message(pk::checkpoint("}(" + pk::str("a") + "](" + long_string + references + "eu",
+                                    kSimpleState)),
+             Catch::Contains("kwargs['a'][") &&
+                 Catch::Contains("expands to more than 67108864 bytes of text"));
+  // Inside the pickle machine: as the module of STACK_GLOBAL, and as a dict key.
+  std::string globals = std::string("\x80\x04", 2) + long_string + pk::str("n") + "q\x02";
+  for (int i = 0; i < 70; ++i) globals += std::string("h\x01h\x02\x93") + "0";
+  CHECK_THAT(message(globals + "}."),
+             Catch::Contains("copies more than 67108864 bytes of names and keys"));
+  std::string keys = "}" + long_string + "Ns";
+  for (int i = 0; i < 70; ++i) keys += "h\x01Ns";
+  CHECK_THAT(message(keys + "."), Catch::Contains("copies more than 67108864 bytes of names"));
+}
+
 TEST_CASE("missing or mis-sized storages are refused", "[checkpoint]") {
   rz::test::TempDir tmp;
   const fs::path path = tmp / "m.th";

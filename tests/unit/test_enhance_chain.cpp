@@ -95,6 +95,11 @@ TEST_CASE("enhance chain: overrides set any parameter and refuse unknown ones", 
                     Catch::Contains("denoise.strenght_db"));
   CHECK_THROWS_WITH(rz::enhance::apply_overrides(c, {{"denoise", {{"enabled", 1}}}}, "cfg"),
                     Catch::Contains("true or false"));
+  // Keys from the file stay on one line in the message (found by tests/fuzz).
+  CHECK_THROWS_WITH(rz::enhance::apply_overrides(c, {{"re\nverb", {{"x", 1}}}}, "cfg"),
+                    Catch::StartsWith("unknown block 'cfg: re?verb': "));
+  CHECK_THROWS_WITH(rz::enhance::apply_overrides(c, {{"denoise", {{"x\ny", 1}}}}, "cfg"),
+                    Catch::StartsWith("unknown parameter 'cfg: denoise.x?y': "));
   auto bad = c;
   rz::enhance::apply_overrides(bad, {{"denoise", {{"strength_db", 80}}}}, "cfg");
   CHECK_THROWS_WITH(rz::enhance::validate_chain(bad, "vocals", 44100), Catch::Contains("strength_db"));

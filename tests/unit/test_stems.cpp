@@ -221,6 +221,8 @@ TEST_CASE("stems: commit creates the directory with manifest.json", "[unit][stem
   CHECK(d.stem("vocals").file == "vocals.wav");
   CHECK(d.stem_path(d.stem("mix")) == out / "mix.wav");
   CHECK_THROWS_AS(d.stem("drums"), rz::UsageError);
+  // A name from a settings file stays on one line (found by tests/fuzz).
+  CHECK_THROWS_WITH(d.stem("dr\nums"), Catch::StartsWith("no such stem 'dr?ums': "));
   const auto x = rz::test::read_all(d.stem_path(d.stem("mix")));
   CHECK(x == rz::test::white_noise(0.1, kFrames, kChannels, 1));  // the samples written
 }

@@ -23,6 +23,8 @@ std::string describe(std::string_view what, std::string_view subject, std::strin
 // 'text' for messages: at most `max_chars` characters (then "..."), control characters shown as
 // '?', so that the message stays on one line whatever bytes a file or a name holds.
 std::string in_quotes(std::string_view text, size_t max_chars = 80);
+// The same without the quotes, for a name that goes into a quoted subject ("--config: *: reverb").
+std::string printable(std::string_view text, size_t max_chars = 80);
 
 // A number with `digits` decimals, for messages ("-14.02").
 std::string fixed(double value, int digits = 2);

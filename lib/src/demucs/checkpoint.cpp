@@ -44,6 +44,11 @@ constexpr int kMaxJsonDepth = 64;
 // many times, so 30 levels of [L, L] in 58 kB would expand to 2^30 values; real kwargs hold
 // about 50.
 constexpr int64_t kMaxJsonValues = int64_t{1} << 20;
+// Bytes of text the pickle machine may copy from objects it already built (names of globals and
+// storages, dict keys), and bytes of text the JSON of args and kwargs may hold. The memo lets a
+// pickle repeat one long string for a few bytes a time: 70,000 references to a 100 kB string in
+// a 240 kB pickle are 7 GB. Real checkpoints copy about 30 kB and their kwargs hold 300 bytes.
+constexpr int64_t kMaxTextCopyBytes = int64_t{64} << 20;
 // What all tensors of `state` may hold together, in elements per byte of the file. A tensor that
 // owns its storage has at most file bytes / 2 elements (fp16); views that share one storage
 // (tied weights) may count it twice. Stride-0 views that repeat one element billions of times
@@ -522,7 +527,7 @@ class Unpickler {
         case 0x86:
         case 0x87: {
           const size_t n = op - 0x84u;
-          if (stack_.size() < n) fail("stack underflow");
+          if (above_mark() < n) fail("stack underflow");
           Object* t = make(Kind::kTuple);
           t->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
           stack_.resize(stack_.size() - n);
@@ -726,24 +731,37 @@ class Unpickler {
     if (r.ec != std::errc() || r.ptr != s.data() + s.size()) fail("bad float " + in_quotes(s));
     return v;
   }
+  // Counts text copied from objects already built against kMaxTextCopyBytes.
+  void charge_copy(size_t bytes) {
+    copied_bytes_ += bytes;
+    if (copied_bytes_ > static_cast<uint64_t>(kMaxTextCopyBytes)) {
+      fail("copies more than " + std::to_string(kMaxTextCopyBytes) +
+           " bytes of names and keys (shared references repeated)");
+    }
+  }
   Object* make_global(const std::string& module, const std::string& name) {
+    charge_copy(module.size() + name.size());
     Object* o = make(Kind::kGlobal);
     o->text = module + "." + name;
     return o;
   }
   Object* opaque(const Object* what) {
     Object* o = make(Kind::kOpaque);
-    o->text = what->kind == Kind::kGlobal || what->kind == Kind::kOpaque
-                  ? what->text
-                  : std::string("call of a ") + kind_name(what->kind);
+    if (what->kind == Kind::kGlobal || what->kind == Kind::kOpaque) {
+      charge_copy(what->text.size());
+      o->text = what->text;
+    } else {
+      o->text = std::string("call of a ") + kind_name(what->kind);
+    }
     return o;
   }
 
   void push(Object* o) { stack_.push_back(o); }
+  // Items pushed since the last MARK (the whole stack without one): what an opcode may take. An
+  // opcode that took items below a MARK would leave the MARK past the end of the stack.
+  size_t above_mark() const { return stack_.size() - (marks_.empty() ? 0 : marks_.back()); }
   Object* pop() {
-    if (stack_.empty() || (!marks_.empty() && marks_.back() == stack_.size())) {
-      fail("stack underflow");
-    }
+    if (above_mark() == 0) fail("stack underflow");
     Object* o = stack_.back();
     stack_.pop_back();
     return o;
@@ -779,6 +797,7 @@ class Unpickler {
     if (kv.size() % 2 != 0) fail("odd number of items for a dict");
     for (size_t i = 0; i < kv.size(); i += 2) {
       if (kv[i]->kind == Kind::kString) {
+        charge_copy(kv[i]->text.size());
         auto [it, inserted] = dict->string_keys.emplace(kv[i]->text, dict->entries.size());
         if (!inserted) {
           dict->entries[it->second].second = kv[i + 1];
@@ -877,6 +896,7 @@ class Unpickler {
         i[3]->kind != Kind::kString || i[4]->kind != Kind::kInt || i[4]->integer < 0) {
       fail("unsupported persistent id (expected ('storage', type, key, location, numel))");
     }
+    charge_copy(i[1]->text.size() + i[2]->text.size());
     Object* s = make(Kind::kStorage);
     s->type_name = i[1]->text;
     s->text = i[2]->text;
@@ -893,6 +913,7 @@ class Unpickler {
   std::vector<Object*> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Object*> memo_;
+  uint64_t copied_bytes_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -912,15 +933,33 @@ const Object* dict_get(const Object* dict, const std::string& key) {
   bad_checkpoint(path, "unsupported pickle global " + in_quotes(o->text) + " in " + where);
 }
 
-// Converts `o` to JSON; `budget` counts down the values it may still produce (kMaxJsonValues).
+// What the JSON of args and kwargs may still hold: values (kMaxJsonValues) and bytes of strings
+// and keys (kMaxTextCopyBytes).
+struct JsonBudget {
+  int64_t values = kMaxJsonValues;
+  int64_t text_bytes = kMaxTextCopyBytes;
+};
+
+// `text`, a string or key of `where`, counted against the budget.
+const std::string& charged(const std::string& text, const std::string& where, const fs::path& path,
+                           JsonBudget& budget) {
+  budget.text_bytes -= static_cast<int64_t>(text.size());
+  if (budget.text_bytes < 0) {
+    bad_checkpoint(path, where + " expands to more than " + std::to_string(kMaxTextCopyBytes) +
+                             " bytes of text (shared references repeated)");
+  }
+  return text;
+}
+
+// Converts `o` to JSON within `budget`.
 nlohmann::json to_json(const Object* o, const std::string& where, const fs::path& path,
-                       int64_t& budget, int depth = 0) {
+                       JsonBudget& budget, int depth = 0) {
   if (depth > kMaxJsonDepth) bad_checkpoint(path, where + " is nested too deeply");
-  if (--budget < 0) {
+  if (--budget.values < 0) {
     bad_checkpoint(path, where + " expands to more than " + std::to_string(kMaxJsonValues) +
                              " values (shared references repeated)");
   }
-  if ((budget & 0xffff) == 0) throw_if_interrupted();
+  if ((budget.values & 0xffff) == 0) throw_if_interrupted();
   switch (o->kind) {
     case Kind::kNone:
       return nullptr;
@@ -931,7 +970,7 @@ nlohmann::json to_json(const Object* o, const std::string& where, const fs::path
     case Kind::kFloat:
       return o->real;
     case Kind::kString:
-      return o->text;
+      return charged(o->text, where, path, budget);
     case Kind::kList:
     case Kind::kTuple: {
       nlohmann::json a = nlohmann::json::array();
@@ -947,7 +986,8 @@ nlohmann::json to_json(const Object* o, const std::string& where, const fs::path
         if (k->kind != Kind::kString) {
           bad_checkpoint(path, where + " has a " + kind_name(k->kind) + " key");
         }
-        d[k->text] = to_json(v, where + "[" + in_quotes(k->text) + "]", path, budget, depth + 1);
+        const std::string& key = charged(k->text, where, path, budget);
+        d[key] = to_json(v, where + "[" + in_quotes(key) + "]", path, budget, depth + 1);
       }
       return d;
     }
@@ -1232,7 +1272,7 @@ Checkpoint read_checkpoint(const fs::path& path) {
   if (args->kind != Kind::kTuple && args->kind != Kind::kList) {
     bad_checkpoint(path, "'args' is not a tuple");
   }
-  int64_t budget = kMaxJsonValues;
+  JsonBudget budget;
   ck.args = to_json(args, "args", path, budget);
   const Object* kwargs = require("kwargs");
   if (kwargs->kind != Kind::kDict) bad_checkpoint(path, "'kwargs' is not a dict");

@@ -242,20 +242,21 @@ void apply_overrides(ChainParams& chain, const json& overrides, const std::strin
   if (!overrides.is_object())
     throw UsageError(describe("bad enhance settings", subject, "a stem's settings must be an object"));
   for (const auto& [block, params] : overrides.items()) {
+    const std::string where = subject + ": " + printable(block);
     if (!chain.contains(block))
-      throw UsageError(describe("unknown block", subject + ": " + block,
+      throw UsageError(describe("unknown block", where,
                                 "blocks are highpass, denoise, demud, low_focus, presence, deess, "
                                 "transient, compress, exciter"));
     if (!params.is_object())
-      throw UsageError(describe("bad enhance settings", subject + ": " + block, "must be an object"));
+      throw UsageError(describe("bad enhance settings", where, "must be an object"));
     for (const auto& [key, value] : params.items()) {
       json& target = chain[block];
       if (!target.contains(key))
-        throw UsageError(describe("unknown parameter", subject + ": " + block + "." + key,
+        throw UsageError(describe("unknown parameter", where + "." + printable(key),
                                   "see rz-enhance --list-parameters"));
       const bool want_bool = target[key].is_boolean();
       if (want_bool ? !value.is_boolean() : !value.is_number())
-        throw UsageError(describe("bad value", subject + ": " + block + "." + key,
+        throw UsageError(describe("bad value", where + "." + printable(key),
                                   want_bool ? "must be true or false" : "must be a number"));
       target[key] = value;
     }

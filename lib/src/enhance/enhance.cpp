@@ -681,7 +681,7 @@ void Options::validate(const stems::StemDir& in) const {
     throw UsageError(describe("bad enhance settings", config_subject, "must be a JSON object"));
   for (const auto& [key, value] : config.items()) {
     if (key != "*" && !in.manifest().find(key))
-      throw UsageError(describe("unknown stem in settings", config_subject + ": " + key,
+      throw UsageError(describe("unknown stem in settings", config_subject + ": " + printable(key),
                                 "not in the stem directory (use \"*\" for every stem)"));
     (void)value;
   }

@@ -27,7 +27,7 @@ Options Options::from_json(const json& j, const std::string& subject) {
     // Unknown keys are refused: a typo ("gain" for "gain_db") must not pass silently.
     for (const auto& [key, v] : j.items()) {
       if (key != "master_gain_db" && key != "stems") {
-        throw UsageError(describe("bad mix settings", subject, "unknown key '" + key + "'"));
+        throw UsageError(describe("bad mix settings", subject, "unknown key " + in_quotes(key)));
       }
     }
     o.master_gain_db = j.value("master_gain_db", 0.0);
@@ -36,12 +36,13 @@ Options Options::from_json(const json& j, const std::string& subject) {
         throw UsageError(describe("bad mix settings", subject, "\"stems\" is not an object"));
       for (const auto& [name, v] : j["stems"].items()) {
         if (!v.is_object())
-          throw UsageError(
-              describe("bad mix settings", subject, "stem '" + name + "' is not an object"));
+          throw UsageError(describe("bad mix settings", subject,
+                                    "stem " + in_quotes(name) + " is not an object"));
         for (const auto& [key, unused] : v.items()) {
           if (key != "gain_db" && key != "mute" && key != "solo" && key != "pan") {
-            throw UsageError(describe("bad mix settings", subject,
-                                      "unknown key '" + key + "' for stem '" + name + "'"));
+            throw UsageError(
+                describe("bad mix settings", subject,
+                         "unknown key " + in_quotes(key) + " for stem " + in_quotes(name)));
           }
         }
         StemSettings s;

@@ -96,7 +96,7 @@ const StemEntry& StemDir::stem(const std::string& name) const {
   if (const StemEntry* s = manifest_.find(name)) return *s;
   std::string names;
   for (const auto& s : manifest_.stems) names += (names.empty() ? "" : ", ") + s.name;
-  throw UsageError(describe("no such stem", name, "this directory has " + names));
+  throw UsageError(describe("no such stem", printable(name), "this directory has " + names));
 }
 
 namespace {
