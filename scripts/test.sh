@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Installs what the tests need, builds, and runs the whole test suite (unit, cli) with ctest, then
-# a short run of every fuzz harness (scripts/fuzz.sh: its own clang build in build-fuzz/, 20 s
-# each). Real recordings are read from ../shared (override with RZ_SHARED_DIR); tests needing them
-# skip visibly when it is absent.
+# Installs what the tests need, builds, and runs the three test jobs CI runs:
+#   1. the whole test suite (unit, model, cli) with ctest in build/ (arguments go to this ctest);
+#   2. the sanitizer job: an ASan + UBSan build in build-asan/ running the unit and CLI tests
+#      (scripts/sanitize.sh);
+#   3. a short run of every fuzz harness (scripts/fuzz.sh: its own clang build in build-fuzz/,
+#      20 s each).
+# --quick runs job 1 only. Real recordings are read from ../shared (override with RZ_SHARED_DIR);
+# tests needing them skip visibly when it is absent.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+quick=false
+if [ "${1:-}" = "--quick" ]; then
+  quick=true
+  shift
+fi
 "$top/scripts/install-deps.sh" --test
 "$top/scripts/build.sh" -DRZ_WERROR=ON
-cd "$top/build"
-ctest --output-on-failure -j"$(nproc)" "$@"
+(cd "$top/build" && ctest --output-on-failure -j"$(nproc)" "$@")
+$quick && exit 0
+"$top/scripts/sanitize.sh"
 "$top/scripts/fuzz.sh" --time 20

@@ -641,6 +641,17 @@ TEST_CASE("repeated references to a long string are refused, not copied without 
   CHECK_THAT(message(keys + "."), Catch::Contains("copies more than 67108864 bytes of names"));
 }
 
+TEST_CASE("a pickle that builds millions of objects is refused before it eats memory",
+          "[checkpoint]") {
+  // Each opcode builds an object of about 240 bytes: 4 MB of NONE opcodes would take 1 GB.
+  rz::test::TempDir tmp;
+  const fs::path path = tmp / "m.th";
+  write_zip(path, archive(std::string("\x80\x02", 2) + std::string(size_t{4} << 20, 'N') + "."),
+            false);
+  CHECK_THAT(input_error([&] { read_checkpoint(path); }),
+             Catch::Contains("builds more than 2097152 objects"));
+}
+
 TEST_CASE("missing or mis-sized storages are refused", "[checkpoint]") {
   rz::test::TempDir tmp;
   const fs::path path = tmp / "m.th";

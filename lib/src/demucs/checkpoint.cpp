@@ -49,6 +49,10 @@ constexpr int64_t kMaxJsonValues = int64_t{1} << 20;
 // pickle repeat one long string for a few bytes a time: 70,000 references to a 100 kB string in
 // a 240 kB pickle are 7 GB. Real checkpoints copy about 30 kB and their kwargs hold 300 bytes.
 constexpr int64_t kMaxTextCopyBytes = int64_t{64} << 20;
+// Objects the pickle machine may build (each about 240 bytes): a demucs pickle builds about ten
+// per tensor, some thousands in all; 2^21 (about 500 MB) is far above any real state dict, and
+// keeps a pickle of a hundred million one-byte opcodes from taking 25 GB.
+constexpr size_t kMaxPickleObjects = size_t{1} << 21;
 // What all tensors of `state` may hold together, in elements per byte of the file. A tensor that
 // owns its storage has at most file bytes / 2 elements (fp16); views that share one storage
 // (tied weights) may count it twice. Stride-0 views that repeat one element billions of times
@@ -676,6 +680,9 @@ class Unpickler {
   }
 
   Object* make(Kind kind) {
+    if (arena_.size() >= kMaxPickleObjects) {
+      fail("builds more than " + std::to_string(kMaxPickleObjects) + " objects");
+    }
     arena_.emplace_back();
     arena_.back().kind = kind;
     return &arena_.back();
