@@ -31,8 +31,8 @@ namespace {
 constexpr const char* kEntryFile = "entry.json";
 constexpr const char* kSchema = "rz-separate-cache";
 constexpr int kVersion = 1;
-// A store() copies a few hundred MB at most; a temporary directory untouched this long belongs to
-// a process that died.
+// Earlier versions made unlocked work directories: one untouched this long belonged to a process
+// that died (a store() copies a few hundred MB at most).
 constexpr auto kStaleAfter = std::chrono::hours(1);
 // entry.json lists a few files and the separation's settings: a few kB.
 constexpr size_t kMaxEntryBytes = size_t{1} << 20;

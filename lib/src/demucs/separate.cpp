@@ -263,8 +263,8 @@ std::optional<CachedSeparation> parse_cached(const json& meta) {
   const auto rate = io::get_checked<int>(meta, "sample_rate_hz");
   const auto channels = io::get_checked<int>(meta, "channels");
   const auto frames = io::get_checked<int64_t>(meta, "frames");
-  if (c.sources.empty() || !rate || !channels || !frames || *rate < 1 ||
-      *rate > audio::kMaxSampleRateHz || *channels < 1 || *channels > audio::kMaxChannels ||
+  if (c.sources.empty() || !rate || !channels || !frames || *rate < stems::kMinSampleRateHz ||
+      *rate > stems::kMaxSampleRateHz || *channels < 1 || *channels > audio::kMaxChannels ||
       *frames < 0)
     return std::nullopt;
   c.sample_rate_hz = *rate;
@@ -418,6 +418,15 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
         full_sha[s] = sha;
         const auto recorded = hit->sha256.find(s + ".wav");
         if (recorded == hit->sha256.end() || recorded->second != sha) damaged = true;
+        // The stems must also be what the entry says they are (a forged or stale entry whose
+        // files differ would make an output that the next stage refuses).
+        try {
+          const audio::FileInfo info = audio::Reader(dst).info();
+          if (info.sample_rate_hz != rate || info.channels != channels || info.frames != frames)
+            damaged = true;
+        } catch (const InputError&) {
+          damaged = true;
+        }
       }
     }
     if (!damaged) {

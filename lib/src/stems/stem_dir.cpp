@@ -9,9 +9,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
-#include <vector>
 
 #include "rz/error.hpp"
 #include "rz/io/file.hpp"
@@ -170,10 +167,6 @@ void replace_into_place(io::LockedTemp& temp, const fs::path& final_path) {
   throw IoError("cannot create output", final_path.string(), std::strerror(err));
 }
 
-}  // namespace
-
-namespace {
-
 // An existing output directory may be replaced only with --force, and only when it is a stem
 // directory: `-o ~/thesis -f` must not delete a folder of someone's work.
 void check_replaceable_dir(const fs::path& final_dir, bool force) {
@@ -252,7 +245,6 @@ fs::path StemDirWriter::commit() {
   write_text_file(temp_.path() / kManifestFile, io::dump_json(manifest_.to_json(), 2) + "\n");
   check_replaceable_dir(final_, force_);  // something may have appeared there while we worked
   replace_into_place(temp_, final_);
-  committed_ = true;
   return final_;
 }
 
@@ -279,7 +271,6 @@ void AtomicFile::commit() {
   fs::rename(temp_.path(), final_, ec);
   if (ec) throw IoError("cannot create output", final_.string(), ec.message());
   temp_.keep();
-  committed_ = true;
 }
 
 }  // namespace rz::stems

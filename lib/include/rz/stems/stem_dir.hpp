@@ -74,7 +74,6 @@ class StemDirWriter {
   std::filesystem::path final_;
   io::LockedTemp temp_;
   bool force_;
-  bool committed_ = false;
   Manifest manifest_;
 };
 
@@ -98,7 +97,6 @@ class AtomicFile {
  private:
   std::filesystem::path final_;
   io::LockedTemp temp_;
-  bool committed_ = false;
 };
 
 // Writes `text` to `path` and checks that it reached the disk (flush, fsync, close).
