@@ -203,7 +203,7 @@ void check_kill_points(const Stage& stage, RunOptions base = {}) {
   CHECK(interrupted + killed > 0);
 }
 
-// A 20 s stereo recording at 48 kHz (rz-ingest resamples it): real music when available.
+// A 20 s stereo recording of noise at 48 kHz (rz-ingest resamples it).
 void write_recording(const fs::path& path) {
   rz::test::write_wav(path, rz::test::white_noise(0.1, 20 * 48000, 2, 11), 48000, 2);
 }

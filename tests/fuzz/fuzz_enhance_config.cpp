@@ -13,7 +13,8 @@
 namespace {
 
 const char* const kStems[] = {"vocals", "drums", "bass", "other", "mix"};
-constexpr double kSampleRateHz = 44100;
+// A common rate, and the lowest a stem directory runs at (where bands above 4 kHz are left out).
+constexpr double kSampleRatesHz[] = {44100, 8000};
 
 bool known_key(const std::string& key) {
   if (key == "*") return true;
@@ -44,10 +45,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       o.preset = preset;
       o.intensity = intensity;
       for (const char* stem : kStems) {
-        try {
-          rz::enhance::validate_chain(rz::enhance::resolve_chain(stem, o), stem, kSampleRateHz);
-        } catch (const rz::Error& e) {
-          rz::fuzz::check_refusal_of<rz::UsageError>(e);
+        for (const double rate : kSampleRatesHz) {
+          try {
+            rz::enhance::validate_chain(rz::enhance::resolve_chain(stem, o, rate).params, stem,
+                                        rate);
+          } catch (const rz::Error& e) {
+            rz::fuzz::check_refusal_of<rz::UsageError>(e);
+          }
         }
       }
     }

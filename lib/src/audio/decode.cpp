@@ -94,6 +94,13 @@ int run_capture(const std::vector<std::string>& argv, std::string& output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// The reason part of an rz error message ("what 'subject': reason").
+std::string reason_of(const Error& e) {
+  const std::string message = e.what();
+  const size_t at = message.find("': ");
+  return at == std::string::npos ? message : message.substr(at + 3);
+}
+
 std::string last_line(const std::string& text) {
   std::string t = text;
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
@@ -117,8 +124,7 @@ DecodedFile::DecodedFile(const fs::path& path, const DecodeOptions& options) {
     fs::path ffmpeg = find_program(options.ffmpeg);
     if (ffmpeg.empty()) {
       // libsndfile's own words ("File contains data in an unknown format.") plus the way out.
-      std::string why = sndfile_error.what();
-      why = why.substr(why.find("': ") == std::string::npos ? 0 : why.find("': ") + 3);
+      std::string why = reason_of(sndfile_error);
       while (!why.empty() && (why.back() == '.' || why.back() == ' ')) why.pop_back();
       throw InputError("cannot decode", path.string(),
                        why + "; for formats libsndfile does not read install ffmpeg");
@@ -141,10 +147,7 @@ DecodedFile::DecodedFile(const fs::path& path, const DecodeOptions& options) {
       reader_.emplace(temp_.path());
     } catch (const InputError& e) {
       // Name the recording, not the temporary.
-      std::string why = e.what();
-      const size_t at = why.find("': ");
-      throw InputError("cannot decode", path.string(),
-                       "ffmpeg's output: " + (at == std::string::npos ? why : why.substr(at + 3)));
+      throw InputError("cannot decode", path.string(), "ffmpeg's output: " + reason_of(e));
     }
     source_container_ =
         path.extension().string().empty() ? "unknown" : path.extension().string().substr(1);

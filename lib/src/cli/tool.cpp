@@ -81,13 +81,7 @@ std::vector<std::string> read_stdin_inputs() {
 
 // A message on one line whatever a file name in it holds: control characters (a newline in a
 // hostile name, an escape sequence) become '?'.
-std::string one_line(std::string text) {
-  for (char& c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
-  }
-  return text;
-}
+std::string one_line(std::string_view text) { return printable(text, text.size()); }
 
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
