@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of tests/fuzz (clang, ASan + UBSan) into build-fuzz/, seeds a
-# fresh corpus per harness (tests/fuzz/make_seeds.py: tests/fuzz/seeds and ../shared), replays the
-# inputs that once crashed them (tests/fuzz/regressions/NAME/), then fuzzes each harness for a
-# bounded time, one after the other. Prints one summary line per harness on stdout; exits 1 when
-# any of them crashed, leaked, hit undefined behaviour, a timeout or the memory limit (the
-# reproducer is in build-fuzz/crashes/NAME/), 2 on a usage error. Installs nothing: clang,
+# fresh corpus per harness (tests/fuzz/make_seeds.py: tests/fuzz/seeds and ../shared; with
+# --keep-corpus, adds the seeds to the corpus of the last run), replays the inputs that once crashed
+# them (tests/fuzz/regressions/NAME/), then fuzzes each harness for a bounded time, one after the
+# other. Prints one summary line per harness on stdout; exits 1 when any of them crashed, leaked,
+# hit undefined behaviour, a timeout or the memory limit (the reproducer is in
+# build-fuzz/crashes/NAME/), 2 on a usage error. Installs nothing: clang,
 # libclang-rt-14-dev and python3 come with scripts/install-deps.sh --test.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,14 +13,17 @@ all=(checkpoint pickle bag manifest enhance_config mix_settings audio)
 
 usage() {
   cat <<EOF
-Usage: scripts/fuzz.sh [--time SECONDS] [--jobs N] [NAME...]
+Usage: scripts/fuzz.sh [--time SECONDS] [--jobs N] [--keep-corpus] [NAME...]
 Fuzz each harness NAME (default: all: ${all[*]}; "fuzz_NAME" also works) for SECONDS
-(default 30) with N parallel workers (default 1, libFuzzer's -fork mode).
+(default 30) with N parallel workers (default 1, libFuzzer's -fork mode). --keep-corpus
+continues from the corpus an earlier run left in build-fuzz/corpus/NAME (the seeds are added
+again) instead of starting from the seeds alone, so that a long campaign can be run in parts.
 Shared fixtures come from \$RZ_SHARED_DIR (default: ../shared beside the source tree).
 Examples:
   scripts/fuzz.sh --time 20                       # the short run of scripts/test.sh
   scripts/fuzz.sh --time 3600 fuzz_checkpoint     # one harness for an hour
   scripts/fuzz.sh --time 3600 --jobs 4 manifest bag
+  scripts/fuzz.sh --time 1800 --keep-corpus audio  # a second half hour on the same corpus
 EOF
 }
 
@@ -30,11 +34,13 @@ die() {
 
 time_s=30
 jobs=1
+keep_corpus=0
 names=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --time) [ $# -ge 2 ] || die "--time needs a value"; time_s=$2; shift 2 ;;
     --jobs) [ $# -ge 2 ] || die "--jobs needs a value"; jobs=$2; shift 2 ;;
+    --keep-corpus) keep_corpus=1; shift ;;
     -h | --help) usage; exit 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) names+=("${1#fuzz_}"); shift ;;
@@ -87,7 +93,7 @@ for name in "${names[@]}"; do
   corpus="$build/corpus/$name"
   crashes="$build/crashes/$name"
   log="$build/logs/$name.log"
-  rm -rf "$corpus"
+  [ "$keep_corpus" -eq 1 ] || rm -rf "$corpus"
   mkdir -p "$crashes" "$(dirname "$log")"
   python3 "$top/tests/fuzz/make_seeds.py" --shared "$shared" --out "$build/corpus" "$name"
   flags=(-rss_limit_mb=2048 -timeout=10 "-max_len=$(max_len "$name")" "-artifact_prefix=$crashes/")
