@@ -150,6 +150,12 @@ const std::string kSimpleKwargs = pk::dict({{pk::str("channels"), pk::integer(8)
 const std::string kSimpleState =
     pk::dict({{pk::str("w"), pk::tensor("FloatStorage", "0", 12, 0, {3, 4}, {4, 1})}});
 
+// The InputError message of reading a checkpoint whose data.pkl is `pickle`, written to `path`.
+std::string pickle_refusal(const fs::path& path, const std::string& pickle) {
+  write_zip(path, archive(pickle), false);
+  return input_error([&] { read_checkpoint(path); });
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------ the reference checkpoints
@@ -535,10 +541,7 @@ TEST_CASE("unknown objects in training_args are skipped", "[checkpoint]") {
 TEST_CASE("unsupported globals outside training_args are refused", "[checkpoint]") {
   rz::test::TempDir tmp;
   const fs::path path = tmp / "m.th";
-  auto message = [&](const std::string& pickle) {
-    write_zip(path, archive(pickle), false);
-    return input_error([&] { read_checkpoint(path); });
-  };
+  const auto message = [&](const std::string& pickle) { return pickle_refusal(path, pickle); };
   const std::string call = pk::global("os", "system") + pk::tuple({pk::str("true")}) + "R";
   CHECK_THAT(message(pk::checkpoint(pk::dict({{pk::str("x"), call}}), kSimpleState)),
              Catch::Contains("unsupported pickle global 'os.system' in kwargs['x']"));
@@ -577,10 +580,7 @@ TEST_CASE("unsupported globals outside training_args are refused", "[checkpoint]
 TEST_CASE("unsupported pickle opcodes are named", "[checkpoint]") {
   rz::test::TempDir tmp;
   const fs::path path = tmp / "m.th";
-  auto message = [&](const std::string& pickle) {
-    write_zip(path, archive(pickle), false);
-    return input_error([&] { read_checkpoint(path); });
-  };
+  const auto message = [&](const std::string& pickle) { return pickle_refusal(path, pickle); };
   CHECK_THAT(message(std::string("\x80\x02", 2) + "(" + pk::global("os", "system") + "i"),
              Catch::Contains("unsupported pickle opcode INST (0x69)"));
   CHECK_THAT(message(std::string("\x80\x05\x97.", 4)),
@@ -600,10 +600,7 @@ TEST_CASE("unsupported pickle opcodes are named", "[checkpoint]") {
 TEST_CASE("opcodes never take items from below a MARK", "[checkpoint]") {
   rz::test::TempDir tmp;
   const fs::path path = tmp / "m.th";
-  auto message = [&](const std::string& pickle) {
-    write_zip(path, archive(pickle), false);
-    return input_error([&] { read_checkpoint(path); });
-  };
+  const auto message = [&](const std::string& pickle) { return pickle_refusal(path, pickle); };
   CHECK_THAT(message(std::string("}}(\x86") + "e"), Catch::Contains("stack underflow at byte 3"));
   CHECK_THAT(message("N(\x85l."), Catch::Contains("stack underflow at byte 2"));
   CHECK_THAT(message("NN(N\x87t."), Catch::Contains("stack underflow at byte 4"));
@@ -619,10 +616,7 @@ TEST_CASE("repeated references to a long string are refused, not copied without 
           "[checkpoint]") {
   rz::test::TempDir tmp;
   const fs::path path = tmp / "m.th";
-  auto message = [&](const std::string& pickle) {
-    write_zip(path, archive(pickle), false);
-    return input_error([&] { read_checkpoint(path); });
-  };
+  const auto message = [&](const std::string& pickle) { return pickle_refusal(path, pickle); };
   const std::string long_string = pk::str(std::string(size_t{1} << 20, 'x')) + "q\x01";
   std::string references;
   for (int i = 0; i < 70; ++i) references += "h\x01";
