@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
     ctx.info("device " + rep.device + (rep.threads ? ", " + std::to_string(rep.threads) + " threads" : ""));
     if (rep.separate_s > 0)
       ctx.info(rz::fixed(rep.separate_s / rep.audio_s, 3) + " s per audio second");
+    if (rep.tensor_memory.hits + rep.tensor_memory.misses > 0)
+      ctx.info("tensor memory: " + rz::demucs::summary(rep.tensor_memory));
     rz::cli::Result result;
     result.outputs.push_back(rep.output);
     result.record = rep.record;

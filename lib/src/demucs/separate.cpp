@@ -4,7 +4,6 @@
 #include <ATen/Context.h>
 #include <torch/cuda.h>
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +21,7 @@
 #include "rz/audio/resample.hpp"
 #include "rz/demucs/cache.hpp"
 #include "rz/demucs/model_store.hpp"
+#include "rz/demucs/tensor_memory.hpp"
 #include "rz/error.hpp"
 #include "rz/io/json.hpp"
 #include "rz/metrics/loudness.hpp"
@@ -39,22 +39,6 @@ namespace {
 // made by an older implementation are not reused.
 constexpr int kImplementationRevision = 1;
 constexpr size_t kBlockFrames = 1 << 16;
-
-// glibc returns every large free block to the kernel (mmap threshold, heap trimming), so each
-// of the model's large temporaries is page-faulted in again on the next segment: the official
-// Python code loses a third of its time that way on this kind of machine. Keeping freed memory
-// in the heap removes those faults; the footprint stays that of the largest forward.
-void keep_freed_memory() {
-#ifdef __GLIBC__
-  static const bool done = [] {
-    mallopt(M_MMAP_MAX, 0);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    mallopt(M_TOP_PAD, 64 << 20);
-    return true;
-  }();
-  (void)done;
-#endif
-}
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -320,7 +304,9 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
                              const Progress& progress) {
   const double t0 = now_s();
   opt.validate();
-  keep_freed_memory();
+  // Tensors in an arena of their own: every forward reuses the memory of the one before, so the
+  // footprint does not creep over hours and temporaries are not page-faulted in again.
+  use_tensor_arena();
   SeparateReport rep;
 
   // The stem to separate.
@@ -510,6 +496,7 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
         apply_streaming(model, opt.apply, frames, fmean, fden, read, sink, on_forward);
     for (auto& w : writers) w.close();
     rep.separate_s = now_s() - t_sep;
+    rep.tensor_memory = tensor_memory_stats();
     plan_json = {{"segment_frames", plan.segment_frames},
                  {"stride_frames", plan.stride_frames},
                  {"forwards", plan.forwards},

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "rz/demucs/apply.hpp"
+#include "rz/demucs/tensor_memory.hpp"
 #include "rz/progress.hpp"
 #include "rz/stems/stem_dir.hpp"
 
@@ -46,6 +47,7 @@ struct SeparateReport {
   int threads = 0;
   double audio_s = 0;
   double separate_s = 0;  // wall time of model loading + inference (0 on a cache hit)
+  TensorMemoryStats tensor_memory;  // the tensor arena's counters after the separation
   nlohmann::json record;
 };
 
