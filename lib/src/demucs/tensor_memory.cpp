@@ -24,7 +24,8 @@ namespace {
 
 // libtorch 2.3 made allocate() non-const and requires copy_data(); 1.13 has neither. (2.0 to
 // 2.2 are not supported by this file.)
-#define RZ_TORCH_2_3 (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3))
+#define RZ_TORCH_2_3 \
+  (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3))
 #if RZ_TORCH_2_3
 #define RZ_ALLOCATE_CONST
 #else
@@ -79,7 +80,8 @@ class ArenaCpuAllocator final : public c10::Allocator {
   static void release(void* p) { instance->give_back(p); }
 
   void* take(size_t n) {
-    TORCH_CHECK(n <= SIZE_MAX - kArenaGrainBytes, "not enough memory for a tensor of ", n, " bytes");
+    TORCH_CHECK(n <= SIZE_MAX - kArenaGrainBytes, "not enough memory for a tensor of ", n,
+                " bytes");
     const size_t bytes = (n + kArenaGrainBytes - 1) / kArenaGrainBytes * kArenaGrainBytes;
     std::lock_guard<std::mutex> lock(mu_);
     Block key{nullptr, bytes, true, nullptr, nullptr};
@@ -134,22 +136,20 @@ class ArenaCpuAllocator final : public c10::Allocator {
     stats_.live_bytes -= b->size;
     b->free = true;
     ASAN_POISON_MEMORY_REGION(b->addr, b->size);
-    if (Block* nx = b->next; nx && nx->free) {
-      free_.erase(nx);
-      b->size += nx->size;
-      b->next = nx->next;
-      if (nx->next) nx->next->prev = b;
-      delete nx;
-    }
-    if (Block* pv = b->prev; pv && pv->free) {
-      free_.erase(pv);
-      pv->size += b->size;
-      pv->next = b->next;
-      if (b->next) b->next->prev = pv;
-      delete b;
-      b = pv;
-    }
+    if (b->next && b->next->free) b = merge(b, b->next);
+    if (b->prev && b->prev->free) b = merge(b->prev, b);
     free_.insert(b);
+  }
+
+  // Merges `high`, the block just above `low`, into `low`; neither stays in the free set.
+  Block* merge(Block* low, Block* high) {
+    free_.erase(low);
+    free_.erase(high);
+    low->size += high->size;
+    low->next = high->next;
+    if (high->next) high->next->prev = low;
+    delete high;
+    return low;
   }
 
   // A new segment of address space: kArenaSegmentBytes (only the pages a tensor touches become
