@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 
 namespace rz::dsp {
 
@@ -16,6 +17,9 @@ class Processor {
   // Constant delay of the output behind the input, in frames (0 for the IIR blocks).
   virtual size_t latency_frames() const { return 0; }
   virtual int channels() const = 0;
+  // What the block did over everything it processed so far, for the manifest: a JSON object of
+  // named measurements (levels in dB, null for none), or null for a block that reports nothing.
+  virtual nlohmann::json statistics() const { return nullptr; }
 };
 
 }  // namespace rz::dsp
