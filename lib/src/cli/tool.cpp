@@ -346,9 +346,10 @@ nlohmann::json read_settings_json(const std::string& path, const char* kind) {
   }
 }
 
-Result stage_result(const Context& ctx, const stems::StageReport& report) {
+Result stage_result(const Context& ctx, const stage::StageReport& report) {
   for (const auto& w : report.warnings) ctx.warn(w);
   for (const auto& n : report.notes) ctx.note(n);
+  for (const auto& d : report.details) ctx.info(d);
   Result result;
   result.outputs.push_back(report.output);
   result.record = report.record;

@@ -1,13 +1,13 @@
-// rz-dereverb: WPE over each stem, the reverberation time estimated before and after in one pass.
+// rz-dereverb's plan for a stem: WPE, with the reverberation time estimated before and after in
+// the same pass.
 #include "rz/dereverb/dereverb.hpp"
 
-#include <algorithm>
-#include <chrono>
+#include <memory>
+#include <optional>
 
 #include "rz/dsp/reverb_time.hpp"
 #include "rz/error.hpp"
-#include "rz/metrics/loudness.hpp"
-#include "rz/stems/process.hpp"
+#include "rz/stage/run_stems.hpp"
 
 namespace rz::dereverb {
 
@@ -29,62 +29,54 @@ json Options::to_json() const { return {{"wpe", wpe.to_json()}, {"stems", stems}
 
 Report dereverb(const stems::StemDir& in, const fs::path& output, bool force, const Options& o,
                 const json& provenance, const Progress& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
   o.validate(in);
-  const stems::Manifest& im = in.manifest();
-  const int rate = im.sample_rate_hz;
-  const int channels = im.channels;
-  stems::StemDirWriter out(output, force);
-  Report rep;
-  json stems_json = json::object();
-  for (const auto& stem : im.stems) {
-    const fs::path src = in.stem_path(stem);
-    const auto ts = std::chrono::steady_clock::now();
-    json sj = {{"input_sha256", stem.sha256}};
-    const bool selected =
-        o.stems.empty() || std::find(o.stems.begin(), o.stems.end(), stem.name) != o.stems.end();
-    if (!selected || o.wpe.strength == 0.0 || o.wpe.wet == 0.0) {
-      stems::copy_stem(out, stem, src);
-      sj["result"] = "unprocessed";
-      sj["why"] = !selected ? "not selected (--stems)" : "strength or wet 0";
-      rep.notes.push_back(stem.name + ": " + sj["why"].get<std::string>() + ", copied");
-      stems_json[stem.name] = sj;
-      continue;
-    }
-    dsp::Dereverberator wpe(channels, rate, o.wpe);
-    dsp::ReverbTimeEstimator before(channels, rate), after(channels, rate);
-    const fs::path dst = out.stem_file_path(stem.name);
-    fs::remove(dst);
-    const stems::ProcessedFile done = stems::process_file(
-        src, dst, {&wpe},
-        [&](const float* x, const float* y, size_t n) {
-          before.add(x, n);
-          after.add(y, n);
-        },
-        "dereverb " + stem.name, progress);
-    out.add_stem(stem.name, done.frames, done.sha256);
-    const dsp::ReverbTime t_before = before.finish(), t_after = after.finish();
-    sj["t60_before"] = t_before.to_json();
-    sj["t60_after"] = t_after.to_json();
-    sj["taps"] = wpe.taps();  // as resolved for the stem's channel count
-    sj["statistics"] = {{"removed_energy_db", metrics::json_level(wpe.removed_energy_db())},
-                        {"tonal_limited_ratio", wpe.tonal_limited_ratio()}};
-    sj["result"] = "processed";
-    std::string note = stem.name + ": T60 ";
-    note += t_before.valid ? fixed(t_before.t60_s) + " s" : std::string("n/a");
-    note += " -> ";
-    note += t_after.valid ? fixed(t_after.t60_s) + " s" : std::string("n/a");
-    rep.notes.push_back(note);
-    if (t_before.valid && t_after.valid && t_after.t60_s >= t_before.t60_s)
-      rep.warnings.push_back(stem.name + ": the estimated T60 did not get shorter (" +
-                             fixed(t_before.t60_s) + " -> " + fixed(t_after.t60_s) + " s)");
-    sj["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
-    stems_json[stem.name] = sj;
-  }
-  stems::commit_stage(out, im, provenance, o.to_json(), stems_json,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                      rep);
-  return rep;
+  stage::StemStage st;
+  st.verb = "dereverb";
+  st.stems = o.stems;
+  st.parameters = o.to_json();
+  st.plan = [&o](stage::Stem& stem) {
+    if (o.wpe.strength == 0.0 || o.wpe.wet == 0.0)
+      return stage::Plan::copy("strength or wet 0", false);
+    // Shared by the chain's observer and the judge, which the runner calls in turn.
+    struct Work {
+      Work(int ch, int rate) : before(ch, rate), after(ch, rate) {}
+      dsp::ReverbTimeEstimator before, after;
+      size_t taps = 0;
+    };
+    auto w = std::make_shared<Work>(stem.channels, stem.sample_rate_hz);
+    auto attempt = [&o, &stem, w](size_t i) -> std::optional<stage::Chain> {
+      if (i > 0) return std::nullopt;
+      auto wpe = std::make_unique<dsp::Dereverberator>(stem.channels, stem.sample_rate_hz, o.wpe);
+      w->taps = wpe->taps();  // as resolved for the stem's channel count
+      stage::Chain c;
+      c.add("wpe", std::move(wpe));
+      c.observer = [w](const float* x, const float* y, size_t n) {
+        w->before.add(x, n);
+        w->after.add(y, n);
+      };
+      return c;
+    };
+    auto judge = [&stem, w](size_t, const json& statistics) {
+      const dsp::ReverbTime t_before = w->before.finish(), t_after = w->after.finish();
+      json& sj = stem.record;
+      sj["t60_before"] = t_before.to_json();
+      sj["t60_after"] = t_after.to_json();
+      sj["taps"] = w->taps;
+      sj["statistics"] = statistics.value("wpe", json::object());
+      stage::Verdict v;
+      v.note = "T60 ";
+      v.note += t_before.valid ? fixed(t_before.t60_s) + " s" : std::string("n/a");
+      v.note += " -> ";
+      v.note += t_after.valid ? fixed(t_after.t60_s) + " s" : std::string("n/a");
+      if (t_before.valid && t_after.valid && t_after.t60_s >= t_before.t60_s)
+        stem.report.warnings.push_back(stem.name() + ": the estimated T60 did not get shorter (" +
+                                       fixed(t_before.t60_s) + " -> " + fixed(t_after.t60_s) +
+                                       " s)");
+      return v;
+    };
+    return stage::Plan::process(attempt, judge);
+  };
+  return stage::run_stems(in, output, force, st, provenance, progress);
 }
 
 }  // namespace rz::dereverb

@@ -2,10 +2,10 @@
 #include "rz/enhance/enhance.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "rz/audio/decode.hpp"
@@ -22,6 +22,7 @@
 #include "rz/io/file.hpp"
 #include "rz/metrics/analysis.hpp"
 #include "rz/metrics/loudness.hpp"
+#include "rz/stage/run_stems.hpp"
 #include "rz/stems/process.hpp"
 #include "rz/stems/sha256.hpp"
 
@@ -588,49 +589,6 @@ struct Attempt {
   json extra;  // per-block statistics
 };
 
-// Runs `chain` over `in` into `out_path` (same length, latency compensated) and compares.
-Attempt run_chain(const fs::path& in_path, const fs::path& out_path,
-                  std::vector<std::unique_ptr<dsp::Processor>>& chain,
-                  const std::vector<std::string>& names, const std::pair<double, double>& band,
-                  double noise_band_share, const dsp::NoiseProfile* noise,
-                  const RollbackLimits& lim, const std::string& stage,
-                  const Progress& progress, int64_t* frames_written, std::string* sha256) {
-  audio::Reader reader(in_path);
-  const int ch = reader.info().channels;
-  const int rate = reader.info().sample_rate_hz;
-  Comparer cmp(ch, rate);
-  std::vector<dsp::Processor*> procs;
-  for (auto& p : chain) procs.push_back(p.get());
-  const stems::ProcessedFile done = stems::process_file(
-      in_path, out_path, procs,
-      [&cmp](const float* in, const float* out, size_t n) { cmp.add(in, out, n); }, stage, progress);
-  *frames_written = done.frames;
-  *sha256 = done.sha256;
-  Attempt a;
-  double flux = 0;
-  for (const auto& p : chain)
-    if (auto* d = dynamic_cast<dsp::Denoiser*>(p.get())) flux = d->gain_flux_db();
-  a.comparison = cmp.finish(band, noise_band_share, flux, noise, &a.score, &a.failures, lim);
-  for (size_t i = 0; i < chain.size(); ++i) {
-    dsp::Processor* p = chain[i].get();
-    const std::string& name = names[i];
-    if (auto* d = dynamic_cast<dsp::Denoiser*>(p)) {
-      a.extra[name] = {{"energy_change_db", d->energy_change_db()},
-                            {"mean_noise_dbfs", metrics::json_level(d->mean_noise_dbfs())},
-                            {"gain_flux_db", d->gain_flux_db()},
-                            {"isolated_peak_ratio", d->isolated_peak_ratio()}};
-    } else if (auto* e = dynamic_cast<dsp::DynamicEq*>(p)) {
-      a.extra[name] = {{"max_cut_db", e->max_cut_db_applied()}, {"active_ratio", e->active_ratio()}};
-    } else if (auto* c = dynamic_cast<dsp::Compressor*>(p)) {
-      a.extra[name] = {{"max_reduction_db", c->max_reduction_db()},
-                       {"mean_reduction_db", c->mean_reduction_db()}};
-    } else if (auto* x = dynamic_cast<dsp::Exciter*>(p)) {
-      a.extra[name] = {{"added_energy_db", metrics::json_level(x->added_energy_db())}};
-    }
-  }
-  return a;
-}
-
 json attempt_json(const Attempt& a) {
   json j = {{"intensity", a.intensity},
             {"parameters", a.effective},
@@ -663,6 +621,96 @@ dsp::NoiseProfile load_noise_profile(const std::string& path, int rate) {
   }
 }
 
+// Decides the blocks for a measured stem, then plans its attempts: the chain as resolved, and,
+// with rollback, the same at half its moves; the first that passes the comparison stays.
+stage::Plan plan_attempts(stage::Stem& stem, const ChainParams& chain,
+                          std::shared_ptr<const Measurements> m, std::pair<double, double> band,
+                          const Options& o, std::shared_ptr<const dsp::NoiseProfile> file_profile) {
+  // What the attempts share: the plan, and the comparison of the attempt being run.
+  struct Work {
+    std::shared_ptr<const Measurements> m;
+    std::shared_ptr<const dsp::NoiseProfile> file_profile;
+    NoisePlan noise;
+    std::vector<Decision> decisions;
+    std::vector<std::string> taken;
+    dsp::NoiseProfile tracker_noise;
+    const dsp::NoiseProfile* noise_spectrum = nullptr;
+    double noise_share = 0;
+    std::vector<double> scales;
+    std::unique_ptr<Comparer> cmp;
+    json effective;
+  };
+  auto w = std::make_shared<Work>();
+  w->m = std::move(m);
+  w->file_profile = std::move(file_profile);
+  w->noise = plan_noise(*w->m, o.noise_profile, w->file_profile->empty() ? nullptr : w->file_profile.get(),
+                        o.noise_profile);
+  w->decisions = decide(chain, *w->m, w->noise);
+  json dj = json::array();
+  for (const auto& d : w->decisions) {
+    dj.push_back(d.to_json());
+    if (d.applied) w->taken.push_back(d.block);
+  }
+  stem.record["decisions"] = dj;
+  if (w->taken.empty())
+    return stage::Plan::copy("no block called for by the measurements", true,
+                             "nothing called for, copied");
+  // Noise share of the owned band, for the comparison: the removed noise may take that much.
+  if (applied(w->decisions, "denoise")) {
+    if (w->noise.profile) {
+      w->noise_spectrum = w->noise.profile;
+    } else if (!w->m->noise.tracker_floor.empty()) {
+      // The blind tracker's floor reads under the noise (a periodogram's minimum without bias
+      // compensation); the comparison needs the noise itself.
+      w->tracker_noise = w->m->noise.tracker_floor;
+      for (double& p : w->tracker_noise.power) p *= std::pow(10.0, kTrackerBiasDb / 10);
+      w->noise_spectrum = &w->tracker_noise;
+    }
+  }
+  if (w->noise_spectrum && w->m->owned_band_ms > 0)
+    w->noise_share = std::min(
+        1.0, w->noise_spectrum->band_mean_square(band.first, band.second) / w->m->owned_band_ms);
+  w->scales = {1.0};
+  if (o.rollback) w->scales.push_back(0.5);
+  stem.record["attempts"] = json::array();
+
+  auto attempt = [&stem, &chain, w](size_t i) -> std::optional<stage::Chain> {
+    if (i >= w->scales.size()) return std::nullopt;
+    ChainParams c = chain;
+    if (w->scales[i] != 1.0) scale_moves(c, w->scales[i]);
+    stage::Chain ch;
+    ch.blocks = build_chain(c, w->decisions, *w->m, w->noise, stem.channels, stem.sample_rate_hz,
+                            w->effective, &ch.names);
+    w->cmp = std::make_unique<Comparer>(stem.channels, stem.sample_rate_hz);
+    Comparer* cmp = w->cmp.get();
+    ch.observer = [cmp](const float* in, const float* out, size_t n) { cmp->add(in, out, n); };
+    return ch;
+  };
+  auto judge = [&stem, &o, band, w](size_t i, const json& statistics) {
+    Attempt a;
+    const double flux =
+        statistics.contains("denoise") ? statistics["denoise"].value("gain_flux_db", 0.0) : 0.0;
+    a.comparison = w->cmp->finish(band, w->noise_share, flux, w->noise_spectrum, &a.score,
+                                  &a.failures, o.limits);
+    a.extra = statistics;
+    a.intensity = o.intensity * w->scales[i];
+    a.effective = w->effective;
+    stem.record["attempts"].push_back(attempt_json(a));
+    stage::Verdict v;
+    v.keep = a.failures.empty() || !o.rollback;
+    if (!v.keep) return v;
+    const bool full = w->scales[i] == 1.0;
+    v.result = full ? "processed" : "milder";
+    v.note = join(w->taken, ", ") + (full ? "" : " (milder: half intensity)");
+    if (!a.failures.empty())
+      stem.report.warnings.push_back(stem.name() + ": kept although " + join(a.failures, ", ") +
+                                     " exceeded the rollback limits (--no-rollback)");
+    return v;
+  };
+  return stage::Plan::process(attempt, judge, "rolled back: every attempt failed the comparison",
+                              "rolled back to the unprocessed stem");
+}
+
 }  // namespace
 
 json RollbackLimits::to_json() const {
@@ -673,7 +721,7 @@ json RollbackLimits::to_json() const {
           {"max_gain_flux_db", max_gain_flux_db}};
 }
 
-void Options::validate(const stems::StemDir& in) const {
+std::map<std::string, ResolvedChain> Options::resolve(const stems::StemDir& in) const {
   if (!(intensity >= 0.0 && intensity <= 1.0))
     throw UsageError(describe("bad intensity", fixed(intensity), "use 0..1"));
   for (const auto& s : stems) in.stem(s);  // throws listing the stems
@@ -685,9 +733,13 @@ void Options::validate(const stems::StemDir& in) const {
                                 "not in the stem directory (use \"*\" for every stem)"));
     (void)value;
   }
-  for (const auto& s : in.manifest().stems)
-    validate_chain(resolve_chain(s.name, *this, in.manifest().sample_rate_hz).params, s.name,
-                   in.manifest().sample_rate_hz);
+  std::map<std::string, ResolvedChain> chains;
+  for (const auto& s : in.manifest().stems) {
+    ResolvedChain r = resolve_chain(s.name, *this, in.manifest().sample_rate_hz);
+    validate_chain(r.params, s.name, in.manifest().sample_rate_hz);
+    chains.emplace(s.name, std::move(r));
+  }
+  return chains;
 }
 
 json Options::to_json() const {
@@ -726,139 +778,46 @@ ResolvedChain resolve_chain(const std::string& stem, const Options& o, double sa
 
 Report enhance(const stems::StemDir& in, const fs::path& output, bool force, const Options& o,
                const json& provenance, const Progress& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
-  o.validate(in);
-  const stems::Manifest& im = in.manifest();
-  const int rate = im.sample_rate_hz;
-  dsp::NoiseProfile file_profile;
+  const int rate = in.manifest().sample_rate_hz;
+  const std::map<std::string, ResolvedChain> chains = o.resolve(in);
+  auto file_profile = std::make_shared<dsp::NoiseProfile>();
   std::string profile_sha;
   if (!o.noise_profile.empty() && o.noise_profile != "auto") {
-    file_profile = load_noise_profile(o.noise_profile, rate);
+    *file_profile = load_noise_profile(o.noise_profile, rate);
     profile_sha = stems::sha256_file(o.noise_profile);
   }
-  stems::StemDirWriter out(output, force);
-  Report rep;
-  json stems_json = json::object();
-  for (const auto& stem : im.stems) {
-    const fs::path src = in.stem_path(stem);
-    const fs::path dst = out.stem_file_path(stem.name);
-    const bool selected = o.stems.empty() || std::find(o.stems.begin(), o.stems.end(), stem.name) != o.stems.end();
-    const auto ts = std::chrono::steady_clock::now();
-    json sj = {{"kind", to_string(stem_kind(stem.name))}, {"input_sha256", stem.sha256}};
-    auto copy_through = [&](const std::string& why) {
-      stems::copy_stem(out, stem, src);
-      sj["result"] = "unprocessed";
-      sj["why"] = why;
-    };
-    if (!selected) {
-      copy_through("not selected (--stems)");
-      stems_json[stem.name] = sj;
-      continue;
-    }
-    const ResolvedChain resolved = resolve_chain(stem.name, o, rate);
+  stage::StemStage st;
+  st.verb = "enhance";
+  st.stems = o.stems;
+  st.parameters = o.to_json();
+  if (!profile_sha.empty()) {
+    st.parameters["noise_profile_sha256"] = profile_sha;
+    st.parameters["noise_profile_path"] = fs::absolute(o.noise_profile).string();
+  }
+  st.describe = [](const stems::StemEntry& stem, json& record) {
+    record["kind"] = to_string(stem_kind(stem.name));
+  };
+  st.plan = [&](stage::Stem& stem) {
+    const ResolvedChain& resolved = chains.at(stem.name());
     const ChainParams& chain = resolved.params;
+    json& sj = stem.record;
     sj["chain"] = chain;
     if (!resolved.out_of_band.empty()) {
       json skipped = json::array();
-      for (const auto& b : resolved.out_of_band) skipped.push_back({{"block", b.block}, {"why", b.why}});
+      for (const auto& b : resolved.out_of_band)
+        skipped.push_back({{"block", b.block}, {"why", b.why}});
       sj["out_of_band"] = skipped;
     }
-    if (o.intensity == 0.0) {
-      copy_through("intensity 0");
-      rep.notes.push_back(stem.name + ": intensity 0, copied");
-      stems_json[stem.name] = sj;
-      continue;
-    }
-    const auto band = owned_band(stem_kind(stem.name));
-    const Measurements m = measure(src, chain, band, "measure " + stem.name, progress);
-    sj["measurements"] = m.to_json();
-    if (m.rms_dbfs <= kSilentDbfs) {
-      copy_through("digital silence: nothing to repair");
-      rep.notes.push_back(stem.name + ": silent, copied");
-      stems_json[stem.name] = sj;
-      continue;
-    }
-    const NoisePlan noise = plan_noise(m, o.noise_profile, file_profile.empty() ? nullptr : &file_profile,
-                                       o.noise_profile);
-    const auto decisions = decide(chain, m, noise);
-    json dj = json::array();
-    std::vector<std::string> taken;
-    for (const auto& d : decisions) {
-      dj.push_back(d.to_json());
-      if (d.applied) taken.push_back(d.block);
-    }
-    sj["decisions"] = dj;
-    if (taken.empty()) {
-      copy_through("no block called for by the measurements");
-      rep.notes.push_back(stem.name + ": nothing called for, copied");
-      sj["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
-      stems_json[stem.name] = sj;
-      continue;
-    }
-    // Noise share of the owned band, for the comparison: the removed noise may take that much.
-    double noise_share = 0;
-    const dsp::NoiseProfile* noise_spectrum = nullptr;
-    dsp::NoiseProfile tracker_noise;
-    if (applied(decisions, "denoise")) {
-      if (noise.profile) {
-        noise_spectrum = noise.profile;
-      } else if (!m.noise.tracker_floor.empty()) {
-        // The blind tracker's floor reads under the noise (a periodogram's minimum without bias
-        // compensation); the comparison needs the noise itself.
-        tracker_noise = m.noise.tracker_floor;
-        for (double& p : tracker_noise.power) p *= std::pow(10.0, kTrackerBiasDb / 10);
-        noise_spectrum = &tracker_noise;
-      }
-    }
-    if (noise_spectrum && m.owned_band_ms > 0)
-      noise_share = std::min(1.0, noise_spectrum->band_mean_square(band.first, band.second) / m.owned_band_ms);
-    json attempts = json::array();
-    std::vector<double> tries = {1.0};
-    if (o.rollback) tries.push_back(0.5);
-    bool accepted = false;
-    for (double scale : tries) {
-      ChainParams c = chain;
-      if (scale != 1.0) scale_moves(c, scale);
-      json effective;
-      std::vector<std::string> names;
-      auto procs = build_chain(c, decisions, m, noise, im.channels, rate, effective, &names);
-      int64_t frames = 0;
-      std::string sha;
-      fs::remove(dst);
-      Attempt a = run_chain(src, dst, procs, names, band, noise_share, noise_spectrum, o.limits,
-                            "enhance " + stem.name, progress, &frames, &sha);
-      a.intensity = o.intensity * scale;
-      a.effective = effective;
-      attempts.push_back(attempt_json(a));
-      if (a.failures.empty() || !o.rollback) {
-        out.add_stem(stem.name, frames, sha);
-        sj["result"] = scale == 1.0 ? "processed" : "milder";
-        accepted = true;
-        rep.notes.push_back(stem.name + ": " + join(taken, ", ") +
-                            (scale == 1.0 ? "" : " (milder: half intensity)"));
-        if (!a.failures.empty())
-          rep.warnings.push_back(stem.name + ": kept although " + join(a.failures, ", ") +
-                                 " exceeded the rollback limits (--no-rollback)");
-        break;
-      }
-    }
-    if (!accepted) {
-      copy_through("rolled back: every attempt failed the comparison");
-      rep.notes.push_back(stem.name + ": rolled back to the unprocessed stem");
-    }
-    sj["attempts"] = attempts;
-    sj["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
-    stems_json[stem.name] = sj;
-  }
-  json parameters = o.to_json();
-  if (!profile_sha.empty()) {
-    parameters["noise_profile_sha256"] = profile_sha;
-    parameters["noise_profile_path"] = fs::absolute(o.noise_profile).string();
-  }
-  stems::commit_stage(out, im, provenance, parameters, stems_json,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                      rep);
-  return rep;
+    if (o.intensity == 0.0) return stage::Plan::copy("intensity 0", false, "intensity 0, copied");
+    const auto band = owned_band(stem_kind(stem.name()));
+    auto m = std::make_shared<const Measurements>(
+        measure(stem.path, chain, band, "measure " + stem.name(), stem.progress));
+    sj["measurements"] = m->to_json();
+    if (m->rms_dbfs <= kSilentDbfs)
+      return stage::Plan::copy("digital silence: nothing to repair", true, "silent, copied");
+    return plan_attempts(stem, chain, m, band, o, file_profile);
+  };
+  return stage::run_stems(in, output, force, st, provenance, progress);
 }
 
 std::string describe_parameters(Preset preset) {

@@ -1,10 +1,11 @@
-// rz-restore: measure, decide, process (declip, sub-bass, highs), measure again, record.
+// rz-restore's plan for a stem: measure, decide (declip, sub-bass, highs), and what to record of
+// the result.
 #include "rz/restore/restore.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <memory>
+#include <optional>
 
 #include "rz/audio/file.hpp"
 #include "rz/dsp/bandwidth.hpp"
@@ -14,6 +15,7 @@
 #include "rz/error.hpp"
 #include "rz/metrics/analysis.hpp"
 #include "rz/metrics/loudness.hpp"
+#include "rz/stage/run_stems.hpp"
 #include "rz/stems/process.hpp"
 
 namespace rz::restore {
@@ -117,194 +119,152 @@ json Options::to_json() const {
   return {{"intensity", intensity}, {"max_freq_hz", max_freq_hz}, {"stems", stems}, {"only", only}};
 }
 
+namespace {
+
+// The blocks the measurements call for, each decision recorded; `chain` gets the blocks that run.
+std::vector<Decision> decide(const Measured& m, const Options& o, enhance::StemKind kind,
+                             double ingest_clip_level, double top_hz, int channels, int rate,
+                             stage::Chain& chain, json& blocks) {
+  auto allowed = [&](const std::string& block) {
+    return o.only.empty() || contains(o.only, block);
+  };
+  std::vector<Decision> decisions;
+  {
+    Decision d{"declip", false, ""};
+    if (!allowed("declip")) {
+      d.why = "not allowed (--only)";
+    } else if (!m.clip.found && ingest_clip_level <= 0) {
+      d.why = "no clipped runs found";
+    } else {
+      d.applied = true;
+      dsp::ClipReport clip = m.clip;
+      // Flat tops found in the stem itself win; a soft finding on resampled ripples does not
+      // beat the level rz-ingest measured on the flat tops before resampling.
+      if (clip.found && !(clip.soft && ingest_clip_level > 0)) {
+        d.why = std::to_string(m.clip.clipped_samples) + " clipped samples in " +
+                std::to_string(m.clip.runs) + " runs";
+      } else {
+        const double level = ingest_clip_level * std::pow(10.0, -kResampledClipMarginDb / 20.0);
+        clip.found = true;
+        clip.soft = true;
+        clip.positive_level = level;
+        clip.negative_level = -level;
+        d.why = "rz-ingest found clipping at " + fixed(20 * std::log10(ingest_clip_level)) +
+                " dBFS before resampling; samples within " + fixed(kResampledClipMarginDb, 1) +
+                " dB of it are re-estimated";
+      }
+      dsp::DeclipSettings s;
+      chain.add("declip", std::make_unique<dsp::Declipper>(channels, rate, clip, s, o.intensity));
+      blocks["declip"] = {{"settings", s.to_json()}};
+    }
+    decisions.push_back(d);
+  }
+  {
+    Decision d{"subbass", false, ""};
+    if (!allowed("subbass")) {
+      d.why = "not allowed (--only)";
+    } else if (!wants_subbass(kind)) {
+      d.why = "only bass, drums and mix stems get sub-bass";
+    } else if (!m.analysis.low_band_limited) {
+      d.why = "no low cut detected";
+    } else if (m.analysis.low_cutoff_hz < dsp::SubBassSettings::kMinLowCutHz ||
+               m.analysis.low_cutoff_hz > dsp::SubBassSettings::kMaxLowCutHz) {
+      d.why = "low cut at " + fixed(m.analysis.low_cutoff_hz, 0) + " Hz is outside " +
+              fixed(dsp::SubBassSettings::kMinLowCutHz, 0) + ".." +
+              fixed(dsp::SubBassSettings::kMaxLowCutHz, 0) + " Hz";
+    } else {
+      d.applied = true;
+      d.why = "low cut at " + fixed(m.analysis.low_cutoff_hz, 0) + " Hz";
+      dsp::SubBassSettings s;
+      s.low_cut_hz = m.analysis.low_cutoff_hz;
+      // The harmonics that prove a note must lie above the cut: a cut above 133 Hz widens the
+      // search band past its 200 Hz default (the block needs it to reach 1.5 times the cut).
+      s.search_high_hz = std::max(s.search_high_hz, kSubBassSearchOverCut * s.low_cut_hz);
+      s.validate(rate);
+      chain.add("subbass", std::make_unique<dsp::SubBassSynth>(channels, rate, s, o.intensity));
+      blocks["subbass"] = {{"settings", s.to_json()}};
+    }
+    decisions.push_back(d);
+  }
+  {
+    Decision d{"highs", false, ""};
+    dsp::HfRegenSettings s;
+    s.cutoff_hz = m.analysis.bandwidth_hz;
+    s.max_freq_hz = top_hz;
+    if (!allowed("highs")) {
+      d.why = "not allowed (--only)";
+    } else if (!m.analysis.band_limited) {
+      d.why = "full band: no cutoff detected";
+    } else if (!s.has_band(rate)) {
+      d.why = "cutoff " + fixed(m.analysis.bandwidth_hz, 0) +
+              " Hz leaves no band to regenerate below " + fixed(top_hz, 0) + " Hz";
+    } else {
+      d.applied = true;
+      d.why = "cutoff at " + fixed(m.analysis.bandwidth_hz, 0) + " Hz";
+      s.validate(rate);
+      chain.add("highs", std::make_unique<dsp::HfRegenerator>(channels, rate, s, o.intensity));
+      blocks["highs"] = {{"settings", s.to_json()}};
+    }
+    decisions.push_back(d);
+  }
+  return decisions;
+}
+
+}  // namespace
+
 Report restore(const stems::StemDir& in, const fs::path& output, bool force, const Options& o,
                const json& provenance, const Progress& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
   o.validate(in);
   const stems::Manifest& im = in.manifest();
-  const int rate = im.sample_rate_hz;
-  const int channels = im.channels;
-  const double top_hz = std::min(o.max_freq_hz, rate / 2.0);
-  stems::StemDirWriter out(output, force);
-  Report rep;
-  json stems_json = json::object();
-  auto allowed = [&](const std::string& block) { return o.only.empty() || contains(o.only, block); };
-  for (const auto& stem : im.stems) {
-    const fs::path src = in.stem_path(stem);
-    const auto ts = std::chrono::steady_clock::now();
-    const enhance::StemKind kind = enhance::stem_kind(stem.name);
-    json sj = {{"kind", enhance::to_string(kind)}, {"input_sha256", stem.sha256}};
-    auto copy_through = [&](const std::string& why) {
-      stems::copy_stem(out, stem, src);
-      sj["result"] = "unprocessed";
-      sj["why"] = why;
-      rep.notes.push_back(stem.name + ": " + why + ", copied");
-    };
-    auto finish_stem = [&] {
-      sj["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
-      stems_json[stem.name] = sj;
-    };
-    if (!o.stems.empty() && !contains(o.stems, stem.name)) {
-      copy_through("not selected (--stems)");
-      finish_stem();
-      continue;
-    }
-    if (o.intensity == 0.0) {
-      copy_through("intensity 0");
-      finish_stem();
-      continue;
-    }
-    const Measured m = measure(src, "measure " + stem.name, progress);
+  const double top_hz = std::min(o.max_freq_hz, im.sample_rate_hz / 2.0);
+  stage::StemStage st;
+  st.verb = "restore";
+  st.stems = o.stems;
+  st.parameters = o.to_json();
+  st.describe = [](const stems::StemEntry& stem, json& record) {
+    record["kind"] = enhance::to_string(enhance::stem_kind(stem.name));
+  };
+  st.plan = [&](stage::Stem& stem) {
+    if (o.intensity == 0.0) return stage::Plan::copy("intensity 0", false);
+    const Measured m = measure(stem.path, "measure " + stem.name(), stem.progress);
     json mj = analysis_summary(m.analysis);
     mj["clipping"] = m.clip.to_json();
-    sj["measurements"] = mj;
-    if (m.analysis.rms_dbfs <= kSilentDbfs) {
-      copy_through("digital silence");
-      finish_stem();
-      continue;
-    }
+    stem.record["measurements"] = mj;
+    if (m.analysis.rms_dbfs <= kSilentDbfs) return stage::Plan::copy("digital silence", true);
 
-    const double ingest_clip_level = clip_level_before_resampling(im, stem.name);
-    // Decide.
-    std::vector<Decision> decisions;
-    std::vector<std::unique_ptr<dsp::Processor>> chain;
-    json blocks = json::object();
-    dsp::Declipper* declipper = nullptr;
-    dsp::SubBassSynth* subbass = nullptr;
-    dsp::HfRegenerator* highs = nullptr;
-    {
-      Decision d{"declip", false, ""};
-      if (!allowed("declip")) {
-        d.why = "not allowed (--only)";
-      } else if (!m.clip.found && ingest_clip_level <= 0) {
-        d.why = "no clipped runs found";
-      } else {
-        d.applied = true;
-        dsp::ClipReport clip = m.clip;
-        // Flat tops found in the stem itself win; a soft finding on resampled ripples does not
-        // beat the level rz-ingest measured on the flat tops before resampling.
-        if (clip.found && !(clip.soft && ingest_clip_level > 0)) {
-          d.why = std::to_string(m.clip.clipped_samples) + " clipped samples in " +
-                  std::to_string(m.clip.runs) + " runs";
-        } else {
-          const double level = ingest_clip_level * std::pow(10.0, -kResampledClipMarginDb / 20.0);
-          clip.found = true;
-          clip.soft = true;
-          clip.positive_level = level;
-          clip.negative_level = -level;
-          d.why = "rz-ingest found clipping at " + fixed(20 * std::log10(ingest_clip_level)) +
-                  " dBFS before resampling; samples within " + fixed(kResampledClipMarginDb, 1) +
-                  " dB of it are re-estimated";
-        }
-        dsp::DeclipSettings s;
-        auto p = std::make_unique<dsp::Declipper>(channels, rate, clip, s, o.intensity);
-        declipper = p.get();
-        chain.push_back(std::move(p));
-        blocks["declip"] = {{"settings", s.to_json()}};
-      }
-      decisions.push_back(d);
-    }
-    {
-      Decision d{"subbass", false, ""};
-      if (!allowed("subbass")) {
-        d.why = "not allowed (--only)";
-      } else if (!wants_subbass(kind)) {
-        d.why = "only bass, drums and mix stems get sub-bass";
-      } else if (!m.analysis.low_band_limited) {
-        d.why = "no low cut detected";
-      } else if (m.analysis.low_cutoff_hz < dsp::SubBassSettings::kMinLowCutHz ||
-                 m.analysis.low_cutoff_hz > dsp::SubBassSettings::kMaxLowCutHz) {
-        d.why = "low cut at " + fixed(m.analysis.low_cutoff_hz, 0) + " Hz is outside " +
-                fixed(dsp::SubBassSettings::kMinLowCutHz, 0) + ".." +
-                fixed(dsp::SubBassSettings::kMaxLowCutHz, 0) + " Hz";
-      } else {
-        d.applied = true;
-        d.why = "low cut at " + fixed(m.analysis.low_cutoff_hz, 0) + " Hz";
-        dsp::SubBassSettings s;
-        s.low_cut_hz = m.analysis.low_cutoff_hz;
-        // The harmonics that prove a note must lie above the cut: a cut above 133 Hz widens the
-        // search band past its 200 Hz default (the block needs it to reach 1.5 times the cut).
-        s.search_high_hz = std::max(s.search_high_hz, kSubBassSearchOverCut * s.low_cut_hz);
-        s.validate(rate);
-        auto p = std::make_unique<dsp::SubBassSynth>(channels, rate, s, o.intensity);
-        subbass = p.get();
-        chain.push_back(std::move(p));
-        blocks["subbass"] = {{"settings", s.to_json()}};
-      }
-      decisions.push_back(d);
-    }
-    {
-      Decision d{"highs", false, ""};
-      dsp::HfRegenSettings s;
-      s.cutoff_hz = m.analysis.bandwidth_hz;
-      s.max_freq_hz = top_hz;
-      if (!allowed("highs")) {
-        d.why = "not allowed (--only)";
-      } else if (!m.analysis.band_limited) {
-        d.why = "full band: no cutoff detected";
-      } else if (!s.has_band(rate)) {
-        d.why = "cutoff " + fixed(m.analysis.bandwidth_hz, 0) +
-                " Hz leaves no band to regenerate below " + fixed(top_hz, 0) + " Hz";
-      } else {
-        d.applied = true;
-        d.why = "cutoff at " + fixed(m.analysis.bandwidth_hz, 0) + " Hz";
-        s.validate(rate);
-        auto p = std::make_unique<dsp::HfRegenerator>(channels, rate, s, o.intensity);
-        highs = p.get();
-        chain.push_back(std::move(p));
-        blocks["highs"] = {{"settings", s.to_json()}};
-      }
-      decisions.push_back(d);
-    }
+    auto chain = std::make_shared<stage::Chain>();
+    auto blocks = std::make_shared<json>(json::object());
+    const std::vector<Decision> decisions =
+        decide(m, o, enhance::stem_kind(stem.name()), clip_level_before_resampling(im, stem.name()),
+               top_hz, stem.channels, stem.sample_rate_hz, *chain, *blocks);
     json dj = json::array();
     std::vector<std::string> taken;
     for (const auto& d : decisions) {
       dj.push_back(d.to_json());
       if (d.applied) taken.push_back(d.block);
     }
-    sj["decisions"] = dj;
-    if (chain.empty()) {
-      copy_through("nothing called for by the measurements");
-      finish_stem();
-      continue;
-    }
+    stem.record["decisions"] = dj;
+    if (chain->empty()) return stage::Plan::copy("nothing called for by the measurements", true);
 
     // Process, measuring the result on the way.
-    metrics::Analyzer after(rate, channels);
-    std::vector<dsp::Processor*> procs;
-    for (auto& p : chain) procs.push_back(p.get());
-    const fs::path dst = out.stem_file_path(stem.name);
-    fs::remove(dst);
-    const stems::ProcessedFile done = stems::process_file(
-        src, dst, procs, [&after](const float*, const float* y, size_t n) { after.add(y, n); },
-        "restore " + stem.name, progress);
-    out.add_stem(stem.name, done.frames, done.sha256);
-    if (declipper) {
-      blocks["declip"]["statistics"] = {{"restored_samples", declipper->restored_samples()},
-                                        {"restored_runs", declipper->restored_runs()},
-                                        {"skipped_runs", declipper->skipped_runs()},
-                                        {"max_restored_peak_db", metrics::json_level(declipper->max_restored_peak_db())}};
-    }
-    if (subbass) {
-      blocks["subbass"]["statistics"] = {{"added_energy_db", metrics::json_level(subbass->added_energy_db())},
-                                         {"active_ratio", subbass->active_ratio()},
-                                         {"mean_f0_hz", subbass->mean_f0_hz()}};
-    }
-    if (highs) {
-      blocks["highs"]["statistics"] = {{"added_energy_db", metrics::json_level(highs->added_energy_db())},
-                                       {"active_ratio", highs->active_ratio()},
-                                       {"tilt_db_per_octave", highs->tilt_db_per_octave()}};
-    }
-    sj["blocks"] = blocks;
-    sj["after"] = analysis_summary(after.finish());
-    sj["result"] = "processed";
-    rep.notes.push_back(stem.name + ": " + join(taken, ", "));
-    finish_stem();
-  }
-  stems::commit_stage(out, im, provenance, o.to_json(), stems_json,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                      rep);
-  return rep;
+    auto after = std::make_shared<metrics::Analyzer>(stem.sample_rate_hz, stem.channels);
+    chain->observer = [after](const float*, const float* y, size_t n) { after->add(y, n); };
+    auto attempt = [chain](size_t i) -> std::optional<stage::Chain> {
+      if (i > 0) return std::nullopt;
+      return std::move(*chain);
+    };
+    auto judge = [&stem, blocks, after, taken](size_t, const json& statistics) {
+      for (auto& [name, b] : blocks->items())
+        if (statistics.contains(name)) b["statistics"] = statistics.at(name);
+      stem.record["blocks"] = *blocks;
+      stem.record["after"] = analysis_summary(after->finish());
+      stage::Verdict v;
+      v.note = join(taken, ", ");
+      return v;
+    };
+    return stage::Plan::process(attempt, judge);
+  };
+  return stage::run_stems(in, output, force, st, provenance, progress);
 }
 
 }  // namespace rz::restore

@@ -124,20 +124,4 @@ ProcessedFile process_file(const fs::path& src, const fs::path& dst,
   return r;
 }
 
-void commit_stage(StemDirWriter& out, const Manifest& input, nlohmann::json provenance,
-                  const nlohmann::json& parameters, const nlohmann::json& stems, double elapsed_s,
-                  StageReport& report) {
-  Manifest& m = out.manifest();
-  m.inherit(input);
-  provenance["inputs"] = input.stem_hashes();
-  provenance["parameters"] = parameters;
-  provenance["stems"] = stems;
-  provenance["elapsed_s"] = elapsed_s;
-  m.history.push_back(std::move(provenance));
-  report.output = out.commit();
-  nlohmann::json summary = nlohmann::json::object();
-  for (const auto& [name, sj] : stems.items()) summary[name] = sj.value("result", "unprocessed");
-  report.record = {{"output", report.output.string()}, {"stems", summary}};
-}
-
 }  // namespace rz::stems

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "rz/progress.hpp"
-#include "rz/stems/process.hpp"
+#include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
 
 namespace rz::cli {
@@ -99,10 +99,9 @@ class Tool {
   bool quiet_ = false;
 };
 
-// libsndfile, libsamplerate and libebur128 versions, for --version.
-// A stem-rewriting stage's report as the tool's result: its warnings and notes on stderr, its
+// A stage's report as the tool's result: its warnings, notes and (-v) details on stderr, its
 // output path and --json record.
-Result stage_result(const Context& ctx, const stems::StageReport& report);
+Result stage_result(const Context& ctx, const stage::StageReport& report);
 
 // A JSON settings file named on the command line (rz-enhance --config, rz-mix --settings): a
 // regular file of at most 1 MiB holding one JSON document (io::parse_json's limits). Throws

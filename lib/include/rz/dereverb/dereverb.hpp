@@ -13,7 +13,7 @@
 
 #include "rz/dsp/wpe.hpp"
 #include "rz/progress.hpp"
-#include "rz/stems/process.hpp"
+#include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
 
 namespace rz::dereverb {
@@ -25,7 +25,7 @@ struct Options {
   nlohmann::json to_json() const;
 };
 
-using Report = stems::StageReport;
+using Report = stage::StageReport;
 
 Report dereverb(const stems::StemDir& in, const std::filesystem::path& output, bool force,
                 const Options& options, const nlohmann::json& provenance,

@@ -20,13 +20,14 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "rz/enhance/chain.hpp"
 #include "rz/progress.hpp"
-#include "rz/stems/process.hpp"
+#include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
 
 namespace rz::enhance {
@@ -41,6 +42,14 @@ struct RollbackLimits {
   nlohmann::json to_json() const;
 };
 
+// The chain a stem would get with Options (defaults, preset, config, --only, intensity) at
+// `sample_rate_hz`, and the blocks disabled because that rate cannot hold their band
+// (disable_out_of_band; recorded in the manifest as the stem's "out_of_band").
+struct ResolvedChain {
+  ChainParams params;
+  std::vector<OutOfBand> out_of_band;
+};
+
 struct Options {
   Preset preset = Preset::kBalanced;
   double intensity = 1.0;                 // 0..1, scales every move; 0 = exact pass-through
@@ -51,20 +60,15 @@ struct Options {
   std::string noise_profile;              // "" blind, "auto", or an audio file of the noise alone
   bool rollback = true;
   RollbackLimits limits;
-  void validate(const stems::StemDir& in) const;
+  // Checks these options against `in` and resolves every stem's chain, once (resolve_chain,
+  // validate_chain): stem name -> chain. Throws UsageError naming what is wrong.
+  std::map<std::string, ResolvedChain> resolve(const stems::StemDir& in) const;
   nlohmann::json to_json() const;
 };
 
-// The chain a stem would get with these options (defaults, preset, config, --only, intensity) at
-// `sample_rate_hz`, and the blocks disabled because that rate cannot hold their band
-// (disable_out_of_band; recorded in the manifest as the stem's "out_of_band").
-struct ResolvedChain {
-  ChainParams params;
-  std::vector<OutOfBand> out_of_band;
-};
 ResolvedChain resolve_chain(const std::string& stem, const Options& options, double sample_rate_hz);
 
-using Report = stems::StageReport;
+using Report = stage::StageReport;
 
 Report enhance(const stems::StemDir& in, const std::filesystem::path& output, bool force,
                const Options& options, const nlohmann::json& provenance, const Progress& progress);

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "rz/progress.hpp"
-#include "rz/stems/process.hpp"
+#include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
 
 namespace rz::restore {
@@ -40,7 +40,7 @@ struct Options {
   nlohmann::json to_json() const;
 };
 
-using Report = stems::StageReport;
+using Report = stage::StageReport;
 
 Report restore(const stems::StemDir& in, const std::filesystem::path& output, bool force,
                const Options& options, const nlohmann::json& provenance, const Progress& progress);

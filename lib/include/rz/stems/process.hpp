@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -46,21 +45,5 @@ ProcessedFile process_file(const std::filesystem::path& src, const std::filesyst
 int64_t scan_file(const std::filesystem::path& src,
                   const std::function<void(const float* block, size_t frames)>& on_block,
                   const std::string& stage, const Progress& progress);
-
-// What a stem-rewriting stage hands its tool: the output, lines for stderr and the --json record.
-struct StageReport {
-  std::filesystem::path output;
-  std::vector<std::string> warnings;
-  std::vector<std::string> notes;  // one line per stem: what was done
-  nlohmann::json record;
-};
-
-// The end of a stem-rewriting stage: carries the input's manifest over (Manifest::inherit),
-// appends this run's history entry (`provenance` plus inputs, `parameters`, the per-stem records
-// `stems` and `elapsed_s`), commits `out`, and sets report.output and report.record, the --json
-// record {"output": path, "stems": {name: each record's "result", "unprocessed" when absent}}.
-void commit_stage(StemDirWriter& out, const Manifest& input, nlohmann::json provenance,
-                  const nlohmann::json& parameters, const nlohmann::json& stems, double elapsed_s,
-                  StageReport& report);
 
 }  // namespace rz::stems
