@@ -3,7 +3,6 @@
 
 #include "rz/cli/tool.hpp"
 #include "rz/enhance/enhance.hpp"
-#include "rz/error.hpp"
 
 int main(int argc, char** argv) {
   rz::cli::Tool tool(
@@ -41,9 +40,7 @@ int main(int argc, char** argv) {
   app.add_flag_callback(
       "--list-parameters",
       [] {
-        for (auto p : {rz::enhance::Preset::kConservative, rz::enhance::Preset::kBalanced,
-                       rz::enhance::Preset::kAggressive})
-          std::cout << rz::enhance::describe_parameters(p) << "\n";
+        std::cout << rz::enhance::describe_parameters();
         throw CLI::Success();
       },
       "Print every parameter of every chain with units and defaults, and exit");

@@ -1,11 +1,9 @@
 // rz-ingest: decode, check and analyse recordings; write each as a 44.1 kHz stem directory.
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "rz/audio/resample.hpp"
 #include "rz/cli/tool.hpp"
-#include "rz/error.hpp"
 #include "rz/ingest/ingest.hpp"
 
 int main(int argc, char** argv) {
@@ -31,45 +29,14 @@ int main(int argc, char** argv) {
   tool.app().add_flag("!--no-ffmpeg", opt.allow_ffmpeg, "Never fall back to ffmpeg for decoding");
   tool.app().add_flag("--allow-truncated", opt.allow_truncated,
                       "Keep what a cut-off WAV/AIFF holds instead of refusing it");
-  // "--preview" may come without a value: supply the default when the next word is no number.
-  std::vector<char*> args(argv, argv + argc);
-  static char default_preview[] = "30";
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (std::string(args[i]) != "--preview") continue;
-    char* end = nullptr;
-    if (i + 1 == args.size() ||
-        (std::strtod(args[i + 1], &end), end == args[i + 1] || *end != '\0')) {
-      args.insert(args.begin() + static_cast<long>(i) + 1, default_preview);
-    }
-  }
+  static char default_preview[] = "30";  // "--preview" may come without a value
+  auto args = rz::cli::default_value_after(argc, argv, "--preview", default_preview);
   return tool.run(static_cast<int>(args.size()), args.data(), [&](rz::cli::Context& ctx) {
     opt.quality = rz::audio::parse_resample_quality(quality);
-    rz::cli::Result result;
-    nlohmann::json records = nlohmann::json::array();
-    // Like gzip with several files: a bad one is reported and skipped, the others still run, and
-    // the exit status says something failed.
-    for (const auto& input : ctx.inputs()) {
+    return rz::cli::run_each_input(ctx, [&](const std::string& input) {
       const auto out = ctx.output_or(rz::ingest::default_output(input));
       ctx.info("ingesting " + input + " -> " + out.string());
-      try {
-        auto rep =
-            rz::ingest::ingest(input, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
-        for (const auto& w : rep.warnings) ctx.warn(input + ": " + w);
-        result.outputs.push_back(rep.output);
-        records.push_back(rep.record);
-      } catch (const rz::Error& e) {
-        if (ctx.inputs().size() == 1 || e.exit_code() == rz::kExitInterrupted) throw;
-        ctx.error(e.what());
-        result.exit_code = rz::kExitFailure;
-      }
-    }
-    if (records.size() == 1) {
-      result.record = records.front();
-    } else {
-      nlohmann::json paths = nlohmann::json::array();
-      for (const auto& p : result.outputs) paths.push_back(p.string());
-      result.record = {{"outputs", paths}, {"records", records}};
-    }
-    return result;
+      return rz::ingest::ingest(input, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
+    });
   });
 }

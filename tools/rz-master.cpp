@@ -1,7 +1,6 @@
 // rz-master: loudness-normalise, true-peak limit, dither and export a stem directory.
 #include "rz/audio/file.hpp"
 #include "rz/cli/tool.hpp"
-#include "rz/error.hpp"
 #include "rz/master/master.hpp"
 
 int main(int argc, char** argv) {
@@ -48,12 +47,6 @@ int main(int argc, char** argv) {
     const auto in = ctx.input_stem_dir();
     const auto out = ctx.output_or(rz::master::default_output(in.path()));
     auto rep = rz::master::master(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
-    for (const auto& w : rep.warnings) ctx.warn(w);
-    ctx.info("gain " + rz::fixed(rep.gain_db) + " dB, limiting up to " +
-             rz::fixed(rep.max_limiting_db) + " dB, " + std::to_string(rep.passes) + " pass(es)");
-    rz::cli::Result result;
-    result.outputs.push_back(rep.output);
-    result.record = rep.record;
-    return result;
+    return rz::cli::stage_result(ctx, rep);
   });
 }

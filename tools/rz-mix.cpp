@@ -1,7 +1,6 @@
 // rz-mix: gain-staged sum of the stems of a stem directory (mute, solo, gain, pan).
 
 #include "rz/cli/tool.hpp"
-#include "rz/error.hpp"
 #include "rz/mix/mix.hpp"
 
 int main(int argc, char** argv) {
@@ -40,24 +39,10 @@ int main(int argc, char** argv) {
                                         settings);
     }
     if (tool.app().count("--master-gain")) opt.master_gain_db = master_gain_db;
-    for (const auto& g : gains) {
-      auto [name, v] = rz::mix::parse_assignment(g, "--gain");
-      opt.stems[name].gain_db = v;
-    }
-    for (const auto& p : pans) {
-      auto [name, v] = rz::mix::parse_assignment(p, "--pan");
-      opt.stems[name].pan = v;
-    }
-    for (const auto& m : mutes) opt.stems[m].mute = true;
-    for (const auto& s : solos) opt.stems[s].solo = true;
+    opt.apply_flags(gains, pans, mutes, solos);
     const auto in = ctx.input_stem_dir();
     const auto out = ctx.output_or(rz::stems::default_output(in.path(), "mix"));
     auto rep = rz::mix::mix(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
-    for (const auto& w : rep.warnings) ctx.warn(w);
-    ctx.info("headroom " + rz::fixed(rep.headroom_db) + " dB");
-    rz::cli::Result result;
-    result.outputs.push_back(rep.output);
-    result.record = rep.record;
-    return result;
+    return rz::cli::stage_result(ctx, rep);
   });
 }

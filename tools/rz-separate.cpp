@@ -1,7 +1,6 @@
 // rz-separate: split the mix of a stem directory into sources with HTDemucs (Demucs v4).
 #include "rz/cli/tool.hpp"
 #include "rz/demucs/separate.hpp"
-#include "rz/error.hpp"
 
 int main(int argc, char** argv) {
   rz::cli::Tool tool(
@@ -50,16 +49,6 @@ int main(int argc, char** argv) {
     const auto in = ctx.input_stem_dir();
     const auto out = ctx.output_or(rz::stems::default_output(in.path(), "sep"));
     auto rep = rz::demucs::separate(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
-    for (const auto& w : rep.warnings) ctx.warn(w);
-    for (const auto& n : rep.notes) ctx.note(n);
-    ctx.info("device " + rep.device + (rep.threads ? ", " + std::to_string(rep.threads) + " threads" : ""));
-    if (rep.separate_s > 0)
-      ctx.info(rz::fixed(rep.separate_s / rep.audio_s, 3) + " s per audio second");
-    if (rep.tensor_memory.hits + rep.tensor_memory.misses > 0)
-      ctx.info("tensor memory: " + rz::demucs::summary(rep.tensor_memory));
-    rz::cli::Result result;
-    result.outputs.push_back(rep.output);
-    result.record = rep.record;
-    return result;
+    return rz::cli::stage_result(ctx, rep);
   });
 }

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <sstream>
@@ -66,7 +67,8 @@ std::vector<std::string> read_stdin_inputs() {
       } else if (j.contains("outputs") && j["outputs"].is_array()) {
         for (const auto& p : j["outputs"]) {
           const auto path = io::get_checked<std::string>(p);
-          if (!path) throw UsageError("stdin: JSON record has an \"outputs\" entry that is not a path");
+          if (!path)
+            throw UsageError("stdin: JSON record has an \"outputs\" entry that is not a path");
           paths.push_back(*path);
         }
       } else {
@@ -354,6 +356,47 @@ Result stage_result(const Context& ctx, const stage::StageReport& report) {
   result.outputs.push_back(report.output);
   result.record = report.record;
   return result;
+}
+
+Result run_each_input(const Context& ctx,
+                      const std::function<stage::StageReport(const std::string& input)>& body) {
+  Result result;
+  nlohmann::json records = nlohmann::json::array();
+  for (const auto& input : ctx.inputs()) {
+    try {
+      const stage::StageReport rep = body(input);
+      for (const auto& w : rep.warnings) ctx.warn(input + ": " + w);
+      for (const auto& n : rep.notes) ctx.note(input + ": " + n);
+      for (const auto& d : rep.details) ctx.info(input + ": " + d);
+      result.outputs.push_back(rep.output);
+      records.push_back(rep.record);
+    } catch (const Error& e) {
+      if (ctx.inputs().size() == 1 || e.exit_code() == kExitInterrupted) throw;
+      ctx.error(e.what());
+      result.exit_code = kExitFailure;
+    }
+  }
+  if (records.size() == 1) {
+    result.record = records.front();
+  } else {
+    nlohmann::json paths = nlohmann::json::array();
+    for (const auto& p : result.outputs) paths.push_back(p.string());
+    result.record = {{"outputs", paths}, {"records", records}};
+  }
+  return result;
+}
+
+std::vector<char*> default_value_after(int argc, char** argv, const std::string& flag,
+                                       char* value) {
+  std::vector<char*> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] != flag) continue;
+    char* end = nullptr;
+    if (i + 1 == args.size() ||
+        (std::strtod(args[i + 1], &end), end == args[i + 1] || *end != '\0'))
+      args.insert(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, value);
+  }
+  return args;
 }
 
 std::vector<std::string> split_list(const std::vector<std::string>& items) {

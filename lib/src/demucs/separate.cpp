@@ -594,7 +594,14 @@ SeparateReport separate(const stems::StemDir& in, const fs::path& output, bool f
                         const SeparateOptions& opt, const json& provenance,
                         const Progress& progress) {
   try {
-    return separate_impl(in, output, force, opt, provenance, progress);
+    SeparateReport rep = separate_impl(in, output, force, opt, provenance, progress);
+    rep.details.push_back("device " + rep.device +
+                          (rep.threads ? ", " + std::to_string(rep.threads) + " threads" : ""));
+    if (rep.separate_s > 0)
+      rep.details.push_back(fixed(rep.separate_s / rep.audio_s, 3) + " s per audio second");
+    if (rep.tensor_memory.hits + rep.tensor_memory.misses > 0)
+      rep.details.push_back("tensor memory: " + summary(rep.tensor_memory));
+    return rep;
   } catch (const c10::Error& e) {
     // libtorch's messages carry a C++ backtrace; keep the first line of the message only.
     std::string msg = e.what_without_backtrace();

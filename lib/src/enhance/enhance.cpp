@@ -459,4 +459,11 @@ std::string describe_parameters(Preset preset) {
   return s.str();
 }
 
+std::string describe_parameters() {
+  std::string text;
+  for (auto p : {Preset::kConservative, Preset::kBalanced, Preset::kAggressive})
+    text += describe_parameters(p) + "\n";
+  return text;
+}
+
 }  // namespace rz::enhance

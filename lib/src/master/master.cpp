@@ -268,6 +268,9 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
 
   // Sidecar with the measurements and the history, then the audio file: the audio is the commit.
   rep.output = output;
+  rep.details.push_back("gain " + fixed(rep.gain_db) + " dB, limiting up to " +
+                        fixed(rep.max_limiting_db) + " dB, " + std::to_string(rep.passes) +
+                        " pass(es)");
   rep.sidecar = fs::path(output.string() + ".json");
   stems::AtomicFile sidecar(rep.sidecar, force);
   json entry = provenance;

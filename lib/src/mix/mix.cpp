@@ -153,6 +153,22 @@ std::pair<std::string, double> parse_assignment(const std::string& text, const s
   }
 }
 
+void Options::apply_flags(const std::vector<std::string>& gains,
+                          const std::vector<std::string>& pans,
+                          const std::vector<std::string>& mutes,
+                          const std::vector<std::string>& solos) {
+  for (const auto& g : gains) {
+    auto [name, v] = parse_assignment(g, "--gain");
+    stems[name].gain_db = v;
+  }
+  for (const auto& p : pans) {
+    auto [name, v] = parse_assignment(p, "--pan");
+    stems[name].pan = v;
+  }
+  for (const auto& m : mutes) stems[m].mute = true;
+  for (const auto& s : solos) stems[s].solo = true;
+}
+
 Report mix(const stems::StemDir& in, const fs::path& output, bool force, const Options& options,
            const json& provenance, const Progress& progress) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -200,6 +216,7 @@ Report mix(const stems::StemDir& in, const fs::path& output, bool force, const O
   entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   m.history.push_back(entry);
   rep.output = out.commit();
+  rep.details.push_back("headroom " + fixed(rep.headroom_db) + " dB");
   rep.record = {{"output", rep.output.string()},
                 {"peak_dbfs", metrics::json_level(peak)},
                 {"headroom_db", metrics::json_level(-peak)},

@@ -103,6 +103,17 @@ class Tool {
 // output path and --json record.
 Result stage_result(const Context& ctx, const stage::StageReport& report);
 
+// Runs `body` on each input in turn, like gzip with several files: a failing one is reported
+// and skipped, the others still run, and the exit status says something failed (with one input,
+// or on interruption, its error is the tool's). Each report's warnings are shown prefixed with
+// its input. The --json record is the one report's, else {"outputs": [...], "records": [...]}.
+Result run_each_input(const Context& ctx,
+                      const std::function<stage::StageReport(const std::string& input)>& body);
+
+// argv with `value` inserted after each `flag` that is not followed by a number: an option whose
+// value may be left out (rz-ingest --preview [SECONDS]). `value` must outlive the result.
+std::vector<char*> default_value_after(int argc, char** argv, const std::string& flag, char* value);
+
 // A JSON settings file named on the command line (rz-enhance --config, rz-mix --settings): a
 // regular file of at most 1 MiB holding one JSON document (io::parse_json's limits). Throws
 // UsageError "bad settings file '<path>': <reason>" (exit 2).

@@ -11,20 +11,21 @@
 #include "rz/demucs/apply.hpp"
 #include "rz/demucs/tensor_memory.hpp"
 #include "rz/progress.hpp"
+#include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
 
 namespace rz::demucs {
 
 struct SeparateOptions {
-  std::string model = "htdemucs";        // official name, local name or path (.th / .yaml)
-  std::filesystem::path model_dir;       // empty: default_model_dir()
-  ApplyOptions apply;                    // shifts, overlap, segment, seed
-  std::string two_stems;                 // "vocals": write vocals and no_vocals
-  std::string input_stem;                // empty: "mix", or the only stem of the directory
-  std::string device = "auto";           // auto (CUDA, then MPS, then CPU), cpu, cuda, mps
-  int threads = 0;                       // intra-op threads on CPU; 0: every core
+  std::string model = "htdemucs";   // official name, local name or path (.th / .yaml)
+  std::filesystem::path model_dir;  // empty: default_model_dir()
+  ApplyOptions apply;               // shifts, overlap, segment, seed
+  std::string two_stems;            // "vocals": write vocals and no_vocals
+  std::string input_stem;           // empty: "mix", or the only stem of the directory
+  std::string device = "auto";      // auto (CUDA, then MPS, then CPU), cpu, cuda, mps
+  int threads = 0;                  // intra-op threads on CPU; 0: every core
   bool use_cache = true;
-  std::filesystem::path cache_dir;       // empty: default_cache_dir()
+  std::filesystem::path cache_dir;  // empty: default_cache_dir()
 
   // Throws UsageError for a bad device name or thread count.
   void validate() const;
@@ -37,18 +38,15 @@ torch::Device resolve_device(const std::string& name, std::vector<std::string>* 
 // "libtorch 1.13.1; devices: cpu" (with cuda/mps when this build and machine have them).
 std::string torch_description();
 
-struct SeparateReport {
-  std::filesystem::path output;
-  std::vector<std::string> warnings;
-  std::vector<std::string> notes;  // worth telling at default verbosity (cache use)
+// notes: worth telling at default verbosity (cache use).
+struct SeparateReport : stage::StageReport {
   std::vector<std::string> stems;
   bool cache_hit = false;
   std::string device;
   int threads = 0;
   double audio_s = 0;
-  double separate_s = 0;  // wall time of model loading + inference (0 on a cache hit)
+  double separate_s = 0;            // wall time of model loading + inference (0 on a cache hit)
   TensorMemoryStats tensor_memory;  // the tensor arena's counters after the separation
-  nlohmann::json record;
 };
 
 // Separates `in` into a new stem directory at `output` (refused if it exists unless `force`).

@@ -73,7 +73,9 @@ using Report = stage::StageReport;
 Report enhance(const stems::StemDir& in, const std::filesystem::path& output, bool force,
                const Options& options, const nlohmann::json& provenance, const Progress& progress);
 
-// Every parameter of every kind's chain at a preset, as text (rz-enhance --list-parameters).
+// Every parameter of every kind's chain at a preset, as text; without a preset, at each preset in
+// turn, a blank line after each (rz-enhance --list-parameters).
 std::string describe_parameters(Preset preset);
+std::string describe_parameters();
 
 }  // namespace rz::enhance

@@ -10,6 +10,7 @@
 #include "rz/audio/resample.hpp"
 #include "rz/metrics/analysis.hpp"
 #include "rz/progress.hpp"
+#include "rz/stage/report.hpp"
 
 namespace rz::ingest {
 
@@ -27,11 +28,8 @@ struct Options {
   void validate() const;  // throws UsageError
 };
 
-struct Report {
-  std::filesystem::path output;
+struct Report : stage::StageReport {
   metrics::Analysis analysis;  // of the source recording at its own rate
-  std::vector<std::string> warnings;
-  nlohmann::json record;  // summary for --json
 };
 
 // Ingests `input` into the stem directory `output` (refusing an existing one unless `force`).

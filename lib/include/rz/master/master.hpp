@@ -10,6 +10,7 @@
 
 #include "rz/audio/file.hpp"
 #include "rz/progress.hpp"
+#include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
 
 namespace rz::master {
@@ -39,16 +40,13 @@ struct Measurement {
   nlohmann::json to_json() const;
 };
 
-struct Report {
-  std::filesystem::path output;
+struct Report : stage::StageReport {
   std::filesystem::path sidecar;  // OUTPUT.json
   Measurement before;             // of the input (sum), before EQ and gain
   Measurement after;              // of the samples written (decoded back for integer PCM)
   double gain_db = 0;
   double max_limiting_db = 0;
   int passes = 0;
-  std::vector<std::string> warnings;
-  nlohmann::json record;
 };
 
 // Masters `in` to the audio file `output` (format from its extension) and writes OUTPUT.json beside

@@ -10,6 +10,7 @@
 
 #include "rz/audio/file.hpp"
 #include "rz/progress.hpp"
+#include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
 
 namespace rz::mix {
@@ -31,6 +32,9 @@ struct Options {
   nlohmann::json to_json() const;
   // Stem names must exist in `dir`; pan needs stereo. Throws UsageError.
   void validate(const stems::StemDir& dir) const;
+  // Applies the command line's NAME=DB gains, NAME=P pans, mutes and solos (parse_assignment).
+  void apply_flags(const std::vector<std::string>& gains, const std::vector<std::string>& pans,
+                   const std::vector<std::string>& mutes, const std::vector<std::string>& solos);
 };
 
 // Per-stem linear gains per output channel after mute/solo/gain/pan.
@@ -62,14 +66,11 @@ class StemSum {
   std::vector<double> acc_;
 };
 
-struct Report {
-  std::filesystem::path output;
+struct Report : stage::StageReport {
   double peak_dbfs = 0;
   double headroom_db = 0;  // -peak_dbfs: positive means below full scale
   double integrated_lufs = 0;
   std::vector<std::string> active_stems;
-  std::vector<std::string> warnings;
-  nlohmann::json record;
 };
 
 Report mix(const stems::StemDir& in, const std::filesystem::path& output, bool force,
