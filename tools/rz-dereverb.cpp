@@ -1,4 +1,5 @@
 // rz-dereverb: remove the venue's late reverberation (WPE), with a dry/wet blend.
+#include "rz/cli/params.hpp"
 #include "rz/cli/tool.hpp"
 #include "rz/dereverb/dereverb.hpp"
 #include "rz/error.hpp"
@@ -19,28 +20,7 @@ int main(int argc, char** argv) {
   tool.add_output("Output stem directory (default: <input>.drv)");
   tool.add_verify();
   auto& app = tool.app();
-  auto& w = opt.wpe;
-  app.add_option("--strength", w.strength,
-                 "Scale of the subtracted reverberation estimate, 0..1 (0: exact copy)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  app.add_option("--wet", w.wet, "Dry/wet blend, 0 (dry input) .. 1 (processed)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  app.add_option("--taps", w.taps,
-                 "Prediction taps per channel (STFT frames); 0: by channel count (mono needs more)")
-      ->capture_default_str();
-  app.add_option("--delay", w.delay_frames, "Prediction delay in STFT frames (keeps the early sound)")
-      ->capture_default_str();
-  app.add_option("--iterations", w.iterations, "WPE iterations (variance re-estimation)")
-      ->capture_default_str();
-  app.add_option("--block", w.block_s, "Processing block in seconds (bounds memory)")
-      ->capture_default_str();
-  app.add_option("--tonal-max-cut", w.tonal_max_reduction_db,
-                 "Most a sustained tone may lose, dB (the tonal guard; larger = weaker guard)")
-      ->capture_default_str();
-  app.add_option("--threads", w.threads, "Worker threads, 1..16 (default: the cores; the frequency bins are shared out)")
-      ->capture_default_str();
+  rz::cli::add_options(app, opt.wpe, rz::dsp::WpeSettings::fields());
   app.add_option("--stems", stems, "Stems to touch (comma-separated; others are copied)");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     opt.stems = rz::cli::split_list(stems);

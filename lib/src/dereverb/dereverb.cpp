@@ -21,7 +21,8 @@ void Options::validate(const stems::StemDir& in) const {
                      std::to_string(in.manifest().channels) + " channels (WPE takes 1.." +
                          std::to_string(dsp::WpeSettings::kMaxChannels) + ")");
   }
-  wpe.validate(in.manifest().sample_rate_hz, in.manifest().channels);
+  // rz-dereverb sets these from its command line: a bad one is named by its flag.
+  wpe.validate(in.manifest().sample_rate_hz, in.manifest().channels, params::Naming::kFlag);
   for (const auto& s : stems) in.stem(s);  // throws listing the stems
 }
 

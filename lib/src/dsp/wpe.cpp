@@ -63,7 +63,38 @@ int default_wpe_threads() {
   return static_cast<int>(std::clamp(n == 0 ? 2u : n, 1u, 16u));
 }
 
-void WpeSettings::validate(int sample_rate_hz, int channels) const {
+const params::Fields<WpeSettings>& WpeSettings::fields() {
+  using S = WpeSettings;
+  static const params::Fields<S> f = {
+      {"fft_size", &S::fft_size, "", 256, 16384, "STFT frame in frames of audio (even)"},
+      {"hop_frames", &S::hop_frames, "", 1, 16384, "STFT hop (divides fft_size into 3 or more)"},
+      {"strength", &S::strength, "", 0, 1,
+       "Scale of the subtracted reverberation estimate, 0..1 (0: exact copy)", "--strength"},
+      {"wet", &S::wet, "", 0, 1, "Dry/wet blend, 0 (dry input) .. 1 (processed)", "--wet"},
+      {"taps", &S::taps, "", 0, 64,
+       "Prediction taps per channel (STFT frames); 0: by channel count (mono needs more)",
+       "--taps"},
+      {"delay_frames", &S::delay_frames, "", 1, 20,
+       "Prediction delay in STFT frames (keeps the early sound)", "--delay"},
+      {"iterations", &S::iterations, "", 1, 10, "WPE iterations (variance re-estimation)",
+       "--iterations"},
+      {"block_s", &S::block_s, "s", 0.5, 30, "Processing block in seconds (bounds memory)",
+       "--block"},
+      {"tonal_min_s", &S::tonal_min_s, "s", 0, 5,
+       "Shortest sustained spectral peak counted as a tone"},
+      {"tonal_max_decay_db_s", &S::tonal_max_decay_db_s, "dB/s", 0, 1000,
+       "A tone's level falls slower than this", nullptr, true},
+      {"tonal_max_reduction_db", &S::tonal_max_reduction_db, "dB", 0, 60,
+       "Most a sustained tone may lose, dB (the tonal guard; larger = weaker guard)",
+       "--tonal-max-cut"},
+      {"threads", &S::threads, "", 1, 16,
+       "Worker threads, 1..16 (default: the cores; the frequency bins are shared out)",
+       "--threads"},
+  };
+  return f;
+}
+
+void WpeSettings::validate(int sample_rate_hz, int channels, params::Naming naming) const {
   auto check = [](bool ok, const char* field, double v, const std::string& range) {
     if (!ok) throw UsageError(describe(std::string("bad dereverb ") + field, fixed(v), range));
   };
@@ -71,40 +102,15 @@ void WpeSettings::validate(int sample_rate_hz, int channels) const {
         "use 8000..768000 Hz");
   check(channels >= 1 && channels <= kMaxChannels, "channel count", channels,
         "use 1.." + std::to_string(kMaxChannels));
-  check(fft_size >= 256 && fft_size <= 16384 && fft_size % 2 == 0, "fft_size", fft_size,
-        "use an even size in 256..16384");
-  check(hop_frames >= 1 && fft_size % hop_frames == 0 && fft_size / hop_frames >= 3, "hop_frames",
-        hop_frames, "must divide fft_size into 3 or more hops");
-  check(delay_frames >= 1 && delay_frames <= 20, "delay_frames", delay_frames, "use 1..20");
-  check(taps >= 0 && taps <= 64, "taps", taps, "use 0 (auto) or 1..64");
+  params::check(*this, fields(), "dereverb ", naming);
+  check(fft_size % 2 == 0, "fft_size", fft_size, "use an even size in 256..16384");
+  check(fft_size % hop_frames == 0 && fft_size / hop_frames >= 3, "hop_frames", hop_frames,
+        "must divide fft_size into 3 or more hops");
   check(taps_for(channels) * channels <= 128, "taps", taps_for(channels),
         "taps times channels must be <= 128");
-  check(iterations >= 1 && iterations <= 10, "iterations", iterations, "use 1..10");
-  check(block_s >= 0.5 && block_s <= 30, "block_s", block_s, "use 0.5..30 s");
-  check(strength >= 0 && strength <= 1, "strength", strength, "use 0..1");
-  check(wet >= 0 && wet <= 1, "wet", wet, "use 0..1");
-  check(tonal_min_s >= 0 && tonal_min_s <= 5, "tonal_min_s", tonal_min_s, "use 0..5 s");
-  check(tonal_max_decay_db_s > 0 && tonal_max_decay_db_s <= 1000, "tonal_max_decay_db_s",
-        tonal_max_decay_db_s, "use (0, 1000] dB/s");
-  check(tonal_max_reduction_db >= 0 && tonal_max_reduction_db <= 60, "tonal_max_reduction_db",
-        tonal_max_reduction_db, "use 0..60 dB");
-  check(threads >= 1 && threads <= 16, "threads", threads, "use 1..16");
 }
 
-nlohmann::json WpeSettings::to_json() const {
-  return {{"fft_size", fft_size},
-          {"hop_frames", hop_frames},
-          {"delay_frames", delay_frames},
-          {"taps", taps},
-          {"iterations", iterations},
-          {"block_s", block_s},
-          {"strength", strength},
-          {"wet", wet},
-          {"tonal_min_s", tonal_min_s},
-          {"tonal_max_decay_db_s", tonal_max_decay_db_s},
-          {"tonal_max_reduction_db", tonal_max_reduction_db},
-          {"threads", threads}};
-}
+nlohmann::json WpeSettings::to_json() const { return params::to_json(*this, fields()); }
 
 Dereverberator::Dereverberator(int channels, int sample_rate_hz, const WpeSettings& settings)
     : channels_(channels),

@@ -63,6 +63,7 @@
 
 #include "rz/dsp/fft.hpp"
 #include "rz/dsp/processor.hpp"
+#include "rz/params.hpp"
 
 namespace rz::dsp {
 
@@ -92,8 +93,13 @@ struct WpeSettings {
   static constexpr int kAutoTapsMulti = 10;  // D channels give D times the filter per tap
   // Taps used for `channels` (resolves taps = 0).
   int taps_for(int channels) const;
-  // Throws UsageError naming the first bad field and its range.
-  void validate(int sample_rate_hz, int channels) const;
+  // Every field with its key, unit, range, meaning and rz-dereverb flag: the one declaration
+  // validate(), to_json() and rz-dereverb's options derive from.
+  static const params::Fields<WpeSettings>& fields();
+  // Throws UsageError naming the first bad field (by its flag with Naming::kFlag) and its range;
+  // also the rules between fields (hop, taps x channels) and the stream's rate and channels.
+  void validate(int sample_rate_hz, int channels,
+                params::Naming naming = params::Naming::kKey) const;
   nlohmann::json to_json() const;
 };
 
