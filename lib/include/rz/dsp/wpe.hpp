@@ -116,6 +116,8 @@ class Dereverberator final : public Processor {
   int block_frames() const { return block_; }  // STFT frames per estimation block
   double removed_energy_db() const;
   double tonal_limited_ratio() const;
+  // {removed_energy_db (json_level), tonal_limited_ratio}.
+  nlohmann::json statistics() const override;
   int64_t blocks_processed() const { return blocks_; }
   nlohmann::json statistics_json() const;
 
