@@ -401,7 +401,6 @@ void Dereverberator::run_block() {
     std::complex<float>* s = &spec_[k * span * ch];
     std::memmove(static_cast<void*>(s), s + block_ * ch, sizeof(std::complex<float>) * lead_ * ch);
   }
-  ++blocks_;
 }
 
 double Dereverberator::removed_energy_db() const {
@@ -411,14 +410,6 @@ double Dereverberator::removed_energy_db() const {
 
 double Dereverberator::tonal_limited_ratio() const {
   return in_energy_ > 0 ? limited_energy_ / in_energy_ : 0;
-}
-
-nlohmann::json Dereverberator::statistics_json() const {
-  return {{"removed_energy_db", removed_energy_db()},
-          {"tonal_limited_ratio", tonal_limited_ratio()},
-          {"blocks", blocks_},
-          {"taps", taps_},
-          {"latency_frames", latency_}};
 }
 
 nlohmann::json Dereverberator::statistics() const {

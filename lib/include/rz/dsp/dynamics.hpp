@@ -30,7 +30,6 @@ class ReductionSmoother {
     if (target_db == 0 && y_ < kSnapDb) y_ = 0;
     return y_;
   }
-  double value_db() const { return y_; }
 
  private:
   double attack_, release_;

@@ -118,8 +118,6 @@ class Dereverberator final : public Processor {
   double tonal_limited_ratio() const;
   // {removed_energy_db (json_level), tonal_limited_ratio}.
   nlohmann::json statistics() const override;
-  int64_t blocks_processed() const { return blocks_; }
-  nlohmann::json statistics_json() const;
 
  private:
   void on_hop();
@@ -150,7 +148,6 @@ class Dereverberator final : public Processor {
   std::vector<float> frame_;
   std::vector<std::complex<float>> bins_scratch_;
   double in_energy_ = 0, out_energy_ = 0, limited_energy_ = 0;
-  int64_t blocks_ = 0;
 };
 
 }  // namespace rz::dsp
