@@ -1,11 +1,23 @@
-// Unit tests of rz::dsp: real FFT, Hann window, streaming power spectra (Parseval), RBJ biquads.
+// Unit tests of rz::dsp: real FFT, Hann window, streaming power spectra (Parseval), RBJ biquads,
+// the blocks' statistics() for the manifest.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <complex>
+#include <initializer_list>
+#include <string>
 #include <vector>
 
+#include "rz/dsp/bandwidth.hpp"
 #include "rz/dsp/biquad.hpp"
+#include "rz/dsp/declip.hpp"
+#include "rz/dsp/denoise.hpp"
+#include "rz/dsp/dynamics.hpp"
+#include "rz/dsp/exciter.hpp"
 #include "rz/dsp/fft.hpp"
+#include "rz/dsp/fir.hpp"
+#include "rz/dsp/subbass.hpp"
+#include "rz/dsp/wpe.hpp"
 #include "rz/error.hpp"
 #include "test_support.hpp"
 
@@ -410,4 +422,110 @@ TEST_CASE("dsp: BiquadChain keeps state across blocks and channels apart", "[uni
   }
   CHECK(left_same);
   CHECK(right_silent);
+}
+
+namespace {
+
+constexpr int kStatsRate = 44100;
+
+// 3 s of a bass-rich stereo test signal: a 55 Hz sawtooth-like note (partials 2..8, as behind a
+// phone's 100 Hz cut), a 5 kHz tone and white noise, peaking near -3 dBFS.
+std::vector<float> statistics_signal() {
+  const int64_t frames = 3 * kStatsRate;
+  std::vector<float> x = rz::test::white_noise(0.02, frames, 2, 7);
+  for (int h = 2; h <= 8; ++h) {
+    const std::vector<float> p = rz::test::sine(55.0 * h, 0.25 / h, kStatsRate, frames, 2);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += p[i];
+  }
+  const std::vector<float> t = rz::test::sine(5000, 0.1, kStatsRate, frames, 2);
+  for (size_t i = 0; i < x.size(); ++i) x[i] += t[i];
+  return x;
+}
+
+// Runs `p` over the signal (in uneven blocks) and checks statistics(): a JSON object with exactly
+// `keys`, each a finite number (levels of silence are written as -200, never as infinity).
+void check_statistics(rz::dsp::Processor& p, std::vector<float> x,
+                      std::initializer_list<const char*> keys) {
+  const size_t frames = x.size() / 2;
+  for (size_t pos = 0, n = 1000; pos < frames; pos += n, n = n * 3 % 7919 + 1)
+    p.process(x.data() + 2 * pos, x.data() + 2 * pos, std::min(n, frames - pos));
+  const nlohmann::json j = p.statistics();
+  REQUIRE(j.is_object());
+  CHECK(j.size() == keys.size());
+  for (const char* key : keys) {
+    INFO(key);
+    REQUIRE(j.contains(key));
+    REQUIRE(j[key].is_number());
+    CHECK(std::isfinite(j[key].get<double>()));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("dsp: Denoiser::statistics() has the manifest's keys", "[unit][dsp]") {
+  rz::dsp::Denoiser d(2, kStatsRate, {}, rz::dsp::NoiseSource::kBlind);
+  check_statistics(d, statistics_signal(),
+                   {"energy_change_db", "mean_noise_dbfs", "gain_flux_db", "isolated_peak_ratio"});
+}
+
+TEST_CASE("dsp: Compressor::statistics() has the manifest's keys", "[unit][dsp]") {
+  rz::dsp::Compressor c(2, kStatsRate, {});
+  check_statistics(c, statistics_signal(), {"max_reduction_db", "mean_reduction_db"});
+  CHECK(c.statistics()["max_reduction_db"].get<double>() > 0);  // the signal crosses -18 dBFS
+}
+
+TEST_CASE("dsp: DynamicEq::statistics() has the manifest's keys", "[unit][dsp]") {
+  rz::dsp::DynamicEqSettings s;
+  s.freq_hz = 5000;
+  rz::dsp::DynamicEq e(2, kStatsRate, s);
+  check_statistics(e, statistics_signal(), {"max_cut_db", "active_ratio"});
+  CHECK(e.statistics()["max_cut_db"].get<double>() == e.max_cut_db_applied());
+}
+
+TEST_CASE("dsp: Exciter::statistics() has the manifest's keys", "[unit][dsp]") {
+  rz::dsp::Exciter x(2, kStatsRate, {});
+  check_statistics(x, statistics_signal(), {"added_energy_db"});
+  // Before any input the added energy is -inf: written as -200.
+  CHECK(rz::dsp::Exciter(2, kStatsRate, {}).statistics()["added_energy_db"].get<double>() == -200);
+}
+
+TEST_CASE("dsp: Declipper::statistics() has the manifest's keys", "[unit][dsp]") {
+  std::vector<float> x = statistics_signal();
+  for (float& v : x) v = std::clamp(v, -0.3f, 0.3f);
+  rz::dsp::ClipDetector detector(2, kStatsRate);
+  detector.add(x.data(), x.size() / 2);
+  const rz::dsp::ClipReport report = detector.finish();
+  REQUIRE(report.found);
+  rz::dsp::Declipper d(2, kStatsRate, report);
+  check_statistics(d, x,
+                   {"restored_samples", "restored_runs", "skipped_runs", "max_restored_peak_db"});
+  CHECK(d.statistics()["restored_samples"].is_number_integer());
+}
+
+TEST_CASE("dsp: SubBassSynth::statistics() has the manifest's keys", "[unit][dsp]") {
+  rz::dsp::SubBassSettings s;
+  s.low_cut_hz = 100;
+  rz::dsp::SubBassSynth b(2, kStatsRate, s);
+  check_statistics(b, statistics_signal(), {"added_energy_db", "active_ratio", "mean_f0_hz"});
+}
+
+TEST_CASE("dsp: HfRegenerator::statistics() has the manifest's keys", "[unit][dsp]") {
+  rz::dsp::HfRegenSettings s;
+  s.cutoff_hz = 8000;
+  rz::dsp::HfRegenerator h(2, kStatsRate, s);
+  check_statistics(h, statistics_signal(),
+                   {"added_energy_db", "active_ratio", "tilt_db_per_octave"});
+}
+
+TEST_CASE("dsp: Dereverberator::statistics() has the manifest's keys", "[unit][dsp]") {
+  rz::dsp::WpeSettings s;
+  s.block_s = 0.5;
+  s.threads = 1;
+  rz::dsp::Dereverberator w(2, kStatsRate, s);
+  check_statistics(w, statistics_signal(), {"removed_energy_db", "tonal_limited_ratio"});
+}
+
+TEST_CASE("dsp: blocks without measurements report null statistics", "[unit][dsp]") {
+  CHECK(rz::dsp::TransientShaper(2, kStatsRate, {}).statistics().is_null());
+  CHECK(rz::dsp::FirFilter(2, std::vector<float>{0.5f, 0.5f}).statistics().is_null());
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "rz/dsp/fft.hpp"
+#include "rz/dsp/units.hpp"
 #include "rz/error.hpp"
 
 namespace rz::dsp {
@@ -23,6 +24,9 @@ constexpr double kHannSquaredOverlap = 1.5;
 constexpr int kHopDivisor = 4;
 // Below this source-octave level (dB re the per-bin unit of level_db) a frame is digital silence.
 constexpr double kSilentDb = -250.0;
+// Floor of the band powers' logarithms (-3000 dB): it only keeps log10 finite on digital silence,
+// far under kSilentDb, so it never decides anything.
+constexpr double kLogGuardPower = 1e-300;
 constexpr int kGateSubWindows = 8;
 // Target bands are a sixth of an octave wide, at least kMinBandBins bins.
 constexpr double kBandOctaves = 1.0 / 6.0;
@@ -262,7 +266,7 @@ struct HfRegenerator::State {
       band_power[b] = sum / (src_edges[b + 1] - src_edges[b]);
     }
     // Level per bin re the window's energy (only differences and the silence test use it).
-    const double level_db = 10.0 * std::log10(total / (src_edges.back() - env_lo) / n);
+    const double level_db = power_to_db(total / (src_edges.back() - env_lo) / n);
     if (!(level_db > kSilentDb)) return false;
 
     if (!started) {
@@ -275,7 +279,7 @@ struct HfRegenerator::State {
     double xm = 0, ym = 0, yb[kSourceBands];
     for (int b = 0; b < kSourceBands; ++b) {
       smooth_band[b] = a_tilt * smooth_band[b] + (1 - a_tilt) * band_power[b];
-      yb[b] = 10.0 * std::log10(std::max(smooth_band[b], 1e-300));
+      yb[b] = power_to_db(smooth_band[b], kLogGuardPower);
       xm += src_log2f[b];
       ym += yb[b];
     }
@@ -305,18 +309,17 @@ struct HfRegenerator::State {
         std::min(update_floor(level_db), loud_db - settings.floor_below_loud_db);
     const double open =
         std::clamp((level_db - floor_db - settings.gate_snr_db) / settings.gate_range_db, 0.0, 1.0);
-    const double amplitude = intensity * open * std::pow(10.0, trans_db / 20.0);
+    const double amplitude = intensity * open * db_to_amplitude(trans_db);
     if (amplitude <= 0) return false;
 
     // Envelope: level at the cutoff (per-bin power, dB) from every source band along the tilt.
     const double log2_cut = std::log2(static_cast<double>(kc) * rate / n);
     double cut_db = 0;
     for (int b = 0; b < kSourceBands; ++b) {
-      cut_db +=
-          10.0 * std::log10(std::max(band_power[b], 1e-300)) + tilt * (log2_cut - src_log2f[b]);
+      cut_db += power_to_db(band_power[b], kLogGuardPower) + tilt * (log2_cut - src_log2f[b]);
     }
     cut_db /= kSourceBands;
-    const double max_gain = std::pow(10.0, kMaxPatchGainDb / 20.0);
+    const double max_gain = db_to_amplitude(kMaxPatchGainDb);
     bool any = false;
     for (size_t t = 0; t + 1 < tgt_edges.size(); ++t) {
       double present = 0, source = 0, log_source = 0;
@@ -330,9 +333,8 @@ struct HfRegenerator::State {
       const int width = tgt_edges[t + 1] - tgt_edges[t];
       present /= width;
       source /= width;
-      const double target = std::pow(10.0, (cut_db + tilt * tgt_log2_re_cut[t] +
-                                            settings.rolloff_db_per_octave * tgt_log2_re_knee[t]) /
-                                               10.0);
+      const double target = db_to_power(cut_db + tilt * tgt_log2_re_cut[t] +
+                                        settings.rolloff_db_per_octave * tgt_log2_re_knee[t]);
       double g = 0;
       if (target > present && source > 0)
         g = std::min(max_gain, std::sqrt((target - present) / source));
@@ -464,7 +466,7 @@ int HfRegenerator::fft_size() const { return state_->n; }
 double HfRegenerator::added_energy_db() const {
   const State& s = *state_;
   if (s.added_energy <= 0) return -std::numeric_limits<double>::infinity();
-  return 10.0 * std::log10(s.added_energy / std::max(s.in_energy, 1e-300));
+  return power_to_db(s.added_energy / std::max(s.in_energy, 1e-300));
 }
 
 double HfRegenerator::active_ratio() const {
@@ -475,6 +477,12 @@ double HfRegenerator::active_ratio() const {
 double HfRegenerator::tilt_db_per_octave() const {
   const State& s = *state_;
   return s.tilt_frames > 0 ? s.tilt_sum / s.tilt_frames : 0.0;
+}
+
+nlohmann::json HfRegenerator::statistics() const {
+  return {{"added_energy_db", json_level(added_energy_db())},
+          {"active_ratio", active_ratio()},
+          {"tilt_db_per_octave", tilt_db_per_octave()}};
 }
 
 }  // namespace rz::dsp

@@ -5,6 +5,7 @@
 #include <complex>
 #include <string>
 
+#include "rz/dsp/units.hpp"
 #include "rz/error.hpp"
 
 namespace rz::dsp {
@@ -91,7 +92,7 @@ BiquadCoeffs BiquadCoeffs::bandpass(double fs, double f, double q) {
 double BiquadCoeffs::magnitude_db(double fs, double f) const {
   const std::complex<double> z = std::polar(1.0, -2 * M_PI * f / fs);
   const std::complex<double> h = (b0 + b1 * z + b2 * z * z) / (1.0 + a1 * z + a2 * z * z);
-  return 20 * std::log10(std::abs(h));
+  return amplitude_to_db(std::abs(h));
 }
 
 void BiquadChain::add(const BiquadCoeffs& c) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "rz/dsp/units.hpp"
 #include "rz/error.hpp"
 
 namespace rz::dsp {
@@ -35,11 +36,11 @@ double dot(const double* a, const double* b, size_t n) {
 constexpr double kMinDb = -20.0;
 constexpr double kStepDb = 0.01;
 constexpr int kBins = static_cast<int>(40.0 / kStepDb);
-const double kMinLevel = std::pow(10.0, kMinDb / 20.0);
+const double kMinLevel = db_to_amplitude(kMinDb);
 
 // Bin of a magnitude >= kMinLevel.
 int level_bin(double a) {
-  const int b = static_cast<int>((20.0 * std::log10(a) - kMinDb) / kStepDb);
+  const int b = static_cast<int>((amplitude_to_db(a) - kMinDb) / kStepDb);
   return std::clamp(b, 0, kBins - 1);
 }
 double bin_top_db(int b) { return kMinDb + (b + 1) * kStepDb; }
@@ -68,7 +69,8 @@ void check_common(int channels, int sample_rate_hz) {
   }
 }
 
-nlohmann::json json_level(double v) {
+// A clip level for JSON: null for a polarity without clipping (+-inf), unlike json_level().
+nlohmann::json level_or_null(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
@@ -122,8 +124,8 @@ nlohmann::json DeclipSettings::to_json() const {
 
 nlohmann::json ClipReport::to_json() const {
   return {{"found", found},
-          {"positive_level", json_level(positive_level)},
-          {"negative_level", json_level(negative_level)},
+          {"positive_level", level_or_null(positive_level)},
+          {"negative_level", level_or_null(negative_level)},
           {"clipped_samples", clipped_samples},
           {"runs", runs},
           {"longest_run_frames", longest_run_frames},
@@ -169,7 +171,7 @@ struct ClipDetector::State {
   std::vector<Channel> ch;
 
   State(int c, const DeclipSettings& s)
-      : settings(s), channels(c), soft_factor(std::pow(10.0, -s.soft_margin_db / 20)), ch(c) {
+      : settings(s), channels(c), soft_factor(db_to_amplitude(-s.soft_margin_db)), ch(c) {
     const double none = -std::numeric_limits<double>::infinity();
     for (Channel& k : ch) {
       for (int p = 0; p < 2; ++p) {
@@ -260,7 +262,7 @@ ClipReport ClipDetector::finish() const {
   for (int p = 0; p < 2; ++p) {
     const State::Polarity& pl = s.pol[p];
     if (pl.peak < kMinLevel) continue;
-    const double peak_db = 20 * std::log10(pl.peak);
+    const double peak_db = amplitude_to_db(pl.peak);
     double level = 0;
     int64_t samples = 0, runs = 0, longest = 0;
     bool found = false, soft = false;
@@ -292,8 +294,7 @@ ClipReport ClipDetector::finish() const {
         // depth of its top, so the samples within the margin, over those within kSoftShapeSpan
         // times the margin, are sqrt(depth ratio) of them for a sine and for clean programme's
         // crests; a limiter's flattened tops hold more.
-        const double wide_level =
-            pl.peak * std::pow(10.0, -kSoftShapeSpan * opt.soft_margin_db / 20);
+        const double wide_level = pl.peak * db_to_amplitude(-kSoftShapeSpan * opt.soft_margin_db);
         int64_t wide = 0;
         for (int b = wide_level >= kMinLevel ? level_bin(wide_level) : 0; b < kBins; ++b) {
           wide += pl.run_level_samples[b];
@@ -640,7 +641,7 @@ int64_t Declipper::restored_samples() const { return state_->restored_samples; }
 int64_t Declipper::restored_runs() const { return state_->restored_runs; }
 int64_t Declipper::skipped_runs() const { return state_->skipped_runs; }
 double Declipper::max_restored_peak_db() const {
-  return state_->restored_samples > 0 ? 20 * std::log10(state_->max_peak_ratio)
+  return state_->restored_samples > 0 ? amplitude_to_db(state_->max_peak_ratio)
                                       : -std::numeric_limits<double>::infinity();
 }
 
@@ -690,6 +691,13 @@ void Declipper::process(const float* in, float* out, size_t frames) {
     }
     ++s.frames;
   }
+}
+
+nlohmann::json Declipper::statistics() const {
+  return {{"restored_samples", restored_samples()},
+          {"restored_runs", restored_runs()},
+          {"skipped_runs", skipped_runs()},
+          {"max_restored_peak_db", json_level(max_restored_peak_db())}};
 }
 
 }  // namespace rz::dsp

@@ -8,6 +8,7 @@
 #include <limits>
 #include <queue>
 
+#include "rz/dsp/units.hpp"
 #include "rz/error.hpp"
 
 namespace rz::dsp {
@@ -23,7 +24,9 @@ constexpr double kTinyPower = 1e-20;
 constexpr double kSilentBlockDbfs = -120.0;
 constexpr double kMinAutoSeconds = 1.0;
 
-double to_db(double power) { return 10.0 * std::log10(std::max(power, 1e-20)); }
+// Levels in this file are floored at kTinyPower (-200 dB): empty bands and blocks of digital
+// silence compare as very quiet rather than as -infinity.
+double to_db(double power) { return power_to_db(power, kTinyPower); }
 
 // Bin ranges [first, last) of third-octave bands from 100 Hz to 8 kHz (or Nyquist).
 std::vector<std::pair<int, int>> third_octave_bands(int n, double rate) {
@@ -31,7 +34,8 @@ std::vector<std::pair<int, int>> third_octave_bands(int n, double rate) {
   const double top = std::min(8000.0, 0.45 * rate);
   for (double lo = 100.0; lo * 1.26 <= top; lo *= std::pow(2.0, 1.0 / 3.0)) {
     const int a = static_cast<int>(std::ceil(lo * n / rate));
-    const int b = std::max(a + 1, static_cast<int>(std::ceil(lo * std::pow(2.0, 1.0 / 3.0) * n / rate)));
+    const int b =
+        std::max(a + 1, static_cast<int>(std::ceil(lo * std::pow(2.0, 1.0 / 3.0) * n / rate)));
     bands.emplace_back(a, b);
   }
   return bands;
@@ -90,7 +94,8 @@ void check_rate(double sample_rate_hz) {
 }
 
 void check_channels(int channels) {
-  if (channels < 1) throw UsageError(describe("bad channel count", std::to_string(channels), ">= 1"));
+  if (channels < 1)
+    throw UsageError(describe("bad channel count", std::to_string(channels), ">= 1"));
 }
 
 // Median of 9 values by the 19-exchange network (Paeth; Devillard's opt_med9): the tone guard
@@ -103,12 +108,14 @@ double median9(const double* v) {
     b = std::max(a, b);
     a = lo;
   };
+  // clang-format off
   sort2(p[1], p[2]); sort2(p[4], p[5]); sort2(p[7], p[8]);
   sort2(p[0], p[1]); sort2(p[3], p[4]); sort2(p[6], p[7]);
   sort2(p[1], p[2]); sort2(p[4], p[5]); sort2(p[7], p[8]);
   sort2(p[0], p[3]); sort2(p[5], p[8]); sort2(p[4], p[7]);
   sort2(p[3], p[6]); sort2(p[1], p[4]); sort2(p[2], p[5]);
   sort2(p[4], p[7]); sort2(p[4], p[2]); sort2(p[6], p[4]);
+  // clang-format on
   sort2(p[4], p[2]);
   return p[4];
 }
@@ -186,7 +193,9 @@ int denoise_fft_size(double sample_rate_hz) {
   return n;
 }
 
-double NoiseProfile::mean_square() const { return empty() ? 0.0 : bins_mean_square(power, fft_size); }
+double NoiseProfile::mean_square() const {
+  return empty() ? 0.0 : bins_mean_square(power, fft_size);
+}
 
 double NoiseProfile::bin_mean_square(size_t k) const {
   return (k == 0 || k + 1 == power.size() ? 1.0 : 2.0) * power[k] / hann_power_scale(fft_size);
@@ -256,8 +265,7 @@ NoiseProfile NoiseProfiler::finish() const {
 // ---------------------------------------------------------------------------------------------
 void DenoiseSettings::validate() const {
   auto check = [](bool ok, const char* field, double v, const char* range) {
-    if (!ok)
-      throw UsageError(describe(std::string("bad denoise ") + field, fixed(v), range));
+    if (!ok) throw UsageError(describe(std::string("bad denoise ") + field, fixed(v), range));
   };
   check(strength_db >= 0 && strength_db <= 40, "strength_db", strength_db, "use 0..40 dB");
   check(smoothing >= 0.5 && smoothing <= 0.995, "smoothing", smoothing, "use 0.5..0.995");
@@ -278,7 +286,7 @@ NoiseTracker::NoiseTracker(int bins, double frames_per_second, const DenoiseSett
                            int fft_size, double sample_rate_hz)
     : bins_(bins),
       sub_length_(std::max(1, static_cast<int>(std::lround(settings.tracker_window_s *
-                                                            frames_per_second / kSubWindows)))),
+                                                           frames_per_second / kSubWindows)))),
       smooth_(static_cast<size_t>(bins), 0.0),
       sub_min_(static_cast<size_t>(bins) * kSubWindows, 0.0),
       current_(static_cast<size_t>(bins), std::numeric_limits<double>::infinity()),
@@ -299,11 +307,13 @@ const std::vector<double>& NoiseTracker::update(const double* power) {
   ++frames_;
   for (int k = 0; k < bins_; ++k) {
     double m = current_[k];
-    for (int s = 0; s < filled_subs_; ++s) m = std::min(m, sub_min_[static_cast<size_t>(s) * bins_ + k]);
+    for (int s = 0; s < filled_subs_; ++s)
+      m = std::min(m, sub_min_[static_cast<size_t>(s) * bins_ + k]);
     estimate_[k] = m;
   }
   if (++in_sub_ == sub_length_) {
-    std::copy(current_.begin(), current_.end(), sub_min_.begin() + static_cast<size_t>(sub_pos_) * bins_);
+    std::copy(current_.begin(), current_.end(),
+              sub_min_.begin() + static_cast<size_t>(sub_pos_) * bins_);
     sub_pos_ = (sub_pos_ + 1) % kSubWindows;
     filled_subs_ = std::min(filled_subs_ + 1, kSubWindows);
     std::fill(current_.begin(), current_.end(), std::numeric_limits<double>::infinity());
@@ -323,18 +333,17 @@ const std::vector<double>& NoiseTracker::update(const double* power) {
       double* w = neighbours_.data();
       const int count = hi - lo + 1;
       std::copy(estimate_.begin() + lo, estimate_.begin() + hi + 1, w);
-      std::nth_element(w, w + count / 2, w + count);
-      median = w[count / 2];
+      median = median_in_place(w, w + count);
     }
     guarded_[k] = std::min(estimate_[k], kToneGuardRatio * median);
   }
   estimate_.swap(guarded_);
   if (cap_bin_ > 0) {
-    // Bass guard: the estimate below the corner may not rise above a 6 dB/octave (power ~ f^2) fall from the
-    // median estimate just above it.
-    std::vector<double> band(estimate_.begin() + cap_bin_, estimate_.begin() + cap_bin_ * 3 / 2 + 1);
-    std::nth_element(band.begin(), band.begin() + band.size() / 2, band.end());
-    const double ref = band[band.size() / 2];
+    // Bass guard: the estimate below the corner may not rise above a 6 dB/octave (power ~ f^2) fall
+    // from the median estimate just above it.
+    std::vector<double> band(estimate_.begin() + cap_bin_,
+                             estimate_.begin() + cap_bin_ * 3 / 2 + 1);
+    const double ref = median_in_place(band.begin(), band.end());
     for (int k = 1; k < cap_bin_; ++k) {
       const double r = static_cast<double>(k) / cap_bin_;
       estimate_[k] = std::min(estimate_[k], ref * r * r);
@@ -349,11 +358,14 @@ double expint_e1(double x) {
   if (x <= 0) return std::numeric_limits<double>::infinity();
   if (x <= 1.0) {
     return -std::log(x) - 0.57721566 +
-           x * (0.99999193 + x * (-0.24991055 + x * (0.05519968 + x * (-0.00976004 + x * 0.00107857))));
+           x * (0.99999193 +
+                x * (-0.24991055 + x * (0.05519968 + x * (-0.00976004 + x * 0.00107857))));
   }
   if (x > 700) return 0.0;
-  const double num = x * (x * (x * (x + 8.5733287401) + 18.0590169730) + 8.6347608925) + 0.2677737343;
-  const double den = x * (x * (x * (x + 9.5733223454) + 25.6329561486) + 21.0996530827) + 3.9584969228;
+  const double num =
+      x * (x * (x * (x + 8.5733287401) + 18.0590169730) + 8.6347608925) + 0.2677737343;
+  const double den =
+      x * (x * (x * (x + 9.5733223454) + 25.6329561486) + 21.0996530827) + 3.9584969228;
   return num / den / (x * std::exp(x));
 }
 
@@ -383,13 +395,13 @@ Denoiser::Denoiser(int channels, double sample_rate_hz, const DenoiseSettings& s
     if (!profile || profile->empty())
       throw UsageError("denoise: a noise profile is required for the profile mode");
     if (profile->fft_size != n_ || std::abs(profile->sample_rate_hz - sample_rate_hz) > 0.5)
-      throw UsageError(describe("noise profile does not match", fixed(profile->sample_rate_hz, 0) + " Hz",
-                                "measured at another sample rate than the audio (" +
-                                    fixed(sample_rate_hz, 0) + " Hz)"));
+      throw UsageError(describe(
+          "noise profile does not match", fixed(profile->sample_rate_hz, 0) + " Hz",
+          "measured at another sample rate than the audio (" + fixed(sample_rate_hz, 0) + " Hz)"));
     profile_ = profile->power;
   } else {
-    tracker_ = std::make_unique<NoiseTracker>(bins_, sample_rate_hz / hop_, settings_, n_,
-                                              sample_rate_hz);
+    tracker_ =
+        std::make_unique<NoiseTracker>(bins_, sample_rate_hz / hop_, settings_, n_, sample_rate_hz);
   }
   framer_ = std::make_unique<detail::StftFramer>(channels_, n_);
   sample_.resize(static_cast<size_t>(channels_));
@@ -398,7 +410,7 @@ Denoiser::Denoiser(int channels, double sample_rate_hz, const DenoiseSettings& s
   frame_.resize(static_cast<size_t>(n_));
   prev_clean_.assign(static_cast<size_t>(bins_), 0.0);
   gain_db_.assign(static_cast<size_t>(bins_), 0.0);
-  gain_floor_ = std::pow(10.0, -settings_.strength_db / 20.0);
+  gain_floor_ = db_to_amplitude(-settings_.strength_db);
   power_scale_ = hann_power_scale(n_);
 }
 
@@ -447,7 +459,7 @@ void Denoiser::run_frame(const std::vector<double>& power) {
     }
     in_energy_ += p;
     out_energy_ += g * g * p;
-    gain_db_[k] = 20.0 * std::log10(g);
+    gain_db_[k] = amplitude_to_db(g);
     for (int c = 0; c < channels_; ++c) framer_->spectrum(c)[k] *= static_cast<float>(g);
   }
   if (noise) {
@@ -527,7 +539,8 @@ struct NoiseAnalyzer::Impl {
         framer(channels, n),
         tracker(framer.bins(), rate / framer.hop(), settings, n, rate),
         block_sum(framer.bins(), 0.0),
-        frames_per_block(std::max(1, static_cast<int>(std::lround(kBlockSeconds * rate / framer.hop())))) {}
+        frames_per_block(
+            std::max(1, static_cast<int>(std::lround(kBlockSeconds * rate / framer.hop())))) {}
   double rate_hz;
   int n;
   detail::StftFramer framer;
@@ -539,7 +552,7 @@ struct NoiseAnalyzer::Impl {
   int in_block = 0;
   int frames_per_block;
   std::vector<float> block_levels;
-  std::vector<double> tracker_sum;  // per bin, over counted frames
+  std::vector<double> tracker_sum;      // per bin, over counted frames
   std::priority_queue<Block> quietest;  // the kKeepBlocks quietest, loudest on top
 };
 
@@ -618,13 +631,13 @@ NoiseAnalysis NoiseAnalyzer::finish() {
                                                   : a.tracker_snr_db;
   if (!kept.empty() && m.block_levels.size() >= 4) {
     std::vector<float> levels = m.block_levels;
-    std::nth_element(levels.begin(), levels.begin() + levels.size() / 2, levels.end());
-    const double median = levels[levels.size() / 2];
+    const double median = median_in_place(levels.begin(), levels.end());
     const double quietest = kept.front().level_db;
     // A crowd-only block looks like the long-term noise floor the tracker found in every band; a
     // quiet passage of music stands out of it where its notes are.
     std::vector<double> floor(m.tracker_sum.size());
-    for (size_t k = 0; k < floor.size(); ++k) floor[k] = m.tracker_sum[k] / static_cast<double>(counted);
+    for (size_t k = 0; k < floor.size(); ++k)
+      floor[k] = m.tracker_sum[k] / static_cast<double>(counted);
     const auto bands = third_octave_bands(m.n, m.rate_hz);
     a.tracker_floor.sample_rate_hz = m.rate_hz;
     a.tracker_floor.fft_size = m.n;
@@ -656,7 +669,8 @@ NoiseAnalysis NoiseAnalyzer::finish() {
         ++used;
       }
     }
-    const double seconds = used * m.frames_per_block * static_cast<double>(m.framer.hop()) / m.rate_hz;
+    const double seconds =
+        used * m.frames_per_block * static_cast<double>(m.framer.hop()) / m.rate_hz;
     if (used > 0 && seconds >= kMinAutoSeconds) {
       a.found_noise_only = true;
       a.noise_only_s = seconds;
@@ -668,6 +682,13 @@ NoiseAnalysis NoiseAnalyzer::finish() {
     }
   }
   return a;
+}
+
+nlohmann::json Denoiser::statistics() const {
+  return {{"energy_change_db", energy_change_db()},
+          {"mean_noise_dbfs", json_level(mean_noise_dbfs())},
+          {"gain_flux_db", gain_flux_db()},
+          {"isolated_peak_ratio", isolated_peak_ratio()}};
 }
 
 }  // namespace rz::dsp

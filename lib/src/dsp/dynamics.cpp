@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "rz/dsp/units.hpp"
 #include "rz/error.hpp"
 
 namespace rz::dsp {
@@ -79,8 +80,8 @@ double compressor_static_gain_db(double level_db, const CompressorSettings& s) {
 Compressor::Compressor(int channels, double sample_rate_hz, const CompressorSettings& settings)
     : channels_(channels),
       settings_(settings),
-      knee_start_(std::pow(10.0, (settings.threshold_db - settings.knee_db / 2) / 20)),
-      makeup_(std::pow(10.0, settings.makeup_db / 20)),
+      knee_start_(db_to_amplitude(settings.threshold_db - settings.knee_db / 2)),
+      makeup_(db_to_amplitude(settings.makeup_db)),
       smoother_(sample_rate_hz, settings.attack_ms, settings.release_ms) {
   require_stream("compressor", channels, sample_rate_hz);
   settings.validate();
@@ -218,7 +219,7 @@ void DynamicEqSettings::validate() const {
 DynamicEq::DynamicEq(int channels, double sample_rate_hz, const DynamicEqSettings& settings)
     : channels_(channels),
       settings_(settings),
-      threshold_(std::pow(10.0, settings.threshold_db / 20)),
+      threshold_(db_to_amplitude(settings.threshold_db)),
       slope_(1 - 1 / settings.ratio),
       smoother_(sample_rate_hz, settings.attack_ms, settings.release_ms),
       state_(2 * static_cast<size_t>(std::max(channels, 0)), 0.0),
@@ -245,7 +246,7 @@ void DynamicEq::process(const float* in, float* out, size_t frames) {
     }
     const double target = level > threshold_
                               ? std::min(settings_.max_cut_db,
-                                         (20 * std::log10(level) - settings_.threshold_db) * slope_)
+                                         (amplitude_to_db(level) - settings_.threshold_db) * slope_)
                               : 0.0;
     const double cut = smoother_.next(target);
     float* y = out + i * ch;
@@ -263,8 +264,16 @@ void DynamicEq::process(const float* in, float* out, size_t frames) {
   frames_ += static_cast<int64_t>(frames);
 }
 
+nlohmann::json Compressor::statistics() const {
+  return {{"max_reduction_db", max_reduction_db()}, {"mean_reduction_db", mean_reduction_db()}};
+}
+
 double DynamicEq::active_ratio() const {
   return frames_ > 0 ? static_cast<double>(active_frames_) / static_cast<double>(frames_) : 0.0;
+}
+
+nlohmann::json DynamicEq::statistics() const {
+  return {{"max_cut_db", max_cut_db_applied()}, {"active_ratio", active_ratio()}};
 }
 
 }  // namespace rz::dsp

@@ -11,6 +11,7 @@
 
 #include "rz/dsp/biquad.hpp"
 #include "rz/dsp/fft.hpp"
+#include "rz/dsp/units.hpp"
 #include "rz/error.hpp"
 
 namespace rz::dsp {
@@ -133,7 +134,7 @@ std::vector<double> design_halfband(double transition) {
     // constant instead of with a ripple at the input rate.
     for (double& v : h) v *= 0.5 / side_sum;
     h[static_cast<size_t>(centre)] = 0.5;
-    if (stopband_peak(h, 0.25 + transition / 2) <= std::pow(10.0, -atten_db / 20)) return h;
+    if (stopband_peak(h, 0.25 + transition / 2) <= db_to_amplitude(-atten_db)) return h;
   }
 }
 
@@ -242,7 +243,7 @@ Exciter::Exciter(int channels, double sample_rate_hz, const ExciterSettings& s)
   }
   State& st = *state_;
   st.mix = static_cast<float>(s.mix);
-  st.drive = static_cast<float>(std::pow(10.0, s.drive_db / 20));
+  st.drive = static_cast<float>(db_to_amplitude(s.drive_db));
   st.inv_drive = 1.0f / st.drive;
   st.asymmetry = static_cast<float>(s.asymmetry);
 
@@ -413,7 +414,11 @@ void Exciter::process(const float* in, float* out, size_t frames) {
 double Exciter::added_energy_db() const {
   const State& st = *state_;
   if (st.added_energy == 0) return -INFINITY;
-  return 10 * std::log10(st.added_energy / st.input_energy);
+  return power_to_db(st.added_energy / st.input_energy);
+}
+
+nlohmann::json Exciter::statistics() const {
+  return {{"added_energy_db", json_level(added_energy_db())}};
 }
 
 }  // namespace rz::dsp

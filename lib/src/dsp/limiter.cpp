@@ -6,6 +6,7 @@
 
 #include "rz/audio/pcm.hpp"
 #include "rz/dsp/fft.hpp"
+#include "rz/dsp/units.hpp"
 
 namespace rz::dsp {
 
@@ -51,7 +52,7 @@ float TruePeakDetector::push(const float* frame) {
 
 TruePeakLimiter::TruePeakLimiter(int channels, int sample_rate_hz, const LimiterSettings& s)
     : channels_(channels),
-      ceiling_(std::pow(10.0, s.ceiling_dbtp / 20.0)),
+      ceiling_(db_to_amplitude(s.ceiling_dbtp)),
       lookahead_(std::max<size_t>(1, static_cast<size_t>(s.lookahead_ms * 1e-3 * sample_rate_hz))),
       hold_(lookahead_ + 2 * TruePeakDetector::latency()),
       latency_(TruePeakDetector::latency() + lookahead_ - 1 + TruePeakDetector::latency()),

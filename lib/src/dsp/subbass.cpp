@@ -11,6 +11,7 @@
 
 #include "rz/dsp/biquad.hpp"
 #include "rz/dsp/fft.hpp"
+#include "rz/dsp/units.hpp"
 #include "rz/error.hpp"
 
 namespace rz::dsp {
@@ -164,9 +165,9 @@ struct SubBassSynth::State {
     double strongest = 0;
     for (int k = kl; k <= kh; ++k) strongest = std::max(strongest, power[k]);
     if (strongest <= 0) return 0;
-    const double prominence = std::pow(10.0, kPeakProminenceDb / 10);
-    const double over_median = std::pow(10.0, kPeakOverMedianDb / 10);
-    const double floor = strongest * std::pow(10.0, -kPeakRangeDb / 10);
+    const double prominence = db_to_power(kPeakProminenceDb);
+    const double over_median = db_to_power(kPeakOverMedianDb);
+    const double floor = strongest * db_to_power(-kPeakRangeDb);
     for (int k = kl; k <= kh; ++k) {
       const double p = power[k];
       if (!(p > power[k - 1] && p >= power[k + 1]) || p < floor) continue;
@@ -175,8 +176,7 @@ struct SubBassSynth::State {
         low = std::min(low, power[j]);
       if (p < prominence * low) continue;
       sorted.assign(power.begin() + (k - kMedianBins), power.begin() + (k + kMedianBins + 1));
-      std::nth_element(sorted.begin(), sorted.begin() + kMedianBins, sorted.end());
-      if (p < over_median * sorted[kMedianBins]) continue;
+      if (p < over_median * median_in_place(sorted.begin(), sorted.end())) continue;
       const double a = std::log(power[k - 1] + 1e-300), b = std::log(p),
                    c = std::log(power[k + 1] + 1e-300);
       const double den = a - 2 * b + c;
@@ -248,7 +248,7 @@ struct SubBassSynth::State {
     if (f0 < kMinF0Hz || f0 >= set.low_cut_hz) return;
     // The lowest pair of consecutive explained harmonics that the high-pass leaves within
     // kMaxCompensationDb.
-    const double min_gain = std::pow(10.0, -kMaxCompensationDb / 20);
+    const double min_gain = db_to_amplitude(-kMaxCompensationDb);
     int k = 0;
     for (size_t i = 0; i + 1 < numbers.size(); ++i) {
       const int j = numbers[i];
@@ -261,7 +261,7 @@ struct SubBassSynth::State {
     const cd hk = response(highpass, rate, k * f0);
     const cd hk1 = response(highpass, rate, (k + 1) * f0);
     const cd lp = response(lowpass, rate, f0);
-    const double limit = std::pow(10.0, set.max_added_db / 10);
+    const double limit = db_to_power(set.max_added_db);
     bool added = false;
     for (int c = 0; c < ch; ++c) {
       for (size_t n = 0; n < kN; ++n) chan[n] = window[n] * ring[((pos + n) % kN) * ch + c];
@@ -363,7 +363,7 @@ void SubBassSynth::process(const float* in, float* out, size_t frames) {
 double SubBassSynth::added_energy_db() const {
   const State& s = *state_;
   if (s.energy_added <= 0) return -std::numeric_limits<double>::infinity();
-  return 10 * std::log10(s.energy_added / std::max(s.energy_in, 1e-300));
+  return power_to_db(s.energy_added / std::max(s.energy_in, 1e-300));
 }
 
 double SubBassSynth::active_ratio() const {
@@ -374,6 +374,12 @@ double SubBassSynth::active_ratio() const {
 double SubBassSynth::mean_f0_hz() const {
   const State& s = *state_;
   return s.frames_active > 0 ? s.f0_sum / s.frames_active : 0.0;
+}
+
+nlohmann::json SubBassSynth::statistics() const {
+  return {{"added_energy_db", json_level(added_energy_db())},
+          {"active_ratio", active_ratio()},
+          {"mean_f0_hz", mean_f0_hz()}};
 }
 
 }  // namespace rz::dsp

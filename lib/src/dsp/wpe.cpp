@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "rz/dsp/units.hpp"
 #include "rz/error.hpp"
 
 namespace rz::dsp {
@@ -219,7 +220,7 @@ void Dereverberator::mark_tonal() {
     auto close_run = [&](int end) {  // run [start, end)
       if (start < 0) return;
       const int length = end - start;
-      const double last_db = 10 * std::log10(p[end - 1]);
+      const double last_db = power_to_db(p[end - 1]);
       const double fall_db_s = (start_db - last_db) * frames_per_s / std::max(1, length - 1);
       if (length >= min_run && fall_db_s < settings_.tonal_max_decay_db_s)
         std::fill(&tonal_[static_cast<size_t>(k) * block_ + start],
@@ -228,7 +229,7 @@ void Dereverberator::mark_tonal() {
     };
     for (int t = 0; t < block_; ++t) {
       const bool peak = p[t] > 0 && p[t] >= kPeakContrast * std::max(lo[t], hi[t]);
-      const double db = peak ? 10 * std::log10(p[t]) : 0;
+      const double db = peak ? power_to_db(p[t]) : 0;
       if (start >= 0 && (!peak || std::abs(db - prev_db) > kTonalStepDb)) close_run(t);
       if (peak && start < 0) {
         start = t;
@@ -250,7 +251,7 @@ void Dereverberator::solve_bins(int k_begin, int k_end, double* sums) {
   std::vector<cd> g(static_cast<size_t>(m) * d), l;
   std::vector<double> pr(static_cast<size_t>(block_) * d), pi(pr.size());  // prediction
   const double strength = settings_.strength;
-  const double tonal_floor = std::pow(10.0, -settings_.tonal_max_reduction_db / 10.0);
+  const double tonal_floor = db_to_power(-settings_.tonal_max_reduction_db);
   for (int k = k_begin; k < k_end; ++k) {
     const std::complex<float>* x = &spec_[static_cast<size_t>(k) * span * d];
     std::complex<float>* out = &out_spec_[static_cast<size_t>(k) * block_ * d];
@@ -406,24 +407,20 @@ void Dereverberator::run_block() {
     std::complex<float>* s = &spec_[k * span * ch];
     std::memmove(static_cast<void*>(s), s + block_ * ch, sizeof(std::complex<float>) * lead_ * ch);
   }
-  ++blocks_;
 }
 
 double Dereverberator::removed_energy_db() const {
   if (in_energy_ <= 0 || out_energy_ <= 0) return 0;
-  return 10 * std::log10(in_energy_ / out_energy_);
+  return power_to_db(in_energy_ / out_energy_);
 }
 
 double Dereverberator::tonal_limited_ratio() const {
   return in_energy_ > 0 ? limited_energy_ / in_energy_ : 0;
 }
 
-nlohmann::json Dereverberator::statistics_json() const {
-  return {{"removed_energy_db", removed_energy_db()},
-          {"tonal_limited_ratio", tonal_limited_ratio()},
-          {"blocks", blocks_},
-          {"taps", taps_},
-          {"latency_frames", latency_}};
+nlohmann::json Dereverberator::statistics() const {
+  return {{"removed_energy_db", json_level(removed_energy_db())},
+          {"tonal_limited_ratio", tonal_limited_ratio()}};
 }
 
 }  // namespace rz::dsp

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "rz/dsp/fft.hpp"
+#include "rz/dsp/units.hpp"
 #include "rz/metrics/loudness.hpp"
 
 namespace rz::metrics {
@@ -412,8 +413,7 @@ Analysis Analyzer::finish() {
     for (int k = 0; k < bins; ++k) {
       window.assign(noise.begin() + std::max(0, k - half),
                     noise.begin() + std::min(bins, k + half + 1));
-      std::nth_element(window.begin(), window.begin() + window.size() / 2, window.end());
-      floor[k] = std::min(window[window.size() / 2], mean[k]);
+      floor[k] = std::min(dsp::median_in_place(window.begin(), window.end()), mean[k]);
       noise_total += floor[k];
     }
     a.noise_floor_dbfs = power_to_db(noise_total);

@@ -98,15 +98,6 @@ class GatedBlocks {
 
 }  // namespace
 
-double to_db(double a) { return a > 0 ? 20.0 * std::log10(a) : kNegInf; }
-double power_to_db(double p) { return p > 0 ? 10.0 * std::log10(p) : kNegInf; }
-
-double json_level(double db) {
-  if (std::isnan(db)) return 0.0;
-  if (std::isinf(db)) return db < 0 ? -200.0 : 200.0;
-  return db;
-}
-
 struct LoudnessMeter::State {
   ebur128_state* st = nullptr;
   GatedBlocks blocks;       // 400 ms gating blocks (integrated loudness)

@@ -142,6 +142,8 @@ class HfRegenerator final : public Processor {
   // Mean of the measured tilt (before tilt_extrapolation, clamped) over the frames that measured
   // one (source octave not silent), dB per octave; 0 when none did.
   double tilt_db_per_octave() const;
+  // {added_energy_db (json_level), active_ratio, tilt_db_per_octave}.
+  nlohmann::json statistics() const override;
 
  private:
   struct State;

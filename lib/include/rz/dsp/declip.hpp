@@ -147,6 +147,8 @@ class Declipper final : public Processor {
   // Largest restored magnitude re the clip level of its polarity, in dB (>= 0); -inf while
   // nothing has been restored.
   double max_restored_peak_db() const;
+  // {restored_samples, restored_runs, skipped_runs, max_restored_peak_db (json_level)}.
+  nlohmann::json statistics() const override;
 
  private:
   struct State;

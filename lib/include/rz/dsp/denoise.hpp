@@ -79,10 +79,10 @@ class NoiseProfiler {
 enum class NoiseSource { kBlind, kProfile };
 
 struct DenoiseSettings {
-  double strength_db = 10.0;       // deepest attenuation of any bin, dB (0 .. 40)
-  double smoothing = 0.95;         // decision-directed weight a (0.5 .. 0.995)
-  double tracker_window_s = 1.5;   // minimum-statistics window, s (0.5 .. 10)
-  double low_cap_hz = 300.0;       // bass guard corner for the blind tracker, Hz (0 = off; .. 1000)
+  double strength_db = 10.0;      // deepest attenuation of any bin, dB (0 .. 40)
+  double smoothing = 0.95;        // decision-directed weight a (0.5 .. 0.995)
+  double tracker_window_s = 1.5;  // minimum-statistics window, s (0.5 .. 10)
+  double low_cap_hz = 300.0;      // bass guard corner for the blind tracker, Hz (0 = off; .. 1000)
   void validate() const;
   nlohmann::json to_json() const;
 };
@@ -106,8 +106,8 @@ class NoiseTracker {
   int sub_length_;  // frames per sub-window
   int cap_bin_ = 0;
   std::vector<double> smooth_;
-  std::vector<double> sub_min_;   // [kSubWindows][bins] ring of finished sub-window minima
-  std::vector<double> current_;   // minimum of the sub-window in progress
+  std::vector<double> sub_min_;  // [kSubWindows][bins] ring of finished sub-window minima
+  std::vector<double> current_;  // minimum of the sub-window in progress
   std::vector<double> estimate_;
   std::vector<double> guarded_;     // scratch of the tone guard
   std::vector<double> neighbours_;  // scratch of the tone guard's median
@@ -130,13 +130,14 @@ class Denoiser : public Processor {
  public:
   static constexpr double kMinPrioriSnr = 0.0031622776601683794;  // -25 dB
   // `profile` is required for NoiseSource::kProfile (same rate; its FFT size must match).
-  Denoiser(int channels, double sample_rate_hz, const DenoiseSettings& settings,
-           NoiseSource source, const NoiseProfile* profile = nullptr);
+  Denoiser(int channels, double sample_rate_hz, const DenoiseSettings& settings, NoiseSource source,
+           const NoiseProfile* profile = nullptr);
   ~Denoiser() override;
   void process(const float* in, float* out, size_t frames) override;
   size_t latency_frames() const override;
   int channels() const override { return channels_; }
-  // Mean gain over all processed bins weighted by their power: how much energy was taken, dB (<= 0).
+  // Mean gain over all processed bins weighted by their power: how much energy was taken (dB,
+  // <= 0).
   double energy_change_db() const;
   // Mean over frames of the channel-mean noise estimate's total power, dBFS (-200 if none). In
   // blind mode the first frames, which overlap the silence before the start, pass unchanged
@@ -148,6 +149,8 @@ class Denoiser : public Processor {
   // 3.5 dB of the floor): the flickering spots heard as "musical noise".
   double gain_flux_db() const;
   double isolated_peak_ratio() const;
+  // {energy_change_db, mean_noise_dbfs (json_level), gain_flux_db, isolated_peak_ratio}.
+  nlohmann::json statistics() const override;
 
  private:
   void run_frame(const std::vector<double>& power);
@@ -162,11 +165,11 @@ class Denoiser : public Processor {
   std::vector<double> profile_;
   std::unique_ptr<NoiseTracker> tracker_;
   std::unique_ptr<detail::StftFramer> framer_;  // analysis: shared with the analysis passes
-  std::vector<float> sample_;    // the input frame being pushed
-  std::vector<float> out_acc_;   // [channel][n] overlap-add accumulator
-  std::vector<float> ready_;     // [hop][channel] interleaved output of the last frame
+  std::vector<float> sample_;                   // the input frame being pushed
+  std::vector<float> out_acc_;                  // [channel][n] overlap-add accumulator
+  std::vector<float> ready_;  // [hop][channel] interleaved output of the last frame
   size_t ready_pos_ = 0;
-  std::vector<float> frame_;     // synthesis scratch
+  std::vector<float> frame_;        // synthesis scratch
   std::vector<double> prev_clean_;  // G^2 gamma of the previous frame
   double gain_floor_;
   std::vector<double> gain_db_, prev_gain_db_;

@@ -30,7 +30,6 @@ class ReductionSmoother {
     if (target_db == 0 && y_ < kSnapDb) y_ = 0;
     return y_;
   }
-  double value_db() const { return y_; }
 
  private:
   double attack_, release_;
@@ -73,6 +72,8 @@ class Compressor : public Processor {
   double max_reduction_db() const { return max_reduction_db_; }
   // Mean of r over all frames processed so far (positive dB, 0 before any).
   double mean_reduction_db() const;
+  // {max_reduction_db, mean_reduction_db}.
+  nlohmann::json statistics() const override;
 
  private:
   int channels_;
@@ -169,6 +170,8 @@ class DynamicEq : public Processor {
   double max_cut_db_applied() const { return max_cut_db_; }
   // Fraction of the frames processed so far whose cut was at least kActiveCutDb (0 before any).
   double active_ratio() const;
+  // {max_cut_db (max_cut_db_applied()), active_ratio}.
+  nlohmann::json statistics() const override;
 
  private:
   int channels_;

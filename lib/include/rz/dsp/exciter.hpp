@@ -69,6 +69,8 @@ class Exciter : public Processor {
   // Energy of everything added so far relative to the energy of the input so far, in dB (sums
   // over all channels and frames); -inf while nothing has been added.
   double added_energy_db() const;
+  // {added_energy_db (json_level)}.
+  nlohmann::json statistics() const override;
 
  private:
   struct State;

@@ -121,6 +121,8 @@ class SubBassSynth final : public Processor {
   double added_energy_db() const;
   double active_ratio() const;
   double mean_f0_hz() const;
+  // {added_energy_db (json_level), active_ratio, mean_f0_hz}.
+  nlohmann::json statistics() const override;
 
  private:
   struct State;

@@ -122,8 +122,8 @@ class Dereverberator final : public Processor {
   int block_frames() const { return block_; }  // STFT frames per estimation block
   double removed_energy_db() const;
   double tonal_limited_ratio() const;
-  int64_t blocks_processed() const { return blocks_; }
-  nlohmann::json statistics_json() const;
+  // {removed_energy_db (json_level), tonal_limited_ratio}.
+  nlohmann::json statistics() const override;
 
  private:
   void on_hop();
@@ -154,7 +154,6 @@ class Dereverberator final : public Processor {
   std::vector<float> frame_;
   std::vector<std::complex<float>> bins_scratch_;
   double in_energy_ = 0, out_energy_ = 0, limited_energy_ = 0;
-  int64_t blocks_ = 0;
 };
 
 }  // namespace rz::dsp

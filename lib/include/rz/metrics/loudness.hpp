@@ -19,6 +19,8 @@
 #include <memory>
 #include <vector>
 
+#include "rz/dsp/units.hpp"
+
 namespace rz::metrics {
 
 class LoudnessMeter {
@@ -72,9 +74,10 @@ class LoudnessMeter {
   mutable std::future<void> job_;
 };
 
-double to_db(double linear_amplitude);  // 20 log10, -inf for 0
-double power_to_db(double power);       // 10 log10, -inf for 0
-// JSON has no infinities: a level of silence (-inf) is written as -200, +inf as +200, NaN as 0.
-double json_level(double db);
+// 20 log10 and 10 log10, -inf for 0; json_level: -inf -> -200, +inf -> +200, NaN -> 0
+// (dsp/units.hpp).
+inline double to_db(double linear_amplitude) { return dsp::amplitude_to_db(linear_amplitude); }
+using dsp::json_level;
+using dsp::power_to_db;
 
 }  // namespace rz::metrics
