@@ -26,11 +26,19 @@ struct Field {
 template <class S>
 using Fields = std::vector<Field<S>>;
 
+// GCC 12 warns that a settings struct without int members may be read uninitialized through the
+// variant's int alternative, which such a struct's table never holds (a false positive).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 template <class S>
 double get(const S& s, const Field<S>& f) {
-  if (auto m = std::get_if<double S::*>(&f.member)) return s.**m;
-  return static_cast<double>(s.*std::get<int S::*>(f.member));
+  return std::visit([&s](auto m) { return static_cast<double>(s.*m); }, f.member);
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 template <class S>
 bool is_integer(const Field<S>& f) {
@@ -68,12 +76,7 @@ void check(const S& s, const Fields<S>& fields, const std::string& prefix,
 template <class S>
 nlohmann::json to_json(const S& s, const Fields<S>& fields) {
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& f : fields) {
-    if (auto m = std::get_if<double S::*>(&f.member))
-      j[f.key] = s.**m;
-    else
-      j[f.key] = s.*std::get<int S::*>(f.member);
-  }
+  for (const auto& f : fields) std::visit([&](auto m) { j[f.key] = s.*m; }, f.member);
   return j;
 }
 
@@ -109,10 +112,11 @@ void from_json(S& s, const Fields<S>& fields, const nlohmann::json& j, const std
     const nlohmann::json& v = j.at(f.key);
     if (!v.is_number()) throw_not_a_number(subject + "." + f.key, is_integer(f));
     if (auto m = std::get_if<double S::*>(&f.member)) {
-      s.**m = v.get<double>();
+      s.** m = v.get<double>();
     } else {
       const double d = v.get<double>();
-      if (!(std::floor(d) == d && std::fabs(d) < 1e9)) throw_not_a_number(subject + "." + f.key, true);
+      if (!(std::floor(d) == d && std::fabs(d) < 1e9))
+        throw_not_a_number(subject + "." + f.key, true);
       s.*std::get<int S::*>(f.member) = static_cast<int>(d);
     }
   }

@@ -263,23 +263,24 @@ NoiseProfile NoiseProfiler::finish() const {
 }
 
 // ---------------------------------------------------------------------------------------------
-void DenoiseSettings::validate() const {
-  auto check = [](bool ok, const char* field, double v, const char* range) {
-    if (!ok) throw UsageError(describe(std::string("bad denoise ") + field, fixed(v), range));
+const params::Fields<DenoiseSettings>& DenoiseSettings::fields() {
+  using S = DenoiseSettings;
+  static const params::Fields<S> f = {
+      {"strength_db", &S::strength_db, "dB", 0, 40,
+       "deepest attenuation of any time-frequency bin"},
+      {"smoothing", &S::smoothing, "", 0.5, 0.995,
+       "decision-directed weight of the previous frame (0.5..0.995)"},
+      {"tracker_window_s", &S::tracker_window_s, "s", 0.5, 10,
+       "minimum-statistics window of the blind noise tracker"},
+      {"low_cap_hz", &S::low_cap_hz, "Hz", 0, 1000,
+       "bass guard: below it the blind noise estimate falls 6 dB/octave in power (0 = off)"},
   };
-  check(strength_db >= 0 && strength_db <= 40, "strength_db", strength_db, "use 0..40 dB");
-  check(smoothing >= 0.5 && smoothing <= 0.995, "smoothing", smoothing, "use 0.5..0.995");
-  check(tracker_window_s >= 0.5 && tracker_window_s <= 10, "tracker_window_s", tracker_window_s,
-        "use 0.5..10 s");
-  check(low_cap_hz >= 0 && low_cap_hz <= 1000, "low_cap_hz", low_cap_hz, "use 0..1000 Hz");
+  return f;
 }
 
-nlohmann::json DenoiseSettings::to_json() const {
-  return {{"strength_db", strength_db},
-          {"smoothing", smoothing},
-          {"tracker_window_s", tracker_window_s},
-          {"low_cap_hz", low_cap_hz}};
-}
+void DenoiseSettings::validate() const { params::check(*this, fields(), "denoise "); }
+
+nlohmann::json DenoiseSettings::to_json() const { return params::to_json(*this, fields()); }
 
 // ---------------------------------------------------------------------------------------------
 NoiseTracker::NoiseTracker(int bins, double frames_per_second, const DenoiseSettings& settings,

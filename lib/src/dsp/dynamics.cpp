@@ -54,16 +54,20 @@ ReductionSmoother::ReductionSmoother(double sample_rate_hz, double attack_ms, do
 // ---------------------------------------------------------------------------------------------
 // Compressor
 
-void CompressorSettings::validate() const {
-  const char* b = "compressor";
-  require(threshold_db >= -96 && threshold_db <= 0, b, "threshold_db", threshold_db,
-          "use -96..0 dBFS");
-  require(ratio >= 1 && ratio <= 100, b, "ratio", ratio, "use 1..100");
-  require(knee_db >= 0 && knee_db <= 48, b, "knee_db", knee_db, "use 0..48 dB");
-  require(attack_ms >= 0.01 && attack_ms <= 1000, b, "attack_ms", attack_ms, "use 0.01..1000 ms");
-  require(release_ms >= 1 && release_ms <= 5000, b, "release_ms", release_ms, "use 1..5000 ms");
-  require(makeup_db >= -24 && makeup_db <= 24, b, "makeup_db", makeup_db, "use -24..24 dB");
+const params::Fields<CompressorSettings>& CompressorSettings::fields() {
+  using S = CompressorSettings;
+  static const params::Fields<S> f = {
+      {"threshold_db", &S::threshold_db, "dBFS", -96, 0, "detected peak level where it starts"},
+      {"ratio", &S::ratio, "", 1, 100, "compression ratio"},
+      {"knee_db", &S::knee_db, "dB", 0, 48, "soft-knee width"},
+      {"attack_ms", &S::attack_ms, "ms", 0.01, 1000, "attack time"},
+      {"release_ms", &S::release_ms, "ms", 1, 5000, "release time"},
+      {"makeup_db", &S::makeup_db, "dB", -24, 24, "make-up gain"},
+  };
+  return f;
 }
+
+void CompressorSettings::validate() const { params::check(*this, fields(), "compressor "); }
 
 double compressor_static_gain_db(double level_db, const CompressorSettings& s) {
   const double over = level_db - s.threshold_db, w = s.knee_db;
@@ -112,19 +116,27 @@ double Compressor::mean_reduction_db() const {
 // ---------------------------------------------------------------------------------------------
 // Transient shaper
 
+const params::Fields<TransientShaperSettings>& TransientShaperSettings::fields() {
+  using S = TransientShaperSettings;
+  static const params::Fields<S> f = {
+      {"attack_gain_db", &S::attack_gain_db, "dB", -24, 24, "gain on attacks"},
+      {"sustain_gain_db", &S::sustain_gain_db, "dB", -24, 24, "gain on sustains"},
+      {"fast_ms", &S::fast_ms, "ms", 0.05, 100, "fast envelope time constant"},
+      {"slow_ms", &S::slow_ms, "ms", 0.05, 1000, "slow envelope time constant (more than fast_ms)"},
+      {"release_ms", &S::release_ms, "ms", 0.05, 5000,
+       "level envelope release (more than slow_ms)"},
+      {"hold_ms", &S::hold_ms, "ms", 0, 100, "peak hold before the release"},
+      {"max_gain_db", &S::max_gain_db, "dB", 0, 24, "limit of the gain either way"},
+  };
+  return f;
+}
+
 void TransientShaperSettings::validate() const {
   const char* b = "transient shaper";
-  require(attack_gain_db >= -24 && attack_gain_db <= 24, b, "attack_gain_db", attack_gain_db,
-          "use -24..24 dB");
-  require(sustain_gain_db >= -24 && sustain_gain_db <= 24, b, "sustain_gain_db", sustain_gain_db,
-          "use -24..24 dB");
-  require(fast_ms >= 0.05 && fast_ms <= 100, b, "fast_ms", fast_ms, "use 0.05..100 ms");
-  require(slow_ms > fast_ms && slow_ms <= 1000, b, "slow_ms", slow_ms,
-          "use more than fast_ms, up to 1000 ms");
-  require(release_ms > slow_ms && release_ms <= 5000, b, "release_ms", release_ms,
+  params::check(*this, fields(), std::string(b) + " ");
+  require(slow_ms > fast_ms, b, "slow_ms", slow_ms, "use more than fast_ms, up to 1000 ms");
+  require(release_ms > slow_ms, b, "release_ms", release_ms,
           "use more than slow_ms, up to 5000 ms");
-  require(hold_ms >= 0 && hold_ms <= 100, b, "hold_ms", hold_ms, "use 0..100 ms");
-  require(max_gain_db >= 0 && max_gain_db <= 24, b, "max_gain_db", max_gain_db, "use 0..24 dB");
 }
 
 TransientShaper::TransientShaper(int channels, double sample_rate_hz,
@@ -203,18 +215,21 @@ void TransientShaper::process(const float* in, float* out, size_t frames) {
 // ---------------------------------------------------------------------------------------------
 // Dynamic EQ
 
-void DynamicEqSettings::validate() const {
-  const char* b = "dynamic EQ";
-  require(freq_hz >= 20 && freq_hz <= 20000, b, "freq_hz", freq_hz, "use 20..20000 Hz");
-  require(q >= 0.1 && q <= 20, b, "q", q, "use 0.1..20");
-  require(threshold_db >= -96 && threshold_db <= 0, b, "threshold_db", threshold_db,
-          "use -96..0 dBFS");
-  require(ratio > 1 && ratio <= 100, b, "ratio", ratio, "use more than 1, up to 100");
-  require(max_cut_db > 0 && max_cut_db <= 48, b, "max_cut_db", max_cut_db,
-          "use more than 0, up to 48 dB");
-  require(attack_ms >= 0.01 && attack_ms <= 1000, b, "attack_ms", attack_ms, "use 0.01..1000 ms");
-  require(release_ms >= 1 && release_ms <= 5000, b, "release_ms", release_ms, "use 1..5000 ms");
+const params::Fields<DynamicEqSettings>& DynamicEqSettings::fields() {
+  using S = DynamicEqSettings;
+  static const params::Fields<S> f = {
+      {"freq_hz", &S::freq_hz, "Hz", 20, 20000, "centre of the band"},
+      {"q", &S::q, "", 0.1, 20, "band-pass quality of the band"},
+      {"threshold_db", &S::threshold_db, "dBFS", -96, 0, "band peak level where the cut starts"},
+      {"ratio", &S::ratio, "", 1, 100, "cut slope above the threshold", nullptr, true},
+      {"max_cut_db", &S::max_cut_db, "dB", 0, 48, "deepest cut", nullptr, true},
+      {"attack_ms", &S::attack_ms, "ms", 0.01, 1000, "cut attack time"},
+      {"release_ms", &S::release_ms, "ms", 1, 5000, "cut release time"},
+  };
+  return f;
 }
+
+void DynamicEqSettings::validate() const { params::check(*this, fields(), "dynamic EQ "); }
 
 DynamicEq::DynamicEq(int channels, double sample_rate_hz, const DynamicEqSettings& settings)
     : channels_(channels),

@@ -186,23 +186,23 @@ struct Stream {
 
 }  // namespace
 
+const params::Fields<ExciterSettings>& ExciterSettings::fields() {
+  using S = ExciterSettings;
+  static const params::Fields<S> f = {
+      {"freq_hz", &S::freq_hz, "Hz", 500, 16000, "lower edge of the excited band"},
+      {"drive_db", &S::drive_db, "dB", 0, 36, "gain into the saturator"},
+      {"mix", &S::mix, "", 0, 1, "amount of generated harmonics added (0..1)"},
+      {"oversample", &S::oversample, "", 2, 8, "oversampling factor of the saturator: 2, 4 or 8"},
+      {"asymmetry", &S::asymmetry, "", 0, 0.9, "bend of the positive half over the negative one"},
+  };
+  return f;
+}
+
 void ExciterSettings::validate() const {
-  // Written as !(inside) so that NaN is refused too.
-  if (!(freq_hz >= 500 && freq_hz <= 16000)) {
-    throw UsageError(describe("bad exciter freq_hz", fixed(freq_hz), "use 500..16000 Hz"));
-  }
-  if (!(drive_db >= 0 && drive_db <= 36)) {
-    throw UsageError(describe("bad exciter drive_db", fixed(drive_db), "use 0..36 dB"));
-  }
-  if (!(mix >= 0 && mix <= 1)) {
-    throw UsageError(describe("bad exciter mix", fixed(mix), "use 0..1"));
-  }
+  params::check(*this, fields(), "exciter ");
   if (oversample != 2 && oversample != 4 && oversample != 8) {
     throw UsageError(
         describe("bad exciter oversample", std::to_string(oversample), "use 2, 4 or 8"));
-  }
-  if (!(asymmetry >= 0 && asymmetry <= 0.9)) {
-    throw UsageError(describe("bad exciter asymmetry", fixed(asymmetry), "use 0..0.9"));
   }
 }
 

@@ -2,6 +2,7 @@
 #include "rz/enhance/chain.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "rz/dsp/denoise.hpp"
@@ -9,6 +10,7 @@
 #include "rz/dsp/exciter.hpp"
 #include "rz/error.hpp"
 #include "rz/io/json.hpp"
+#include "rz/params.hpp"
 
 namespace rz::enhance {
 
@@ -40,113 +42,145 @@ constexpr double kNoMove = 1e-6;
 // Lowest high-pass corner: intensity 0 moves the corner here (below any instrument).
 constexpr double kHighpassFloorHz = 20.0;
 
-json highpass(bool on, double freq_hz) {
-  return {{"enabled", on}, {"freq_hz", freq_hz}, {"order", 4}, {"min_energy_db", -6.0}};
-}
-json denoise(bool on, double strength_db, double max_snr_db) {
-  const dsp::DenoiseSettings d;
-  return {{"enabled", on},
-          {"strength_db", strength_db},
-          {"smoothing", d.smoothing},
-          {"tracker_window_s", d.tracker_window_s},
-          {"low_cap_hz", d.low_cap_hz},
-          {"max_snr_db", max_snr_db}};
-}
-json dynamic_band(bool on, double freq_hz, double q, double ratio, double max_cut_db,
-                  double attack_ms, double release_ms, double above_median_db, const char* measure,
-                  double measure_threshold) {
-  return {{"enabled", on},          {"freq_hz", freq_hz},       {"q", q},
-          {"ratio", ratio},         {"max_cut_db", max_cut_db}, {"attack_ms", attack_ms},
-          {"release_ms", release_ms}, {"above_median_db", above_median_db},
-          {measure, measure_threshold}};
-}
-json peak(bool on, double freq_hz, double q, double gain_db, const char* measure, double threshold) {
-  return {{"enabled", on}, {"freq_hz", freq_hz}, {"q", q}, {"gain_db", gain_db}, {measure, threshold}};
-}
-json transient(bool on, double attack_gain_db, double sustain_gain_db, double max_crest_db) {
-  const dsp::TransientShaperSettings t;
-  return {{"enabled", on},
-          {"attack_gain_db", attack_gain_db},
-          {"sustain_gain_db", sustain_gain_db},
-          {"fast_ms", t.fast_ms},
-          {"slow_ms", t.slow_ms},
-          {"release_ms", t.release_ms},
-          {"max_crest_db", max_crest_db}};
-}
-json compress(bool on, double ratio, double attack_ms, double release_ms, double above_median_db,
-              double min_spread_db) {
-  return {{"enabled", on},          {"ratio", ratio},
-          {"knee_db", 6.0},         {"attack_ms", attack_ms},
-          {"release_ms", release_ms}, {"makeup_db", 0.0},
-          {"above_median_db", above_median_db}, {"min_spread_db", min_spread_db}};
-}
-json exciter(bool on, double freq_hz, double mix, double max_rolloff_hz) {
-  return {{"enabled", on},   {"freq_hz", freq_hz}, {"drive_db", 12.0},
-          {"mix", mix},      {"max_rolloff_hz", max_rolloff_hz}};
+// The one declaration of every chain parameter: block, key, the defaults per kind (vocals, drums,
+// bass, other, mix: balanced, before intensity, engineers' usual treatment of each source) and,
+// for a parameter the block's dsp settings do not declare, its unit, range and meaning. A dsp
+// parameter takes those from its settings' table (DenoiseSettings::fields(), ...). The last
+// parameter of a block is the threshold of its decision. Defaults in brief: vocals get rumble
+// high-pass, noise reduction, presence, de-essing, gentle compression; drums transient shaping and
+// low-mid cleanup, no noise reduction (cymbal wash and room sound are not noise); bass a 30 Hz
+// high-pass, low-end focus, light compression; other de-mud, presence, an exciter when dull; the
+// whole mix (or an unknown stem) the conservative subset: no tonal boosts, no dynamics changes.
+enum class Type { kSwitch, kNumber, kInteger };
+struct Row {
+  const char* block;
+  const char* key;
+  std::array<double, 5> defaults;  // per StemKind, in enum order
+  Type type = Type::kNumber;
+  // Only for parameters the dsp block does not declare:
+  const char* unit = nullptr;
+  double min = 0, max = 0;
+  const char* meaning = nullptr;
+};
+constexpr Type kSwitch = Type::kSwitch;
+constexpr double kOn = 1, kOff = 0;
+const char* const kEnabled = "run the block (when its measurement calls for it)";
+const char* const kAboveMedian = "threshold: the band's median 10 ms peak level plus this";
+
+const std::vector<Row>& rows() {
+  const dsp::DenoiseSettings dn;
+  const dsp::TransientShaperSettings ts;
+  auto same = [](double v) { return std::array<double, 5>{v, v, v, v, v}; };
+  static const std::vector<Row> r = {
+      // clang-format off
+      {"highpass", "enabled", {kOn, kOn, kOn, kOn, kOn}, kSwitch, "", 0, 1, kEnabled},
+      {"highpass", "freq_hz", {90, 30, 30, 40, 25}, Type::kNumber, "Hz", 10, 1000,
+       "-3 dB corner of the linear-phase rumble high-pass"},
+      {"highpass", "order", same(4), Type::kInteger, "", 2, 4, "filter order, 2 or 4"},
+      {"highpass", "min_energy_db", same(-6), Type::kNumber, "dB", -100, 100,
+       "runs when the energy below freq_hz, re the octave above it, exceeds this"},
+      {"denoise", "enabled", {kOn, kOff, kOff, kOn, kOn}, kSwitch, "", 0, 1, kEnabled},
+      {"denoise", "strength_db", {10, 6, 6, 8, 10}},
+      {"denoise", "smoothing", same(dn.smoothing)},
+      {"denoise", "tracker_window_s", same(dn.tracker_window_s)},
+      {"denoise", "low_cap_hz", same(dn.low_cap_hz)},
+      {"denoise", "max_snr_db", {13, 6, 6, 10, 13}, Type::kNumber, "dB", -50, 120,
+       "runs when the stem's SNR estimate is below this"},
+      {"demud", "enabled", {kOff, kOn, kOn, kOn, kOn}, kSwitch, "", 0, 1, kEnabled},
+      {"demud", "freq_hz", {300, 350, 250, 250, 250}},
+      {"demud", "q", {1.0, 1.2, 1.0, 1.0, 1.0}},
+      {"demud", "ratio", {3, 3, 2.5, 3, 2}},
+      {"demud", "max_cut_db", {3, 4, 3, 4, 3}},
+      {"demud", "attack_ms", {5, 5, 10, 5, 5}},
+      {"demud", "release_ms", {120, 120, 150, 120, 150}},
+      {"demud", "above_median_db", {4, 4, 4, 4, 6}, Type::kNumber, "dB", -96, 96, kAboveMedian},
+      {"demud", "min_excess_db", {3, 2, 3, 2, 3}, Type::kNumber, "dB", -60, 60,
+       "runs when the band's octave exceeds the mean of its neighbours by this"},
+      {"low_focus", "enabled", {kOff, kOff, kOn, kOff, kOff}, kSwitch, "", 0, 1, kEnabled},
+      {"low_focus", "freq_hz", {100, 60, 80, 100, 80}, Type::kNumber, "Hz", 20, 100000,
+       "centre of the peaking boost of the fundamentals"},
+      {"low_focus", "q", {1.0, 1.0, 0.8, 1.0, 1.0}, Type::kNumber, "", 0.1, 20,
+       "quality of the peak"},
+      {"low_focus", "gain_db", {1.5, 1.5, 2.0, 1.5, 1.5}, Type::kNumber, "dB", -12, 12, "boost"},
+      {"low_focus", "max_balance_db", {-6, -6, 0, -6, -6}, Type::kNumber, "dB", -60, 60,
+       "runs when energy 40-100 Hz re 150-400 Hz is below this"},
+      {"presence", "enabled", {kOn, kOff, kOff, kOn, kOff}, kSwitch, "", 0, 1, kEnabled},
+      {"presence", "freq_hz", {3000, 4000, 1500, 3000, 3000}, Type::kNumber, "Hz", 20, 100000,
+       "centre of the presence boost"},
+      {"presence", "q", {0.9, 0.9, 1.0, 0.8, 0.9}, Type::kNumber, "", 0.1, 20,
+       "quality of the peak"},
+      {"presence", "gain_db", {2.5, 1.5, 1.5, 1.5, 1.5}, Type::kNumber, "dB", -12, 12, "boost"},
+      {"presence", "max_centroid_hz", {2500, 2000, 300, 1800, 1500}, Type::kNumber, "Hz", 0,
+       100000, "runs when the spectral centroid is below this"},
+      {"deess", "enabled", {kOn, kOff, kOff, kOff, kOff}, kSwitch, "", 0, 1, kEnabled},
+      {"deess", "freq_hz", {6500, 8000, 6500, 7000, 6500}},
+      {"deess", "q", same(1.5)},
+      {"deess", "ratio", {4, 3, 3, 3, 3}},
+      {"deess", "max_cut_db", {6, 4, 4, 4, 4}},
+      {"deess", "attack_ms", same(1)},
+      {"deess", "release_ms", same(60)},
+      {"deess", "above_median_db", same(6), Type::kNumber, "dB", -96, 96, kAboveMedian},
+      {"deess", "min_sibilance_db", {-12, -6, 0, -6, -6}, Type::kNumber, "dB", -100, 100,
+       "runs when the band's energy re 1-4 kHz exceeds this"},
+      {"transient", "enabled", {kOff, kOn, kOff, kOff, kOff}, kSwitch, "", 0, 1, kEnabled},
+      {"transient", "attack_gain_db", {2, 4, 2, 2, 2}},
+      {"transient", "sustain_gain_db", {0, -1, 0, 0, 0}},
+      {"transient", "fast_ms", same(ts.fast_ms)},
+      {"transient", "slow_ms", same(ts.slow_ms)},
+      {"transient", "release_ms", same(ts.release_ms)},
+      {"transient", "max_crest_db", {18, 22, 15, 18, 15}, Type::kNumber, "dB", 0, 100,
+       "runs when the crest factor (peak re RMS) is below this"},
+      {"compress", "enabled", {kOn, kOff, kOn, kOff, kOff}, kSwitch, "", 0, 1, kEnabled},
+      {"compress", "ratio", {2.5, 2, 2, 2, 1.5}},
+      {"compress", "knee_db", same(6)},
+      {"compress", "attack_ms", {5, 10, 20, 10, 20}},
+      {"compress", "release_ms", {100, 150, 200, 150, 200}},
+      {"compress", "makeup_db", same(0)},
+      {"compress", "above_median_db", {3, 6, 3, 6, 6}, Type::kNumber, "dB", -96, 96,
+       "threshold: the stem's median 10 ms peak level plus this"},
+      {"compress", "min_spread_db", {8, 10, 6, 10, 12}, Type::kNumber, "dB", 0, 100,
+       "runs when the 400 ms levels spread (95th - 10th percentile) exceeds this"},
+      {"exciter", "enabled", {kOff, kOff, kOff, kOn, kOff}, kSwitch, "", 0, 1, kEnabled},
+      {"exciter", "freq_hz", {5000, 6000, 3000, 4000, 5000}},
+      {"exciter", "drive_db", same(12)},
+      {"exciter", "mix", {0.05, 0.05, 0.05, 0.08, 0.05}},
+      {"exciter", "max_rolloff_hz", {5000, 5000, 2000, 4000, 3000}, Type::kNumber, "Hz", 0,
+       100000, "runs when 85 % of the energy lies below this"},
+      // clang-format on
+  };
+  return r;
 }
 
-// Balanced defaults per kind, from how engineers treat each source.
+// The dsp settings table behind a block's parameters (nullptr: the block declares its own).
+template <class F>
+bool with_dsp_field(const std::string& block, const std::string& key, const F& f) {
+  auto try_table = [&](const auto& fields) {
+    const auto* field = params::find(fields, key);
+    if (field) f(*field);
+    return field != nullptr;
+  };
+  if (block == "denoise") return try_table(dsp::DenoiseSettings::fields());
+  if (block == "demud" || block == "deess") return try_table(dsp::DynamicEqSettings::fields());
+  if (block == "transient") return try_table(dsp::TransientShaperSettings::fields());
+  if (block == "compress") return try_table(dsp::CompressorSettings::fields());
+  if (block == "exciter") return try_table(dsp::ExciterSettings::fields());
+  return false;
+}
+
+// Balanced defaults of a kind, from the table.
 json kind_defaults(StemKind kind) {
-  switch (kind) {
-    case StemKind::kVocals:
-      // Rumble high-pass, noise reduction, presence, de-essing, gentle compression.
-      return {{"highpass", highpass(true, 90)},
-              {"denoise", denoise(true, 10, 13)},
-              {"demud", dynamic_band(false, 300, 1.0, 3, 3, 5, 120, 4, "min_excess_db", 3)},
-              {"low_focus", peak(false, 100, 1.0, 1.5, "max_balance_db", -6)},
-              {"presence", peak(true, 3000, 0.9, 2.5, "max_centroid_hz", 2500)},
-              {"deess", dynamic_band(true, 6500, 1.5, 4, 6, 1, 60, 6, "min_sibilance_db", -12)},
-              {"transient", transient(false, 2, 0, 18)},
-              {"compress", compress(true, 2.5, 5, 100, 3, 8)},
-              {"exciter", exciter(false, 5000, 0.05, 5000)}};
-    case StemKind::kDrums:
-      // Transient shaping, low-mid cleanup; no noise reduction by default (cymbal wash and room
-      // sound are not noise).
-      return {{"highpass", highpass(true, 30)},
-              {"denoise", denoise(false, 6, 6)},
-              {"demud", dynamic_band(true, 350, 1.2, 3, 4, 5, 120, 4, "min_excess_db", 2)},
-              {"low_focus", peak(false, 60, 1.0, 1.5, "max_balance_db", -6)},
-              {"presence", peak(false, 4000, 0.9, 1.5, "max_centroid_hz", 2000)},
-              {"deess", dynamic_band(false, 8000, 1.5, 3, 4, 1, 60, 6, "min_sibilance_db", -6)},
-              {"transient", transient(true, 4, -1, 22)},
-              {"compress", compress(false, 2, 10, 150, 6, 10)},
-              {"exciter", exciter(false, 6000, 0.05, 5000)}};
-    case StemKind::kBass:
-      // High-pass at 30 Hz, low-end focus, light compression.
-      return {{"highpass", highpass(true, 30)},
-              {"denoise", denoise(false, 6, 6)},
-              {"demud", dynamic_band(true, 250, 1.0, 2.5, 3, 10, 150, 4, "min_excess_db", 3)},
-              {"low_focus", peak(true, 80, 0.8, 2.0, "max_balance_db", 0)},
-              {"presence", peak(false, 1500, 1.0, 1.5, "max_centroid_hz", 300)},
-              {"deess", dynamic_band(false, 6500, 1.5, 3, 4, 1, 60, 6, "min_sibilance_db", 0)},
-              {"transient", transient(false, 2, 0, 15)},
-              {"compress", compress(true, 2, 20, 200, 3, 6)},
-              {"exciter", exciter(false, 3000, 0.05, 2000)}};
-    case StemKind::kOther:
-      // De-mud around 250 Hz, presence, exciter when the highs are dull.
-      return {{"highpass", highpass(true, 40)},
-              {"denoise", denoise(true, 8, 10)},
-              {"demud", dynamic_band(true, 250, 1.0, 3, 4, 5, 120, 4, "min_excess_db", 2)},
-              {"low_focus", peak(false, 100, 1.0, 1.5, "max_balance_db", -6)},
-              {"presence", peak(true, 3000, 0.8, 1.5, "max_centroid_hz", 1800)},
-              {"deess", dynamic_band(false, 7000, 1.5, 3, 4, 1, 60, 6, "min_sibilance_db", -6)},
-              {"transient", transient(false, 2, 0, 18)},
-              {"compress", compress(false, 2, 10, 150, 6, 10)},
-              {"exciter", exciter(true, 4000, 0.08, 4000)}};
-    case StemKind::kMix:
-      break;
+  json chain = json::object();
+  for (const Row& r : rows()) {
+    const double v = r.defaults[static_cast<size_t>(kind)];
+    json& b = chain[r.block];
+    if (r.type == Type::kSwitch)
+      b[r.key] = v != 0;
+    else if (r.type == Type::kInteger)
+      b[r.key] = static_cast<int>(v);
+    else
+      b[r.key] = v;
   }
-  // The whole mix (or an unknown stem): the conservative subset: rumble high-pass, noise
-  // reduction, a dynamic low-mid cut; no tonal boosts, no dynamics changes.
-  return {{"highpass", highpass(true, 25)},
-          {"denoise", denoise(true, 10, 13)},
-          {"demud", dynamic_band(true, 250, 1.0, 2, 3, 5, 150, 6, "min_excess_db", 3)},
-          {"low_focus", peak(false, 80, 1.0, 1.5, "max_balance_db", -6)},
-          {"presence", peak(false, 3000, 0.9, 1.5, "max_centroid_hz", 1500)},
-          {"deess", dynamic_band(false, 6500, 1.5, 3, 4, 1, 60, 6, "min_sibilance_db", -6)},
-          {"transient", transient(false, 2, 0, 15)},
-          {"compress", compress(false, 1.5, 20, 200, 6, 12)},
-          {"exciter", exciter(false, 5000, 0.05, 3000)}};
+  return chain;
 }
 
 double num(const json& block, const char* key) { return block.at(key).get<double>(); }
@@ -157,7 +191,8 @@ void scale(json& block, const char* key, double s) { block[key] = num(block, key
 void scale_block_moves(const std::string& name, json& b, double s) {
   if (name == "highpass") {
     const double f = num(b, "freq_hz");
-    if (f > kHighpassFloorHz) b["freq_hz"] = kHighpassFloorHz * std::pow(f / kHighpassFloorHz, std::min(s, 1.0));
+    if (f > kHighpassFloorHz)
+      b["freq_hz"] = kHighpassFloorHz * std::pow(f / kHighpassFloorHz, std::min(s, 1.0));
   } else if (name == "denoise") {
     scale(b, "strength_db", s);
   } else if (name == "demud" || name == "deess") {
@@ -224,7 +259,7 @@ std::string to_string(Preset p) {
 }
 
 const std::vector<std::string>& block_names() {
-  static const std::vector<std::string> names = {"highpass", "denoise",   "demud",
+  static const std::vector<std::string> names = {"highpass",  "denoise",  "demud",
                                                  "low_focus", "presence", "deess",
                                                  "transient", "compress", "exciter"};
   return names;
@@ -240,7 +275,8 @@ ChainParams default_chain(StemKind kind, Preset preset) {
 
 void apply_overrides(ChainParams& chain, const json& overrides, const std::string& subject) {
   if (!overrides.is_object())
-    throw UsageError(describe("bad enhance settings", subject, "a stem's settings must be an object"));
+    throw UsageError(
+        describe("bad enhance settings", subject, "a stem's settings must be an object"));
   for (const auto& [block, params] : overrides.items()) {
     const std::string where = subject + ": " + printable(block);
     if (!chain.contains(block))
@@ -282,23 +318,34 @@ void scale_moves(ChainParams& chain, double intensity) {
 
 void validate_chain(const ChainParams& c, const std::string& stem, double rate) {
   try {
-    const json& hp = c.at("highpass");
-    const double f = num(hp, "freq_hz");
-    if (!(f >= 10 && f <= 1000)) throw UsageError(describe("bad highpass freq_hz", fixed(f), "use 10..1000 Hz"));
-    const double order = num(hp, "order");
-    if (order != 2 && order != 4) throw UsageError(describe("bad highpass order", fixed(order), "use 2 or 4"));
-    denoise_settings(c).validate();
-    for (const char* band : {"demud", "deess"}) dynamic_eq_settings(c, band).validate();
-    for (const char* band : {"low_focus", "presence"}) {
-      const json& b = c.at(band);
-      const double fz = num(b, "freq_hz"), q = num(b, "q"), g = num(b, "gain_db");
-      if (!(fz >= 20)) throw UsageError(describe(std::string("bad ") + band + " freq_hz", fixed(fz), "use 20 Hz .. 0.49 of the sample rate"));
-      if (!(q >= 0.1 && q <= 20)) throw UsageError(describe(std::string("bad ") + band + " q", fixed(q), "use 0.1..20"));
-      if (!(g >= -12 && g <= 12)) throw UsageError(describe(std::string("bad ") + band + " gain_db", fixed(g), "use -12..12 dB"));
+    // Every parameter the chain declares itself, against its range.
+    for (const ChainParameter& p : chain_parameters()) {
+      const json& v = c.at(p.block).at(p.key);
+      if (p.is_switch || with_dsp_field(p.block, p.key, [](const auto&) {})) continue;
+      const double x = v.get<double>();
+      const bool ok = (p.min_exclusive ? x > p.min : x >= p.min) && x <= p.max &&
+                      (!p.integer || std::floor(x) == x);
+      if (!ok)
+        params::throw_out_of_range(p.block + " " + p.key, x, p.min, p.max, p.min_exclusive, p.unit);
     }
-    transient_settings(c).validate();
-    compressor_settings(c).validate();
-    exciter_settings(c).validate();
+    const double order = num(c.at("highpass"), "order");
+    if (order != 2 && order != 4)
+      throw UsageError(describe("bad highpass order", fixed(order), "use 2 or 4"));
+    // The dsp blocks' parameters as the blocks will get them, against the blocks' own tables
+    // (named by the chain's block), then the blocks' rules between fields.
+    params::check(denoise_settings(c), dsp::DenoiseSettings::fields(), "denoise ");
+    for (const char* band : {"demud", "deess"}) {
+      const dsp::DynamicEqSettings s = dynamic_eq_settings(c, band);
+      params::check(s, dsp::DynamicEqSettings::fields(), std::string(band) + " ");
+      s.validate();
+    }
+    const dsp::TransientShaperSettings t = transient_settings(c);
+    params::check(t, dsp::TransientShaperSettings::fields(), "transient ");
+    t.validate();
+    params::check(compressor_settings(c), dsp::CompressorSettings::fields(), "compress ");
+    const dsp::ExciterSettings x = exciter_settings(c);
+    params::check(x, dsp::ExciterSettings::fields(), "exciter ");
+    x.validate();
     for (const RateBound& r : rate_bounds()) {
       const json& b = c.at(r.block);
       const double band = num(b, "freq_hz");
@@ -323,8 +370,8 @@ const std::vector<RateBound>& rate_bounds() {
   return bounds;
 }
 
-std::vector<OutOfBand> disable_out_of_band(ChainParams& c, double rate,
-                                           const std::function<bool(const std::string&)>& user_set) {
+std::vector<OutOfBand> disable_out_of_band(
+    ChainParams& c, double rate, const std::function<bool(const std::string&)>& user_set) {
   std::vector<OutOfBand> out;
   for (const RateBound& r : rate_bounds()) {
     json& b = c.at(r.block);
@@ -338,112 +385,64 @@ std::vector<OutOfBand> disable_out_of_band(ChainParams& c, double rate,
 }
 
 dsp::DenoiseSettings denoise_settings(const ChainParams& c) {
-  const json& b = c.at("denoise");
   dsp::DenoiseSettings s;
-  s.strength_db = num(b, "strength_db");
-  s.smoothing = num(b, "smoothing");
-  s.tracker_window_s = num(b, "tracker_window_s");
-  s.low_cap_hz = num(b, "low_cap_hz");
+  params::from_json(s, dsp::DenoiseSettings::fields(), c.at("denoise"), "denoise");
   return s;
 }
 
 dsp::DynamicEqSettings dynamic_eq_settings(const ChainParams& c, const std::string& block) {
-  const json& b = c.at(block);
   dsp::DynamicEqSettings s;
-  s.freq_hz = num(b, "freq_hz");
-  s.q = num(b, "q");
-  s.ratio = std::max(num(b, "ratio"), 1.0 + kNoMove);
-  s.max_cut_db = std::max(num(b, "max_cut_db"), kNoMove);
-  s.attack_ms = num(b, "attack_ms");
-  s.release_ms = num(b, "release_ms");
+  params::from_json(s, dsp::DynamicEqSettings::fields(), c.at(block), block);
+  s.ratio = std::max(s.ratio, 1.0 + kNoMove);
+  s.max_cut_db = std::max(s.max_cut_db, kNoMove);
   return s;
 }
 
 dsp::TransientShaperSettings transient_settings(const ChainParams& c) {
-  const json& b = c.at("transient");
   dsp::TransientShaperSettings s;
-  s.attack_gain_db = num(b, "attack_gain_db");
-  s.sustain_gain_db = num(b, "sustain_gain_db");
-  s.fast_ms = num(b, "fast_ms");
-  s.slow_ms = num(b, "slow_ms");
-  s.release_ms = num(b, "release_ms");
+  params::from_json(s, dsp::TransientShaperSettings::fields(), c.at("transient"), "transient");
   return s;
 }
 
 dsp::CompressorSettings compressor_settings(const ChainParams& c) {
-  const json& b = c.at("compress");
   dsp::CompressorSettings s;
-  s.ratio = num(b, "ratio");
-  s.knee_db = num(b, "knee_db");
-  s.attack_ms = num(b, "attack_ms");
-  s.release_ms = num(b, "release_ms");
-  s.makeup_db = num(b, "makeup_db");
+  params::from_json(s, dsp::CompressorSettings::fields(), c.at("compress"), "compress");
   return s;
 }
 
 dsp::ExciterSettings exciter_settings(const ChainParams& c) {
-  const json& b = c.at("exciter");
   dsp::ExciterSettings s;
-  s.freq_hz = num(b, "freq_hz");
-  s.drive_db = num(b, "drive_db");
-  s.mix = num(b, "mix");
+  params::from_json(s, dsp::ExciterSettings::fields(), c.at("exciter"), "exciter");
   return s;
 }
 
-const std::map<std::string, ParamDoc>& parameter_docs() {
-  static const std::map<std::string, ParamDoc> docs = {
-      {"*.enabled", {"", "run the block (when its measurement calls for it)"}},
-      {"highpass.freq_hz", {"Hz", "-3 dB corner of the linear-phase rumble high-pass"}},
-      {"highpass.order", {"", "filter order, 2 or 4"}},
-      {"highpass.min_energy_db", {"dB", "runs when the energy below freq_hz, re the octave above it, exceeds this"}},
-      {"denoise.strength_db", {"dB", "deepest attenuation of any time-frequency bin"}},
-      {"denoise.smoothing", {"", "decision-directed weight of the previous frame (0.5..0.995)"}},
-      {"denoise.tracker_window_s", {"s", "minimum-statistics window of the blind noise tracker"}},
-      {"denoise.low_cap_hz", {"Hz", "bass guard: below it the blind noise estimate falls 6 dB/octave in power (0 = off)"}},
-      {"denoise.max_snr_db", {"dB", "runs when the stem's SNR estimate is below this"}},
-      {"demud.freq_hz", {"Hz", "centre of the low-mid band cut when it swells"}},
-      {"demud.q", {"", "band-pass quality of the band"}},
-      {"demud.ratio", {"", "cut slope above the threshold"}},
-      {"demud.max_cut_db", {"dB", "deepest cut"}},
-      {"demud.attack_ms", {"ms", "cut attack time"}},
-      {"demud.release_ms", {"ms", "cut release time"}},
-      {"demud.above_median_db", {"dB", "threshold: the band's median 10 ms peak level plus this"}},
-      {"demud.min_excess_db", {"dB", "runs when the band's octave exceeds the mean of its neighbours by this"}},
-      {"low_focus.freq_hz", {"Hz", "centre of the peaking boost of the fundamentals"}},
-      {"low_focus.q", {"", "quality of the peak"}},
-      {"low_focus.gain_db", {"dB", "boost"}},
-      {"low_focus.max_balance_db", {"dB", "runs when energy 40-100 Hz re 150-400 Hz is below this"}},
-      {"presence.freq_hz", {"Hz", "centre of the presence boost"}},
-      {"presence.q", {"", "quality of the peak"}},
-      {"presence.gain_db", {"dB", "boost"}},
-      {"presence.max_centroid_hz", {"Hz", "runs when the spectral centroid is below this"}},
-      {"deess.freq_hz", {"Hz", "centre of the sibilance band"}},
-      {"deess.q", {"", "band-pass quality of the band"}},
-      {"deess.ratio", {"", "cut slope above the threshold"}},
-      {"deess.max_cut_db", {"dB", "deepest cut"}},
-      {"deess.attack_ms", {"ms", "cut attack time"}},
-      {"deess.release_ms", {"ms", "cut release time"}},
-      {"deess.above_median_db", {"dB", "threshold: the band's median 10 ms peak level plus this"}},
-      {"deess.min_sibilance_db", {"dB", "runs when the band's energy re 1-4 kHz exceeds this"}},
-      {"transient.attack_gain_db", {"dB", "gain on attacks"}},
-      {"transient.sustain_gain_db", {"dB", "gain on sustains"}},
-      {"transient.fast_ms", {"ms", "fast envelope time constant"}},
-      {"transient.slow_ms", {"ms", "slow envelope time constant"}},
-      {"transient.release_ms", {"ms", "level envelope release"}},
-      {"transient.max_crest_db", {"dB", "runs when the crest factor (peak re RMS) is below this"}},
-      {"compress.ratio", {"", "compression ratio"}},
-      {"compress.knee_db", {"dB", "soft-knee width"}},
-      {"compress.attack_ms", {"ms", "attack time"}},
-      {"compress.release_ms", {"ms", "release time"}},
-      {"compress.makeup_db", {"dB", "make-up gain"}},
-      {"compress.above_median_db", {"dB", "threshold: the stem's median 10 ms peak level plus this"}},
-      {"compress.min_spread_db", {"dB", "runs when the 400 ms levels spread (95th - 10th percentile) exceeds this"}},
-      {"exciter.freq_hz", {"Hz", "lower edge of the excited band"}},
-      {"exciter.drive_db", {"dB", "gain into the saturator"}},
-      {"exciter.mix", {"", "amount of generated harmonics added (0..1)"}},
-      {"exciter.max_rolloff_hz", {"Hz", "runs when 85 % of the energy lies below this"}},
-  };
-  return docs;
+const std::vector<ChainParameter>& chain_parameters() {
+  static const std::vector<ChainParameter> list = [] {
+    std::vector<ChainParameter> out;
+    for (const Row& r : rows()) {
+      ChainParameter p;
+      p.block = r.block;
+      p.key = r.key;
+      p.is_switch = r.type == Type::kSwitch;
+      p.integer = r.type == Type::kInteger;
+      const bool from_dsp = with_dsp_field(r.block, r.key, [&](const auto& f) {
+        p.unit = f.unit;
+        p.min = f.min;
+        p.max = f.max;
+        p.min_exclusive = f.min_exclusive;
+        p.meaning = f.meaning;
+      });
+      if (!from_dsp) {
+        p.unit = r.unit;
+        p.min = r.min;
+        p.max = r.max;
+        p.meaning = r.meaning;
+      }
+      out.push_back(p);
+    }
+    return out;
+  }();
+  return list;
 }
 
 }  // namespace rz::enhance

@@ -434,27 +434,19 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
 
 std::string describe_parameters(Preset preset) {
   std::ostringstream s;
-  const auto& docs = parameter_docs();
   s << "# rz-enhance parameters at preset " << to_string(preset)
     << " (defaults per stem kind: vocals drums bass other mix)\n";
-  const std::vector<StemKind> kinds = {StemKind::kVocals, StemKind::kDrums, StemKind::kBass,
-                                       StemKind::kOther, StemKind::kMix};
   std::vector<ChainParams> chains;
-  for (auto k : kinds) chains.push_back(default_chain(k, preset));
-  for (const auto& block : block_names()) {
-    for (const auto& [key, v] : chains.front()[block].items()) {
-      (void)v;
-      const std::string full = block + "." + key;
-      auto it = docs.find(full);
-      if (it == docs.end()) it = docs.find("*." + key);
-      s << full;
-      for (const auto& c : chains) {
-        const json& x = c[block][key];
-        s << " " << (x.is_boolean() ? (x.get<bool>() ? "on" : "off") : fixed(x.get<double>(), 3));
-      }
-      if (it != docs.end()) s << "  [" << (it->second.unit.empty() ? "-" : it->second.unit) << "] " << it->second.meaning;
-      s << "\n";
+  for (auto k : {StemKind::kVocals, StemKind::kDrums, StemKind::kBass, StemKind::kOther,
+                 StemKind::kMix})
+    chains.push_back(default_chain(k, preset));
+  for (const ChainParameter& p : chain_parameters()) {
+    s << p.block << "." << p.key;
+    for (const auto& c : chains) {
+      const json& x = c[p.block][p.key];
+      s << " " << (x.is_boolean() ? (x.get<bool>() ? "on" : "off") : fixed(x.get<double>(), 3));
     }
+    s << "  [" << (p.unit.empty() ? "-" : p.unit) << "] " << p.meaning << "\n";
   }
   return s.str();
 }

@@ -15,9 +15,11 @@ template <class S>
 void add_options(CLI::App& app, S& settings, const params::Fields<S>& fields) {
   for (const auto& f : fields) {
     if (!f.flag) continue;
-    std::visit([&](auto member) { app.add_option(f.flag, settings.*member, f.meaning); },
-               f.member)
-        ->capture_default_str();
+    std::visit(
+        [&](auto member) {
+          app.add_option(f.flag, settings.*member, f.meaning)->capture_default_str();
+        },
+        f.member);
   }
 }
 

@@ -38,6 +38,7 @@
 
 #include "rz/dsp/fft.hpp"
 #include "rz/dsp/processor.hpp"
+#include "rz/params.hpp"
 
 namespace rz::dsp {
 
@@ -83,6 +84,8 @@ struct DenoiseSettings {
   double smoothing = 0.95;        // decision-directed weight a (0.5 .. 0.995)
   double tracker_window_s = 1.5;  // minimum-statistics window, s (0.5 .. 10)
   double low_cap_hz = 300.0;      // bass guard corner for the blind tracker, Hz (0 = off; .. 1000)
+  // The one declaration of every field's key, unit, range and meaning (params.hpp).
+  static const params::Fields<DenoiseSettings>& fields();
   void validate() const;
   nlohmann::json to_json() const;
 };

@@ -7,6 +7,7 @@
 
 #include "rz/dsp/biquad.hpp"
 #include "rz/dsp/processor.hpp"
+#include "rz/params.hpp"
 
 namespace rz::dsp {
 
@@ -43,7 +44,9 @@ struct CompressorSettings {
   double attack_ms = 10.0;      // 0.01..1000
   double release_ms = 120.0;    // 1..5000
   double makeup_db = 0.0;       // gain after compression, -24..24
-  void validate() const;        // throws UsageError naming the field and its valid range
+  // The one declaration of every field's key, unit, range and meaning (params.hpp).
+  static const params::Fields<CompressorSettings>& fields();
+  void validate() const;  // throws UsageError naming the field and its valid range
 };
 
 // The compressor's soft-knee static curve (gain computer) of Giannoulis et al.: the gain change
@@ -94,7 +97,9 @@ struct TransientShaperSettings {
   double release_ms = 120.0;     // fall of the level envelope, up to 5000
   double hold_ms = 15.0;         // peak hold before the release, 0..100: >= half the longest period
   double max_gain_db = 12.0;     // limit of |gain|, 0..24
-  void validate() const;         // throws UsageError naming the field and its valid range
+  // The one declaration of every field's key, unit, range and meaning (params.hpp).
+  static const params::Fields<TransientShaperSettings>& fields();
+  void validate() const;  // throws UsageError naming the field and its valid range
 };
 
 // Transient shaper: level-independent gain from the difference of a fast and a slow envelope of
@@ -143,7 +148,9 @@ struct DynamicEqSettings {
   double max_cut_db = 6.0;      // deepest cut (positive dB), above 0, up to 48
   double attack_ms = 1.0;       // 0.01..1000
   double release_ms = 80.0;     // 1..5000
-  void validate() const;        // throws UsageError naming the field and its valid range
+  // The one declaration of every field's key, unit, range and meaning (params.hpp).
+  static const params::Fields<DynamicEqSettings>& fields();
+  void validate() const;  // throws UsageError naming the field and its valid range
 };
 
 // Dynamic EQ band (a cut only), for de-essing (5-8 kHz) and de-mudding (~250 Hz). Per frame:

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "rz/dsp/processor.hpp"
+#include "rz/params.hpp"
 
 namespace rz::dsp {
 
@@ -25,6 +26,8 @@ struct ExciterSettings {
   double asymmetry = 0.1;
 
   // Throws UsageError naming the first bad field and its range.
+  // The one declaration of every field's key, unit, range and meaning (params.hpp).
+  static const params::Fields<ExciterSettings>& fields();
   void validate() const;
 };
 

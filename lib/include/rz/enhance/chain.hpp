@@ -7,18 +7,19 @@
 //              (energy below the corner re the octave above it)
 //   denoise    STFT noise reduction (dsp/denoise.hpp)       runs when snr_db < max_snr_db
 //   demud      dynamic cut of a low-mid band                runs when mud_excess_db > min_excess_db
-//   low_focus  peaking boost of the fundamentals            runs when low_balance_db < max_balance_db
-//   presence   peaking boost around 3 kHz                   runs when centroid_hz < max_centroid_hz
-//   deess      dynamic cut of the sibilance band            runs when sibilance_db > min_sibilance_db
-//   transient  transient shaper                             runs when crest_db < max_crest_db
-//   compress   compressor                                   runs when spread_db > min_spread_db
-//   exciter    oversampled harmonic exciter                 runs when rolloff_hz < max_rolloff_hz
+//   low_focus  peaking boost of the fundamentals            runs when low_balance_db <
+//   max_balance_db presence   peaking boost around 3 kHz                   runs when centroid_hz <
+//   max_centroid_hz deess      dynamic cut of the sibilance band            runs when sibilance_db
+//   > min_sibilance_db transient  transient shaper                             runs when crest_db <
+//   max_crest_db compress   compressor                                   runs when spread_db >
+//   min_spread_db exciter    oversampled harmonic exciter                 runs when rolloff_hz <
+//   max_rolloff_hz
 // Every parameter, its unit and its default per stem kind are listed by `rz-enhance
 // --list-parameters` and in rz-enhance(1).
 #pragma once
 
-#include <map>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -51,7 +52,8 @@ ChainParams default_chain(StemKind kind, Preset preset);
 
 // Applies overrides {"BLOCK": {"PARAM": value}} (UsageError naming `subject` and the key for an
 // unknown block or parameter, or a value of the wrong type).
-void apply_overrides(ChainParams& chain, const nlohmann::json& overrides, const std::string& subject);
+void apply_overrides(ChainParams& chain, const nlohmann::json& overrides,
+                     const std::string& subject);
 
 // Disables every block not in `only` (UsageError for unknown names).
 void restrict_blocks(ChainParams& chain, const std::vector<std::string>& only);
@@ -93,11 +95,18 @@ dsp::TransientShaperSettings transient_settings(const ChainParams& chain);
 dsp::CompressorSettings compressor_settings(const ChainParams& chain);
 dsp::ExciterSettings exciter_settings(const ChainParams& chain);
 
-// Unit of a parameter ("Hz", "dB", "ms", "s", "" for ratios and switches) and a one-line meaning.
-struct ParamDoc {
-  std::string unit;
+// A parameter of the chains, as declared once (chain.cpp's table, or the dsp block's settings
+// table for its own parameters): what --list-parameters, validate_chain and rz-enhance(1) use.
+struct ChainParameter {
+  std::string block, key;
+  std::string unit;  // "Hz", "dB", "ms", "s", "" for ratios, counts and switches
+  double min = 0, max = 0;
+  bool min_exclusive = false;
+  bool is_switch = false;  // "enabled"
+  bool integer = false;
   std::string meaning;
 };
-const std::map<std::string, ParamDoc>& parameter_docs();  // key "block.param"
+// Every parameter, block by block in chain order, each block's decision threshold last.
+const std::vector<ChainParameter>& chain_parameters();
 
 }  // namespace rz::enhance
