@@ -2,7 +2,7 @@
 # Quality of the enhancement pipeline on simulated phone recordings whose clean original is known.
 #
 # Each case takes a clean recording from ../shared/audio (cut to DURATION seconds), degrades it
-# with rz-phone-sim (bench/phone_sim.cpp), which also writes the clean original aligned with it;
+# with rz-phone-sim (sim/phone_sim.cpp), which also writes the clean original aligned with it;
 # then runs the pipeline on the simulated input and measures with rz-metrics, against that
 # reference, the ingested input ("before") and the pipeline's output ("after"):
 #   SI-SDR           dB, higher is better

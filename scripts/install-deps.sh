@@ -12,7 +12,8 @@ packages=(build-essential cmake pkg-config
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(ffmpeg           # the tests exercise the ffmpeg decoding path (M4A)
-                       clang libclang-rt-14-dev python3) ;; # scripts/fuzz.sh: libFuzzer, seeds
+                       clang libclang-rt-14-dev python3 # scripts/fuzz.sh: libFuzzer, seeds
+                       g++-aarch64-linux-gnu) ;;        # scripts/check-aarch64.sh
     --bench) packages+=(time ffmpeg jq) ;; # /usr/bin/time for peak memory; ffmpeg joins recordings;
                                            # jq reads rz-metrics records (quality.sh)
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; exit 2 ;;

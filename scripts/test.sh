@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the tests need, builds, and runs the three test jobs CI runs:
-#   1. the whole test suite (unit, model, cli) with ctest in build/ (arguments go to this ctest);
+# Installs what the tests need, builds, and runs the test jobs CI runs:
+#   0. the aarch64 check (scripts/check-aarch64.sh: the library's sources compiled for 64-bit ARM
+#      with the cross compiler, about a minute of CPU), first: it is short and needs no build;
+#   1. the whole test suite (unit, model, cli; gpu, which skips without a CUDA device) with ctest
+#      in build/ (arguments go to this ctest);
 #   2. the sanitizer job: an ASan + UBSan build in build-asan/ running the unit and CLI tests
 #      (scripts/sanitize.sh);
 #   3. a short run of every fuzz harness (scripts/fuzz.sh: its own clang build in build-fuzz/,
@@ -15,6 +18,7 @@ if [ "${1:-}" = "--quick" ]; then
   shift
 fi
 "$top/scripts/install-deps.sh" --test
+$quick || "$top/scripts/check-aarch64.sh"
 "$top/scripts/build.sh" -DRZ_WERROR=ON
 (cd "$top/build" && ctest --output-on-failure -j"$(nproc)" "$@")
 $quick && exit 0

@@ -6,7 +6,7 @@
 #   tests/output_hashes.sh --against OLD_BIN [--bin DIR] runs both builds and diffs their lines;
 #                                                         exit 0 when identical, 1 when not
 #
-# Inputs are made by rz-phone-sim (bench/phone_sim.cpp) from ../shared/audio, so that the repair
+# Inputs are made by rz-phone-sim (sim/phone_sim.cpp) from ../shared/audio, so that the repair
 # stages have something to repair: a phone capture of a song (room, crowd at 5 dB SNR, 120-8000 Hz
 # band, 1 % clipped, AGC), a band-limited piano, a clipped drum loop and a rock mix in a hall; plus
 # the recordings as they are (MUSDB mixture, 16 kHz mono speech, an MP3, a trumpet in Ogg).

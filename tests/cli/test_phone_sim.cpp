@@ -1,4 +1,4 @@
-// End-to-end runs of rz-phone-sim (bench/phone_sim.cpp): SNR, alignment of reverb and codec,
+// End-to-end runs of rz-phone-sim (sim/phone_sim.cpp): SNR, alignment of reverb and codec,
 // determinism, identity, band corners, clipping, AGC, refusals.
 #include <algorithm>
 #include <catch2/catch.hpp>

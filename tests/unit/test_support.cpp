@@ -14,6 +14,12 @@ namespace fs = std::filesystem;
 
 namespace rz::test {
 
+void skip(const std::string& why) {
+  std::printf("SKIP: %s\n", why.c_str());
+  std::fflush(stdout);
+  std::exit(kSkipExitCode);
+}
+
 fs::path shared_dir() {
   if (const char* env = std::getenv("RZ_SHARED_DIR"); env && *env) return fs::path(env);
 #ifdef RZ_SHARED_DIR_DEFAULT
@@ -26,9 +32,7 @@ fs::path shared_dir() {
 fs::path require_shared(const std::string& relative) {
   const fs::path p = shared_dir() / relative;
   if (!fs::exists(p)) {
-    std::printf("SKIP: %s is absent (set RZ_SHARED_DIR to the shared test material)\n", p.c_str());
-    std::fflush(stdout);
-    std::exit(kSkipExitCode);
+    skip(p.string() + " is absent (set RZ_SHARED_DIR to the shared test material)");
   }
   return p;
 }

@@ -19,19 +19,22 @@ inline constexpr bool kSpeedChecks = false;
 #else
 inline constexpr bool kSpeedChecks = true;
 #endif
-#define RZ_CHECK_SPEED(expr)                                                \
-  do {                                                                      \
-    if (::rz::test::kSpeedChecks) {                                         \
-      CHECK(expr);                                                          \
-    } else {                                                                \
-      WARN("speed floor not checked in a sanitizer build: " #expr);         \
-    }                                                                       \
+#define RZ_CHECK_SPEED(expr)                                        \
+  do {                                                              \
+    if (::rz::test::kSpeedChecks) {                                 \
+      CHECK(expr);                                                  \
+    } else {                                                        \
+      WARN("speed floor not checked in a sanitizer build: " #expr); \
+    }                                                               \
   } while (false)
+
+// Prints "SKIP: <why>" and exits kSkipExitCode, so that ctest reports the test skipped.
+[[noreturn]] void skip(const std::string& why);
 
 // ../shared (or $RZ_SHARED_DIR).
 std::filesystem::path shared_dir();
-// shared_dir()/relative; when it is absent prints "SKIP: <why>" and exits kSkipExitCode, so a
-// missing resource is a visible skip and never a silent pass.
+// shared_dir()/relative; when it is absent skip()s, so a missing resource is a visible skip and
+// never a silent pass.
 std::filesystem::path require_shared(const std::string& relative);
 
 // A fresh empty directory under the system temp dir, removed (recursively) on destruction.

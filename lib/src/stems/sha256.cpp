@@ -2,18 +2,24 @@
 // memory.
 #include "rz/stems/sha256.hpp"
 
-#include <cpuid.h>
-#include <immintrin.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
-#include <unistd.h>
-
 #include "rz/error.hpp"
 #include "rz/io/file.hpp"
+
+// The SHA-NI code is x86 only; elsewhere (ARM: Apple, aarch64 Linux) the portable code runs.
+#if defined(__x86_64__) || defined(__i386__)
+#define RZ_SHA256_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 namespace rz::stems {
 
@@ -31,6 +37,10 @@ constexpr uint32_t kRound[64] = {
 
 inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
+bool g_force_portable = false;
+
+#ifdef RZ_SHA256_X86
+
 // x86 SHA extensions: ~8x the portable code, which matters when hashing GB-sized stems.
 bool cpu_has_sha() {
   unsigned a = 0, b = 0, c = 0, d = 0;
@@ -40,8 +50,6 @@ bool cpu_has_sha() {
   const bool sse41 = (c >> 19) & 1, ssse3 = (c >> 9) & 1;
   return sha && sse41 && ssse3;
 }
-
-bool g_force_portable = false;
 
 // Processes `blocks` 64-byte blocks with the SHA-NI instructions. The state is kept as the two
 // lanes the instructions use: ABEF and CDGH.
@@ -83,6 +91,15 @@ __attribute__((target("sha,sse4.1,ssse3"))) void blocks_shani(uint32_t* h, const
   _mm_storeu_si128(reinterpret_cast<__m128i*>(h), _mm_blend_epi16(feba, dchg, 0xF0));   // ABCD
   _mm_storeu_si128(reinterpret_cast<__m128i*>(h + 4), _mm_alignr_epi8(dchg, feba, 8));  // EFGH
 }
+
+#else
+
+bool cpu_has_sha() { return false; }
+
+// Never called: sha256_uses_hardware() is false off x86.
+[[noreturn]] void blocks_shani(uint32_t*, const uint8_t*, size_t) { std::abort(); }
+
+#endif  // RZ_SHA256_X86
 
 }  // namespace
 

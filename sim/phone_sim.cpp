@@ -814,7 +814,7 @@ int main(int argc, char** argv) {
   // A benchmark helper without a man page: point at the source's header instead.
   tool.app().footer("\nExamples:\n" + examples +
                     "\nExit status: 0 ok, 1 failure, 2 usage error, 130 interrupted. Details: the "
-                    "header of bench/phone_sim.cpp and bench/README.md.");
+                    "header of sim/phone_sim.cpp and sim/README.md.");
   Settings st;
   tool.add_input("Clean recording (mono or stereo; any format rz-ingest reads)");
   tool.add_output("Output WAV (required)");
