@@ -371,6 +371,10 @@ struct HfRegenerator::State {
     return true;
   }
 
+  // Its own framer, not dsp/stft.hpp (yet): the ring `in` is also the dry delay line (its oldest
+  // hop is the output's dry part), the forward FFT is skipped at intensity 0, and the accumulator
+  // is left unshifted while it holds nothing (acc_live). StftAnalysis::samples() and a synthesis
+  // step without a frame would carry all three bit for bit; the move was not made in issue 12.
   void run_frame() {
     bool added = false;
     if (intensity > 0) {

@@ -123,62 +123,37 @@ double median9(const double* v) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// One STFT analysis for the denoiser and the analysis passes: every hop, the Hann-windowed spectra
-// of the last n samples of each channel (zeros before the start) and their channel-mean power.
 namespace detail {
 
+// One STFT analysis for the denoiser and the analysis passes: every hop (n / kHopDivisor), the
+// Hann-windowed spectra of the last n samples of each channel (StftAnalysis, Start::kPadded: zeros
+// before the start) and their channel-mean power per bin, the scale of the noise estimates.
 class StftFramer {
  public:
   StftFramer(int channels, int n)
-      : channels_(channels),
-        n_(n),
-        hop_(n / kHopDivisor),
-        fft_(n),
-        window_(hann_window(n)),
-        ring_(static_cast<size_t>(channels) * n, 0.0f),
-        frame_(static_cast<size_t>(n)),
-        spectra_(static_cast<size_t>(channels) * (n / 2 + 1)),
+      : stft_(channels, n, n / kHopDivisor, hann_window(n)),
         power_(static_cast<size_t>(n / 2 + 1)) {}
 
   // Appends `frames` interleaved frames; at each hop calls on_frame(power), with spectrum(c)
   // holding that frame's spectra (which on_frame may modify).
   template <typename Fn>
   void push(const float* x, size_t frames, Fn&& on_frame) {
-    for (size_t i = 0; i < frames; ++i) {
-      for (int c = 0; c < channels_; ++c)
-        ring_[static_cast<size_t>(c) * n_ + (n_ - hop_) + pending_] = x[i * channels_ + c];
-      if (++pending_ == static_cast<size_t>(hop_)) {
-        std::fill(power_.begin(), power_.end(), 0.0);
-        for (int c = 0; c < channels_; ++c) {
-          float* r = &ring_[static_cast<size_t>(c) * n_];
-          for (int j = 0; j < n_; ++j) frame_[j] = r[j] * window_[j];
-          std::complex<float>* X = spectrum(c);
-          fft_.forward(frame_.data(), X);
-          for (size_t k = 0; k < power_.size(); ++k) power_[k] += std::norm(X[k]);
-          std::memmove(r, r + hop_, sizeof(float) * (n_ - hop_));
-        }
-        for (double& p : power_) p /= channels_;
-        pending_ = 0;
-        on_frame(power_);
+    stft_.push(x, frames, [&] {
+      std::fill(power_.begin(), power_.end(), 0.0);
+      for (int c = 0; c < stft_.channels(); ++c) {
+        const std::complex<float>* X = stft_.spectrum(c);
+        for (size_t k = 0; k < power_.size(); ++k) power_[k] += std::norm(X[k]);
       }
-    }
+      for (double& p : power_) p /= stft_.channels();
+      on_frame(power_);
+    });
   }
-  std::complex<float>* spectrum(int c) { return &spectra_[static_cast<size_t>(c) * bins()]; }
-  RealFft& fft() { return fft_; }
-  const std::vector<float>& window() const { return window_; }
-  int hop() const { return hop_; }
-  int bins() const { return n_ / 2 + 1; }
+  std::complex<float>* spectrum(int c) { return stft_.spectrum(c); }
+  int hop() const { return stft_.hop(); }
+  int bins() const { return stft_.bins(); }
 
  private:
-  int channels_;
-  int n_;
-  int hop_;
-  RealFft fft_;
-  std::vector<float> window_;
-  std::vector<float> ring_;
-  size_t pending_ = 0;
-  std::vector<float> frame_;
-  std::vector<std::complex<float>> spectra_;  // [channel][bins]
+  StftAnalysis stft_;
   std::vector<double> power_;
 };
 
@@ -406,9 +381,9 @@ Denoiser::Denoiser(int channels, double sample_rate_hz, const DenoiseSettings& s
   }
   framer_ = std::make_unique<detail::StftFramer>(channels_, n_);
   sample_.resize(static_cast<size_t>(channels_));
-  out_acc_.assign(static_cast<size_t>(channels_) * n_, 0.0f);
+  synthesis_ = std::make_unique<StftSynthesis>(channels_, n_, hop_, hann_window(n_),
+                                               static_cast<float>(1.0 / kHannSquaredOverlap));
   ready_.assign(static_cast<size_t>(channels_) * hop_, 0.0f);
-  frame_.resize(static_cast<size_t>(n_));
   prev_clean_.assign(static_cast<size_t>(bins_), 0.0);
   gain_db_.assign(static_cast<size_t>(bins_), 0.0);
   gain_floor_ = db_to_amplitude(-settings_.strength_db);
@@ -468,16 +443,8 @@ void Denoiser::run_frame(const std::vector<double>& power) {
     ++noise_frames_;
     update_mask_stats();
   }
-  const float norm = static_cast<float>(1.0 / kHannSquaredOverlap);
-  const std::vector<float>& window = framer_->window();
-  for (int c = 0; c < channels_; ++c) {
-    framer_->fft().inverse(framer_->spectrum(c), frame_.data());
-    float* acc = &out_acc_[static_cast<size_t>(c) * n_];
-    for (int j = 0; j < n_; ++j) acc[j] += frame_[j] * window[j] * norm;
-    for (int j = 0; j < hop_; ++j) ready_[static_cast<size_t>(j) * channels_ + c] = acc[j];
-    std::memmove(acc, acc + hop_, sizeof(float) * (n_ - hop_));
-    std::fill(acc + (n_ - hop_), acc + n_, 0.0f);
-  }
+  for (int c = 0; c < channels_; ++c)
+    synthesis_->add(c, framer_->spectrum(c), &ready_[static_cast<size_t>(c)], channels_);
 }
 
 void Denoiser::update_mask_stats() {

@@ -1,4 +1,4 @@
-// KissFFT-backed real FFT and a streaming windowed power-spectrum framer.
+// KissFFT-backed real FFT, windows, and a streaming power-spectrum framer over StftAnalysis.
 #include "rz/dsp/fft.hpp"
 
 #include <kissfft/kiss_fftr.h>
@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "rz/dsp/stft.hpp"
 #include "rz/error.hpp"
 
 namespace rz::dsp {
@@ -68,67 +69,33 @@ double kaiser_window_at(double r, double beta) {
 }
 
 PowerSpectrumStream::PowerSpectrumStream(int fft_size, int hop)
-    : fft_(fft_size),
-      hop_(hop),
-      window_(hann_window(fft_size)),
-      ring_(static_cast<size_t>(fft_size), 0.0f),
-      frame_(static_cast<size_t>(fft_size)),
-      spectrum_(static_cast<size_t>(fft_size / 2 + 1)),
+    : stft_(std::make_unique<StftAnalysis>(1, fft_size, hop, hann_window(fft_size),
+                                           StftAnalysis::Start::kAtZero)),
       power_(static_cast<size_t>(fft_size / 2 + 1)) {
   double sum_sq = 0;
-  for (float w : window_) sum_sq += double(w) * w;
+  for (float w : stft_->window()) sum_sq += double(w) * w;
   // Parseval: sum over all n bins of |X|^2 = n * sum(x^2 w^2). With the one-sided spectrum, bins
   // 1..n/2-1 count twice. power_scale turns sum_k |X_k|^2 (one-sided, doubled) into mean(x^2).
   power_scale_ = fft_size * sum_sq;
 }
 
+PowerSpectrumStream::~PowerSpectrumStream() = default;
+PowerSpectrumStream::PowerSpectrumStream(PowerSpectrumStream&&) noexcept = default;
+PowerSpectrumStream& PowerSpectrumStream::operator=(PowerSpectrumStream&&) noexcept = default;
+
 void PowerSpectrumStream::emit(const Callback& on_frame) {
-  const size_t n = ring_.size();
-  for (size_t i = 0; i < n; ++i) frame_[i] = ring_[i] * window_[i];
-  fft_.forward(frame_.data(), spectrum_.data());
-  for (size_t k = 0; k < power_.size(); ++k) power_[k] = std::norm(spectrum_[k]);
+  const std::complex<float>* x = stft_->spectrum(0);
+  for (size_t k = 0; k < power_.size(); ++k) power_[k] = std::norm(x[k]);
   on_frame(power_.data());
 }
 
 void PowerSpectrumStream::push(const float* x, size_t frames, size_t stride,
                                const Callback& on_frame) {
-  const size_t n = ring_.size();
-  for (size_t i = 0; i < frames; ++i) {
-    // Keep the newest n samples at the end of ring_ (shifted per hop, not per sample).
-    if (filled_ < n) {
-      ring_[filled_++] = x[i * stride];
-      if (filled_ == n) {
-        emit(on_frame);
-        since_emit_ = 0;
-      }
-      continue;
-    }
-    // Full: accumulate a hop of new samples in place after shifting once per hop.
-    if (since_emit_ == 0) {
-      std::memmove(ring_.data(), ring_.data() + hop_, (n - hop_) * sizeof(float));
-    }
-    ring_[n - hop_ + since_emit_] = x[i * stride];
-    if (++since_emit_ == static_cast<size_t>(hop_)) {
-      emit(on_frame);
-      since_emit_ = 0;
-    }
-  }
+  for (size_t i = 0; i < frames; ++i) stft_->push(x + i * stride, 1, [&] { emit(on_frame); });
 }
 
 void PowerSpectrumStream::flush(const Callback& on_frame) {
-  const size_t n = ring_.size();
-  if (filled_ < n) {
-    if (filled_ == 0) return;
-    std::fill(ring_.begin() + filled_, ring_.end(), 0.0f);
-    filled_ = n;
-    emit(on_frame);
-    return;
-  }
-  if (since_emit_ > 0) {
-    std::fill(ring_.begin() + (n - hop_ + since_emit_), ring_.end(), 0.0f);
-    emit(on_frame);
-    since_emit_ = 0;
-  }
+  stft_->flush([&] { emit(on_frame); });
 }
 
 }  // namespace rz::dsp

@@ -229,6 +229,11 @@ struct SubBassSynth::State {
 
   // Analyses the frame centred on time `centre` (the last kN input frames) and adds its
   // synthesized fundamental to acc.
+  // Not on dsp/stft.hpp: the FFT is of the channel mean, formed here in double from the
+  // multichannel ring, and the silence gate reads that double mean before it is rounded to float
+  // (a mono float stream into StftAnalysis would round first and could flip the gate); the same
+  // ring serves the per-channel single-frequency DFTs and the dry path, and the synthesis adds
+  // windowed sinusoids, not inverse FFTs.
   void analyse(int64_t centre) {
     // Channel mean, windowed.
     double mean_square = 0;

@@ -114,10 +114,8 @@ void WpeSettings::validate(int sample_rate_hz, int channels, params::Naming nami
 nlohmann::json WpeSettings::to_json() const { return params::to_json(*this, fields()); }
 
 Dereverberator::Dereverberator(int channels, int sample_rate_hz, const WpeSettings& settings)
-    : channels_(channels),
-      rate_(sample_rate_hz),
-      settings_(settings),
-      fft_((settings.validate(sample_rate_hz, channels), settings.fft_size)) {
+    : channels_(channels), rate_(sample_rate_hz), settings_(settings) {
+  settings_.validate(sample_rate_hz, channels);
   n_ = settings_.fft_size;
   hop_ = settings_.hop_frames;
   bins_ = n_ / 2 + 1;
@@ -127,21 +125,18 @@ Dereverberator::Dereverberator(int channels, int sample_rate_hz, const WpeSettin
   block_ = std::max(1, static_cast<int>(std::lround(settings_.block_s * rate_ / hop_)));
   latency_ = static_cast<size_t>(n_) + static_cast<size_t>(block_ - 1) * hop_;
   bypass_ = settings_.strength == 0 || settings_.wet == 0;
-  window_ = hann_window(n_);
-  // Overlap-added squared windows sum to a constant (n / hop >= 3 for the periodic Hann).
-  double sum_sq = 0;
-  for (int j = 0; j < n_; j += hop_) sum_sq += double(window_[j]) * window_[j];
-  synth_scale_ = static_cast<float>(1.0 / sum_sq);
   const size_t ch = static_cast<size_t>(channels_);
   if (settings_.wet < 1 || bypass_) dry_.assign(latency_ * ch, 0.0f);
   if (bypass_) return;
-  ring_.assign(ch * n_, 0.0f);
+  // Overlap-added squared windows sum to a constant (n / hop >= 3 for the periodic Hann).
+  const std::vector<float> window = hann_window(n_);
+  analysis_ = std::make_unique<StftAnalysis>(channels_, n_, hop_, window);
+  synthesis_ = std::make_unique<StftSynthesis>(channels_, n_, hop_, window,
+                                               StftSynthesis::ola_scale(window, hop_));
   spec_.assign(static_cast<size_t>(bins_) * (lead_ + block_) * ch, {0.0f, 0.0f});
   out_spec_.assign(static_cast<size_t>(bins_) * block_ * ch, {0.0f, 0.0f});
   tonal_.assign(static_cast<size_t>(bins_) * block_, 0);
-  acc_.assign(ch * n_, 0.0f);
   ready_.assign(static_cast<size_t>(block_) * hop_ * ch, 0.0f);
-  frame_.resize(static_cast<size_t>(n_));
   bins_scratch_.resize(static_cast<size_t>(bins_));
 }
 
@@ -170,11 +165,7 @@ void Dereverberator::process(const float* in, float* out, size_t frames) {
       std::copy(&ready_[ready_pos_ * ch], &ready_[(ready_pos_ + 1) * ch], o);
     }
     ++ready_pos_;
-    for (size_t c = 0; c < ch; ++c) ring_[c * n_ + (n_ - hop_) + pending_] = sample[c];
-    if (++pending_ == static_cast<size_t>(hop_)) {
-      pending_ = 0;
-      on_hop();
-    }
+    analysis_->push(sample, 1, [this] { on_hop(); });
   }
 }
 
@@ -183,11 +174,8 @@ void Dereverberator::on_hop() {
   const size_t span = static_cast<size_t>(lead_ + block_);
   const size_t f = static_cast<size_t>(lead_ + frames_in_block_);
   for (size_t c = 0; c < ch; ++c) {
-    float* r = &ring_[c * n_];
-    for (int j = 0; j < n_; ++j) frame_[j] = r[j] * window_[j];
-    fft_.forward(frame_.data(), bins_scratch_.data());
-    for (int k = 0; k < bins_; ++k) spec_[(k * span + f) * ch + c] = bins_scratch_[k];
-    std::memmove(r, r + hop_, sizeof(float) * (n_ - hop_));
+    const std::complex<float>* x = analysis_->spectrum(static_cast<int>(c));
+    for (int k = 0; k < bins_; ++k) spec_[(k * span + f) * ch + c] = x[k];
   }
   if (++frames_in_block_ == block_) {
     run_block();
@@ -393,12 +381,8 @@ void Dereverberator::run_block() {
     for (size_t c = 0; c < ch; ++c) {
       for (int k = 0; k < bins_; ++k)
         bins_scratch_[k] = out_spec_[(static_cast<size_t>(k) * block_ + t) * ch + c];
-      fft_.inverse(bins_scratch_.data(), frame_.data());
-      float* a = &acc_[c * n_];
-      for (int j = 0; j < n_; ++j) a[j] += frame_[j] * window_[j] * synth_scale_;
-      for (int j = 0; j < hop_; ++j) ready_[(static_cast<size_t>(t) * hop_ + j) * ch + c] = a[j];
-      std::memmove(a, a + hop_, sizeof(float) * (n_ - hop_));
-      std::fill(a + (n_ - hop_), a + n_, 0.0f);
+      synthesis_->add(static_cast<int>(c), bins_scratch_.data(),
+                      &ready_[static_cast<size_t>(t) * hop_ * ch + c], ch);
     }
   }
   // The last lead_ observed frames become the next block's lead-in.

@@ -36,8 +36,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "rz/dsp/fft.hpp"
 #include "rz/dsp/processor.hpp"
+#include "rz/dsp/stft.hpp"
 #include "rz/params.hpp"
 
 namespace rz::dsp {
@@ -169,10 +169,9 @@ class Denoiser : public Processor {
   std::unique_ptr<NoiseTracker> tracker_;
   std::unique_ptr<detail::StftFramer> framer_;  // analysis: shared with the analysis passes
   std::vector<float> sample_;                   // the input frame being pushed
-  std::vector<float> out_acc_;                  // [channel][n] overlap-add accumulator
+  std::unique_ptr<StftSynthesis> synthesis_;
   std::vector<float> ready_;  // [hop][channel] interleaved output of the last frame
   size_t ready_pos_ = 0;
-  std::vector<float> frame_;        // synthesis scratch
   std::vector<double> prev_clean_;  // G^2 gamma of the previous frame
   double gain_floor_;
   std::vector<double> gain_db_, prev_gain_db_;

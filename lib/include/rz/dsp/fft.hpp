@@ -1,4 +1,4 @@
-// Real FFT over KissFFT, windows, and a streaming power-spectrum framer.
+// Real FFT over KissFFT, windows, and a streaming power-spectrum framer (over dsp/stft.hpp).
 #pragma once
 
 #include <complex>
@@ -33,17 +33,23 @@ std::vector<float> hann_window(int n);
 // I0(beta sqrt(1 - r^2)) / I0(beta).
 double kaiser_window_at(double r, double beta);
 
+class StftAnalysis;  // stft.hpp
+
 // Slices a mono stream into Hann-windowed frames of `fft_size` every `hop` frames and hands each
 // frame's power spectrum |X[k]|^2 (fft_size/2+1 bins, unnormalised; see power_scale()) to a
-// callback. Frames start at sample 0; flush() zero-pads the last partial frame.
+// callback. Frames start at sample 0; flush() zero-pads the last partial frame. (One channel of
+// StftAnalysis with Start::kAtZero.)
 class PowerSpectrumStream {
  public:
   PowerSpectrumStream(int fft_size, int hop);
+  ~PowerSpectrumStream();
+  PowerSpectrumStream(PowerSpectrumStream&&) noexcept;
+  PowerSpectrumStream& operator=(PowerSpectrumStream&&) noexcept;
   using Callback = std::function<void(const float* power)>;
   // `stride`: distance between consecutive samples of this channel in `x` (interleaved input).
   void push(const float* x, size_t frames, size_t stride, const Callback& on_frame);
   void flush(const Callback& on_frame);
-  int bins() const { return fft_.size() / 2 + 1; }
+  int bins() const { return static_cast<int>(power_.size()); }
   // Divide power by this to get each bin's share of the signal's mean square (Parseval with the
   // window): sum_k weight(k) * power[k] / power_scale() = sum(x^2 w^2) / sum(w^2), the window-
   // weighted mean square of the frame; weight(k) is 1 for DC and Nyquist, 2 for the others.
@@ -51,14 +57,7 @@ class PowerSpectrumStream {
 
  private:
   void emit(const Callback& on_frame);
-  RealFft fft_;
-  int hop_;
-  std::vector<float> window_;
-  std::vector<float> ring_;  // last fft_size samples
-  size_t filled_ = 0;        // samples in ring_
-  size_t since_emit_ = 0;
-  std::vector<float> frame_;
-  std::vector<std::complex<float>> spectrum_;
+  std::unique_ptr<StftAnalysis> stft_;
   std::vector<float> power_;
   double power_scale_;
 };

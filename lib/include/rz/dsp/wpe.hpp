@@ -61,8 +61,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "rz/dsp/fft.hpp"
 #include "rz/dsp/processor.hpp"
+#include "rz/dsp/stft.hpp"
 #include "rz/params.hpp"
 
 namespace rz::dsp {
@@ -136,22 +136,17 @@ class Dereverberator final : public Processor {
   int n_, hop_, bins_, taps_, delay_, lead_, block_;
   size_t latency_;
   bool bypass_;
-  RealFft fft_;
-  std::vector<float> window_;
-  float synth_scale_;
-  std::vector<float> ring_;  // [channel][n] analysis ring
-  size_t pending_ = 0;       // new samples in the ring since the last hop
+  std::unique_ptr<StftAnalysis> analysis_;  // null when bypassed
+  std::unique_ptr<StftSynthesis> synthesis_;
   // Spectra of the lead-in and the block: [bin][frame][channel], lead_ + block_ frames.
   std::vector<std::complex<float>> spec_;
   std::vector<std::complex<float>> out_spec_;  // [bin][block frame][channel] processed spectra
   std::vector<uint8_t> tonal_;                 // [bin][block frame] tonal cells
   int frames_in_block_ = 0;
-  std::vector<float> acc_;    // [channel][n] synthesis overlap-add accumulator
   std::vector<float> ready_;  // [block * hop][channel] finished output of the last block
   size_t ready_pos_ = 0;
   std::vector<float> dry_;  // [latency][channel] delay line for the dry signal
   size_t dry_pos_ = 0;
-  std::vector<float> frame_;
   std::vector<std::complex<float>> bins_scratch_;
   double in_energy_ = 0, out_energy_ = 0, limited_energy_ = 0;
 };
