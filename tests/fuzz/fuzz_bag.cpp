@@ -6,7 +6,7 @@
 #include <string>
 
 #include "fuzz_util.hpp"
-#include "rz/demucs/checkpoint.hpp"
+#include "rz/demucs/bag.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using rz::fuzz::require;

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "rz/demucs/bag.hpp"
 #include "rz/demucs/checkpoint.hpp"
 #include "rz/error.hpp"
 #include "test_support.hpp"

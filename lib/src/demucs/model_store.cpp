@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "rz/demucs/bag.hpp"
 #include "rz/demucs/checkpoint.hpp"
 #include "rz/error.hpp"
 

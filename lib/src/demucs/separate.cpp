@@ -3,18 +3,17 @@
 
 #include <ATen/Context.h>
 #include <torch/cuda.h>
-
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <optional>
-#include <cmath>
 #include <thread>
 
 #include "rz/audio/file.hpp"
@@ -110,8 +109,10 @@ class ModelInput {
     buf_.resize(static_cast<size_t>((b - a) * in_channels_));
     int64_t got = 0;
     while (got < b - a) {
-      const size_t n = reader_->read(buf_.data() + got * in_channels_, static_cast<size_t>(b - a - got));
-      if (n == 0) throw InputError(describe("cannot read", reader_->path().string(), "ended early"));
+      const size_t n =
+          reader_->read(buf_.data() + got * in_channels_, static_cast<size_t>(b - a - got));
+      if (n == 0)
+        throw InputError(describe("cannot read", reader_->path().string(), "ended early"));
       got += static_cast<int64_t>(n);
     }
     convert(buf_.data(), b - a, planar + (a - start), frames);
@@ -299,6 +300,290 @@ torch::Device resolve_device(const std::string& name, std::vector<std::string>* 
 }
 
 namespace {
+
+// What the separation produced, served from the cache or computed by the model: the full stems
+// (one float WAV per source, in the writer's directory) and what the manifest records of them.
+struct Separation {
+  std::vector<std::string> sources;
+  json model, plan;
+  int rate = 0, channels = 0;
+  int64_t frames = 0;
+  std::vector<fs::path> files;             // one per source, in `sources` order
+  std::map<std::string, std::string> sha;  // stem -> SHA-256 of its file, when known
+  json metrics = json::object();           // stem -> metrics, when known
+};
+
+// The stem to separate: `--stem`, else "mix", else the only stem.
+const stems::StemEntry& choose_stem(const stems::StemDir& in, const std::string& input_stem) {
+  const stems::Manifest& im = in.manifest();
+  std::string stem_name = input_stem;
+  if (stem_name.empty()) {
+    if (!im.find("mix") && im.stems.size() != 1) {
+      // Nothing was asked for: which stem to separate is the directory's problem, not a usage
+      // error (a --stem naming an absent stem is one).
+      std::vector<std::string> names;
+      for (const auto& s : im.stems) names.push_back(s.name);
+      throw InputError(
+          "cannot separate", in.path().string(),
+          "no 'mix' stem and several others (" + join(names, ", ") + "): choose one with --stem");
+    }
+    stem_name = im.find("mix") ? "mix" : im.stems[0].name;
+  }
+  return in.stem(stem_name);
+}
+
+// The device to run on, with libtorch's CPU threads set (recorded in `rep`).
+torch::Device set_up_device(const SeparateOptions& opt, SeparateReport& rep) {
+  const torch::Device device = resolve_device(opt.device, &rep.warnings);
+  rep.device = device.str();
+  if (device.is_cpu()) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    rep.threads = opt.threads > 0 ? opt.threads : cores;
+    at::set_num_threads(rep.threads);  // libtorch starts with one thread on some builds
+  }
+  return device;
+}
+
+// Cache identity: everything that decides the samples, nothing that does not (threads, paths).
+json cache_identity(const std::string& input_sha256, const std::vector<std::string>& member_sha,
+                    const ModelSpec& spec, const SeparateOptions& opt,
+                    const torch::Device& device) {
+  return {{"input_sha256", input_sha256},
+          {"model_sha256", member_sha},
+          {"weights", spec.weights},
+          {"shifts", opt.apply.shifts},
+          {"overlap", opt.apply.overlap},
+          {"segment_s", opt.apply.segment_s ? json(*opt.apply.segment_s) : json()},
+          {"seed", opt.apply.seed},
+          {"transition_power", opt.apply.transition_power},
+          {"device", device.is_cpu()                 ? "cpu"
+                     : device.type() == torch::kCUDA ? "cuda"
+                                                     : "mps"},
+          {"implementation",
+           std::string("rz ") + kVersion + " r" + std::to_string(kImplementationRevision)}};
+}
+
+// Restores the separation of cache entry `hit` into `out` and `sep`. A cache entry is outside
+// data like any other (another process, a hand edit, a damaged disk): everything used from it is
+// checked, and anything wrong means "recompute": false, and the caller drops what was restored
+// (forget_files).
+bool restore_cached(const CacheHit& hit, const std::string& two_stems, stems::StemDirWriter& out,
+                    Separation& sep) {
+  const std::optional<CachedSeparation> cached = parse_cached(hit.meta);
+  bool damaged = !cached;
+  if (cached) {
+    sep.sources = cached->sources;
+    check_two_stems(two_stems, sep.sources);
+    sep.model = cached->model;
+    sep.plan = cached->plan;
+    sep.rate = cached->sample_rate_hz;
+    sep.channels = cached->channels;
+    sep.frames = cached->frames;
+    sep.metrics = cached->metrics;
+    // Hard-link the cached files into the output (a copy when the cache is on another file
+    // system) and hash them: a file that no longer matches the hash recorded when it was
+    // cached (edited through a link, damaged) makes the entry a miss. Linking instead of
+    // copying keeps a hit on a long recording at the cost of reading it once.
+    for (const auto& s : sep.sources) {
+      const fs::path src = hit.dir / (s + ".wav");
+      const fs::path dst = out.stem_file_path(s);
+      std::error_code ec;
+      fs::create_hard_link(src, dst, ec);
+      std::string sha;
+      try {
+        sha = ec ? stems::copy_file_sha256(src, dst) : stems::sha256_file(dst);
+      } catch (const IoError&) {
+        damaged = true;  // a listed file vanished or is unreadable
+        break;
+      }
+      sep.files.push_back(dst);
+      sep.sha[s] = sha;
+      const auto recorded = hit.sha256.find(s + ".wav");
+      if (recorded == hit.sha256.end() || recorded->second != sha) damaged = true;
+      // The stems must also be what the entry says they are (a forged or stale entry whose
+      // files differ would make an output that the next stage refuses).
+      try {
+        const audio::FileInfo info = audio::Reader(dst).info();
+        if (info.sample_rate_hz != sep.rate || info.channels != sep.channels ||
+            info.frames != sep.frames)
+          damaged = true;
+      } catch (const InputError&) {
+        damaged = true;
+      }
+    }
+  }
+  return !damaged;
+}
+
+// Removes the files a damaged cache entry left in the output and forgets them.
+void forget_files(Separation& sep) {
+  for (const auto& p : sep.files) fs::remove(p);
+  sep.files.clear();
+  sep.sha.clear();
+  sep.metrics = json::object();
+}
+
+// Loads the model and separates `stem_file` into one float WAV per source in `out`, with
+// demucs.api.Separator's normalisation; fills `sep` and the timings of `rep`.
+void run_model(const ModelSpec& spec, const torch::Device& device, const SeparateOptions& opt,
+               const fs::path& stem_file, stems::StemDirWriter& out, const Progress& progress,
+               Separation& sep, SeparateReport& rep) {
+  const double t_sep = now_s();
+  Ensemble model = load_ensemble(spec, device);
+  opt.apply.validate(model);
+  check_two_stems(opt.two_stems, model.sources);
+  sep.sources = model.sources;
+  sep.rate = model.sample_rate_hz;
+  sep.channels = model.channels;
+  const int rate = sep.rate, channels = sep.channels;
+  sep.model = {{"name", spec.name},
+               {"members", model.member_names},
+               {"sha256", model.member_sha256},
+               {"weights", model.weights},
+               {"sources", model.sources},
+               {"sample_rate_hz", rate},
+               {"channels", channels},
+               {"training_segment_s", model.max_segment_s}};
+  ModelInput input(stem_file, rate, channels, out.scratch_path("input-resampled.wav"), progress);
+  sep.frames = input.frames();
+  const auto [mean, sd] = input.ref_stats(progress);
+  const float fmean = static_cast<float>(mean);
+  const float fden = static_cast<float>(sd) + 1e-8f;  // ref.std() + 1e-8, as Separator does
+  if (!(sd > 1e-6))
+    throw InputError(describe("cannot separate", stem_file.string(), "the mix is silent"));
+
+  const std::vector<std::string>& sources = sep.sources;
+  std::vector<audio::Writer> writers;
+  for (const auto& s : sources) {
+    writers.push_back(out.open_stem(s, rate, channels));
+    sep.files.push_back(out.stem_file_path(s));
+  }
+  std::vector<float> inter;
+  const int64_t S = static_cast<int64_t>(sources.size());
+  auto read = [&](int64_t start, int64_t n, float* planar) {
+    throw_if_interrupted();
+    input.read(start, n, planar);
+    for (int64_t i = 0; i < n * channels; ++i) planar[i] = (planar[i] - fmean) / fden;
+  };
+  int64_t written = 0;
+  auto sink = [&](const float* planar, int64_t n, int64_t stride) {
+    inter.resize(static_cast<size_t>(n * channels));
+    for (int64_t s = 0; s < S; ++s) {
+      bool finite = true;
+      for (int64_t t = 0; t < n; ++t)
+        for (int c = 0; c < channels; ++c) {
+          const float v = planar[(s * channels + c) * stride + t];
+          finite = finite && std::isfinite(v);
+          inter[static_cast<size_t>(t * channels + c)] = v;
+        }
+      // Weights that overflow (a hostile or damaged checkpoint, absurd bag weights) give NaN
+      // or infinity: never write them as a separation.
+      if (!finite) {
+        throw InputError(describe("bad model", spec.name,
+                                  "it produced non-finite samples (NaN or infinity) in source '" +
+                                      sources[static_cast<size_t>(s)] + "' near " +
+                                      fixed(static_cast<double>(written) / rate, 1) + " s"));
+      }
+      writers[static_cast<size_t>(s)].write(inter.data(), static_cast<size_t>(n));
+    }
+    written += n;
+  };
+  auto on_forward = [&](int64_t done, int64_t total) {
+    report(progress, "separate", static_cast<double>(done) / static_cast<double>(total));
+  };
+  const ApplyPlan plan =
+      apply_streaming(model, opt.apply, sep.frames, fmean, fden, read, sink, on_forward);
+  for (auto& w : writers) w.close();
+  rep.separate_s = now_s() - t_sep;
+  rep.tensor_memory = tensor_memory_stats();
+  sep.plan = {{"segment_frames", plan.segment_frames},
+              {"stride_frames", plan.stride_frames},
+              {"forwards", plan.forwards},
+              {"shift_offsets", plan.offsets},
+              {"normalisation", {{"mean", fmean}, {"std_plus_1e-8", fden}}},
+              {"input_resampled", input.resampled()}};
+  for (size_t i = 0; i < sources.size(); ++i) sep.metrics[sources[i]] = stem_metrics(sep.files[i]);
+}
+
+// Stores a fresh separation under `key`; a failure is a warning in `rep`.
+void store_in_cache(SeparationCache& cache, const std::string& key, const Separation& sep,
+                    const json& identity, SeparateReport& rep) {
+  json meta = {{"sources", sep.sources},     {"model", sep.model},       {"plan", sep.plan},
+               {"sample_rate_hz", sep.rate}, {"channels", sep.channels}, {"frames", sep.frames},
+               {"metrics", sep.metrics},     {"identity", identity}};
+  std::string why;
+  if (!cache.store(key, sep.files, meta, &why))
+    rep.warnings.push_back("could not cache the separation: " + why);
+}
+
+// --two-stems NAME: replaces the full stems in `out` with NAME and no_NAME, the sum of the
+// others. Returns the two stem names.
+std::vector<std::string> write_two_stems_output(const std::string& two_stems,
+                                                stems::StemDirWriter& out, Separation& sep) {
+  check_two_stems(two_stems, sep.sources);
+  const auto it = std::find(sep.sources.begin(), sep.sources.end(), two_stems);
+  const size_t k = static_cast<size_t>(it - sep.sources.begin());
+  std::vector<fs::path> others;
+  for (size_t i = 0; i < sep.sources.size(); ++i)
+    if (i != k) others.push_back(sep.files[i]);
+  const fs::path tmp_keep = sep.files[k];
+  const fs::path moved = out.scratch_path("two-stems-" + two_stems + ".wav");
+  fs::rename(tmp_keep, moved);
+  {
+    audio::Writer wk = out.open_stem(two_stems, sep.rate, sep.channels);
+    audio::Writer wr = out.open_stem("no_" + two_stems, sep.rate, sep.channels);
+    write_two_stems(moved, others, wk, wr);
+  }
+  fs::remove(moved);
+  for (const auto& p : others) fs::remove(p);
+  sep.sha.clear();  // the two outputs are new files
+  sep.metrics = json::object();
+  return {two_stems, "no_" + two_stems};
+}
+
+// Adds `names` to the output's manifest (with their hashes when known) and returns their
+// metrics, stem -> {"rms_dbfs", "peak_dbfs"}.
+json add_stems(const std::vector<std::string>& names, const Separation& sep,
+               stems::StemDirWriter& out) {
+  json after = json::object();
+  for (const auto& s : names) {
+    const auto known = sep.sha.find(s);
+    if (known != sep.sha.end())
+      out.add_stem(s, sep.frames, known->second);
+    else
+      out.add_stem(s, sep.frames);
+    after[s] = sep.metrics.contains(s) ? sep.metrics[s] : stem_metrics(out.stem_file_path(s));
+  }
+  return after;
+}
+
+// The manifest's history entry of this run.
+json history_entry(const json& provenance, const stems::StemEntry& stem, const Separation& sep,
+                   const SeparateOptions& opt, const SeparateReport& rep, const std::string& key,
+                   const json& after, double elapsed) {
+  json entry = provenance;
+  entry["inputs"] = json::array({{{"stem", stem.name}, {"sha256", stem.sha256}}});
+  entry["model"] = sep.model;
+  entry["parameters"] = {{"model", opt.model},
+                         {"shifts", opt.apply.shifts},
+                         {"overlap", opt.apply.overlap},
+                         {"segment_s", opt.apply.segment_s ? json(*opt.apply.segment_s) : json()},
+                         {"seed", opt.apply.seed},
+                         {"transition_power", opt.apply.transition_power},
+                         {"two_stems", opt.two_stems.empty() ? json() : json(opt.two_stems)},
+                         {"input_stem", stem.name},
+                         {"device", rep.device},
+                         {"threads", rep.threads},
+                         {"cache", opt.use_cache ? (rep.cache_hit ? "hit" : "stored") : "off"},
+                         {"cache_key", key}};
+  entry["plan"] = sep.plan;
+  entry["metrics"] = {{"after", after}};
+  entry["elapsed_s"] = elapsed;
+  if (!rep.cache_hit && rep.audio_s > 0)
+    entry["seconds_per_audio_second"] = rep.separate_s / rep.audio_s;
+  return entry;
+}
+
 SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, bool force,
                              const SeparateOptions& opt, const json& provenance,
                              const Progress& progress) {
@@ -309,22 +594,7 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   use_tensor_arena();
   SeparateReport rep;
 
-  // The stem to separate.
-  const stems::Manifest& im = in.manifest();
-  std::string stem_name = opt.input_stem;
-  if (stem_name.empty()) {
-    if (!im.find("mix") && im.stems.size() != 1) {
-      // Nothing was asked for: which stem to separate is the directory's problem, not a usage
-      // error (a --stem naming an absent stem is one).
-      std::vector<std::string> names;
-      for (const auto& s : im.stems) names.push_back(s.name);
-      throw InputError("cannot separate", in.path().string(),
-                       "no 'mix' stem and several others (" + join(names, ", ") +
-                           "): choose one with --stem");
-    }
-    stem_name = im.find("mix") ? "mix" : im.stems[0].name;
-  }
-  const stems::StemEntry& stem = in.stem(stem_name);
+  const stems::StemEntry& stem = choose_stem(in, opt.input_stem);
   const fs::path stem_file = in.stem_path(stem);
 
   const fs::path model_dir = opt.model_dir.empty() ? default_model_dir() : opt.model_dir;
@@ -332,251 +602,49 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   std::vector<std::string> member_sha;
   for (const auto& f : spec.files) member_sha.push_back(stems::sha256_file(f));
 
-  const torch::Device device = resolve_device(opt.device, &rep.warnings);
-  rep.device = device.str();
-  if (device.is_cpu()) {
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    rep.threads = opt.threads > 0 ? opt.threads : cores;
-    at::set_num_threads(rep.threads);  // libtorch starts with one thread on some builds
-  }
+  const torch::Device device = set_up_device(opt, rep);
 
   stems::StemDirWriter out(output, force);
 
-  // Cache identity: everything that decides the samples, nothing that does not (threads, paths).
   // A hand-written manifest may omit hashes: then hash the file, never share a key.
-  const std::string input_sha256 = stem.sha256.empty() ? stems::sha256_file(stem_file) : stem.sha256;
-  json identity = {{"input_sha256", input_sha256},
-                   {"model_sha256", member_sha},
-                   {"weights", spec.weights},
-                   {"shifts", opt.apply.shifts},
-                   {"overlap", opt.apply.overlap},
-                   {"segment_s", opt.apply.segment_s ? json(*opt.apply.segment_s) : json()},
-                   {"seed", opt.apply.seed},
-                   {"transition_power", opt.apply.transition_power},
-                   {"device", device.is_cpu() ? "cpu" : device.type() == torch::kCUDA ? "cuda" : "mps"},
-                   {"implementation", std::string("rz ") + kVersion + " r" +
-                                          std::to_string(kImplementationRevision)}};
+  const std::string input_sha256 =
+      stem.sha256.empty() ? stems::sha256_file(stem_file) : stem.sha256;
+  const json identity = cache_identity(input_sha256, member_sha, spec, opt, device);
   const std::string key = SeparationCache::key(identity);
   const fs::path cache_root = opt.cache_dir.empty() ? default_cache_dir() : opt.cache_dir;
   SeparationCache cache(cache_root);
 
-  std::vector<std::string> sources;
-  json model_json, plan_json;
-  int rate = 0, channels = 0;
-  int64_t frames = 0;
-  std::vector<fs::path> full_files;  // one float WAV per source, in the writer's directory
-
+  Separation sep;
   std::optional<CacheHit> hit;
-  std::map<std::string, std::string> full_sha;  // stem -> SHA-256 of its file, when known
-  json full_metrics = json::object();           // stem -> metrics, when known
   if (opt.use_cache) hit = cache.find(key);
   if (hit) {
-    // A cache entry is outside data like any other (another process, a hand edit, a damaged
-    // disk): everything used from it is checked, and anything wrong means "recompute".
-    const std::optional<CachedSeparation> cached = parse_cached(hit->meta);
-    bool damaged = !cached;
-    if (cached) {
-      sources = cached->sources;
-      check_two_stems(opt.two_stems, sources);
-      model_json = cached->model;
-      plan_json = cached->plan;
-      rate = cached->sample_rate_hz;
-      channels = cached->channels;
-      frames = cached->frames;
-      full_metrics = cached->metrics;
-      // Hard-link the cached files into the output (a copy when the cache is on another file
-      // system) and hash them: a file that no longer matches the hash recorded when it was
-      // cached (edited through a link, damaged) makes the entry a miss. Linking instead of
-      // copying keeps a hit on a long recording at the cost of reading it once.
-      for (const auto& s : sources) {
-        const fs::path src = hit->dir / (s + ".wav");
-        const fs::path dst = out.stem_file_path(s);
-        std::error_code ec;
-        fs::create_hard_link(src, dst, ec);
-        std::string sha;
-        try {
-          sha = ec ? stems::copy_file_sha256(src, dst) : stems::sha256_file(dst);
-        } catch (const IoError&) {
-          damaged = true;  // a listed file vanished or is unreadable
-          break;
-        }
-        full_files.push_back(dst);
-        full_sha[s] = sha;
-        const auto recorded = hit->sha256.find(s + ".wav");
-        if (recorded == hit->sha256.end() || recorded->second != sha) damaged = true;
-        // The stems must also be what the entry says they are (a forged or stale entry whose
-        // files differ would make an output that the next stage refuses).
-        try {
-          const audio::FileInfo info = audio::Reader(dst).info();
-          if (info.sample_rate_hz != rate || info.channels != channels || info.frames != frames)
-            damaged = true;
-        } catch (const InputError&) {
-          damaged = true;
-        }
-      }
-    }
-    if (!damaged) {
+    if (restore_cached(*hit, opt.two_stems, out, sep)) {
       rep.cache_hit = true;
       rep.notes.push_back("separation served from the cache (" + cache_root.string() + "/" +
                           key.substr(0, 12) + "...; --no-cache recomputes)");
     } else {
       rep.warnings.push_back("a cached separation was damaged: recomputing");
       cache.discard(key);  // so that the fresh result can take its place
-      for (const auto& p : full_files) fs::remove(p);
       hit.reset();
-      full_files.clear();
-      full_sha.clear();
-      full_metrics = json::object();
+      forget_files(sep);
     }
   }
 
   if (!hit) {
-    const double t_sep = now_s();
-    Ensemble model = load_ensemble(spec, device);
-    opt.apply.validate(model);
-    check_two_stems(opt.two_stems, model.sources);
-    sources = model.sources;
-    rate = model.sample_rate_hz;
-    channels = model.channels;
-    model_json = {{"name", spec.name},
-                  {"members", model.member_names},
-                  {"sha256", model.member_sha256},
-                  {"weights", model.weights},
-                  {"sources", model.sources},
-                  {"sample_rate_hz", rate},
-                  {"channels", channels},
-                  {"training_segment_s", model.max_segment_s}};
-    ModelInput input(stem_file, rate, channels, out.scratch_path("input-resampled.wav"), progress);
-    frames = input.frames();
-    const auto [mean, sd] = input.ref_stats(progress);
-    const float fmean = static_cast<float>(mean);
-    const float fden = static_cast<float>(sd) + 1e-8f;  // ref.std() + 1e-8, as Separator does
-    if (!(sd > 1e-6))
-      throw InputError(describe("cannot separate", stem_file.string(), "the mix is silent"));
-
-    std::vector<audio::Writer> writers;
-    for (const auto& s : sources) {
-      writers.push_back(out.open_stem(s, rate, channels));
-      full_files.push_back(out.stem_file_path(s));
-    }
-    std::vector<float> inter;
-    const int64_t S = static_cast<int64_t>(sources.size());
-    auto read = [&](int64_t start, int64_t n, float* planar) {
-      throw_if_interrupted();
-      input.read(start, n, planar);
-      for (int64_t i = 0; i < n * channels; ++i) planar[i] = (planar[i] - fmean) / fden;
-    };
-    int64_t written = 0;
-    auto sink = [&](const float* planar, int64_t n, int64_t stride) {
-      inter.resize(static_cast<size_t>(n * channels));
-      for (int64_t s = 0; s < S; ++s) {
-        bool finite = true;
-        for (int64_t t = 0; t < n; ++t)
-          for (int c = 0; c < channels; ++c) {
-            const float v = planar[(s * channels + c) * stride + t];
-            finite = finite && std::isfinite(v);
-            inter[static_cast<size_t>(t * channels + c)] = v;
-          }
-        // Weights that overflow (a hostile or damaged checkpoint, absurd bag weights) give NaN
-        // or infinity: never write them as a separation.
-        if (!finite) {
-          throw InputError(describe("bad model", spec.name,
-                                    "it produced non-finite samples (NaN or infinity) in source '" +
-                                        sources[static_cast<size_t>(s)] + "' near " +
-                                        fixed(static_cast<double>(written) / rate, 1) + " s"));
-        }
-        writers[static_cast<size_t>(s)].write(inter.data(), static_cast<size_t>(n));
-      }
-      written += n;
-    };
-    auto on_forward = [&](int64_t done, int64_t total) {
-      report(progress, "separate", static_cast<double>(done) / static_cast<double>(total));
-    };
-    const ApplyPlan plan =
-        apply_streaming(model, opt.apply, frames, fmean, fden, read, sink, on_forward);
-    for (auto& w : writers) w.close();
-    rep.separate_s = now_s() - t_sep;
-    rep.tensor_memory = tensor_memory_stats();
-    plan_json = {{"segment_frames", plan.segment_frames},
-                 {"stride_frames", plan.stride_frames},
-                 {"forwards", plan.forwards},
-                 {"shift_offsets", plan.offsets},
-                 {"normalisation", {{"mean", fmean}, {"std_plus_1e-8", fden}}},
-                 {"input_resampled", input.resampled()}};
-    for (size_t i = 0; i < sources.size(); ++i) full_metrics[sources[i]] = stem_metrics(full_files[i]);
-    if (opt.use_cache) {
-      json meta = {{"sources", sources}, {"model", model_json}, {"plan", plan_json},
-                   {"sample_rate_hz", rate}, {"channels", channels}, {"frames", frames},
-                   {"metrics", full_metrics}, {"identity", identity}};
-      std::string why;
-      if (!cache.store(key, full_files, meta, &why))
-        rep.warnings.push_back("could not cache the separation: " + why);
-    }
+    run_model(spec, device, opt, stem_file, out, progress, sep, rep);
+    if (opt.use_cache) store_in_cache(cache, key, sep, identity, rep);
   }
 
-  // --two-stems: the named source and the sum of the others.
-  if (!opt.two_stems.empty()) {
-    check_two_stems(opt.two_stems, sources);
-    const auto it = std::find(sources.begin(), sources.end(), opt.two_stems);
-    const size_t k = static_cast<size_t>(it - sources.begin());
-    std::vector<fs::path> others;
-    for (size_t i = 0; i < sources.size(); ++i)
-      if (i != k) others.push_back(full_files[i]);
-    const fs::path tmp_keep = full_files[k];
-    const fs::path moved = out.scratch_path("two-stems-" + opt.two_stems + ".wav");
-    fs::rename(tmp_keep, moved);
-    {
-      audio::Writer wk = out.open_stem(opt.two_stems, rate, channels);
-      audio::Writer wr = out.open_stem("no_" + opt.two_stems, rate, channels);
-      write_two_stems(moved, others, wk, wr);
-    }
-    fs::remove(moved);
-    for (const auto& p : others) fs::remove(p);
-    full_sha.clear();  // the two outputs are new files
-    full_metrics = json::object();
-    rep.stems = {opt.two_stems, "no_" + opt.two_stems};
-  } else {
-    rep.stems = sources;
-  }
-
-  json after = json::object();
-  for (const auto& s : rep.stems) {
-    const auto known = full_sha.find(s);
-    if (known != full_sha.end())
-      out.add_stem(s, frames, known->second);
-    else
-      out.add_stem(s, frames);
-    after[s] = full_metrics.contains(s) ? full_metrics[s] : stem_metrics(out.stem_file_path(s));
-  }
+  rep.stems = opt.two_stems.empty() ? sep.sources : write_two_stems_output(opt.two_stems, out, sep);
+  const json after = add_stems(rep.stems, sep, out);
 
   stems::Manifest& m = out.manifest();
-  m.inherit(im);
-  m.sample_rate_hz = rate;  // the model's rate and channels, not necessarily the input's
-  m.channels = channels;
-  rep.audio_s = static_cast<double>(frames) / rate;
-  json entry = provenance;
-  entry["inputs"] = json::array({{{"stem", stem.name}, {"sha256", stem.sha256}}});
-  entry["model"] = model_json;
-  entry["parameters"] = {
-      {"model", opt.model},
-      {"shifts", opt.apply.shifts},
-      {"overlap", opt.apply.overlap},
-      {"segment_s", opt.apply.segment_s ? json(*opt.apply.segment_s) : json()},
-      {"seed", opt.apply.seed},
-      {"transition_power", opt.apply.transition_power},
-      {"two_stems", opt.two_stems.empty() ? json() : json(opt.two_stems)},
-      {"input_stem", stem.name},
-      {"device", rep.device},
-      {"threads", rep.threads},
-      {"cache", opt.use_cache ? (rep.cache_hit ? "hit" : "stored") : "off"},
-      {"cache_key", key}};
-  entry["plan"] = plan_json;
-  entry["metrics"] = {{"after", after}};
+  m.inherit(in.manifest());
+  m.sample_rate_hz = sep.rate;  // the model's rate and channels, not necessarily the input's
+  m.channels = sep.channels;
+  rep.audio_s = static_cast<double>(sep.frames) / sep.rate;
   const double elapsed = now_s() - t0;
-  entry["elapsed_s"] = elapsed;
-  if (!rep.cache_hit && rep.audio_s > 0)
-    entry["seconds_per_audio_second"] = rep.separate_s / rep.audio_s;
-  m.history.push_back(entry);
+  m.history.push_back(history_entry(provenance, stem, sep, opt, rep, key, after, elapsed));
   throw_if_interrupted();  // a signal during the last forward (no read() after it) commits nothing
   rep.output = out.commit();
   rep.record = {{"output", rep.output.string()},

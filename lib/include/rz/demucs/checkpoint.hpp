@@ -1,25 +1,19 @@
-// Reader for the official Demucs `.th` checkpoints and bag-of-models YAML files, without libtorch.
+// Reader for the official Demucs `.th` checkpoints, without libtorch (on rz/formats).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "rz/formats/torch_state.hpp"
+
 namespace rz::demucs {
 
-// A dense tensor: `data` holds the elements in row-major (C) order, contiguous, as fp32.
-// Storages in fp16 are widened exactly; fp64 is rounded to nearest fp32 (as torch's `.float()`).
-// A tensor with an empty `shape` is a scalar holding one element.
-struct Tensor {
-  std::vector<int64_t> shape;
-  std::vector<float> data;
-
-  int64_t numel() const { return static_cast<int64_t>(data.size()); }
-};
+// The tensors of a checkpoint (rz/formats/torch_state.hpp).
+using Tensor = formats::Tensor;
 
 // The contents of a checkpoint written by `demucs.states.serialize_model` + `torch.save`.
 struct Checkpoint {
@@ -61,26 +55,5 @@ Checkpoint read_checkpoint(const std::filesystem::path& path);
 // demucs' `NAME-XXXXXXXX.th` naming: ("tiny4000", "0421bf8f") for tiny4000-0421bf8f.th; the file
 // stem and "" for any other name.
 std::pair<std::string, std::string> split_checkpoint_name(const std::filesystem::path& path);
-
-// A bag of models in demucs' YAML format (e.g. htdemucs_ft.yaml):
-//   models: ['f7e0c4bc', 'd12395a8']     # or a block list: "- f7e0c4bc" lines
-//   weights: [[1., 0.], [0., 1.]]         # optional; flow lists may span lines
-//   segment: 44                           # optional, seconds
-struct Bag {
-  std::vector<std::string> models;  // model names (checkpoint `name`s), in order
-  // weights[i][k]: weight of model i for source k. Empty when the file has none, which means
-  // weight 1 for every model and source. Otherwise one row per model, all rows of equal length.
-  std::vector<std::vector<double>> weights;
-  std::optional<double> segment;  // seconds; demucs applies it only to non-HTDemucs members
-};
-
-// Parses the YAML subset above: top-level keys `models`, `weights` and `segment`; flow lists
-// `[a, b]` (nested up to 16 levels, multi-line, trailing comma allowed) and block lists `- a`;
-// plain, 'single'- or "double"-quoted scalars; `#` comments. Weights are numbers in 0..1000.
-// Anything else throws rz::InputError ("bad model bag '<path>': line N: <reason>"). The file must
-// be a regular file of at most 1 MiB ("cannot read '<path>': ...").
-Bag read_bag(const std::filesystem::path& yaml);
-// The same for bag text already read; `path` names it in messages.
-Bag parse_bag(std::string text, const std::filesystem::path& path);
 
 }  // namespace rz::demucs
