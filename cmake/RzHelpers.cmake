@@ -17,7 +17,7 @@ function(rz_target_flags target)
     # Coverage feedback for libFuzzer, and sanitizers that turn memory errors, leaks and undefined
     # behaviour (float-to-int overflow included) into crashes, with assertions on (nlohmann's
     # included) whatever the build type says. Every target of a fuzz build gets them, so that
-    # whatever links the instrumented rz_core also links the sanitizer runtimes.
+    # whatever links the instrumented core libraries also links the sanitizer runtimes.
     target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined
       -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -UNDEBUG)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
