@@ -28,97 +28,19 @@
 // from flickering into "musical noise".
 #pragma once
 
-#include <complex>
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <vector>
 
+#include "rz/dsp/noise_analysis.hpp"
+#include "rz/dsp/noise_profile.hpp"
 #include "rz/dsp/processor.hpp"
 #include "rz/dsp/stft.hpp"
-#include "rz/params.hpp"
 
 namespace rz::dsp {
 
-// FFT size used at `sample_rate_hz` (2048 at 44.1/48 kHz).
-int denoise_fft_size(double sample_rate_hz);
-
-// A noise spectrum: mean power per bin of the denoiser's STFT (channel mean).
-struct NoiseProfile {
-  double sample_rate_hz = 0;
-  int fft_size = 0;
-  std::vector<double> power;  // fft_size / 2 + 1 bins
-  double duration_s = 0;      // audio it was measured on
-  bool empty() const { return power.empty(); }
-  // Mean square per sample of the noise this profile describes (sum over bins, Parseval).
-  double mean_square() const;
-  // Level of the profile in dBFS (10 log10 mean_square()).
-  double level_dbfs() const;
-  // Mean square carried by bin k (one-sided: bins 1 .. n/2-1 count twice), and by the bins whose
-  // frequency lies in [lo_hz, hi_hz).
-  double bin_mean_square(size_t k) const;
-  double band_mean_square(double lo_hz, double hi_hz) const;
-};
-
-// Measures a NoiseProfile from interleaved audio (a noise sample).
-class NoiseProfiler {
- public:
-  NoiseProfiler(int channels, double sample_rate_hz);
-  ~NoiseProfiler();
-  void add(const float* interleaved, size_t frames);
-  // Throws InputError when fewer than kMinProfileSeconds of audio were added.
-  NoiseProfile finish() const;
-  static constexpr double kMinProfileSeconds = 0.5;
-
- private:
-  struct Impl;
-  std::shared_ptr<Impl> impl_;
-};
-
 enum class NoiseSource { kBlind, kProfile };
-
-struct DenoiseSettings {
-  double strength_db = 10.0;      // deepest attenuation of any bin, dB (0 .. 40)
-  double smoothing = 0.95;        // decision-directed weight a (0.5 .. 0.995)
-  double tracker_window_s = 1.5;  // minimum-statistics window, s (0.5 .. 10)
-  double low_cap_hz = 300.0;      // bass guard corner for the blind tracker, Hz (0 = off; .. 1000)
-  // The one declaration of every field's key, unit, range and meaning (params.hpp).
-  static const params::Fields<DenoiseSettings>& fields();
-  void validate() const;
-  nlohmann::json to_json() const;
-};
-
-// Minimum-statistics tracker on power spectra (exposed for tests and for analysis passes).
-class NoiseTracker {
- public:
-  static constexpr double kTrackerSmoothing = 0.9;  // one-pole smoothing of the periodogram
-  static constexpr int kSubWindows = 8;
-  // Tone guard: the estimate stays within kToneGuardRatio (3 dB) of the median of its
-  // +-kToneGuardBins neighbours.
-  static constexpr int kToneGuardBins = 4;
-  static constexpr double kToneGuardRatio = 2.0;
-  NoiseTracker(int bins, double frames_per_second, const DenoiseSettings& settings, int fft_size,
-               double sample_rate_hz);
-  // Feeds one frame's power per bin; returns the noise estimate per bin (valid until next call).
-  const std::vector<double>& update(const double* power);
-
- private:
-  int bins_;
-  int sub_length_;  // frames per sub-window
-  int cap_bin_ = 0;
-  std::vector<double> smooth_;
-  std::vector<double> sub_min_;  // [kSubWindows][bins] ring of finished sub-window minima
-  std::vector<double> current_;  // minimum of the sub-window in progress
-  std::vector<double> estimate_;
-  std::vector<double> guarded_;     // scratch of the tone guard
-  std::vector<double> neighbours_;  // scratch of the tone guard's median
-  int filled_subs_ = 0;
-  int sub_pos_ = 0;
-  int in_sub_ = 0;
-  int64_t frames_ = 0;
-};
 
 // Ephraim-Malah LSA gain for a-priori SNR xi and a-posteriori SNR gamma (both linear).
 double lsa_gain(double xi, double gamma);
@@ -126,7 +48,7 @@ double lsa_gain(double xi, double gamma);
 double expint_e1(double x);
 
 namespace detail {
-class StftFramer;  // denoise.cpp
+class StftFramer;  // src/dsp/denoise_detail.hpp
 }
 
 class Denoiser : public Processor {
@@ -181,55 +103,6 @@ class Denoiser : public Processor {
   int64_t noise_frames_ = 0;
   int64_t frames_run_ = 0;  // STFT frames run (blind mode)
   double power_scale_;
-};
-
-// First-pass analysis of a stem for the noise decisions: an SNR estimate and the crowd-only
-// stretches an `auto` profile is learnt from. Memory does not grow with the input's length.
-//
-// - tracker_snr_db: signal mean square over the blind tracker's mean noise power.
-// - floor_snr_db: signal mean square over the mean square of the quietest kBlockSeconds block
-//   (blocks of digital silence excluded): an upper bound of the noise (it holds noise plus whatever
-//   music plays there), but a crowd has quiet moments of its own, 10-15 dB under its mean here.
-// - snr_db = tracker_snr_db, or floor_snr_db when that is at least kSilenceEvidenceDb (a stretch
-//   close to silence, such as a clean song's fade-out, rules out a continuous noise above it). The
-//   tracker's figure reads high on music (its minimum holds the music's floor) and about 2.8 dB
-//   high on noise alone (the minimum of a periodogram, without bias compensation); the decision
-//   thresholds (chain.hpp, max_snr_db) were set with that estimate.
-// - auto profile: the kKeepBlocks quietest blocks are kept with their spectra. Candidates are those
-//   at least kNoiseOnlyBelowMedianDb under the median block whose spectrum stays within 8 dB of
-//   the tracker's long-term floor in 90 % of the third-octave bands from 100 Hz to 8 kHz (a quiet
-//   passage of music stands out of the floor where its notes are; the crowd does not). Those
-//   within kNoiseOnlyRangeDb of the candidates' median level are taken as crowd-only when they
-//   add up to 1 s (anchoring on the median, not the quietest, keeps one lull of the crowd from
-//   shutting out the crowd at its usual level); their mean spectrum is the profile.
-struct NoiseAnalysis {
-  double snr_db = 0;
-  double tracker_snr_db = 0;
-  double floor_snr_db = 0;
-  double signal_dbfs = -200;
-  bool found_noise_only = false;
-  double noise_only_s = 0;
-  NoiseProfile auto_profile;  // empty unless found_noise_only
-  // Long-term mean of the blind tracker's estimate per bin (same scale as NoiseProfile::power).
-  NoiseProfile tracker_floor;
-  nlohmann::json to_json() const;
-};
-
-class NoiseAnalyzer {
- public:
-  static constexpr double kBlockSeconds = 0.5;
-  static constexpr int kKeepBlocks = 40;
-  static constexpr double kNoiseOnlyRangeDb = 3.0;
-  static constexpr double kNoiseOnlyBelowMedianDb = 1.0;
-  static constexpr double kSilenceEvidenceDb = 30.0;
-  NoiseAnalyzer(int channels, double sample_rate_hz, const DenoiseSettings& settings = {});
-  ~NoiseAnalyzer();
-  void add(const float* interleaved, size_t frames);
-  NoiseAnalysis finish();
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace rz::dsp
