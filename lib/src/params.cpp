@@ -25,9 +25,9 @@ std::string range_text(double min, double max, bool min_exclusive, const std::st
 }
 
 void throw_out_of_range(const std::string& what, double value, double min, double max,
-                        bool min_exclusive, const std::string& unit) {
-  throw UsageError(
-      describe("bad " + what, fixed(value), range_text(min, max, min_exclusive, unit)));
+                        bool min_exclusive, const std::string& unit, bool integer) {
+  throw UsageError(describe("bad " + what, fixed(value, integer ? 0 : 2),
+                            range_text(min, max, min_exclusive, unit)));
 }
 
 void throw_not_a_number(const std::string& subject, bool integer) {

@@ -48,9 +48,10 @@ bool is_integer(const Field<S>& f) {
 // "use 0..60 dB", "use more than 1, up to 100", "use 1..16".
 std::string range_text(double min, double max, bool min_exclusive, const std::string& unit);
 
-// Throws UsageError "bad <what> '<value>': <range_text>".
+// Throws UsageError "bad <what> '<value>': <range_text>" (an integer's value without decimals).
 [[noreturn]] void throw_out_of_range(const std::string& what, double value, double min, double max,
-                                     bool min_exclusive, const std::string& unit);
+                                     bool min_exclusive, const std::string& unit,
+                                     bool integer = false);
 
 // How a failing field is named: by its flag where it has one (the settings came from the command
 // line), else by `prefix` and its key (they came from a settings file or the library).
@@ -68,7 +69,7 @@ void check(const S& s, const Fields<S>& fields, const std::string& prefix,
     if (ok) continue;
     const std::string what =
         naming == Naming::kFlag && f.flag ? std::string(f.flag) : prefix + f.key;
-    throw_out_of_range(what, v, f.min, f.max, f.min_exclusive, f.unit);
+    throw_out_of_range(what, v, f.min, f.max, f.min_exclusive, f.unit, is_integer(f));
   }
 }
 

@@ -326,7 +326,8 @@ void validate_chain(const ChainParams& c, const std::string& stem, double rate) 
       const bool ok = (p.min_exclusive ? x > p.min : x >= p.min) && x <= p.max &&
                       (!p.integer || std::floor(x) == x);
       if (!ok)
-        params::throw_out_of_range(p.block + " " + p.key, x, p.min, p.max, p.min_exclusive, p.unit);
+        params::throw_out_of_range(p.block + " " + p.key, x, p.min, p.max, p.min_exclusive, p.unit,
+                                   p.integer);
     }
     const double order = num(c.at("highpass"), "order");
     if (order != 2 && order != 4)
