@@ -30,6 +30,11 @@ void throw_out_of_range(const std::string& what, double value, double min, doubl
                             range_text(min, max, min_exclusive, unit)));
 }
 
+void check_range(const std::string& what, double value, double min, double max,
+                 const std::string& unit) {
+  if (!(value >= min && value <= max)) throw_out_of_range(what, value, min, max, false, unit);
+}
+
 void throw_not_a_number(const std::string& subject, bool integer) {
   throw UsageError(
       describe("bad value", subject, integer ? "must be a whole number" : "must be a number"));

@@ -53,6 +53,11 @@ std::string range_text(double min, double max, bool min_exclusive, const std::st
                                      bool min_exclusive, const std::string& unit,
                                      bool integer = false);
 
+// Throws UsageError "bad <what> '<value>': use <min>..<max> <unit>" unless min <= value <= max
+// (NaN fails): a range check for a value that is not a field (a rate, an intensity).
+void check_range(const std::string& what, double value, double min, double max,
+                 const std::string& unit = "");
+
 // How a failing field is named: by its flag where it has one (the settings came from the command
 // line), else by `prefix` and its key (they came from a settings file or the library).
 enum class Naming { kFlag, kKey };

@@ -40,13 +40,6 @@ constexpr double kMaxCutoffNyquistShare = 0.45;  // of the sample rate: 0.9 Nyqu
 // The envelope's octave ends this far below the cutoff, out of the low-pass's skirt.
 constexpr double kSkirtOctaves = 0.25;
 
-void check_range(const char* name, double value, double lo, double hi) {
-  if (!(value >= lo && value <= hi)) {
-    throw UsageError("hf-regen: " + std::string(name) + " must be in " + std::to_string(lo) +
-                     " .. " + std::to_string(hi) + " (got " + std::to_string(value) + ")");
-  }
-}
-
 int regen_fft_size(int sample_rate_hz) {
   const double ideal = 2048.0 * sample_rate_hz / 44100.0;
   int n = 256;
@@ -66,53 +59,63 @@ bool HfRegenSettings::has_band(int sample_rate_hz) const {
          cutoff_hz * std::pow(2.0, kCrossfadeOctaves) <= effective_max_hz(*this, sample_rate_hz);
 }
 
-void HfRegenSettings::validate(int sample_rate_hz) const {
-  check_range("sample_rate_hz", sample_rate_hz, 8000, 768000);
-  check_range("max_freq_hz", max_freq_hz, kMinMaxFreqHz, kMaxMaxFreqHz);
-  check_range("cutoff_hz", cutoff_hz, kMinCutoffHz, kMaxCutoffNyquistShare * sample_rate_hz);
-  if (!has_band(sample_rate_hz)) {
-    const double top = effective_max_hz(*this, sample_rate_hz);
-    throw UsageError(
-        "hf-regen: cutoff_hz must lie at least 1/12 octave below max_freq_hz (and "
-        "Nyquist) (got cutoff " +
-        std::to_string(cutoff_hz) + ", top " + std::to_string(top) + ")");
-  }
-  check_range("min_tilt_db_per_octave", min_tilt_db_per_octave, -40, 0);
-  check_range("max_tilt_db_per_octave", max_tilt_db_per_octave, min_tilt_db_per_octave, 0);
-  check_range("rolloff_knee_hz", rolloff_knee_hz, 1000, 100000);
-  check_range("rolloff_db_per_octave", rolloff_db_per_octave, -60, 0);
-  check_range("fine_structure", fine_structure, 0, 1);
-  check_range("tilt_extrapolation", tilt_extrapolation, 0, 1.5);
-  check_range("tilt_smoothing_s", tilt_smoothing_s, 0.05, 30);
-  check_range("steady_gain_db", steady_gain_db, -30, 0);
-  check_range("transient_jump_db", transient_jump_db, 0.5, 30);
-  check_range("transient_smoothing_s", transient_smoothing_s, 0.02, 10);
-  check_range("gate_snr_db", gate_snr_db, 0, 40);
-  check_range("gate_range_db", gate_range_db, 1, 40);
-  check_range("gate_window_s", gate_window_s, 0.5, 60);
-  check_range("floor_below_loud_db", floor_below_loud_db, 3, 80);
-  check_range("loud_release_db_per_s", loud_release_db_per_s, 0.1, 60);
+const params::Fields<HfRegenSettings>& HfRegenSettings::fields() {
+  using S = HfRegenSettings;
+  static const params::Fields<S> f = {
+      {"cutoff_hz", &S::cutoff_hz, "Hz", kMinCutoffHz, kMaxCutoffNyquistShare * 768000,
+       "bandwidth cutoff of the input (up to 0.9 Nyquist)"},
+      {"max_freq_hz", &S::max_freq_hz, "Hz", kMinMaxFreqHz, kMaxMaxFreqHz,
+       "top of the regenerated band (clamped to Nyquist)"},
+      {"min_tilt_db_per_octave", &S::min_tilt_db_per_octave, "dB", -40, 0,
+       "lower clamp of the tilt"},
+      {"max_tilt_db_per_octave", &S::max_tilt_db_per_octave, "dB", -40, 0,
+       "upper clamp of the tilt (at least the lower)"},
+      {"rolloff_knee_hz", &S::rolloff_knee_hz, "Hz", 1000, 100000,
+       "above it the envelope falls by rolloff_db_per_octave more"},
+      {"rolloff_db_per_octave", &S::rolloff_db_per_octave, "dB", -60, 0, "fall above the knee"},
+      {"fine_structure", &S::fine_structure, "", 0, 1,
+       "share of the copied bins' fine structure the added band keeps"},
+      {"tilt_extrapolation", &S::tilt_extrapolation, "", 0, 1.5,
+       "share of the measured tilt carried above the cutoff"},
+      {"tilt_smoothing_s", &S::tilt_smoothing_s, "s", 0.05, 30,
+       "time constant of the band powers the tilt is fitted to"},
+      {"steady_gain_db", &S::steady_gain_db, "dB", -30, 0,
+       "level of frames without an onset re the envelope"},
+      {"transient_jump_db", &S::transient_jump_db, "dB", 0.5, 30,
+       "jump over the average level that gets the full envelope"},
+      {"transient_smoothing_s", &S::transient_smoothing_s, "s", 0.02, 10,
+       "time constant of that average"},
+      {"gate_snr_db", &S::gate_snr_db, "dB", 0, 40, "level over floor where the added band starts"},
+      {"gate_range_db", &S::gate_range_db, "dB", 1, 40, "range over which it fades in"},
+      {"gate_window_s", &S::gate_window_s, "s", 0.5, 60, "the floor's minimum-statistics window"},
+      {"floor_below_loud_db", &S::floor_below_loud_db, "dB", 3, 80,
+       "the floor is at least this far under the loud level"},
+      {"loud_release_db_per_s", &S::loud_release_db_per_s, "dB/s", 0.1, 60,
+       "fall of the loud level"},
+  };
+  return f;
 }
 
-nlohmann::json HfRegenSettings::to_json() const {
-  return {{"cutoff_hz", cutoff_hz},
-          {"max_freq_hz", max_freq_hz},
-          {"min_tilt_db_per_octave", min_tilt_db_per_octave},
-          {"max_tilt_db_per_octave", max_tilt_db_per_octave},
-          {"rolloff_knee_hz", rolloff_knee_hz},
-          {"rolloff_db_per_octave", rolloff_db_per_octave},
-          {"fine_structure", fine_structure},
-          {"tilt_extrapolation", tilt_extrapolation},
-          {"tilt_smoothing_s", tilt_smoothing_s},
-          {"steady_gain_db", steady_gain_db},
-          {"transient_jump_db", transient_jump_db},
-          {"transient_smoothing_s", transient_smoothing_s},
-          {"gate_snr_db", gate_snr_db},
-          {"gate_range_db", gate_range_db},
-          {"gate_window_s", gate_window_s},
-          {"floor_below_loud_db", floor_below_loud_db},
-          {"loud_release_db_per_s", loud_release_db_per_s}};
+void HfRegenSettings::validate(int sample_rate_hz) const {
+  if (!(sample_rate_hz >= 8000 && sample_rate_hz <= 768000))
+    params::throw_out_of_range("hf-regen sample rate", sample_rate_hz, 8000, 768000, false, "Hz",
+                               true);
+  params::check(*this, fields(), "hf-regen ");
+  if (!(cutoff_hz <= kMaxCutoffNyquistShare * sample_rate_hz))
+    params::throw_out_of_range("hf-regen cutoff_hz", cutoff_hz, kMinCutoffHz,
+                               kMaxCutoffNyquistShare * sample_rate_hz, false, "Hz");
+  if (!has_band(sample_rate_hz)) {
+    const double top = effective_max_hz(*this, sample_rate_hz);
+    throw UsageError(describe(
+        "bad hf-regen cutoff_hz", fixed(cutoff_hz),
+        "must lie at least 1/12 octave below max_freq_hz and Nyquist (" + fixed(top, 0) + " Hz)"));
+  }
+  if (!(max_tilt_db_per_octave >= min_tilt_db_per_octave))
+    params::throw_out_of_range("hf-regen max_tilt_db_per_octave", max_tilt_db_per_octave,
+                               min_tilt_db_per_octave, 0, false, "dB");
 }
+
+nlohmann::json HfRegenSettings::to_json() const { return params::to_json(*this, fields()); }
 
 struct HfRegenerator::State {
   int channels;
@@ -429,7 +432,7 @@ HfRegenerator::HfRegenerator(int channels, int sample_rate_hz, const HfRegenSett
                              double intensity) {
   if (channels < 1) throw UsageError("hf-regen: channels must be at least 1");
   settings.validate(sample_rate_hz);
-  check_range("intensity", intensity, 0, 2);
+  params::check_range("hf-regen intensity", intensity, 0, 2);
   state_ = std::make_unique<State>(channels, sample_rate_hz, settings, intensity);
 }
 

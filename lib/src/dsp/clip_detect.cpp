@@ -48,51 +48,30 @@ nlohmann::json level_or_null(double v) {
 
 }  // namespace
 
-void DeclipSettings::validate() const {
-  // Written as !(inside) so that NaN is refused too.
-  if (!(min_run_frames >= 2 && min_run_frames <= 64)) {
-    throw UsageError(
-        describe("bad declip min_run_frames", std::to_string(min_run_frames), "use 2..64"));
-  }
-  if (!(level_tolerance_db >= 0 && level_tolerance_db <= 1)) {
-    throw UsageError(
-        describe("bad declip level_tolerance_db", fixed(level_tolerance_db), "use 0..1 dB"));
-  }
-  if (!(min_runs >= 1 && min_runs <= 1000000)) {
-    throw UsageError(describe("bad declip min_runs", std::to_string(min_runs), "use 1..1000000"));
-  }
-  if (!(soft_margin_db >= 0.01 && soft_margin_db <= 3)) {
-    throw UsageError(
-        describe("bad declip soft_margin_db", fixed(soft_margin_db), "use 0.01..3 dB"));
-  }
-  if (!(soft_min_ratio >= 0 && soft_min_ratio <= 1)) {
-    throw UsageError(describe("bad declip soft_min_ratio", fixed(soft_min_ratio, 4), "use 0..1"));
-  }
-  if (!(ar_order >= 4 && ar_order <= 128)) {
-    throw UsageError(describe("bad declip ar_order", std::to_string(ar_order), "use 4..128"));
-  }
-  if (!(iterations >= 1 && iterations <= 20)) {
-    throw UsageError(describe("bad declip iterations", std::to_string(iterations), "use 1..20"));
-  }
-  if (!(context_s >= 0.001 && context_s <= 0.1)) {
-    throw UsageError(describe("bad declip context_s", fixed(context_s, 4), "use 0.001..0.1 s"));
-  }
-  if (!(max_run_s >= 0.0001 && max_run_s <= 0.1)) {
-    throw UsageError(describe("bad declip max_run_s", fixed(max_run_s, 4), "use 0.0001..0.1 s"));
-  }
+const params::Fields<DeclipSettings>& DeclipSettings::fields() {
+  using S = DeclipSettings;
+  static const params::Fields<S> f = {
+      {"min_run_frames", &S::min_run_frames, "", 2, 64, "frames in a flat run that make it a run"},
+      {"level_tolerance_db", &S::level_tolerance_db, "dB", 0, 1,
+       "plateaus this close to the polarity's peak are clipping"},
+      {"min_runs", &S::min_runs, "", 1, 1000000, "runs needed to call a polarity clipped"},
+      {"soft_margin_db", &S::soft_margin_db, "dB", 0.01, 3,
+       "soft limiter: samples this close to the peak are unreliable"},
+      {"soft_min_ratio", &S::soft_min_ratio, "", 0, 1,
+       "share of samples within soft_margin_db of the peak that makes a limiter"},
+      {"ar_order", &S::ar_order, "", 4, 128, "AR model order, frames of lag"},
+      {"iterations", &S::iterations, "", 1, 20, "AR fit and constrained solve rounds per cluster"},
+      {"context_s", &S::context_s, "s", 0.001, 0.1,
+       "neighbourhood the AR model is fitted on, each side of a cluster"},
+      {"max_run_s", &S::max_run_s, "s", 0.0001, 0.1,
+       "longest cluster piece and single run reconstructed"},
+  };
+  return f;
 }
 
-nlohmann::json DeclipSettings::to_json() const {
-  return {{"min_run_frames", min_run_frames},
-          {"level_tolerance_db", level_tolerance_db},
-          {"min_runs", min_runs},
-          {"soft_margin_db", soft_margin_db},
-          {"soft_min_ratio", soft_min_ratio},
-          {"ar_order", ar_order},
-          {"iterations", iterations},
-          {"context_s", context_s},
-          {"max_run_s", max_run_s}};
-}
+void DeclipSettings::validate() const { params::check(*this, fields(), "declip "); }
+
+nlohmann::json DeclipSettings::to_json() const { return params::to_json(*this, fields()); }
 
 nlohmann::json ClipReport::to_json() const {
   return {{"found", found},

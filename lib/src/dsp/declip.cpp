@@ -313,9 +313,7 @@ Declipper::Declipper(int channels, int sample_rate_hz, const ClipReport& clip,
                      const DeclipSettings& settings, double intensity) {
   check_common(channels, sample_rate_hz);
   settings.validate();
-  if (!(intensity >= 0 && intensity <= 1)) {
-    throw UsageError(describe("bad declip intensity", fixed(intensity), "use 0..1"));
-  }
+  params::check_range("declip intensity", intensity, 0, 1);
   auto s = std::make_unique<State>();
   s->channels = channels;
   s->pass_through = !clip.found;

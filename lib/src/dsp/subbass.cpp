@@ -40,34 +40,41 @@ struct Peak {
   double energy;
 };
 
-void check_range(const char* name, double value, double lo, double hi) {
-  if (!(value >= lo && value <= hi)) {
-    throw UsageError(std::string("subbass: ") + name + " " + std::to_string(value) +
-                     " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
-  }
-}
-
 }  // namespace
 
-void SubBassSettings::validate(int sample_rate_hz) const {
-  check_range("sample_rate_hz", sample_rate_hz, 8000, 192000);
-  check_range("low_cut_hz", low_cut_hz, kMinLowCutHz, kMaxLowCutHz);
-  if (low_cut_order < 2 || low_cut_order > 8 || low_cut_order % 2 != 0) {
-    throw UsageError("subbass: low_cut_order " + std::to_string(low_cut_order) +
-                     " must be even, 2..8");
-  }
-  check_range("search_low_hz", search_low_hz, SubBassSynth::kMinF0Hz, low_cut_hz);
-  check_range("search_high_hz", search_high_hz, 1.5 * low_cut_hz, sample_rate_hz / 8.0);
-  check_range("max_added_db", max_added_db, -20.0, 20.0);
+const params::Fields<SubBassSettings>& SubBassSettings::fields() {
+  using S = SubBassSettings;
+  static const params::Fields<S> f = {
+      {"low_cut_hz", &S::low_cut_hz, "Hz", kMinLowCutHz, kMaxLowCutHz,
+       "the recorder's high-pass corner (-3 dB), as the analysis found it"},
+      {"low_cut_order", &S::low_cut_order, "", 2, 8, "order of that high-pass (even)"},
+      {"search_low_hz", &S::search_low_hz, "Hz", SubBassSynth::kMinF0Hz, kMaxLowCutHz,
+       "bottom of the band searched for partials (up to low_cut_hz)"},
+      {"search_high_hz", &S::search_high_hz, "Hz", 1.5 * kMinLowCutHz, 96000,
+       "top of the band searched for partials (1.5 low_cut_hz .. an eighth of the rate)"},
+      {"max_added_db", &S::max_added_db, "dB", -20, 20,
+       "limit of the added power re the note's harmonics above the cut"},
+  };
+  return f;
 }
 
-nlohmann::json SubBassSettings::to_json() const {
-  return {{"low_cut_hz", low_cut_hz},
-          {"low_cut_order", low_cut_order},
-          {"search_low_hz", search_low_hz},
-          {"search_high_hz", search_high_hz},
-          {"max_added_db", max_added_db}};
+void SubBassSettings::validate(int sample_rate_hz) const {
+  if (!(sample_rate_hz >= 8000 && sample_rate_hz <= 192000))
+    params::throw_out_of_range("subbass sample rate", sample_rate_hz, 8000, 192000, false, "Hz",
+                               true);
+  params::check(*this, fields(), "subbass ");
+  if (low_cut_order % 2 != 0)
+    throw UsageError(describe("bad subbass low_cut_order", std::to_string(low_cut_order),
+                              "use an even order, 2..8"));
+  if (!(search_low_hz <= low_cut_hz))
+    params::throw_out_of_range("subbass search_low_hz", search_low_hz, SubBassSynth::kMinF0Hz,
+                               low_cut_hz, false, "Hz");
+  if (!(search_high_hz >= 1.5 * low_cut_hz && search_high_hz <= sample_rate_hz / 8.0))
+    params::throw_out_of_range("subbass search_high_hz", search_high_hz, 1.5 * low_cut_hz,
+                               sample_rate_hz / 8.0, false, "Hz");
 }
+
+nlohmann::json SubBassSettings::to_json() const { return params::to_json(*this, fields()); }
 
 struct SubBassSynth::State {
   int ch;
@@ -319,7 +326,7 @@ SubBassSynth::SubBassSynth(int channels, int sample_rate_hz, const SubBassSettin
     : channels_(channels) {
   settings.validate(sample_rate_hz);
   if (channels < 1) throw UsageError("subbass: channels " + std::to_string(channels) + " < 1");
-  check_range("intensity", intensity, 0.0, 1.0);
+  params::check_range("subbass intensity", intensity, 0.0, 1.0);
   state_ = std::make_unique<State>(channels, sample_rate_hz, settings, intensity);
 }
 

@@ -64,6 +64,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rz/dsp/processor.hpp"
+#include "rz/params.hpp"
 
 namespace rz::dsp {
 
@@ -103,6 +104,8 @@ struct HfRegenSettings {
   double floor_below_loud_db = 20;
   double loud_release_db_per_s = 3;
 
+  // The one declaration of every field's key, unit, range and meaning (params.hpp).
+  static const params::Fields<HfRegenSettings>& fields();
   // Throws UsageError naming the first bad field and its range.
   // Whether cutoff_hz and max_freq_hz leave a band to regenerate at this rate: the cutoff within
   // 1000 .. 0.9 Nyquist and at least 1/12 octave below the effective top, max_freq_hz within its

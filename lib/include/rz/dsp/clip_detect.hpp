@@ -7,6 +7,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "rz/params.hpp"
+
 namespace rz::dsp {
 
 struct DeclipSettings {
@@ -35,6 +37,8 @@ struct DeclipSettings {
   // the latency.
   double max_run_s = 0.05;
 
+  // The one declaration of every field's key, unit, range and meaning (params.hpp).
+  static const params::Fields<DeclipSettings>& fields();
   // Throws UsageError naming the first bad field and its range.
   void validate() const;
   nlohmann::json to_json() const;

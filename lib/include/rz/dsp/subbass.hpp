@@ -62,6 +62,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rz/dsp/processor.hpp"
+#include "rz/params.hpp"
 
 namespace rz::dsp {
 
@@ -87,6 +88,8 @@ struct SubBassSettings {
   // are held below their original level by the difference.
   double max_added_db = 6;
 
+  // The one declaration of every field's key, unit, range and meaning (params.hpp).
+  static const params::Fields<SubBassSettings>& fields();
   // Throws UsageError naming the first bad field and its range.
   void validate(int sample_rate_hz) const;
   nlohmann::json to_json() const;
