@@ -1,5 +1,6 @@
 // rz-master: loudness-normalise, true-peak limit, dither and export a stem directory.
 #include "rz/audio/file.hpp"
+#include "rz/cli/params.hpp"
 #include "rz/cli/tool.hpp"
 #include "rz/master/master.hpp"
 
@@ -16,32 +17,12 @@ int main(int argc, char** argv) {
   tool.add_input("Stem directory (or its path on stdin)");
   tool.add_output("Output audio file; format from the extension (default: <input>.master.flac)");
   tool.add_verify();
-  tool.app()
-      .add_option("--target", opt.target_lufs, "Integrated loudness target in LUFS")
-      ->capture_default_str();
-  tool.app()
-      .add_option("--ceiling", opt.ceiling_dbtp, "True-peak ceiling in dBTP")
-      ->capture_default_str();
-  tool.app()
-      .add_option("--highpass", opt.highpass_hz, "High-pass corner in Hz (0: off)")
-      ->capture_default_str();
-  tool.app()
-      .add_option("--tilt", opt.tilt_db, "Tilt EQ around 1 kHz in dB (+: brighter)")
-      ->capture_default_str();
+  rz::cli::add_options(tool.app(), opt, rz::master::Options::fields());
   tool.app().add_option("--stem", opt.stem, "Master only this stem (default: the sum of all)");
   tool.app().add_option("--bits", bits,
                         "16, 24, 32 (integer) or float (default: 24 for FLAC, float for WAV)");
   tool.app().add_flag("!--no-dither", opt.dither, "Quantise without dither");
   tool.app().add_option("--seed", opt.seed, "Seed of the dither noise")->capture_default_str();
-  tool.app()
-      .add_option("--quality", opt.lossy_quality, "Lossy encoder quality 0..1 (ogg, opus, mp3)")
-      ->capture_default_str();
-  tool.app()
-      .add_option("--lookahead", opt.lookahead_ms, "Limiter look-ahead in ms")
-      ->capture_default_str();
-  tool.app()
-      .add_option("--release", opt.release_ms, "Limiter release in ms")
-      ->capture_default_str();
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     if (!bits.empty()) opt.sample_format = rz::audio::parse_sample_format(bits);
     const auto in = ctx.input_stem_dir();

@@ -1,5 +1,6 @@
 // rz-restore: bandwidth restoration (highs above the phone's cutoff, sub-bass below its low cut)
 // and de-clipping, each only where a measurement calls for it.
+#include "rz/cli/params.hpp"
 #include "rz/cli/tool.hpp"
 #include "rz/error.hpp"
 #include "rz/restore/restore.hpp"
@@ -22,12 +23,7 @@ int main(int argc, char** argv) {
   tool.add_output("Output stem directory (default: <input>.rst)");
   tool.add_verify();
   auto& app = tool.app();
-  app.add_option("--intensity", opt.intensity, "Scale of every block, 0..1 (0: exact copy)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  app.add_option("--max-freq", opt.max_freq_hz,
-                 "Top of the regenerated highs in Hz (clamped to Nyquist)")
-      ->capture_default_str();
+  rz::cli::add_options(app, opt, rz::restore::Options::fields());
   app.add_option("--stems", stems, "Stems to touch (comma-separated; others are copied)");
   app.add_option("--only", only, "Blocks allowed to run: declip, subbass, highs (comma-separated)");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {

@@ -64,28 +64,24 @@ json Measurement::to_json() const {
           {"loudness_range_lu", std::isfinite(loudness_range_lu) ? loudness_range_lu : 0.0}};
 }
 
-void Options::validate() const {
-  if (!(target_lufs >= -70 && target_lufs <= 0)) {
-    throw UsageError(describe("bad --target", fixed(target_lufs), "use -70..0 LUFS"));
-  }
-  if (!(ceiling_dbtp >= -20 && ceiling_dbtp <= 0)) {
-    throw UsageError(describe("bad --ceiling", fixed(ceiling_dbtp), "use -20..0 dBTP"));
-  }
-  if (highpass_hz < 0 || highpass_hz > 500) {
-    throw UsageError(describe("bad --highpass", fixed(highpass_hz), "use 0 (off) or up to 500 Hz"));
-  }
-  if (std::fabs(tilt_db) > 12)
-    throw UsageError(describe("bad --tilt", fixed(tilt_db), "use -12..12 dB"));
-  if (!(lossy_quality >= 0 && lossy_quality <= 1)) {
-    throw UsageError(describe("bad --quality", fixed(lossy_quality), "use 0..1"));
-  }
-  if (lookahead_ms < 0.5 || lookahead_ms > 50) {
-    throw UsageError(describe("bad --lookahead", fixed(lookahead_ms), "use 0.5..50 ms"));
-  }
-  if (release_ms < 1 || release_ms > 2000) {
-    throw UsageError(describe("bad --release", fixed(release_ms), "use 1..2000 ms"));
-  }
+const params::Fields<Options>& Options::fields() {
+  using S = Options;
+  static const params::Fields<S> f = {
+      {"target_lufs", &S::target_lufs, "LUFS", -70, 0, "Integrated loudness target in LUFS",
+       "--target"},
+      {"ceiling_dbtp", &S::ceiling_dbtp, "dBTP", -20, 0, "True-peak ceiling in dBTP", "--ceiling"},
+      {"highpass_hz", &S::highpass_hz, "Hz", 0, 500, "High-pass corner in Hz (0: off)",
+       "--highpass"},
+      {"tilt_db", &S::tilt_db, "dB", -12, 12, "Tilt EQ around 1 kHz in dB (+: brighter)", "--tilt"},
+      {"lossy_quality", &S::lossy_quality, "", 0, 1, "Lossy encoder quality 0..1 (ogg, opus, mp3)",
+       "--quality"},
+      {"lookahead_ms", &S::lookahead_ms, "ms", 0.5, 50, "Limiter look-ahead in ms", "--lookahead"},
+      {"release_ms", &S::release_ms, "ms", 1, 2000, "Limiter release in ms", "--release"},
+  };
+  return f;
 }
+
+void Options::validate() const { params::check(*this, fields(), "", params::Naming::kFlag); }
 
 fs::path default_output(const fs::path& input) {
   return stems::default_output(input, "master.flac");

@@ -104,11 +104,18 @@ const std::vector<std::string>& block_names() {
   return names;
 }
 
+const params::Fields<Options>& Options::fields() {
+  static const params::Fields<Options> f = {
+      {"intensity", &Options::intensity, "", 0, 1, "Scale of every block, 0..1 (0: exact copy)",
+       "--intensity"},
+      {"max_freq_hz", &Options::max_freq_hz, "Hz", 1000, 96000,
+       "Top of the regenerated highs in Hz (clamped to Nyquist)", "--max-freq"},
+  };
+  return f;
+}
+
 void Options::validate(const stems::StemDir& in) const {
-  if (!(intensity >= 0.0 && intensity <= 1.0))
-    throw UsageError(describe("bad intensity", fixed(intensity), "use 0..1"));
-  if (!(max_freq_hz >= 1000.0 && max_freq_hz <= 96000.0))
-    throw UsageError(describe("bad --max-freq", fixed(max_freq_hz, 0), "use 1000..96000 Hz"));
+  params::check(*this, fields(), "", params::Naming::kFlag);
   for (const auto& s : stems) in.stem(s);  // throws listing the stems
   for (const auto& b : only)
     if (!contains(block_names(), b))

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "rz/audio/file.hpp"
+#include "rz/params.hpp"
 #include "rz/progress.hpp"
 #include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
@@ -29,7 +30,10 @@ struct Options {
   double release_ms = 80.0;
   double tolerance_lu = 0.05;  // each pass aims this close; the promise is 0.2 LU
   int max_passes = 12;
-  void validate() const;  // throws UsageError
+  // The one declaration of the settings rz-master takes on its command line (key, unit, range,
+  // meaning, flag): its options and validate() derive from it.
+  static const params::Fields<Options>& fields();
+  void validate() const;  // throws UsageError naming the flag
 };
 
 struct Measurement {

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "rz/params.hpp"
 #include "rz/progress.hpp"
 #include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
@@ -32,10 +33,13 @@ namespace rz::restore {
 const std::vector<std::string>& block_names();  // declip, subbass, highs
 
 struct Options {
-  double intensity = 1.0;           // 0..1, scales every block; 0 = exact pass-through
-  double max_freq_hz = 20000.0;     // top of the regenerated band (clamped to Nyquist)
-  std::vector<std::string> stems;   // stems to touch (empty: all); the rest are copied
-  std::vector<std::string> only;    // blocks allowed to run (empty: all)
+  double intensity = 1.0;          // 0..1, scales every block; 0 = exact pass-through
+  double max_freq_hz = 20000.0;    // top of the regenerated band (clamped to Nyquist)
+  std::vector<std::string> stems;  // stems to touch (empty: all); the rest are copied
+  std::vector<std::string> only;   // blocks allowed to run (empty: all)
+  // The one declaration of the numeric settings (key, unit, range, meaning, flag): rz-restore's
+  // options and validate() derive from it.
+  static const params::Fields<Options>& fields();
   void validate(const stems::StemDir& in) const;
   nlohmann::json to_json() const;
 };
