@@ -18,12 +18,12 @@
 #include "rz/dsp/fft.hpp"
 #include "rz/dsp/fir.hpp"
 #include "rz/dsp/level_histogram.hpp"
+#include "rz/enhance/compare.hpp"
+#include "rz/enhance/measure.hpp"
 #include "rz/error.hpp"
 #include "rz/io/file.hpp"
 #include "rz/metrics/analysis.hpp"
 #include "rz/metrics/loudness.hpp"
-#include "rz/enhance/compare.hpp"
-#include "rz/enhance/measure.hpp"
 #include "rz/stage/run_stems.hpp"
 #include "rz/stems/process.hpp"
 #include "rz/stems/sha256.hpp"
@@ -49,12 +49,8 @@ struct Decision {
   double threshold = 0;
   std::string note;
   json to_json() const {
-    json j = {{"block", block},
-              {"applied", applied},
-              {"measure", measure},
-              {"value", value},
-              {"rule", rule},
-              {"threshold", threshold}};
+    json j = {{"block", block}, {"applied", applied}, {"measure", measure},
+              {"value", value}, {"rule", rule},       {"threshold", threshold}};
     if (!note.empty()) j["note"] = note;
     return j;
   }
@@ -68,8 +64,8 @@ struct NoisePlan {
   double snr_db = 120;
 };
 
-NoisePlan plan_noise(const Measurements& m, const std::string& mode, const dsp::NoiseProfile* file_profile,
-                     const std::string& file_name) {
+NoisePlan plan_noise(const Measurements& m, const std::string& mode,
+                     const dsp::NoiseProfile* file_profile, const std::string& file_name) {
   NoisePlan p;
   p.snr_db = m.noise.snr_db;
   p.description = "blind";
@@ -77,7 +73,8 @@ NoisePlan plan_noise(const Measurements& m, const std::string& mode, const dsp::
     if (m.noise.found_noise_only) {
       p.source = dsp::NoiseSource::kProfile;
       p.profile = &m.noise.auto_profile;
-      p.description = "auto: learnt from " + fixed(m.noise.noise_only_s, 1) + " s of crowd-only stretches";
+      p.description =
+          "auto: learnt from " + fixed(m.noise.noise_only_s, 1) + " s of crowd-only stretches";
     } else {
       p.description = "auto: no crowd-only stretch found, blind tracking";
     }
@@ -92,7 +89,8 @@ NoisePlan plan_noise(const Measurements& m, const std::string& mode, const dsp::
 
 std::vector<Decision> decide(const ChainParams& c, const Measurements& m, const NoisePlan& noise) {
   std::vector<Decision> d;
-  auto rule = [&](const char* block, const char* measure, double value, bool below, const char* key) {
+  auto rule = [&](const char* block, const char* measure, double value, bool below,
+                  const char* key) {
     if (!on(c[block])) return;
     Decision x;
     x.block = block;
@@ -143,12 +141,9 @@ class BiquadProcessor : public dsp::Processor {
 double clamp_threshold(double db) { return std::clamp(db, -96.0, 0.0); }
 
 // Builds the processors of the blocks `d` applied, in chain order; `names` gets each one's block.
-std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
-                                                         const std::vector<Decision>& d,
-                                                         const Measurements& m,
-                                                         const NoisePlan& noise, int ch,
-                                                         double rate, json& effective,
-                                                         std::vector<std::string>* names) {
+std::vector<std::unique_ptr<dsp::Processor>> build_chain(
+    const ChainParams& c, const std::vector<Decision>& d, const Measurements& m,
+    const NoisePlan& noise, int ch, double rate, json& effective, std::vector<std::string>* names) {
   std::vector<std::unique_ptr<dsp::Processor>> chain;
   effective = json::object();
   if (applied(d, "highpass")) {
@@ -210,8 +205,8 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(const ChainParams& c,
     if (m.band_limited && m.bandwidth_hz < 0.45 * rate) {
       // Reveal, don't fabricate: harmonics above the recording's bandwidth would be invented highs
       // (rz-restore's job, with its own safeguards), so they are cut at the measured corner.
-      chain.push_back(std::make_unique<BiquadProcessor>(
-          ch, dsp::butterworth_lowpass(rate, m.bandwidth_hz, 8)));
+      chain.push_back(
+          std::make_unique<BiquadProcessor>(ch, dsp::butterworth_lowpass(rate, m.bandwidth_hz, 8)));
       names->push_back("exciter_band_limit");
       effective["exciter"]["band_limit_hz"] = m.bandwidth_hz;
     }
@@ -263,8 +258,9 @@ stage::Plan plan_attempts(stage::Stem& stem, const ChainParams& chain,
   auto w = std::make_shared<Work>();
   w->m = std::move(m);
   w->file_profile = std::move(file_profile);
-  w->noise = plan_noise(*w->m, o.noise_profile, w->file_profile->empty() ? nullptr : w->file_profile.get(),
-                        o.noise_profile);
+  w->noise =
+      plan_noise(*w->m, o.noise_profile, w->file_profile->empty() ? nullptr : w->file_profile.get(),
+                 o.noise_profile);
   w->decisions = decide(chain, *w->m, w->noise);
   json dj = json::array();
   for (const auto& d : w->decisions) {
@@ -370,7 +366,8 @@ ResolvedChain resolve_chain(const std::string& stem, const Options& o, double sa
   ChainParams& c = r.params;
   c = default_chain(stem_kind(stem), o.preset);
   if (o.config.contains("*")) apply_overrides(c, o.config.at("*"), o.config_subject + ": *");
-  if (o.config.contains(stem)) apply_overrides(c, o.config.at(stem), o.config_subject + ": " + stem);
+  if (o.config.contains(stem))
+    apply_overrides(c, o.config.at(stem), o.config_subject + ": " + stem);
   if (!o.only.empty()) restrict_blocks(c, o.only);
   scale_moves(c, o.intensity);
   // A band the user set in --config stays (and validate_chain refuses it if the rate cannot hold
@@ -437,8 +434,8 @@ std::string describe_parameters(Preset preset) {
   s << "# rz-enhance parameters at preset " << to_string(preset)
     << " (defaults per stem kind: vocals drums bass other mix)\n";
   std::vector<ChainParams> chains;
-  for (auto k : {StemKind::kVocals, StemKind::kDrums, StemKind::kBass, StemKind::kOther,
-                 StemKind::kMix})
+  for (auto k :
+       {StemKind::kVocals, StemKind::kDrums, StemKind::kBass, StemKind::kOther, StemKind::kMix})
     chains.push_back(default_chain(k, preset));
   for (const ChainParameter& p : chain_parameters()) {
     s << p.block << "." << p.key;

@@ -65,7 +65,8 @@ int64_t scan_file(const fs::path& src,
   std::vector<float> buf(kStemBlockFrames * static_cast<size_t>(reader.info().channels));
   int64_t done = 0;
   for (size_t n; (n = reader.read(buf.data(), kStemBlockFrames)) > 0;) {
-    audio::check_finite(buf.data(), n, reader.info().channels, done, reader.info().sample_rate_hz, src);
+    audio::check_finite(buf.data(), n, reader.info().channels, done, reader.info().sample_rate_hz,
+                        src);
     on_block(buf.data(), n);
     done += static_cast<int64_t>(n);
     report_frames(progress, stage, done, total);
@@ -94,8 +95,8 @@ ProcessedFile process_file(const fs::path& src, const fs::path& dst,
     for (auto* p : chain) p->process(work.data(), work.data(), n);
     size_t start = 0;
     if (skipped < static_cast<int64_t>(latency)) {
-      start = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(latency) - skipped,
-                                                    static_cast<int64_t>(n)));
+      start = static_cast<size_t>(
+          std::min<int64_t>(static_cast<int64_t>(latency) - skipped, static_cast<int64_t>(n)));
       skipped += static_cast<int64_t>(start);
     }
     size_t count = n - start;
@@ -116,7 +117,8 @@ ProcessedFile process_file(const fs::path& src, const fs::path& dst,
     report_frames(progress, stage, read_frames, total);
   }
   std::fill(buf.begin(), buf.end(), 0.0f);
-  while (written < total) push(buf.data(), std::min<size_t>(kStemBlockFrames, latency + kStemBlockFrames));
+  while (written < total)
+    push(buf.data(), std::min<size_t>(kStemBlockFrames, latency + kStemBlockFrames));
   writer.close();
   ProcessedFile r;
   r.frames = written;

@@ -28,7 +28,6 @@ struct Options {
 using Report = stage::StageReport;
 
 Report dereverb(const stems::StemDir& in, const std::filesystem::path& output, bool force,
-                const Options& options, const nlohmann::json& provenance,
-                const Progress& progress);
+                const Options& options, const nlohmann::json& provenance, const Progress& progress);
 
 }  // namespace rz::dereverb

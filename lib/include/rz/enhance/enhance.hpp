@@ -34,11 +34,12 @@ namespace rz::enhance {
 
 // Rollback thresholds (see step 4).
 struct RollbackLimits {
-  double max_loudness_change_db = 3.0;  // |after - before| integrated loudness beyond the noise removed
-  double max_new_overs_ratio = 1e-4;    // new samples with |x| > 1 per sample
-  double max_band_loss_db = 3.0;        // loss in the owned band beyond the noise removed
-  double max_tonal_loss_db = 2.0;       // loss at the strongest tonal peaks
-  double max_gain_flux_db = 4.0;        // musical-noise index
+  double max_loudness_change_db =
+      3.0;  // |after - before| integrated loudness beyond the noise removed
+  double max_new_overs_ratio = 1e-4;  // new samples with |x| > 1 per sample
+  double max_band_loss_db = 3.0;      // loss in the owned band beyond the noise removed
+  double max_tonal_loss_db = 2.0;     // loss at the strongest tonal peaks
+  double max_gain_flux_db = 4.0;      // musical-noise index
   nlohmann::json to_json() const;
 };
 
@@ -52,12 +53,12 @@ struct ResolvedChain {
 
 struct Options {
   Preset preset = Preset::kBalanced;
-  double intensity = 1.0;                 // 0..1, scales every move; 0 = exact pass-through
+  double intensity = 1.0;  // 0..1, scales every move; 0 = exact pass-through
   nlohmann::json config = nlohmann::json::object();  // {"STEM" or "*": {BLOCK: {PARAM: value}}}
   std::string config_subject = "--config";
-  std::vector<std::string> stems;         // stems to touch (empty: all); the rest are copied
-  std::vector<std::string> only;          // blocks allowed to run (empty: all)
-  std::string noise_profile;              // "" blind, "auto", or an audio file of the noise alone
+  std::vector<std::string> stems;  // stems to touch (empty: all); the rest are copied
+  std::vector<std::string> only;   // blocks allowed to run (empty: all)
+  std::string noise_profile;       // "" blind, "auto", or an audio file of the noise alone
   bool rollback = true;
   RollbackLimits limits;
   // Checks these options against `in` and resolves every stem's chain, once (resolve_chain,

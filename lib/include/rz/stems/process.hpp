@@ -1,5 +1,5 @@
-// Shared by the stages that rewrite stems one by one (rz-enhance, rz-restore, rz-dereverb): copying a
-// stem through unchanged, and running a chain of dsp::Processor blocks over a stem file with the
+// Shared by the stages that rewrite stems one by one (rz-enhance, rz-restore, rz-dereverb): copying
+// a stem through unchanged, and running a chain of dsp::Processor blocks over a stem file with the
 // chain's latency compensated, so the output lines up with the input sample for sample.
 #pragma once
 
