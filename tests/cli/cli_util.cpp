@@ -209,7 +209,7 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
   if (WIFEXITED(status))
     r.exit_code = WEXITSTATUS(status);
   else if (WIFSIGNALED(status))
-    r.exit_code = 128 + WTERMSIG(status);
+    r.exit_code = 128 + (r.term_signal = WTERMSIG(status));
   if (killed) r.err += "\n[cli_util: killed after " + std::to_string(options.timeout_s) + " s]\n";
   return r;
 }
@@ -359,7 +359,8 @@ nlohmann::json decision(const nlohmann::json& stem_record, const std::string& bl
 
 nlohmann::json compare_to(const std::filesystem::path& cwd, const std::string& target,
                           const std::string& reference, const std::string& stem) {
-  const RunResult r = run_ok("rz-metrics", {"--json", target, "--reference", reference}, in_dir(cwd));
+  const RunResult r =
+      run_ok("rz-metrics", {"--json", target, "--reference", reference}, in_dir(cwd));
   const nlohmann::json j = nlohmann::json::parse(r.out);
   INFO(r.out);
   REQUIRE(j.at("stems").contains(stem));

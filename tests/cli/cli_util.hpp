@@ -16,10 +16,11 @@ std::filesystem::path bin_dir();
 std::filesystem::path tool_path(const std::string& tool);
 
 struct RunResult {
-  int exit_code = -1;  // the process's exit status; 128 + N when killed by signal N
-  std::string out;     // everything written to stdout
-  std::string err;     // everything written to stderr
-  double wall_s = 0;   // how long it ran
+  int exit_code = -1;   // the process's exit status; 128 + N when killed by signal N
+  int term_signal = 0;  // N when killed by signal N (exit 130 is then SIGINT, not an exit(130))
+  std::string out;      // everything written to stdout
+  std::string err;      // everything written to stderr
+  double wall_s = 0;    // how long it ran
   bool signal_sent = false;  // RunOptions::signal was sent while the child still ran
 
   // Non-empty lines of stderr.
