@@ -1,6 +1,7 @@
 // rz-enhance: per-stem repair chains, decided by measurements and rolled back when they hurt.
 #include <iostream>
 
+#include "rz/cli/params.hpp"
 #include "rz/cli/tool.hpp"
 #include "rz/enhance/enhance.hpp"
 
@@ -27,9 +28,7 @@ int main(int argc, char** argv) {
   app.add_option("--preset", preset, "conservative, balanced or aggressive")
       ->check(CLI::IsMember({"conservative", "balanced", "aggressive"}))
       ->capture_default_str();
-  app.add_option("--intensity", opt.intensity, "Scale of every move, 0..1 (0: exact copy)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
+  rz::cli::add_options(app, opt, rz::enhance::Options::fields());
   app.add_option("--config", config, "JSON file {STEM or \"*\": {BLOCK: {PARAM: value}}}");
   app.add_option("--stems", stems, "Stems to touch (comma-separated; others are copied)");
   app.add_option("--only", only, "Blocks allowed to run (comma-separated)");

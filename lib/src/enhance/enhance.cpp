@@ -329,9 +329,16 @@ stage::Plan plan_attempts(stage::Stem& stem, const ChainParams& chain,
 
 }  // namespace
 
+const params::Fields<Options>& Options::fields() {
+  static const params::Fields<Options> f = {
+      {"intensity", &Options::intensity, "", 0, 1, "Scale of every move, 0..1 (0: exact copy)",
+       "--intensity"},
+  };
+  return f;
+}
+
 std::map<std::string, ResolvedChain> Options::resolve(const stems::StemDir& in) const {
-  if (!(intensity >= 0.0 && intensity <= 1.0))
-    throw UsageError(describe("bad intensity", fixed(intensity), "use 0..1"));
+  params::check(*this, fields(), "", params::Naming::kFlag);
   for (const auto& s : stems) in.stem(s);  // throws listing the stems
   if (!config.is_object())
     throw UsageError(describe("bad enhance settings", config_subject, "must be a JSON object"));

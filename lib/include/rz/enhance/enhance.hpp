@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "rz/enhance/chain.hpp"
+#include "rz/params.hpp"
 #include "rz/progress.hpp"
 #include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
@@ -61,6 +62,9 @@ struct Options {
   std::string noise_profile;       // "" blind, "auto", or an audio file of the noise alone
   bool rollback = true;
   RollbackLimits limits;
+  // The one declaration of the numeric settings rz-enhance takes on its command line (key, unit,
+  // range, meaning, flag): its options and the range checks derive from it.
+  static const params::Fields<Options>& fields();
   // Checks these options against `in` and resolves every stem's chain, once (resolve_chain,
   // validate_chain): stem name -> chain. Throws UsageError naming what is wrong.
   std::map<std::string, ResolvedChain> resolve(const stems::StemDir& in) const;
