@@ -32,7 +32,7 @@ void throw_out_of_range(const std::string& what, double value, double min, doubl
 
 void check_range(const std::string& what, double value, double min, double max,
                  const std::string& unit) {
-  if (!(value >= min && value <= max)) throw_out_of_range(what, value, min, max, false, unit);
+  if (!in_range(value, min, max)) throw_out_of_range(what, value, min, max, false, unit);
 }
 
 void throw_not_a_number(const std::string& subject, bool integer) {

@@ -58,6 +58,11 @@ std::string range_text(double min, double max, bool min_exclusive, const std::st
 void check_range(const std::string& what, double value, double min, double max,
                  const std::string& unit = "");
 
+// min <= v <= max (min < v with min_exclusive); false for NaN.
+inline bool in_range(double v, double min, double max, bool min_exclusive = false) {
+  return (min_exclusive ? v > min : v >= min) && v <= max;
+}
+
 // How a failing field is named: by its flag where it has one (the settings came from the command
 // line), else by `prefix` and its key (they came from a settings file or the library).
 enum class Naming { kFlag, kKey };
@@ -70,8 +75,7 @@ void check(const S& s, const Fields<S>& fields, const std::string& prefix,
            Naming naming = Naming::kKey) {
   for (const auto& f : fields) {
     const double v = get(s, f);
-    const bool ok = (f.min_exclusive ? v > f.min : v >= f.min) && v <= f.max;
-    if (ok) continue;
+    if (in_range(v, f.min, f.max, f.min_exclusive)) continue;
     const std::string what =
         naming == Naming::kFlag && f.flag ? std::string(f.flag) : prefix + f.key;
     throw_out_of_range(what, v, f.min, f.max, f.min_exclusive, f.unit, is_integer(f));
@@ -91,14 +95,6 @@ nlohmann::json to_json(const S& s, const Fields<S>& fields) {
 // number for an integer field. Ranges are check()'s.
 template <class S>
 void from_json(S& s, const Fields<S>& fields, const nlohmann::json& j, const std::string& subject);
-
-// Keys of `fields`, for listing what a settings object may hold.
-template <class S>
-std::vector<std::string> keys(const Fields<S>& fields) {
-  std::vector<std::string> k;
-  for (const auto& f : fields) k.push_back(f.key);
-  return k;
-}
 
 // The field of `fields` with `key`, or nullptr.
 template <class S>

@@ -321,11 +321,9 @@ void validate_chain(const ChainParams& c, const std::string& stem, double rate) 
     // Every parameter the chain declares itself, against its range.
     for (const ChainParameter& p : chain_parameters()) {
       const json& v = c.at(p.block).at(p.key);
-      if (p.is_switch || with_dsp_field(p.block, p.key, [](const auto&) {})) continue;
+      if (p.is_switch || p.from_dsp) continue;
       const double x = v.get<double>();
-      const bool ok = (p.min_exclusive ? x > p.min : x >= p.min) && x <= p.max &&
-                      (!p.integer || std::floor(x) == x);
-      if (!ok)
+      if (!params::in_range(x, p.min, p.max, p.min_exclusive) || (p.integer && std::floor(x) != x))
         params::throw_out_of_range(p.block + " " + p.key, x, p.min, p.max, p.min_exclusive, p.unit,
                                    p.integer);
     }
@@ -338,7 +336,6 @@ void validate_chain(const ChainParams& c, const std::string& stem, double rate) 
     for (const char* band : {"demud", "deess"}) {
       const dsp::DynamicEqSettings s = dynamic_eq_settings(c, band);
       params::check(s, dsp::DynamicEqSettings::fields(), std::string(band) + " ");
-      s.validate();
     }
     const dsp::TransientShaperSettings t = transient_settings(c);
     params::check(t, dsp::TransientShaperSettings::fields(), "transient ");
@@ -426,14 +423,14 @@ const std::vector<ChainParameter>& chain_parameters() {
       p.key = r.key;
       p.is_switch = r.type == Type::kSwitch;
       p.integer = r.type == Type::kInteger;
-      const bool from_dsp = with_dsp_field(r.block, r.key, [&](const auto& f) {
+      p.from_dsp = with_dsp_field(r.block, r.key, [&](const auto& f) {
         p.unit = f.unit;
         p.min = f.min;
         p.max = f.max;
         p.min_exclusive = f.min_exclusive;
         p.meaning = f.meaning;
       });
-      if (!from_dsp) {
+      if (!p.from_dsp) {
         p.unit = r.unit;
         p.min = r.min;
         p.max = r.max;

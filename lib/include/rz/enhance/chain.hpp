@@ -104,6 +104,7 @@ struct ChainParameter {
   bool min_exclusive = false;
   bool is_switch = false;  // "enabled"
   bool integer = false;
+  bool from_dsp = false;  // unit, range and meaning from the dsp block's settings table
   std::string meaning;
 };
 // Every parameter, block by block in chain order, each block's decision threshold last.
