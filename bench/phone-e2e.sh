@@ -44,8 +44,9 @@
 # Out: a table per case on stdout (excerpt x SNR x variant), a summary per SNR and variant (mean,
 # worst and best SI-SDR gain against the early sound, mean SI-SDR gain against the clean, mean LSD
 # change) and each stage's contribution (full chain minus the chain without it, mean over
-# excerpts), then one JSON line {bench: "phone-e2e", machine, split, corpus, cases, summary,
-# contributions}. Progress on stderr.
+# excerpts), then one JSON line {bench: "phone-e2e", machine, split, corpus, ir, snrs, sim,
+# tools_sha256 (the first 12 hex digits of each binary), cases, summary, contributions}. Progress on
+# stderr. A build that changes during the run (someone building into BUILD_DIR) is an error.
 #
 # WORK=/path keeps the files (WORK/NAME/snrS/); otherwise a temporary directory removed at exit.
 # BUILD_DIR picks the build (default build/), RZ_SHARED_DIR the recordings (default ../shared).
@@ -235,6 +236,10 @@ date_start=$(date -u '+%Y-%m-%d %H:%M UTC')
 n_excerpts=$(wc -l <<<"$list")
 n_cases=$((n_excerpts * ${#snrs[@]}))
 echo "$prog: $n_excerpts excerpts x ${#snrs[@]} SNRs = $n_cases cases, $jobs at a time, in $work" >&2
+# The binaries' hashes: a build that changes during the run would mix two versions of a stage.
+tools_used="rz-phone-sim rz-ingest rz-restore rz-dereverb rz-enhance rz-mix rz-metrics"
+hashes() { local t; for t in $tools_used; do printf '%s %s\n' "$t" "$(sha256sum <"$bin/$t" | cut -c1-12)"; done; }
+hashes_start=$(hashes)
 touch "$work/.started"
 t_start=$(date +%s.%N)
 k=0
@@ -249,6 +254,8 @@ done <<<"$list"
 while [ -n "$(jobs -rp)" ]; do wait -n || true; check_failed; done
 wait
 check_failed
+changed=$(diff <(echo "$hashes_start") <(hashes) | awk '/^>/ { printf "%s%s", sep, $2; sep = ", " }') || true
+[ -z "$changed" ] || die "the build changed during the run ($changed in '$bin'): run again"
 wall=$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
 cases=$(while IFS=$'\t' read -r _ name _; do
@@ -341,10 +348,12 @@ jq -cn --arg cpu "$cpu" --argjson cores "$(nproc)" --arg date "$date_start" --ar
   --arg le "$load_end" --argjson wall "$wall" --argjson jobs "$jobs" --argjson case_s "$case_s" --arg split "$split" \
   --arg corpus "${corpus:-}" --arg ir "${ir_opt:-alternate omni-35-10, medium-room1}" \
   --argjson snrs "[$snr_list]" --argjson cases "$cases" --argjson summary "$summary" \
-  --argjson contributions "$contributions" '
+  --argjson contributions "$contributions" \
+  --argjson tools "$(awk '{ printf "%s\"%s\": \"%s\"", (NR > 1 ? ", " : "{"), $1, $2 } END { print "}" }' <<<"$hashes_start")" '
   {bench: "phone-e2e",
    machine: {cpu: $cpu, cores: $cores, date: $date, load_start: $ls, load_end: $le, jobs: $jobs,
              wall_s: $wall, case_s_mean: $case_s},
+   tools_sha256: $tools,
    split: $split, corpus: $corpus, ir: $ir, snrs: $snrs,
    sim: "--band 120:8000 --band-lowpass-order 16 --clip-ratio 0.01 --agc --codec opus:64, crowd concert-crowd.ogg",
    cases: $cases, summary: $summary, contributions: $contributions}'
