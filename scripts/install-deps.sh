@@ -13,7 +13,8 @@ for arg in "$@"; do
   case "$arg" in
     --test) packages+=(ffmpeg           # the tests exercise the ffmpeg decoding path (M4A)
                        clang libclang-rt-14-dev python3 # scripts/fuzz.sh: libFuzzer, seeds
-                       g++-aarch64-linux-gnu) ;;        # scripts/check-aarch64.sh
+                       g++-aarch64-linux-gnu            # scripts/check-aarch64.sh
+                       fluidsynth fluid-soundfont-gm jq) ;; # tests/corpus: rendered pieces, check
     --bench) packages+=(time ffmpeg jq) ;; # /usr/bin/time for peak memory; ffmpeg joins recordings;
                                            # jq reads rz-metrics records (quality.sh)
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; exit 2 ;;

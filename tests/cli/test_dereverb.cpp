@@ -29,6 +29,7 @@ constexpr double kMinMeanGainDb = 1.0;   // speech and drums: at least +1 dB on 
 constexpr double kMaxCaseLossDb = 0.5;   // and no case of them loses more than 0.5 dB
 constexpr double kMaxTonalLossDb = 1.0;  // sustained tonal music (song, piano): no worse than -1
 constexpr double kEarlyMs = 50.0;        // early/late boundary of the target
+constexpr double kAudienceSnrDb = 5.0;   // the crowd of the decision test's hall capture
 // The telephone filter's response is over within its first 50 ms: its "reverberant" version is
 // the target itself (SI-SDR capped at 300 dB), so a loss is not measurable as a difference. It is
 // the no-reverb control: the output must stay this close to the input.
@@ -54,14 +55,29 @@ json dereverb_stem(const fs::path& dir) {
   return rz::cli_test::last_history_entry(dir, "rz-dereverb").at("stems").at("mix");
 }
 
-// Reverberant input and early target of one case in `work`, ingested as stem directory "in".
-void simulate(const fs::path& work, const Source& s, const std::string& ir) {
+// Reverberant input and early target of one case in `work`, ingested as stem directory "in";
+// `crowd_snr` > -100 adds the concert crowd at that SNR (an audience).
+void simulate(const fs::path& work, const Source& s, const std::string& ir,
+              double crowd_snr = -1000) {
   fs::create_directories(work);
-  run_ok("rz-phone-sim",
-         {shared(s.file), "--start", std::to_string(s.start_s), "--duration",
-          std::to_string(s.duration_s), "--ir", shared("audio/ir/" + ir + ".wav"), "-o", "sim.wav",
-          "--reference", "early.wav", "--reference-early", std::to_string(kEarlyMs)},
-         in_dir(work));
+  std::vector<std::string> args = {shared(s.file),
+                                   "--start",
+                                   std::to_string(s.start_s),
+                                   "--duration",
+                                   std::to_string(s.duration_s),
+                                   "--ir",
+                                   shared("audio/ir/" + ir + ".wav"),
+                                   "-o",
+                                   "sim.wav",
+                                   "--reference",
+                                   "early.wav",
+                                   "--reference-early",
+                                   std::to_string(kEarlyMs)};
+  if (crowd_snr > -100) {
+    args.insert(args.end(), {"--noise", shared("audio/noise/concert-crowd.ogg"), "--snr",
+                             std::to_string(crowd_snr)});
+  }
+  run_ok("rz-phone-sim", args, in_dir(work));
   run_ok("rz-ingest", {"sim.wav", "-o", "in"}, in_dir(work));
 }
 
@@ -76,7 +92,8 @@ TEST_CASE("dereverb: WPE brings reverberant sources closer to their early sound"
       INFO(s.name << " in " << room);
       const fs::path work = tmp / (std::string(s.name) + "-" + room);
       simulate(work, s, room);
-      run_ok("rz-dereverb", {"in", "-o", "out"}, in_dir(work));
+      // WPE itself, whatever the decision (these rooms have no audience; see the next test).
+      run_ok("rz-dereverb", {"in", "-o", "out", "--force-wpe"}, in_dir(work));
       const double before = compare_to(work, "in", "early.wav").at("si_sdr_db").get<double>();
       const double after = compare_to(work, "out", "early.wav").at("si_sdr_db").get<double>();
       const json stem = dereverb_stem(work / "out");
@@ -101,6 +118,47 @@ TEST_CASE("dereverb: WPE brings reverberant sources closer to their early sound"
   for (double g : gains[false]) mean += g / static_cast<double>(gains[false].size());
   INFO("mean gain on speech and drums " << mean << " dB");
   CHECK(mean >= kMinMeanGainDb);
+}
+
+// The decision (issue 13): a clean studio recording is copied bit for bit; a capture in a hall
+// with an audience is dereverberated, with the confidence and its evidence recorded.
+TEST_CASE("dereverb: acts on a reverberant capture, copies a dry studio recording",
+          "[cli][dereverb]") {
+  rz::test::TempDir tmp;
+  const Source& drums = kSources[1];
+  {
+    const fs::path work = tmp / "dry";
+    fs::create_directories(work);
+    run_ok("rz-phone-sim",
+           {shared(drums.file), "--duration", std::to_string(drums.duration_s), "-o", "sim.wav"},
+           in_dir(work));
+    run_ok("rz-ingest", {"sim.wav", "-o", "in"}, in_dir(work));
+    run_ok("rz-dereverb", {"in", "-o", "out"}, in_dir(work));
+    const json stem = dereverb_stem(work / "out");
+    INFO(stem.dump());
+    CHECK(stem.at("result") == "unprocessed");
+    CHECK(stem.at("reverberation").at("reverberant") == false);
+    CHECK(read_json(work / "out" / rz::stems::kManifestFile).at("stems").at(0).at("sha256") ==
+          read_json(work / "in" / rz::stems::kManifestFile).at("stems").at(0).at("sha256"));
+  }
+  {
+    const fs::path work = tmp / "hall";
+    simulate(work, drums, "omni-35-10", kAudienceSnrDb);
+    run_ok("rz-dereverb", {"in", "-o", "out"}, in_dir(work));
+    const json stem = dereverb_stem(work / "out");
+    INFO(stem.dump());
+    const json& r = stem.at("reverberation");
+    CHECK(r.at("reverberant") == true);
+    CHECK(r.at("confidence").get<double>() > 0.0);
+    CHECK(r.at("confidence").get<double>() <= 1.0);
+    CHECK(r.at("t60").at("valid") == true);
+    CHECK(r.at("blind_snr_db").is_number());
+    CHECK(stem.at("result") == "processed");
+    const double before = compare_to(work, "in", "early.wav").at("si_sdr_db").get<double>();
+    const double after = compare_to(work, "out", "early.wav").at("si_sdr_db").get<double>();
+    INFO("SI-SDR before " << before << " dB, after " << after << " dB");
+    CHECK(after > before);
+  }
 }
 
 TEST_CASE("dereverb: a recording without reverberation is barely touched", "[cli][dereverb]") {

@@ -16,7 +16,6 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using rz::cli_test::shared;
 using rz::cli_test::decision;
 using rz::cli_test::in_dir;
 using rz::cli_test::read_json;
@@ -24,6 +23,7 @@ using rz::cli_test::run;
 using rz::cli_test::run_ok;
 using rz::cli_test::RunOptions;
 using rz::cli_test::RunResult;
+using rz::cli_test::shared;
 
 namespace {
 
@@ -44,6 +44,9 @@ constexpr NoiseBar kNoiseBars[] = {{0.0, 2.0, 4.0}, {5.0, 1.0, 3.0}, {10.0, 0.0,
 // The simulated recording: crowd alone for this long before the music (what --noise-profile auto
 // learns from, and the noise sample cut for --noise-profile FILE), then 30 s of the song from 20 s.
 constexpr double kLeadS = 3.0;
+// From this SNR on, the blind estimate may read a crowd capture as clean (rz-enhance(1),
+// Decisions).
+constexpr double kBlindUnsureSnrDb = 10.0;
 constexpr double kSongStartS = 20.0;
 constexpr double kSongDurationS = 30.0;
 // rz-phone-sim's default seed. The seed picks where the crowd loop starts; the loop's seam (the
@@ -140,10 +143,10 @@ TEST_CASE("enhance: denoise raises SI-SDR of a song in crowd noise at 0 and 5 an
     INFO("SNR " << snr << " dB");
     rz::test::TempDir tmp;
     run_ok("rz-phone-sim",
-             {song, "-o", "sim.wav", "--noise", crowd, "--snr", snr, "--noise-lead",
-              std::to_string(kLeadS), "--seed", kNoiseSeed, "--reference", "ref.wav", "--start",
-              std::to_string(kSongStartS), "--duration", std::to_string(kSongDurationS)},
-             in_dir(tmp.path()));
+           {song, "-o", "sim.wav", "--noise", crowd, "--snr", snr, "--noise-lead",
+            std::to_string(kLeadS), "--seed", kNoiseSeed, "--reference", "ref.wav", "--start",
+            std::to_string(kSongStartS), "--duration", std::to_string(kSongDurationS)},
+           in_dir(tmp.path()));
     // The noise sample at the recording's level: the crowd-only lead of the simulated file.
     int rate = 0, channels = 0;
     const auto sim = rz::test::read_all(tmp / "sim.wav", &rate, &channels);
@@ -173,7 +176,9 @@ TEST_CASE("enhance: denoise raises SI-SDR of a song in crowd noise at 0 and 5 an
       const double after = si_sdr_db(tmp.path(), v.name + ".enh", "ref.wav");
       INFO(v.name << ": SI-SDR " << before << " -> " << after << " dB; decision " << d.dump()
                   << "; result " << mix.at("result"));
-      CHECK(d.at("applied") == true);
+      // At 10 dB the blind estimate lies where dense clean programme reads too (issue 13): the
+      // reducer may hold back there, and then nothing changes. With a profile it acts.
+      if (!(v.name == "blind" && bar.snr_db >= kBlindUnsureSnrDb)) CHECK(d.at("applied") == true);
       CHECK(d.value("note", "").rfind(v.note_prefix, 0) == 0);
       CHECK(after - before >= v.min_gain_db);
     }
@@ -189,9 +194,9 @@ TEST_CASE("enhance: a clean song passes denoise untouched and records its SNR", 
   // The clean original of the noisy cases (30 s from 20 s; measured SNR 14.4 dB, 1.4 dB above the
   // mix chain's 13 dB), and the whole song (48 dB: it starts and ends quietly).
   run_ok("rz-phone-sim",
-           {song, "-o", "excerpt.wav", "--start", std::to_string(kSongStartS), "--duration",
-            std::to_string(kSongDurationS)},
-           in_dir(tmp.path()));
+         {song, "-o", "excerpt.wav", "--start", std::to_string(kSongStartS), "--duration",
+          std::to_string(kSongDurationS)},
+         in_dir(tmp.path()));
   for (const std::string& input : std::vector<std::string>{"excerpt.wav", song}) {
     INFO(input);
     rz::test::TempDir work;
@@ -219,7 +224,7 @@ TEST_CASE("enhance: denoise on a steady chord is rolled back and kept with --no-
   rz::test::write_wav(tmp / "chord.wav", chord(10.0), kRate, 2);
   run_ok("rz-ingest", {"chord.wav", "-o", "chord.ingest"}, in_dir(tmp.path()));
   run_ok("rz-enhance", {"chord.ingest", "--only", "denoise", "-o", "chord.enh"},
-           in_dir(tmp.path()));
+         in_dir(tmp.path()));
   const json mix = enhance_entry(tmp / "chord.enh").at("stems").at("mix");
   INFO(mix.dump());
   REQUIRE(mix.contains("attempts"));
@@ -238,9 +243,9 @@ TEST_CASE("enhance: denoise on a steady chord is rolled back and kept with --no-
           rz::stems::sha256_file(tmp / "chord.ingest" / "mix.wav"));
   }
 
-  const RunResult kept = run_ok(
-      "rz-enhance", {"chord.ingest", "--only", "denoise", "--no-rollback", "-o", "kept.enh"},
-      in_dir(tmp.path()));
+  const RunResult kept =
+      run_ok("rz-enhance", {"chord.ingest", "--only", "denoise", "--no-rollback", "-o", "kept.enh"},
+             in_dir(tmp.path()));
   const json kmix = enhance_entry(tmp / "kept.enh").at("stems").at("mix");
   INFO(kept.describe() << "\n" << kmix.dump());
   CHECK(kmix.at("result") == "processed");
@@ -321,9 +326,20 @@ TEST_CASE("enhance: every enabled block's decision is recorded with its number a
       CHECK(d.at("measure") == keys.first);
       CHECK(d.at("value").is_number());
       CHECK(d.at("threshold") == s.at("chain").at(block).at(keys.second));
-      const double value = d.at("value"), threshold = d.at("threshold");
-      const bool below = d.at("rule") == "<";
-      CHECK(d.at("applied") == (below ? value < threshold : value > threshold));
+      auto holds = [](const json& x) {
+        const double value = x.at("value"), threshold = x.at("threshold");
+        return x.at("rule") == "<" ? value < threshold : value > threshold;
+      };
+      // Applied exactly when the measurement passes its threshold and every further piece of
+      // evidence passes its own.
+      bool all = holds(d);
+      for (const json& e : d.value("evidence", json::array())) {
+        CHECK(e.at("value").is_number());
+        CHECK(e.at("threshold").is_number());
+        all = all && holds(e);
+      }
+      CHECK(d.at("applied") == all);
+      if (d.at("applied").get<bool>()) CHECK(d.at("confidence").get<double>() > 0.0);
     }
     CHECK(s.at("decisions").size() == enabled);
     CHECK(enabled >= 3);  // mix: highpass, denoise, demud; vocals add presence, deess, compress

@@ -16,20 +16,20 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using rz::cli_test::shared;
-using rz::cli_test::decision;
 using rz::cli_test::compare_to;
+using rz::cli_test::decision;
 using rz::cli_test::in_dir;
 using rz::cli_test::read_json;
 using rz::cli_test::run;
 using rz::cli_test::run_ok;
+using rz::cli_test::shared;
 
 namespace {
 
 // Acceptance of the rz-restore issue, bandwidth: LSD (rz-metrics' definition) against the clean
 // original, of the restored stem relative to the low-passed one.
-constexpr double kMinLsdGain8k = 0.25;   // material with content above: >= 25 % lower at 8 kHz
-constexpr double kMinLsdGain11k = 0.10;  // and >= 10 % lower at 11 kHz
+constexpr double kMinLsdGain8k = 0.25;        // material with content above: >= 25 % lower at 8 kHz
+constexpr double kMinLsdGain11k = 0.10;       // and >= 10 % lower at 11 kHz
 constexpr double kMaxLsdLossNoHighsDb = 0.5;  // material with almost nothing above: <= 0.5 dB worse
 // A clean full-band input must come out unchanged to the ear: 40 dB SI-SDR against the input.
 constexpr double kCleanMinSiSdrDb = 40.0;
@@ -43,7 +43,9 @@ constexpr double kMinDeclipGainDb = 3.0;
 // samples too (they may only grow), so less is gained; it must still be a clear improvement.
 constexpr double kMinResampledDeclipGainDb = 1.0;
 
-json restore_entry(const fs::path& dir) { return rz::cli_test::last_history_entry(dir, "rz-restore"); }
+json restore_entry(const fs::path& dir) {
+  return rz::cli_test::last_history_entry(dir, "rz-restore");
+}
 
 // The phone's low-pass: a lossy coder's steep one (16th order, 96 dB per octave). With an 8th-order
 // skirt the MUSDB mix, whose own spectrum falls 8 dB from 6-8 to 8-10 kHz, shows no clear edge at
@@ -108,11 +110,18 @@ TEST_CASE("restore: regenerated highs bring a low-passed recording closer to the
     const double found = stem.at("measurements").at("bandwidth_hz").get<double>();
     CHECK(stem.at("measurements").at("band_limited").get<bool>());
     CHECK(found == Approx(c.cutoff_hz).epsilon(0.1));
-    CHECK(decision(stem, "highs").at("applied").get<bool>());
+    const json highs = decision(stem, "highs");
     if (c.content_above) {
+      // The programme reaches the cut: full confidence, and the LSD falls.
+      CHECK(highs.at("applied").get<bool>());
+      CHECK(highs.at("confidence").get<double>() == Approx(1.0));
       const double bar = c.cutoff_hz < 10000 ? kMinLsdGain8k : kMinLsdGain11k;
       CHECK(after <= (1.0 - bar) * before);
     } else {
+      // Almost nothing under the cut (the piano's spectrum has fallen away there): the evidence
+      // says the highs were never there, and nothing may get worse.
+      CHECK(highs.at("confidence").get<double>() < 1.0);
+      CHECK(highs.at("evidence").at("below_cut_re_peak_db").get<double>() < -43.0);
       CHECK(after <= before + kMaxLsdLossNoHighsDb);
     }
   }
@@ -173,7 +182,7 @@ TEST_CASE("restore: de-clipping at 2 % and 5 % raises SDR and keeps unclipped sa
       INFO(c.name << " clipped at " << ratio);
       const fs::path work = tmp / (std::string(c.name) + ratio);
       fs::create_directories(work);
-      std::vector<std::string> sim = {shared(c.file), "-o",         "sim.wav", "--reference",
+      std::vector<std::string> sim = {shared(c.file), "-o",           "sim.wav", "--reference",
                                       "ref.wav",      "--clip-ratio", ratio};
       const auto cr = crop(c);
       sim.insert(sim.end(), cr.begin(), cr.end());
@@ -237,11 +246,11 @@ TEST_CASE("restore: bad options are refused without output", "[cli][restore]") {
          in_dir(tmp.path()));
   run_ok("rz-ingest", {"sim.wav", "-o", "in"}, in_dir(tmp.path()));
   const auto before = rz::cli_test::snapshot(tmp / "in");
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"in", "--only", "sparkle", "-o", "out"},
-           {"in", "--intensity", "2", "-o", "out"},
-           {"in", "--max-freq", "10", "-o", "out"},
-           {"in", "--stems", "vocals", "-o", "out"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"in", "--only", "sparkle", "-o", "out"},
+                                             {"in", "--intensity", "2", "-o", "out"},
+                                             {"in", "--max-freq", "10", "-o", "out"},
+                                             {"in", "--stems", "vocals", "-o", "out"}}) {
     const auto r = run("rz-restore", args, in_dir(tmp.path()));
     INFO(r.describe());
     rz::cli_test::check_refusal(r, "rz-restore", rz::kExitUsage);

@@ -410,3 +410,48 @@ TEST_CASE("analysis: spectral centroid and rolloff of a pure tone", "[unit][anal
   CHECK(a.spectral_centroid_hz == Approx(3000.0).margin(kMainLobeHz));
   CHECK(a.spectral_rolloff_hz == Approx(3000.0).margin(kMainLobeHz));
 }
+
+TEST_CASE("analysis: the band under the cutoff re the loudest bin (rz-restore's evidence)",
+          "[unit][analysis][bandwidth]") {
+  // Flat to the cutoff: the band under it is the loudest level there is (0 dB). A spectrum that
+  // falls 12 dB per octave from 100 Hz reaches a cutoff at 8 kHz 6.3 octaves down: about -76 dB
+  // re its loudest bin (the 100 Hz one; the band under the cut is centred near 6.6 kHz).
+  constexpr int kFft = 2048;
+  constexpr double kFc = 8000.0;
+  std::vector<double> flat(kFft / 2 + 1), falling(kFft / 2 + 1);
+  for (size_t k = 0; k < flat.size(); ++k) {
+    const double f = k * double(kRate) / kFft;
+    flat[k] = f <= kFc ? 1e-4 : 1e-14;
+    falling[k] = f <= kFc ? 1e-4 * std::pow(std::max(f, 100.0) / 100.0, -4.0) : 1e-20;
+  }
+  CHECK(rz::metrics::band_below_cut_re_peak_db(flat, kFft, kRate, kFc) == Approx(0.0).margin(1e-9));
+  const double steep = rz::metrics::band_below_cut_re_peak_db(falling, kFft, kRate, kFc);
+  INFO("falling 12 dB/octave: " << steep << " dB");
+  CHECK(steep < -70.0);
+  CHECK(steep > -80.0);
+  // No band (a cutoff under two bins) reads 0.
+  CHECK(rz::metrics::band_below_cut_re_peak_db(flat, kFft, kRate, 10.0) == 0.0);
+}
+
+TEST_CASE("analysis: a steady noise floor fills the band over a low cut, a tone does not",
+          "[unit][analysis][lowcut]") {
+  // White noise high-passed 4th order at 150 Hz: the floor is the signal, so its share of the band
+  // over the cut is about 0 dB. The same noise gated on and off every 0.25 s (programme that comes
+  // and goes) leaves the floor far under the mean.
+  const auto frames = static_cast<int64_t>(8.0 * kRate);
+  auto steady = rz::test::white_noise(0.1, frames, 1, 7);
+  rz::dsp::BiquadChain hp(1);
+  for (const auto& c : rz::dsp::butterworth_highpass(kRate, 150.0, 4)) hp.add(c);
+  hp.process(steady.data(), static_cast<size_t>(frames));
+  auto gated = steady;
+  const auto period = static_cast<int64_t>(0.5 * kRate);
+  for (int64_t i = 0; i < frames; ++i)
+    if (i % period >= period / 2) gated[i] *= 1e-3f;
+  const Analysis a = analyse(steady, 1), b = analyse(gated, 1);
+  INFO(formatted("steady: low cut %.0f Hz share %.1f dB; gated: low cut %.0f Hz share %.1f dB",
+                 a.low_cutoff_hz, a.low_floor_share_db, b.low_cutoff_hz, b.low_floor_share_db));
+  REQUIRE(a.low_band_limited);
+  REQUIRE(b.low_band_limited);
+  CHECK(a.low_floor_share_db > -2.0);
+  CHECK(b.low_floor_share_db < -20.0);
+}

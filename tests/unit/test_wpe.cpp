@@ -633,3 +633,20 @@ TEST_CASE("wpe: speed on 30 s of stereo", "[.wpebench]") {
   if (report()) std::printf("30 s stereo: %.2f s, %.2fx real time\n", elapsed, seconds / elapsed);
   CHECK(elapsed > 0);
 }
+
+TEST_CASE("reverb time: the reverberant-capture confidence needs a long reading and an audience",
+          "[wpe]") {
+  rz::dsp::ReverbTime t;
+  t.valid = true;
+  t.t60_s = 2.0;
+  CHECK(rz::dsp::reverberation_confidence(t, 5.0) == 1.0);   // a hall with a crowd
+  CHECK(rz::dsp::reverberation_confidence(t, 30.0) == 0.0);  // no audience floor: a studio
+  t.t60_s = 0.5;
+  CHECK(rz::dsp::reverberation_confidence(t, 5.0) == 0.0);  // the programme's own decays
+  t.t60_s = 0.5 * (rz::dsp::kDryT60S + rz::dsp::kReverberantT60S);
+  CHECK(rz::dsp::reverberation_confidence(t, 5.0) == Approx(0.5));
+  t.t60_s = 2.0;
+  CHECK(rz::dsp::reverberation_confidence(t, rz::dsp::kAudienceSnrDb - 1.5) == Approx(0.5));
+  t.valid = false;
+  CHECK(rz::dsp::reverberation_confidence(t, 5.0) == 0.0);  // too few decays: no evidence
+}

@@ -182,4 +182,11 @@ ReverbTime ReverbTimeEstimator::finish() const {
   return result;
 }
 
+double reverberation_confidence(const ReverbTime& t, double blind_snr_db) {
+  if (!t.valid) return 0.0;
+  const double room = std::clamp((t.t60_s - kDryT60S) / (kReverberantT60S - kDryT60S), 0.0, 1.0);
+  const double audience = std::clamp((kAudienceSnrDb - blind_snr_db) / kAudienceRampDb, 0.0, 1.0);
+  return room * audience;
+}
+
 }  // namespace rz::dsp

@@ -100,6 +100,7 @@ struct SubBassSynth::State {
   // Statistics.
   double energy_in = 0, energy_added = 0;
   int64_t frames_sounding = 0, frames_active = 0;
+  int64_t frames_with_note = 0, frames_contradicted = 0;  // a note under the cut; its f0 too strong
   double f0_sum = 0;
   std::vector<Peak> peaks;
   std::vector<double> sorted;  // scratch for a peak's local median
@@ -273,8 +274,11 @@ struct SubBassSynth::State {
     const cd hk = response(highpass, rate, k * f0);
     const cd hk1 = response(highpass, rate, (k + 1) * f0);
     const cd lp = response(lowpass, rate, f0);
+    const double h0 = std::abs(response(highpass, rate, f0));
+    const double max_excess = db_to_amplitude(kMaxExcessOverCutDb);
     const double limit = db_to_power(set.max_added_db);
-    bool added = false;
+    bool added = false, contradicted = false;
+    ++frames_with_note;
     for (int c = 0; c < ch; ++c) {
       for (size_t n = 0; n < kN; ++n) chan[n] = window[n] * ring[((pos + n) % kN) * ch + c];
       const cd ak = 2.0 * phasor(chan, k * f0), ak1 = 2.0 * phasor(chan, (k + 1) * f0);
@@ -287,6 +291,10 @@ struct SubBassSynth::State {
       const cd target = std::polar(amplitude, phase);
       const cd present = 2.0 * phasor(chan, f0);
       if (std::abs(present) >= amplitude) continue;
+      if (std::abs(present) > max_excess * h0 * amplitude) {
+        contradicted = true;
+        continue;
+      }
       cd add = target - present;
       // Power of the note's harmonics in [low_cut, search_high] in this channel.
       double harmonics = 0;
@@ -317,6 +325,8 @@ struct SubBassSynth::State {
     if (added) {
       ++frames_active;
       f0_sum += f0;
+    } else if (contradicted) {
+      ++frames_contradicted;
     }
   }
 };
@@ -388,10 +398,17 @@ double SubBassSynth::mean_f0_hz() const {
   return s.frames_active > 0 ? s.f0_sum / s.frames_active : 0.0;
 }
 
+double SubBassSynth::contradicted_ratio() const {
+  const State& s = *state_;
+  return s.frames_with_note > 0 ? static_cast<double>(s.frames_contradicted) / s.frames_with_note
+                                : 0.0;
+}
+
 nlohmann::json SubBassSynth::statistics() const {
   return {{"added_energy_db", json_level(added_energy_db())},
           {"active_ratio", active_ratio()},
-          {"mean_f0_hz", mean_f0_hz()}};
+          {"mean_f0_hz", mean_f0_hz()},
+          {"contradicted_ratio", contradicted_ratio()}};
 }
 
 }  // namespace rz::dsp

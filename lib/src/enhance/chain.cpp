@@ -84,8 +84,9 @@ const std::vector<Row>& rows() {
       {"denoise", "smoothing", same(dn.smoothing)},
       {"denoise", "tracker_window_s", same(dn.tracker_window_s)},
       {"denoise", "low_cap_hz", same(dn.low_cap_hz)},
-      {"denoise", "max_snr_db", {13, 6, 6, 10, 13}, Type::kNumber, "dB", -50, 120,
-       "runs when the stem's SNR estimate is below this"},
+      {"denoise", "max_snr_db", {13, 6, 6, 10, 9}, Type::kNumber, "dB", -50, 120,
+       "runs when the stem's SNR estimate is below this (full strength 2 dB under it; 4 dB more "
+       "with a noise profile)"},
       {"demud", "enabled", {kOff, kOn, kOn, kOn, kOn}, kSwitch, "", 0, 1, kEnabled},
       {"demud", "freq_hz", {300, 350, 250, 250, 250}},
       {"demud", "q", {1.0, 1.2, 1.0, 1.0, 1.0}},

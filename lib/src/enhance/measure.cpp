@@ -19,6 +19,8 @@ namespace {
 
 constexpr double kPeakWindowS = 0.010;  // 10 ms peak levels for dynamic thresholds
 constexpr double kSpreadWindowS = 0.4;  // 400 ms RMS levels for the spread
+constexpr int kFineLtasFft = 16384;     // rumble shape: 2.7 Hz bins at 44.1 kHz
+constexpr int kFineLowestBin = 2;       // bins 0 and 1 hold the DC offset's Hann leakage
 
 // Linked peak level (max over channels of |x|) per window, in dBFS, kept as a histogram.
 class PeakLevels {
@@ -80,6 +82,10 @@ json Measurements::to_json() const {
             {"centroid_hz", centroid_hz},
             {"rolloff_hz", rolloff_hz},
             {"low_energy_db", metrics::json_level(low_energy_db)},
+            {"low_share_db", metrics::json_level(low_share_db)},
+            {"low_shape_db", metrics::json_level(low_shape_db)},
+            {"reverb", reverb.to_json()},
+            {"reverb_confidence", reverb_confidence},
             {"mud_excess_db", mud_excess_db},
             {"low_balance_db", low_balance_db},
             {"sibilance_db", metrics::json_level(sibilance_db)},
@@ -113,13 +119,18 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
   const int ch = info.channels;
   const double rate = info.sample_rate_hz;
   Ltas ltas(ch, kLtasFft);
+  // The rumble's shape below a corner of 20-90 Hz needs finer bins (2.7 Hz at 44.1 kHz).
+  Ltas fine(ch, kFineLtasFft);
   PeakLevels peaks(ch, static_cast<size_t>(std::lround(kPeakWindowS * rate)));
   BandPeaks demud(ch, rate, num(chain["demud"], "freq_hz"), num(chain["demud"], "q"));
   BandPeaks deess(ch, rate, std::min(num(chain["deess"], "freq_hz"), 0.45 * rate),
                   num(chain["deess"], "q"));
   metrics::LoudnessMeter loud(ch, static_cast<int>(rate), metrics::LoudnessMeter::kIntegrated);
+  dsp::ReverbTimeEstimator reverb(ch, static_cast<int>(rate));
   std::unique_ptr<dsp::NoiseAnalyzer> noise;
-  if (on(chain["denoise"])) {
+  // The noise analysis serves the reducer's decision and the de-mudder's (the audience floor of
+  // dsp::reverberation_confidence).
+  if (on(chain["denoise"]) || on(chain["demud"])) {
     dsp::DenoiseSettings s;
     s.tracker_window_s = num(chain["denoise"], "tracker_window_s");
     s.low_cap_hz = num(chain["denoise"], "low_cap_hz");
@@ -150,9 +161,11 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
       }
     }
     ltas.add(buf, n);
+    fine.add(buf, n);
     demud.add(buf, n);
     deess.add(buf, n);
     loud.add(buf, n);
+    reverb.add(buf, n);
     if (noise) noise->add(buf, n);
   };
   const int64_t done = stems::scan_file(file, on_block, stage, progress);
@@ -191,6 +204,13 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
     // below its lowest fundamentals; rumble, wind and handling noise rise there).
     const double fc = num(chain["highpass"], "freq_hz");
     m.low_energy_db = db10(band_sum(ms, n, rate, 0, fc)) - db10(band_sum(ms, n, rate, fc, 2 * fc));
+    // DC (the first bins) is an offset, not rumble: the shape and share start above them.
+    const auto fine_ms = fine.mean_square();
+    const int fn = fine.fft_size();
+    const double first_hz = kFineLowestBin * rate / fn;
+    m.low_share_db = db10(band_sum(fine_ms, fn, rate, first_hz, fc)) - db10(total_ms);
+    m.low_shape_db = db10(band_sum(fine_ms, fn, rate, first_hz, fc / 2)) -
+                     db10(band_sum(fine_ms, fn, rate, fc / 2, fc));
     const double f = num(chain["demud"], "freq_hz");
     const double r2 = std::sqrt(2.0);
     const double mid = band_sum(ms, n, rate, f / r2, f * r2);
@@ -202,9 +222,11 @@ Measurements measure(const fs::path& file, const ChainParams& chain,
     m.sibilance_db =
         db10(band_sum(ms, n, rate, fs / 1.5, fs * 1.5)) - db10(band_sum(ms, n, rate, 1000, 4000));
   }
+  m.reverb = reverb.finish();
   if (noise) {
     m.noise = noise->finish();
     m.noise_measured = true;
+    m.reverb_confidence = dsp::reverberation_confidence(m.reverb, m.noise.snr_db);
   }
   return m;
 }

@@ -41,6 +41,10 @@ constexpr double kMinCutoffHz = 2000.0;
 // 12 dB/octave; phone and codec low-passes fall at 48 dB/octave and more, and an 8th-order
 // Butterworth falls at exactly 24 dB/octave at its -3 dB corner.
 constexpr double kSkirtSlopeDbPerOctave = -24.0;
+// The corner lies no more than this under the passband's level (a zero-phase 16th-order low-pass
+// is 6 dB down at its corner).
+constexpr double kCornerBelowPassbandDb = 6.0;
+constexpr double kDeepInSkirtDb = 20.0;
 // Low cut: a recorder's high-pass (2nd to 4th order) makes the level rise by 12 to 24 dB per octave
 // below its corner, down to the lowest bins. Music's own low end is rarely that steep over two
 // octaves above 90 Hz: a bass line's notes fill the octaves below 100 Hz, a kick drum peaks near
@@ -58,6 +62,8 @@ constexpr double kLowCutMinTopHz = 90.0;     // lower skirt tops are the program
 // corners.
 constexpr double kLowCutTopPerCorner = 1.25;
 constexpr double kRolloffFraction = 0.85;
+// The band over the low cut whose steady floor is measured: [corner, 2.5 corners].
+constexpr double kLowFloorBandTop = 2.5;
 constexpr double kMonoCorrelation = 0.9999;
 
 }  // namespace
@@ -296,6 +302,14 @@ double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int 
     }
   }
   while (k > 1 && slope_at(k * bin_hz) < kSkirtSlopeDbPerOctave) --k;
+  // On tonal programme the smoothed spectrum is bumpy, and the walk can stop on a bump far down
+  // the skirt: where it stopped more than kDeepInSkirtDb under the passband (the mean level of
+  // the octave [f/2, f/1.25] under the cliff), walk on while the level lies more than
+  // kCornerBelowPassbandDb under it.
+  const double passband = mean_db(best_f / 2, best_f / 1.25);
+  if (smooth[k] < passband - kDeepInSkirtDb) {
+    while (k > 1 && k * bin_hz > kMinCutoffHz && smooth[k] < passband - kCornerBelowPassbandDb) --k;
+  }
   return k * bin_hz;
 }
 
@@ -327,6 +341,19 @@ double estimate_low_cutoff_hz(const std::vector<double>& ltas, int fft_size, int
   if (top < kLowCutMinTopHz) return 0.0;
   *band_limited = true;
   return top / kLowCutTopPerCorner;
+}
+
+double band_below_cut_re_peak_db(const std::vector<double>& ltas, int fft_size, int sample_rate_hz,
+                                 double cutoff_hz) {
+  const int bins = static_cast<int>(ltas.size());
+  const double bin_hz = static_cast<double>(sample_rate_hz) / fft_size;
+  const int lo = std::max(1, static_cast<int>(std::ceil(cutoff_hz / std::sqrt(2.0) / bin_hz)));
+  const int hi = std::min(bins - 1, static_cast<int>(std::floor(cutoff_hz / 1.05 / bin_hz)));
+  double peak = 0, sum = 0;
+  for (int k = 1; k < bins; ++k) peak = std::max(peak, ltas[k]);
+  for (int k = lo; k <= hi; ++k) sum += ltas[k];
+  if (hi < lo || !(peak > 0) || !(sum > 0)) return 0.0;
+  return power_to_db(sum / (hi - lo + 1) / peak);
 }
 
 Analysis Analyzer::finish() {
@@ -430,6 +457,20 @@ Analysis Analyzer::finish() {
     }
     a.bandwidth_hz = estimate_bandwidth_hz(mean, kFftSize, s.rate, &a.band_limited);
     a.low_cutoff_hz = estimate_low_cutoff_hz(mean, kFftSize, s.rate, &a.low_band_limited);
+    if (a.band_limited)
+      a.below_cut_re_peak_db = band_below_cut_re_peak_db(mean, kFftSize, s.rate, a.bandwidth_hz);
+    if (a.low_band_limited) {
+      // The steady floor's share of the band over the low cut, per bin (before the median
+      // across frequency, which would smear the low end).
+      std::vector<double> share;
+      const int lo = std::max(1, static_cast<int>(std::lround(a.low_cutoff_hz / bin_hz)));
+      const int hi = std::min(
+          bins - 1, static_cast<int>(std::lround(kLowFloorBandTop * a.low_cutoff_hz / bin_hz)));
+      for (int k = lo; k <= hi; ++k)
+        if (mean[k] > 0) share.push_back(noise[k] / mean[k]);
+      if (!share.empty())
+        a.low_floor_share_db = power_to_db(dsp::median_in_place(share.begin(), share.end()));
+    }
   } else {
     a.noise_floor_dbfs = -std::numeric_limits<double>::infinity();
     a.snr_db = 0;
@@ -463,6 +504,8 @@ nlohmann::json Analysis::to_json() const {
     j["snr_db"] = json_level(snr_db);
     j["bandwidth_hz"] = bandwidth_hz;
     j["band_limited"] = band_limited;
+    if (band_limited) j["below_cut_re_peak_db"] = below_cut_re_peak_db;
+    if (low_band_limited) j["low_floor_share_db"] = low_floor_share_db;
     j["low_cutoff_hz"] = low_cutoff_hz;
     j["low_band_limited"] = low_band_limited;
     j["spectral_centroid_hz"] = spectral_centroid_hz;

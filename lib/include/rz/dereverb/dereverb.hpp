@@ -4,6 +4,13 @@
 // reverberation time (dsp::ReverbTimeEstimator, blind) measured before and after in the same pass
 // and recorded in the manifest together with the settings and the block's statistics.
 // Strength 0 or wet 0 copies the stems bit for bit.
+//
+// Decision (issue 13): a first pass measures the stem's reverberation time
+// (dsp::ReverbTimeEstimator); WPE runs only when that reading says the capture is reverberant
+// (dsp::reverberation_confidence > 0), with its strength scaled by the confidence, and the
+// reading, the confidence and the rule are recorded under "reverberation". A dry stem (a studio
+// recording, or a record with its own short ambience) is copied bit for bit. `force` runs WPE at
+// the given strength whatever the reading.
 #pragma once
 
 #include <filesystem>
@@ -21,6 +28,7 @@ namespace rz::dereverb {
 struct Options {
   dsp::WpeSettings wpe;            // strength, wet, taps, delay, iterations, block length
   std::vector<std::string> stems;  // stems to touch (empty: all); the rest are copied
+  bool force = false;              // dereverberate without evidence of a room (--force-wpe)
   void validate(const stems::StemDir& in) const;
   nlohmann::json to_json() const;
 };

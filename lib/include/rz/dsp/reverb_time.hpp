@@ -75,6 +75,25 @@ struct ReverbTime {
   nlohmann::json to_json() const;
 };
 
+// How strongly a stem's measurements say it is a reverberant capture (a microphone at a distance
+// in a room), 0..1: the product of
+// - the reverberation reading: a linear ramp of t60_s from kDryT60S (0) to kReverberantT60S (1),
+//   0 when not valid. The reading's floor is the programme's own decays, and sustained or
+//   reverb-laden studio material reads long too: on the tuning part of the corpus dry renderings
+//   of an organ, a choir and a harp read 1.1-1.4 s and a produced rock mix 1.9 s, while the
+//   phone captures there (a medium room or a hall, crowd at 0-10 dB) read 0.7-3.1 s;
+// - the audience: a live capture carries the room's noise floor, so the blind SNR estimate
+//   (dsp::NoiseAnalysis::snr_db) must lie under kAudienceSnrDb, full weight kAudienceRampDb
+//   under it. Clean studio material read 9 dB and up there (most 12 dB and up), the captures at
+//   3-12.6 dB.
+// Chosen on the tuning part of the corpus (tests/corpus: ../shared/audio's recordings and the
+// rendered pieces marked `tune`, clean and through rz-phone-sim).
+double reverberation_confidence(const ReverbTime& t, double blind_snr_db);
+inline constexpr double kDryT60S = 1.2;
+inline constexpr double kReverberantT60S = 1.6;
+inline constexpr double kAudienceSnrDb = 13.0;
+inline constexpr double kAudienceRampDb = 3.0;
+
 class ReverbTimeEstimator {
  public:
   static constexpr double kFrameS = 0.023;

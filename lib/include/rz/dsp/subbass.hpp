@@ -54,7 +54,9 @@
 //
 // Statistics: added_energy_db(): energy of everything added re the energy of the input, all
 // channels, in dB (-inf while nothing was added); active_ratio(): share of the non-silent
-// analysis frames that synthesized; mean_f0_hz(): mean f0 over those frames (0 when none).
+// analysis frames that synthesized; mean_f0_hz(): mean f0 over those frames (0 when none);
+// contradicted_ratio(): share of the frames with a note under the cut whose fundamental was
+// stronger than the cut allows (kMaxExcessOverCutDb), so added nothing.
 #pragma once
 
 #include <cstddef>
@@ -106,6 +108,13 @@ class SubBassSynth final : public Processor {
   static constexpr double kHarmonicTolerance = 0.03;
   static constexpr double kMinExplained = 0.85;
   static constexpr double kMaxCompensationDb = 12.0;
+  // Evidence of the cut, per note: what the input holds at f0 may exceed what the assumed
+  // high-pass would have let through of the extrapolated fundamental (|H(f0)| times the target)
+  // by at most this much. A stronger fundamental was not cut: the instrument's own is weak (a
+  // cello's or a timpani's lowest notes), and the frame adds nothing. The margin covers the
+  // corner's imprecision (0.7 to 1.4 corners: up to 6 dB at 4th order) and a 2nd-order high-pass
+  // where 4th order is assumed (up to 18 dB two octaves below the corner).
+  static constexpr double kMaxExcessOverCutDb = 20.0;
 
   // Throws UsageError for bad settings, channels < 1, a sample rate outside 8000..192000 Hz, or
   // intensity outside [0, 1].
@@ -123,6 +132,7 @@ class SubBassSynth final : public Processor {
 
   double added_energy_db() const;
   double active_ratio() const;
+  double contradicted_ratio() const;
   double mean_f0_hz() const;
   // {added_energy_db (json_level), active_ratio, mean_f0_hz}.
   nlohmann::json statistics() const override;

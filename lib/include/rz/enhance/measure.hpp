@@ -14,6 +14,7 @@
 
 #include "rz/dsp/denoise.hpp"
 #include "rz/dsp/fft.hpp"
+#include "rz/dsp/reverb_time.hpp"
 #include "rz/enhance/chain.hpp"
 #include "rz/progress.hpp"
 
@@ -78,6 +79,14 @@ struct Measurements {
   double rms_dbfs = -200, peak_dbfs = -200, crest_db = 0, spread_db = 0, integrated_lufs = -200;
   double centroid_hz = 0, rolloff_hz = 0;
   double low_energy_db = -200, mud_excess_db = 0, low_balance_db = 0, sibilance_db = -200;
+  // Rumble evidence: the band below the high-pass corner re the whole stem, and its lower half
+  // re its upper half (rumble, wind and handling noise rise towards DC; music falls below its
+  // lowest fundamentals).
+  double low_share_db = -200, low_shape_db = -200;
+  // The capture's reverberation (dsp::ReverbTimeEstimator) and how strongly it says "a room"
+  // (dsp::reverberation_confidence): the evidence the de-mudder needs.
+  dsp::ReverbTime reverb;
+  double reverb_confidence = 0;
   double demud_median_db = -200, deess_median_db = -200, peak_median_db = -200;
   double owned_band_ms = 0;  // mean square in the band the stem should own
   double bandwidth_hz = 0;   // metrics::estimate_bandwidth_hz on the long-term spectrum

@@ -27,6 +27,16 @@
 //   bin to bin below 200 Hz; on real recordings high-passed 4th order at 100 and 150 Hz the
 //   estimate lay at 0.66 to 1.38 corners. Material with nothing at all below a few hundred Hz (an
 //   isolated vocal stem) reads as low-cut too.
+// - Band under the cutoff (evidence for rz-restore's highs): where a cutoff was found, the mean
+//   per-bin power of [cutoff / sqrt 2, cutoff / 1.05] of the long-term spectrum re its loudest bin,
+//   in dB (below_cut_re_peak_db). A programme whose band under the cut lies 50 dB under its
+//   loudest bin carried next to nothing there, so whatever it had above the cut lay lower still.
+// - Steady floor over the low cut (evidence for rz-restore's sub-bass): where a low cut was found,
+//   the median over the bins of [low_cutoff_hz, 2.5 low_cutoff_hz] of the noise floor (the bias-
+//   corrected 10th percentile, before the median across frequency) re the mean power, dB
+//   (low_floor_share_db). A live capture's audience and room keep that band filled all the time
+//   (about -1 to +2 dB on the phone captures of the tuning corpus); programme alone comes and goes
+//   there (-4 dB for dense songs and an organ, -12 to -33 dB for a drum loop, a cello, a bass).
 // - Clipping: a sample is clipped when |x| >= clip_threshold (0.999 full scale); a clipped run is
 //   at least min_clip_run consecutive clipped samples in one channel. Clipping below full scale
 //   shows as flat tops: runs of min_clip_run (at least 3) identical samples within 0.05 dB of the
@@ -72,8 +82,10 @@ struct Analysis {
   bool spectral = false;    // the fields below up to spectral_rolloff_hz were measured
   double bandwidth_hz = 0;  // estimated cutoff; Nyquist when full band
   bool band_limited = false;
-  double low_cutoff_hz = 0;  // estimated corner of a recorder's high-pass; 0 when none
+  double below_cut_re_peak_db = 0;  // band under the cutoff re the loudest bin; 0 when full band
+  double low_cutoff_hz = 0;         // estimated corner of a recorder's high-pass; 0 when none
   bool low_band_limited = false;
+  double low_floor_share_db = 0;  // steady floor re the mean over the low cut; 0 when no cut
   double spectral_centroid_hz = 0;
   double spectral_rolloff_hz = 0;  // 85 % of the energy lies below
   bool mono = false;               // one channel, or channels identical (correlation > 0.9999)
@@ -107,5 +119,9 @@ double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int 
 // 44.1 kHz) and the programme's own slope near the corner; see the method notes above.
 double estimate_low_cutoff_hz(const std::vector<double>& ltas, int fft_size, int sample_rate_hz,
                               bool* band_limited);
+// The mean power per bin of [cutoff_hz / sqrt 2, cutoff_hz / 1.05] re the loudest bin of `ltas`
+// (DC excluded), dB; 0 when either is empty or silent.
+double band_below_cut_re_peak_db(const std::vector<double>& ltas, int fft_size, int sample_rate_hz,
+                                 double cutoff_hz);
 
 }  // namespace rz::metrics
