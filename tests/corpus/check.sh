@@ -72,7 +72,9 @@ if [ -z "$work" ]; then
 fi
 mkdir -p "$work"
 
-# one NAME FILE: the four cases of one excerpt; prints its TSV row.
+# one NAME FILE: the four cases of one excerpt; prints its TSV row. It runs through xargs (hence
+# the directive: the linter cannot see that call).
+# shellcheck disable=SC2317
 one() {
   set -euo pipefail  # xargs runs it in a fresh bash: any failing step fails the excerpt
   local name=$1 file=$2 d="$work/$1"
@@ -94,21 +96,20 @@ one() {
   local restore_ran
   restore_ran=$(jq -r '[.history[-1].stems.mix.decisions[]? | select(.applied) | .block] | join(",")' "$d/restore/manifest.json")
 
-  "$bin/rz-phone-sim" -q "$corpus/$file" --band 0:8000 --band-lowpass-order 16 -o "$d/lp.wav" \
-    --reference "$d/lp-ref.wav" -f >/dev/null
-  "$bin/rz-ingest" -q "$d/lp.wav" -o "$d/lp-in" >/dev/null
-  "$bin/rz-restore" -q "$d/lp-in" -o "$d/lp-out" >/dev/null
-  local lb la
-  lb=$(m "$d/lp-in" "$d/lp-ref.wav" lsd_db)
-  la=$(m "$d/lp-out" "$d/lp-ref.wav" lsd_db)
-
-  "$bin/rz-phone-sim" -q "$corpus/$file" --clip-ratio 0.02 -o "$d/clip.wav" \
-    --reference "$d/clip-ref.wav" -f >/dev/null
-  "$bin/rz-ingest" -q "$d/clip.wav" -o "$d/clip-in" >/dev/null
-  "$bin/rz-restore" -q "$d/clip-in" -o "$d/clip-out" >/dev/null
-  local cb ca
-  cb=$(m "$d/clip-in" "$d/clip-ref.wav" sdr_db)
-  ca=$(m "$d/clip-out" "$d/clip-ref.wav" sdr_db)
+  # degraded CASE METRIC SIM_FLAGS...: the excerpt through rz-phone-sim, ingested, restored;
+  # prints METRIC against the clean excerpt before and after rz-restore.
+  degraded() {
+    local c=$1 metric=$2
+    shift 2
+    "$bin/rz-phone-sim" -q "$corpus/$file" "$@" -o "$d/$c.wav" --reference "$d/$c-ref.wav" \
+      -f >/dev/null
+    "$bin/rz-ingest" -q "$d/$c.wav" -o "$d/$c-in" >/dev/null
+    "$bin/rz-restore" -q "$d/$c-in" -o "$d/$c-out" >/dev/null
+    echo "$(m "$d/$c-in" "$d/$c-ref.wav" "$metric") $(m "$d/$c-out" "$d/$c-ref.wav" "$metric")"
+  }
+  local lb la cb ca
+  read -r lb la < <(degraded lp lsd_db --band 0:8000 --band-lowpass-order 16)
+  read -r cb ca < <(degraded clip sdr_db --clip-ratio 0.02)
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$r" "${restore_ran:--}" "$e" "$v" \
     "$reverberant" "$lb" "$la" "$cb" "$ca"
   echo "$prog: $name done" >&2
@@ -118,14 +119,15 @@ export bin corpus work prog
 
 # The excerpts of the split, every K-th, the first N.
 awk -F'\t' -v s="$split" -v k="$every" 'NR > 1 && (s == "all" || $2 == s) { if (i++ % k == 0) print $1 "\t" $3 }' \
-  "$corpus/corpus.tsv" | { [ "$limit" -gt 0 ] && head -n "$limit" || cat; } >"$work/list.tsv"
+  "$corpus/corpus.tsv" | if [ "$limit" -gt 0 ]; then head -n "$limit"; else cat; fi >"$work/list.tsv"
 [ -s "$work/list.tsv" ] || die "no excerpts in split '$split'"
 echo "$prog: $(wc -l <"$work/list.tsv") excerpts of split '$split', $jobs jobs, work in $work" >&2
 
 printf 'name\trestore_clean\trestore_ran\tenhance_clean\tdereverb_clean\treverberant\tlp_lsd_before\tlp_lsd_after\tclip_sdr_before\tclip_sdr_after\n' \
   >"$work/rows.tsv"
+# shellcheck disable=SC2016  # $0 and $1 are the inner bash's
 tr '\t' '\n' <"$work/list.tsv" | xargs -d '\n' -n 2 -P "$jobs" bash -c 'one "$0" "$1"' \
-  >>"$work/rows.tsv" || die "a case failed (files kept in $work)"
+  >>"$work/rows.tsv" || die "a case failed (its error is above; --work DIR keeps the files)"
 { head -n 1 "$work/rows.tsv"; tail -n +2 "$work/rows.tsv" | sort -t$'\t' -k1,1; } >"$work/sorted.tsv"
 column -t -s$'\t' -o '  ' "$work/sorted.tsv"
 

@@ -8,6 +8,7 @@
 
 #include "rz/dsp/noise_analysis.hpp"
 #include "rz/dsp/reverb_time.hpp"
+#include "rz/dsp/units.hpp"
 #include "rz/error.hpp"
 #include "rz/stage/run_stems.hpp"
 #include "rz/stems/process.hpp"

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "rz/dsp/units.hpp"
 #include "rz/error.hpp"
 
 namespace rz::dsp {
@@ -184,9 +185,8 @@ ReverbTime ReverbTimeEstimator::finish() const {
 
 double reverberation_confidence(const ReverbTime& t, double blind_snr_db) {
   if (!t.valid) return 0.0;
-  const double room = std::clamp((t.t60_s - kDryT60S) / (kReverberantT60S - kDryT60S), 0.0, 1.0);
-  const double audience = std::clamp((kAudienceSnrDb - blind_snr_db) / kAudienceRampDb, 0.0, 1.0);
-  return room * audience;
+  return ramp(t.t60_s, kDryT60S, kReverberantT60S) *
+         ramp(blind_snr_db, kAudienceSnrDb, kAudienceSnrDb - kAudienceRampDb);
 }
 
 }  // namespace rz::dsp

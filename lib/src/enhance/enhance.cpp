@@ -18,6 +18,7 @@
 #include "rz/dsp/fft.hpp"
 #include "rz/dsp/fir.hpp"
 #include "rz/dsp/level_histogram.hpp"
+#include "rz/dsp/units.hpp"
 #include "rz/enhance/compare.hpp"
 #include "rz/enhance/measure.hpp"
 #include "rz/error.hpp"
@@ -154,7 +155,7 @@ std::vector<Decision> decide(const ChainParams& c, const Measurements& m, const 
       x.applied = x.value < x.threshold;
     }
     // In proportion: full strength kDenoiseRampDb under the threshold, none at it.
-    x.confidence = std::clamp((x.threshold - x.value) / kDenoiseRampDb, 0.0, 1.0);
+    x.confidence = dsp::ramp(x.value, x.threshold, x.threshold - kDenoiseRampDb);
   }
   rule("demud", "mud_excess_db", m.mud_excess_db, false, "min_excess_db");
   also("demud", "reverb_confidence", m.reverb_confidence, ">", 0.0, m.reverb_confidence > 0);

@@ -12,6 +12,7 @@
 #include "rz/dsp/declip.hpp"
 #include "rz/dsp/reverb_time.hpp"
 #include "rz/dsp/subbass.hpp"
+#include "rz/dsp/units.hpp"
 #include "rz/enhance/chain.hpp"
 #include "rz/error.hpp"
 #include "rz/metrics/analysis.hpp"
@@ -79,10 +80,7 @@ constexpr double kSubBassDryT60S = 0.8;
 constexpr double kSubBassWetT60S = 1.2;
 constexpr double kSubBassFullFloorDb = -2.0;
 
-// Linear ramp of x from `zero` (0) to `full` (1), clamped; either direction.
-double ramp(double x, double zero, double full) {
-  return std::clamp((x - zero) / (full - zero), 0.0, 1.0);
-}
+using dsp::ramp;
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();

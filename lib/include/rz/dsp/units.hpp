@@ -1,4 +1,5 @@
-// Decibel conversions and order statistics shared by the dsp blocks and the metrics layer.
+// Decibel conversions, order statistics and the confidence ramp shared by the dsp blocks and the
+// metrics layer.
 //
 // Floor policy (one for the whole library): the conversions to dB have no hidden floor. A level of
 // nothing (0, or a negative power) reads -infinity, as the level of silence is; a caller that
@@ -42,6 +43,12 @@ inline double json_level(double db) {
   if (std::isnan(db)) return 0.0;
   if (std::isinf(db)) return db < 0 ? kJsonSilenceDb : -kJsonSilenceDb;
   return db;
+}
+
+// Confidence ramp: 0 at `zero`, 1 at `full`, linear between and clamped outside (either
+// direction: full < zero gives a falling ramp). The decisions' evidence (issue 13) is scaled by it.
+inline double ramp(double x, double zero, double full) {
+  return std::clamp((x - zero) / (full - zero), 0.0, 1.0);
 }
 
 // Median of [first, last) (not empty), reordering the range (std::nth_element): the element of
