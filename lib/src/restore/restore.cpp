@@ -75,10 +75,10 @@ constexpr double kHighsFullEvidenceDb = -43.0;
 //   kSubBassWetT60S (too few decays to read, under a crowd, is no evidence of dryness).
 constexpr double kSubBassFullEvidenceHz = 180.0;
 constexpr double kSubBassNoEvidenceHz = 240.0;
+constexpr double kSubBassFullFloorDb = -2.0;
 constexpr double kSubBassNoFloorDb = -4.0;
 constexpr double kSubBassDryT60S = 0.8;
 constexpr double kSubBassWetT60S = 1.2;
-constexpr double kSubBassFullFloorDb = -2.0;
 
 using dsp::ramp;
 

@@ -4,12 +4,17 @@
 // 1. Measure (one streaming pass): the shared analysis of rz-ingest (metrics::Analyzer: the high
 //    bandwidth cutoff, the low cut of the phone's high-pass, loudness, peaks) and the clipping
 //    detector (dsp::ClipDetector: clip levels, clipped runs, soft-limited tops).
-// 2. Decide, each block only when its measurement calls for it, the number recorded:
-//    - declip:  clipped runs were found;
-//    - subbass: the stem is bass, drums or a mix and a low cut was detected;
+// 2. Decide, each block only on evidence that the capture lost something (issue 13), at an
+//    intensity scaled by its confidence (0..1), recorded with the evidence:
+//    - declip:  clipped runs were found (confidence 1);
+//    - subbass: the stem is bass, drums or a mix, a low cut was detected at a phone's corner,
+//               the band over it holds a steady (audience) floor, and the capture is dry enough
+//               to place a fundamental in phase (a short reverberation reading);
 //    - highs:   a high cutoff was detected that leaves a band to regenerate
 //               (dsp::HfRegenSettings::has_band: at most 0.9 Nyquist and at least a twelfth of
-//               an octave under --max-freq and Nyquist).
+//               an octave under --max-freq and Nyquist), lies where capture chains cut, and the
+//               programme reached it (the band under it near the loudest level).
+//    The thresholds and their reasons are in restore.cpp and rz-restore(1).
 // 3. Process, in the order the damage was done undone backwards: declip, then sub-bass, then the
 //    highs (latency compensated: the output lines up with the input, same length).
 // 4. Measure the result with the same analysis and record it beside the input's, with each
