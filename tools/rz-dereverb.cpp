@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   auto& app = tool.app();
   rz::cli::add_options(app, opt.wpe, rz::dsp::WpeSettings::fields());
   app.add_option("--stems", stems, "Stems to touch (comma-separated; others are copied)");
-  app.add_flag("--force-wpe", opt.force,
+  app.add_flag("--force-wpe", opt.force_wpe,
                "Dereverberate at the given strength whatever the measured reverberation");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     opt.stems = rz::cli::split_list(stems);

@@ -44,7 +44,7 @@ void Options::validate(const stems::StemDir& in) const {
 }
 
 json Options::to_json() const {
-  return {{"wpe", wpe.to_json()}, {"stems", stems}, {"force", force}};
+  return {{"wpe", wpe.to_json()}, {"stems", stems}, {"force_wpe", force_wpe}};
 }
 
 Report dereverb(const stems::StemDir& in, const fs::path& output, bool force, const Options& o,
@@ -81,7 +81,7 @@ Report dereverb(const stems::StemDir& in, const fs::path& output, bool force, co
                      " s (1), times blind SNR from " + fixed(dsp::kAudienceSnrDb, 0) +
                      " dB (0) to " + fixed(dsp::kAudienceSnrDb - dsp::kAudienceRampDb, 0) +
                      " dB (1)"}};
-    if (!o.force && confidence <= 0) {
+    if (!o.force_wpe && confidence <= 0) {
       std::string why = "no evidence of a reverberant capture: ";
       if (!t_measured.valid)
         why += "too few decays to measure a room";
@@ -92,7 +92,7 @@ Report dereverb(const stems::StemDir& in, const fs::path& output, bool force, co
       return stage::Plan::copy(why, true);
     }
     dsp::WpeSettings wpe = o.wpe;
-    if (!o.force) wpe.strength *= confidence;
+    if (!o.force_wpe) wpe.strength *= confidence;
     // Shared by the chain's observer and the judge, which the runner calls in turn.
     struct Work {
       std::unique_ptr<dsp::ReverbTimeEstimator> before, after;
@@ -100,7 +100,7 @@ Report dereverb(const stems::StemDir& in, const fs::path& output, bool force, co
       double tonal_scale = 1;  // the second attempt's strength re the first's
     };
     auto w = std::make_shared<Work>();
-    const bool force_wpe = o.force;
+    const bool force_wpe = o.force_wpe;
     auto attempt = [wpe, &stem, w](size_t i) -> std::optional<stage::Chain> {
       if (i > 1 || (i == 1 && !(w->tonal_scale > 0))) return std::nullopt;
       dsp::WpeSettings s = wpe;

@@ -68,23 +68,6 @@ bool matches_floor(const std::vector<double>& block, const std::vector<double>& 
   return !bands.empty() && ok >= kNoiseOnlyMatchShare * static_cast<double>(bands.size());
 }
 
-// Ripple of the long-term floor: per third-octave band from kRippleLowHz up with at least
-// kRippleMinBins bins, the loudest bin over the band's median bin (dB); the median over bands.
-constexpr double kRippleLowHz = 250.0;
-constexpr int kRippleMinBins = 5;
-double ripple_db(const std::vector<double>& floor, int n, double rate) {
-  std::vector<double> ripples;
-  for (const auto& [a, b] : third_octave_bands(n, rate)) {
-    if (a * rate / n < kRippleLowHz || b - a < kRippleMinBins) continue;
-    std::vector<double> bins(floor.begin() + a, floor.begin() + b);
-    const double peak = *std::max_element(bins.begin(), bins.end());
-    const double median = median_in_place(bins.begin(), bins.end());
-    if (peak > 0 && median > 0) ripples.push_back(to_db(peak) - to_db(median));
-  }
-  if (ripples.empty()) return 0.0;
-  return median_in_place(ripples.begin(), ripples.end());
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -94,8 +77,7 @@ nlohmann::json NoiseAnalysis::to_json() const {
                       {"floor_snr_db", floor_snr_db},
                       {"signal_dbfs", signal_dbfs},
                       {"noise_only_found", found_noise_only},
-                      {"noise_only_s", noise_only_s},
-                      {"floor_ripple_db", floor_ripple_db}};
+                      {"noise_only_s", noise_only_s}};
   if (found_noise_only) j["auto_profile_dbfs"] = auto_profile.level_dbfs();
   return j;
 }
@@ -182,12 +164,6 @@ NoiseAnalysis NoiseAnalyzer::finish() {
   }
   const double signal = m.signal_sum / static_cast<double>(counted);
   const double tracker_noise = m.noise_sum / static_cast<double>(counted);
-  {
-    std::vector<double> floor(m.tracker_sum.size());
-    for (size_t k = 0; k < floor.size(); ++k)
-      floor[k] = m.tracker_sum[k] / static_cast<double>(counted);
-    a.floor_ripple_db = ripple_db(floor, m.n, m.rate_hz);
-  }
   a.signal_dbfs = to_db(signal);
   auto snr = [&](double noise) { return std::clamp(to_db(signal) - to_db(noise), -50.0, 120.0); };
   a.tracker_snr_db = tracker_noise > 0 ? snr(tracker_noise) : 120.0;

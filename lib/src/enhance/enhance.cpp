@@ -168,16 +168,16 @@ std::vector<Decision> decide(const ChainParams& c, const Measurements& m, const 
   return d;
 }
 
-double confidence(const std::vector<Decision>& d, const std::string& block) {
+// The decision on `block` (nullptr when the block is not enabled).
+const Decision* find(const std::vector<Decision>& d, const std::string& block) {
   for (const auto& x : d)
-    if (x.block == block) return x.confidence;
-  return 0;
+    if (x.block == block) return &x;
+  return nullptr;
 }
 
 bool applied(const std::vector<Decision>& d, const std::string& block) {
-  for (const auto& x : d)
-    if (x.block == block) return x.applied;
-  return false;
+  const Decision* x = find(d, block);
+  return x && x->applied;
 }
 
 // A BiquadChain as a Processor.
@@ -219,7 +219,7 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(
   if (applied(d, "denoise")) {
     const auto& b = c["denoise"];
     dsp::DenoiseSettings s = denoise_settings(c);
-    s.strength_db *= confidence(d, "denoise");
+    s.strength_db *= find(d, "denoise")->confidence;
     chain.push_back(std::make_unique<dsp::Denoiser>(ch, rate, s, noise.source, noise.profile));
     names->push_back("denoise");
     effective["denoise"] = b;

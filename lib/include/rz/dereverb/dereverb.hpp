@@ -9,8 +9,8 @@
 // (dsp::ReverbTimeEstimator); WPE runs only when that reading says the capture is reverberant
 // (dsp::reverberation_confidence > 0), with its strength scaled by the confidence, and the
 // reading, the confidence and the rule are recorded under "reverberation". A dry stem (a studio
-// recording, or a record with its own short ambience) is copied bit for bit. `force` runs WPE at
-// the given strength whatever the reading.
+// recording, or a record with its own short ambience) is copied bit for bit. `force_wpe` runs WPE
+// at the given strength whatever the reading.
 #pragma once
 
 #include <filesystem>
@@ -28,7 +28,7 @@ namespace rz::dereverb {
 struct Options {
   dsp::WpeSettings wpe;            // strength, wet, taps, delay, iterations, block length
   std::vector<std::string> stems;  // stems to touch (empty: all); the rest are copied
-  bool force = false;              // dereverberate without evidence of a room (--force-wpe)
+  bool force_wpe = false;          // dereverberate without evidence of a room (--force-wpe)
   void validate(const stems::StemDir& in) const;
   nlohmann::json to_json() const;
 };

@@ -28,13 +28,8 @@ namespace rz::dsp {
 //   within kNoiseOnlyRangeDb of the candidates' median level are taken as crowd-only when they
 //   add up to 1 s (anchoring on the median, not the quietest, keeps one lull of the crowd from
 //   shutting out the crowd at its usual level); their mean spectrum is the profile.
-// - floor_ripple_db: how peaky the tracker's long-term floor is across frequency (per
-//   third-octave band from 250 Hz, the loudest bin over the band's median bin; the median over
-//   the bands). Noise leaves a smooth floor; a sustained note the tracker took for noise (a choir,
-//   an organ, a pad) leaves its partials standing out of it.
 struct NoiseAnalysis {
   double snr_db = 0;
-  double floor_ripple_db = 0;
   double tracker_snr_db = 0;
   double floor_snr_db = 0;
   double signal_dbfs = -200;
