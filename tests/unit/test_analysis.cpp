@@ -240,6 +240,26 @@ TEST_CASE("analysis: estimate_bandwidth_hz on a brick-wall spectrum",
   CHECK_FALSE(limited);
 }
 
+TEST_CASE("analysis: a resonance the spectrum climbs back from is programme, not a band limit",
+          "[unit][analysis][bandwidth]") {
+  // Castanets: a ring at 2.0-2.4 kHz, 40 dB less up to 4.5 kHz, and sound again from 5 kHz (20 dB
+  // over the dip). The cliff after the ring is not a band limit; a low-pass at 8 kHz above it is.
+  constexpr int kFft = 2048;
+  for (bool lowpassed : {false, true}) {
+    INFO((lowpassed ? "low-passed at 8 kHz" : "full band"));
+    std::vector<double> ltas(kFft / 2 + 1);
+    for (size_t k = 0; k < ltas.size(); ++k) {
+      const double f = k * double(kRate) / kFft;
+      ltas[k] = f < 2000 ? 1e-6 : f <= 2400 ? 1e-4 : f < 5000 ? 1e-8 : 1e-6;
+      if (lowpassed && f > 8000) ltas[k] = 1e-14;
+    }
+    bool limited = false;
+    const double bw = rz::metrics::estimate_bandwidth_hz(ltas, kFft, kRate, &limited);
+    CHECK(limited == lowpassed);
+    CHECK(bw == Approx(lowpassed ? 8000.0 : kRate / 2.0).epsilon(kCutoffRelTol));
+  }
+}
+
 TEST_CASE("analysis: clipping of a sine driven into a hard clip", "[unit][analysis]") {
   // 1 kHz at 48 kHz: 48 samples per cycle, sample i at 7.5 i degrees. Driven to amplitude 2 and
   // clipped at +/-1, |x| >= 0.999 where |sin| >= 0.4995, i.e. 30..150 degrees: samples 4..20 and

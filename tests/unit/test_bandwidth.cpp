@@ -56,6 +56,11 @@ constexpr double kBelowCutoffLeakDb = -40.0;
 // to mean anything: the original holds -24 dB re its whole energy above 8 kHz; the defaults add
 // half the slope's fall but steady_gain_db less and the roll-off above 13 kHz.
 constexpr double kAddedAtLeastDb = -35.0;
+// A tone whose partials fall 12 dB/octave: one and a half times the slope, carried 1/3-3/4 octave
+// above the cutoff, lies several dB under half of it; noise is carried at tilt_extrapolation
+// either way.
+constexpr double kTonalSlopeLessDb = 3.0;
+constexpr double kSameAddedDb = 0.01;
 // Speed: the brief asks >= 60x real time for a stereo 44.1 kHz stem (CPU time); asserted loosely
 // because the test machine is shared (measured figures are reported by WARN).
 constexpr double kMinRealTime = 15.0;
@@ -356,6 +361,45 @@ TEST_CASE("bandwidth: the regenerated band follows a -6 dB/octave source within 
   const Welch out_steady(run(steady, cut), 2);
   CHECK(out_steady.band_db(12000, 16000) - out.band_db(12000, 16000) ==
         Approx(s.steady_gain_db).margin(1.0));
+}
+
+TEST_CASE(
+    "bandwidth: tonal sound gets tonal_tilt_extrapolation of its slope, noise tilt_extrapolation",
+    "[unit][bandwidth]") {
+  // A harmonic tone (220 Hz, partials falling 12 dB per octave, stereo) and -6 dB/octave noise,
+  // both low-passed at 8 kHz: the flatness of the source octave tells them apart, and only the
+  // tone's added band changes when the tonal share changes.
+  constexpr int kFrames = 6 * kRate;
+  constexpr double kF0 = 220;
+  std::vector<float> tone(2 * static_cast<size_t>(kFrames));
+  for (int i = 0; i < kFrames; ++i) {
+    double v = 0;
+    for (int h = 1; h * kF0 < 20000; ++h)
+      v += std::pow(10.0, -12.0 * std::log2(h) / 20) * std::sin(2 * M_PI * kF0 * h * i / kRate + h);
+    tone[2 * static_cast<size_t>(i)] = tone[2 * static_cast<size_t>(i) + 1] =
+        static_cast<float>(0.1 * v);
+  }
+  const auto noise = lowpass(tilted_noise(2, 18, 5), 2, 8000);
+  const auto cut = lowpass(tone, 2, 8000);
+  const HfRegenSettings s = at(8000);
+  HfRegenSettings half = s;  // the noise's share for the tone too
+  half.tonal_tilt_extrapolation = half.tilt_extrapolation;
+  HfRegenerator tonal(2, kRate, s), noisy(2, kRate, s);
+  HfRegenerator tonal_half(2, kRate, half), noisy_half(2, kRate, half);
+  const Welch tone_out(run(tonal, cut), 2), tone_half_out(run(tonal_half, cut), 2);
+  const Welch noise_out(run(noisy, noise), 2), noise_half_out(run(noisy_half, noise), 2);
+  INFO("flatness: tone " << tonal.flatness_db() << " dB, noise " << noisy.flatness_db() << " dB");
+  CHECK(tonal.flatness_db() < s.tonal_flatness_db);
+  CHECK(noisy.flatness_db() > s.noisy_flatness_db);
+  // 10-14 kHz: the tone's partials, carried down at one and a half times their slope, get less
+  // than at half of it; the noise gets the same either way.
+  const double tone_db = tone_out.band_db(10000, 14000);
+  const double half_db = tone_half_out.band_db(10000, 14000);
+  INFO("10-14 kHz: tone " << tone_db << " dB (" << half_db << " dB at half the slope), noise "
+                          << noise_out.band_db(10000, 14000) << " dB");
+  CHECK(tone_db < half_db - kTonalSlopeLessDb);
+  CHECK(noise_out.band_db(10000, 14000) ==
+        Approx(noise_half_out.band_db(10000, 14000)).margin(kSameAddedDb));
 }
 
 TEST_CASE("bandwidth: onsets get the full envelope, steady sound steady_gain_db less",

@@ -516,7 +516,7 @@ TEST_CASE("dsp: HfRegenerator::statistics() has the manifest's keys", "[unit][ds
   s.cutoff_hz = 8000;
   rz::dsp::HfRegenerator h(2, kStatsRate, s);
   check_statistics(h, statistics_signal(),
-                   {"added_energy_db", "active_ratio", "tilt_db_per_octave"});
+                   {"added_energy_db", "active_ratio", "tilt_db_per_octave", "flatness_db"});
 }
 
 TEST_CASE("dsp: Dereverberator::statistics() has the manifest's keys", "[unit][dsp]") {

@@ -76,7 +76,13 @@ const params::Fields<HfRegenSettings>& HfRegenSettings::fields() {
       {"fine_structure", &S::fine_structure, "", 0, 1,
        "share of the copied bins' fine structure the added band keeps"},
       {"tilt_extrapolation", &S::tilt_extrapolation, "", 0, 1.5,
-       "share of the measured tilt carried above the cutoff"},
+       "share of the measured tilt carried above the cutoff over noise-like sound"},
+      {"tonal_tilt_extrapolation", &S::tonal_tilt_extrapolation, "", 0, 1.5,
+       "share of the measured tilt carried above the cutoff over tonal sound"},
+      {"tonal_flatness_db", &S::tonal_flatness_db, "dB", -60, 0,
+       "spectral flatness of the source octave at and under which it counts as tonal"},
+      {"noisy_flatness_db", &S::noisy_flatness_db, "dB", -60, 0,
+       "spectral flatness at and over which it counts as noise-like (above the tonal point)"},
       {"tilt_smoothing_s", &S::tilt_smoothing_s, "s", 0.05, 30,
        "time constant of the band powers the tilt is fitted to"},
       {"steady_gain_db", &S::steady_gain_db, "dB", -30, 0,
@@ -113,6 +119,9 @@ void HfRegenSettings::validate(int sample_rate_hz) const {
   if (!(max_tilt_db_per_octave >= min_tilt_db_per_octave))
     params::throw_out_of_range("hf-regen max_tilt_db_per_octave", max_tilt_db_per_octave,
                                min_tilt_db_per_octave, 0, false, "dB");
+  if (!(noisy_flatness_db > tonal_flatness_db))
+    params::throw_out_of_range("hf-regen noisy_flatness_db", noisy_flatness_db, tonal_flatness_db,
+                               0, true, "dB");
 }
 
 nlohmann::json HfRegenSettings::to_json() const { return params::to_json(*this, fields()); }
@@ -158,7 +167,8 @@ struct HfRegenerator::State {
   bool acc_live = false;  // acc holds anything non-zero
   int quiet_hops = 0;     // hops since the last addition
   // Statistics.
-  double in_energy = 0, added_energy = 0, tilt_sum = 0;
+  double in_energy = 0, added_energy = 0, tilt_sum = 0, flatness_sum = 0;
+  double smooth_flatness_db = 0;
   int64_t frames_run = 0, active_frames = 0, tilt_frames = 0;
 
   State(int c, int r, const HfRegenSettings& s, double i)
@@ -295,9 +305,26 @@ struct HfRegenerator::State {
     }
     const double fit = sxy / sxx;
     tilt_sum += std::clamp(fit, settings.min_tilt_db_per_octave, settings.max_tilt_db_per_octave);
-    const double tilt =
-        std::clamp(settings.tilt_extrapolation * fit, settings.min_tilt_db_per_octave,
-                   settings.max_tilt_db_per_octave);
+    // Spectral flatness of the source octave (geometric over arithmetic mean of its bin powers),
+    // smoothed like the band powers: noise-like (cymbals, breath, sibilance) near -2.5 dB, a
+    // harmonic instrument's partials far under it.
+    double log_sum = 0;
+    for (int k = src_edges[0]; k < src_edges.back(); ++k)
+      log_sum += std::log(std::max(power[k], kLogGuardPower));
+    const int src_bins = src_edges.back() - src_edges[0];
+    const double flatness_db =
+        10.0 / std::log(10.0) *
+        (log_sum / src_bins - std::log(std::max(total / src_bins, kLogGuardPower)));
+    smooth_flatness_db =
+        tilt_frames == 0 ? flatness_db : a_tilt * smooth_flatness_db + (1 - a_tilt) * flatness_db;
+    flatness_sum += smooth_flatness_db;
+    const double noisy =
+        ramp(smooth_flatness_db, settings.tonal_flatness_db, settings.noisy_flatness_db);
+    const double extrapolation =
+        settings.tonal_tilt_extrapolation +
+        noisy * (settings.tilt_extrapolation - settings.tonal_tilt_extrapolation);
+    const double tilt = std::clamp(extrapolation * fit, settings.min_tilt_db_per_octave,
+                                   settings.max_tilt_db_per_octave);
     ++tilt_frames;
 
     // Transient-aware gain.
@@ -486,10 +513,16 @@ double HfRegenerator::tilt_db_per_octave() const {
   return s.tilt_frames > 0 ? s.tilt_sum / s.tilt_frames : 0.0;
 }
 
+double HfRegenerator::flatness_db() const {
+  const State& s = *state_;
+  return s.tilt_frames > 0 ? s.flatness_sum / s.tilt_frames : 0.0;
+}
+
 nlohmann::json HfRegenerator::statistics() const {
   return {{"added_energy_db", json_level(added_energy_db())},
           {"active_ratio", active_ratio()},
-          {"tilt_db_per_octave", tilt_db_per_octave()}};
+          {"tilt_db_per_octave", tilt_db_per_octave()},
+          {"flatness_db", flatness_db()}};
 }
 
 }  // namespace rz::dsp

@@ -37,6 +37,9 @@ constexpr double kMinCutoffDropDb = 15.0;
 // Band limits below this are programme, not the recorder (a solo bass has nothing above 1 kHz);
 // phones and codecs cut at 3.4 kHz and up.
 constexpr double kMinCutoffHz = 2000.0;
+// A band more than this over the skirt of a cliff, anywhere above it, shows the cliff is the
+// programme's (see estimate_bandwidth_hz).
+constexpr double kRefillDb = 6.0;
 // Steeper than this (dB/octave) is a filter skirt, not programme: music rarely falls faster than
 // 12 dB/octave; phone and codec low-passes fall at 48 dB/octave and more, and an 8th-order
 // Butterworth falls at exactly 24 dB/octave at its -3 dB corner.
@@ -265,19 +268,36 @@ double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int 
   };
   double best_drop = 0, best_f = nyquist;
   const double top = nyquist * 0.995;
+  // Whether the spectrum comes back above the cliff at f: a sixth-octave band above its skirt
+  // more than kRefillDb over the skirt's mean level. A low-pass leaves nothing above that
+  // rises again (distortion and noise added after it lie under its skirt); a resonance of the
+  // programme (castanets ring at 2.2 kHz over a dip, and sound again from 5 kHz) does.
+  auto refilled = [&](double f) {
+    const double skirt = mean_db(1.05 * f, std::min(1.25 * f, top));
+    for (double lo = 1.25 * f; lo * std::pow(2.0, 1.0 / 6) <= top; lo *= std::pow(2.0, 1.0 / 12)) {
+      if (mean_db(lo, lo * std::pow(2.0, 1.0 / 6)) > skirt + kRefillDb) return true;
+    }
+    return false;
+  };
   for (int k = static_cast<int>(kMinCutoffHz / bin_hz); k < bins; ++k) {
     const double f = k * bin_hz;
     const double above_hi = std::min(1.25 * f, top);
     if ((above_hi - 1.05 * f) < 3 * bin_hz) break;  // too close to Nyquist to judge
     const double drop = mean_db(f / 1.25, f / 1.05) - mean_db(1.05 * f, above_hi);
     // The lowest cliff is the recorder's band limit: a later resampler or codec may add a deeper
-    // one higher up (its own anti-alias edge), above whatever distortion refilled the band.
-    if (drop < kMinCutoffDropDb && best_drop >= kMinCutoffDropDb) break;
+    // one higher up (its own anti-alias edge), above whatever distortion refilled the band. A
+    // cliff that the spectrum climbs back from is the programme's, and the search goes on.
+    if (drop < kMinCutoffDropDb && best_drop >= kMinCutoffDropDb) {
+      if (!refilled(best_f)) break;
+      best_drop = 0;
+      best_f = nyquist;
+    }
     if (drop > best_drop) {
       best_drop = drop;
       best_f = f;
     }
   }
+  if (best_drop >= kMinCutoffDropDb && refilled(best_f)) best_drop = 0;
   if (best_drop < kMinCutoffDropDb) return nyquist;
   *band_limited = true;
   // The largest drop finds the transition band, not its corner: walk down the filter skirt from
