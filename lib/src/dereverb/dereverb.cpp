@@ -99,13 +99,7 @@ Report dereverb(const stems::StemDir& in, const fs::path& output, bool force, co
                      " dB (1): reverberant; times blind SNR from " + fixed(kSwampedSnrDb, 0) +
                      " dB (0) to " + fixed(kSwampedSnrDb + kSwampedRampDb, 0) +
                      " dB (1): the crowd does not swamp the tail"}};
-    if (!o.force_wpe && reverberant > 0 && unswamped <= 0) {
-      return stage::Plan::copy("reverberant, but the crowd swamps the tail (blind SNR " +
-                                   fixed(snr_db, 1) + " dB, WPE needs " + fixed(kSwampedSnrDb, 0) +
-                                   " dB and more): its prediction would fit the crowd",
-                               true);
-    }
-    if (!o.force_wpe && confidence <= 0) {
+    if (!o.force_wpe && reverberant <= 0) {
       std::string why = "no evidence of a reverberant capture: ";
       if (!t_measured.valid)
         why += "too few decays to measure a room";
@@ -114,6 +108,12 @@ Report dereverb(const stems::StemDir& in, const fs::path& output, bool force, co
       else
         why += "no audience floor (blind SNR " + fixed(snr_db, 1) + " dB)";
       return stage::Plan::copy(why, true);
+    }
+    if (!o.force_wpe && unswamped <= 0) {
+      return stage::Plan::copy("reverberant, but the crowd swamps the tail (blind SNR " +
+                                   fixed(snr_db, 1) + " dB, WPE needs " + fixed(kSwampedSnrDb, 0) +
+                                   " dB and more): its prediction would fit the crowd",
+                               true);
     }
     dsp::WpeSettings wpe = o.wpe;
     if (!o.force_wpe) wpe.strength *= confidence;

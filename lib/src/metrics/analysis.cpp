@@ -267,6 +267,7 @@ double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int 
     return b >= a ? acc / (b - a + 1) : std::numeric_limits<double>::quiet_NaN();
   };
   double best_drop = 0, best_f = nyquist;
+  bool settled = false;  // best_f is a cliff that refilled() cleared
   const double top = nyquist * 0.995;
   // Whether the spectrum comes back above the cliff at f: a sixth-octave band above its skirt
   // more than kRefillDb over the skirt's mean level. A low-pass leaves nothing above that
@@ -288,7 +289,10 @@ double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int 
     // one higher up (its own anti-alias edge), above whatever distortion refilled the band. A
     // cliff that the spectrum climbs back from is the programme's, and the search goes on.
     if (drop < kMinCutoffDropDb && best_drop >= kMinCutoffDropDb) {
-      if (!refilled(best_f)) break;
+      if (!refilled(best_f)) {
+        settled = true;
+        break;
+      }
       best_drop = 0;
       best_f = nyquist;
     }
@@ -297,8 +301,8 @@ double estimate_bandwidth_hz(const std::vector<double>& ltas, int fft_size, int 
       best_f = f;
     }
   }
-  if (best_drop >= kMinCutoffDropDb && refilled(best_f)) best_drop = 0;
-  if (best_drop < kMinCutoffDropDb) return nyquist;
+  // A cliff the search ran into the top of the band with has not been checked yet.
+  if (best_drop < kMinCutoffDropDb || (!settled && refilled(best_f))) return nyquist;
   *band_limited = true;
   // The largest drop finds the transition band, not its corner: walk down the filter skirt from
   // its steepest point until the slope just below is gentler than kSkirtSlopeDbPerOctave. For

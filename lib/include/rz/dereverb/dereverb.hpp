@@ -10,9 +10,8 @@
 // (dsp::reverberation_confidence > 0) and the crowd does not swamp the tail (the blind SNR over
 // 5 dB, fully over 7 dB: a ramp chosen on the corpus's tuning part, dereverb.cpp), with its
 // strength scaled by the product, and the reading, the confidences and the rule are recorded under
-// "reverberation". A dry stem (a studio
-// recording, or a record with its own short ambience) is copied bit for bit. `force_wpe` runs WPE
-// at the given strength whatever the reading.
+// "reverberation". A dry stem (a studio recording, or a record with its own short ambience) is
+// copied bit for bit. `force_wpe` runs WPE at the given strength whatever the reading.
 #pragma once
 
 #include <filesystem>
