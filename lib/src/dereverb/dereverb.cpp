@@ -70,7 +70,8 @@ Report dereverb(const stems::StemDir& in, const fs::path& output, bool force, co
     if (o.wpe.strength == 0.0 || o.wpe.wet == 0.0)
       return stage::Plan::copy("strength or wet 0", false);
     // The decision: WPE only where the measured decay says the capture is reverberant, its
-    // strength scaled by that confidence (dsp::reverberation_confidence); a dry recording (a
+    // strength scaled by that confidence (dsp::reverberation_confidence; the tonal guard's
+    // allowance scales with the strength, dsp::WpeSettings); a dry recording (a
     // studio's, or a record's own ambience) is copied bit for bit.
     dsp::ReverbTimeEstimator measured(stem.channels, stem.sample_rate_hz);
     dsp::NoiseAnalyzer noise(stem.channels, stem.sample_rate_hz);

@@ -70,7 +70,9 @@ const params::Fields<WpeSettings>& WpeSettings::fields() {
       {"fft_size", &S::fft_size, "", 256, 16384, "STFT frame in frames of audio (even)"},
       {"hop_frames", &S::hop_frames, "", 1, 16384, "STFT hop (divides fft_size into 3 or more)"},
       {"strength", &S::strength, "", 0, 1,
-       "Scale of the subtracted reverberation estimate, 0..1 (0: exact copy)", "--strength"},
+       "Scale of the subtracted reverberation estimate and of the tonal guard's allowance, 0..1 "
+       "(0: exact copy)",
+       "--strength"},
       {"wet", &S::wet, "", 0, 1, "Dry/wet blend, 0 (dry input) .. 1 (processed)", "--wet"},
       {"taps", &S::taps, "", 0, 64,
        "Prediction taps per channel (STFT frames); 0: by channel count (mono needs more)",
@@ -86,7 +88,7 @@ const params::Fields<WpeSettings>& WpeSettings::fields() {
       {"tonal_max_decay_db_s", &S::tonal_max_decay_db_s, "dB/s", 0, 1000,
        "A tone's level falls slower than this", nullptr, true},
       {"tonal_max_reduction_db", &S::tonal_max_reduction_db, "dB", 0, 60,
-       "Most a sustained tone may lose, dB (the tonal guard; larger = weaker guard)",
+       "Most a sustained tone may lose at strength 1, dB (the tonal guard; larger = weaker guard)",
        "--tonal-max-cut"},
       {"threads", &S::threads, "", 1, 16,
        "Worker threads, 1..16 (default: the cores; the frequency bins are shared out)",
@@ -239,7 +241,9 @@ void Dereverberator::solve_bins(int k_begin, int k_end, double* sums) {
   std::vector<cd> g(static_cast<size_t>(m) * d), l;
   std::vector<double> pr(static_cast<size_t>(block_) * d), pi(pr.size());  // prediction
   const double strength = settings_.strength;
-  const double tonal_floor = db_to_power(-settings_.tonal_max_reduction_db);
+  // The tonal guard's allowance scales with the strength too, so that a weaker setting takes
+  // proportionally less everywhere (see wpe.hpp).
+  const double tonal_floor = db_to_power(-settings_.tonal_max_reduction_db * strength);
   for (int k = k_begin; k < k_end; ++k) {
     const std::complex<float>* x = &spec_[static_cast<size_t>(k) * span * d];
     std::complex<float>* out = &out_spec_[static_cast<size_t>(k) * block_ * d];

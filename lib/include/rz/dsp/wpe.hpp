@@ -23,7 +23,14 @@
 //   line, whatever the length of the stream; latency_frames() = fft_size + (B - 1) hop_frames,
 //   B = the block's frame count. The bins are shared out over `threads` std::threads per block.
 // - strength scales the subtracted prediction: y = x - strength * alpha * g^H xbar (0 passes the
-//   input through, bit-exact, delayed by latency_frames()). wet blends in the time domain:
+//   input through, bit-exact, delayed by latency_frames()), and the tonal guard's allowance with
+//   it (a tonal cell loses at most strength * tonal_max_reduction_db, below). A strength under 1
+//   is how rz-dereverb acts in proportion to its confidence and to a stem's held notes. With
+//   the allowance fixed, a held note lost nearly as much at a low strength as at 1. On the
+//   corpus's tuning part (tests/corpus), a clean rock "other" stem run at strength 0.26 read 20.3
+//   dB SI-SDR against its input, and WPE alone changed the SI-SDR of the 5 dB captures against
+//   their early sound by -0.02 dB on average (worst -0.60). With the allowance scaled: 25.6 dB,
+//   and +0.02 dB (worst -0.19). wet blends in the time domain:
 //   out = dry + wet (processed - dry) (0: bit-exact delayed input; 1: processed only).
 //
 // Tonal protection: a stationary sinusoid is perfectly predictable from its past, so linear
@@ -33,8 +40,8 @@
 // most kTonalStepDb from frame to frame and falls by less than tonal_max_decay_db_s over the run
 // (a reverberant tail with T60 < 60 / tonal_max_decay_db_s falls faster). In tonal cells the
 // subtraction is scaled down (alpha < 1, per cell, common to all channels) so that the cell's
-// energy drops by at most tonal_max_reduction_db; elsewhere alpha = 1. Decaying tails after a
-// note stops are not tonal and are removed in full.
+// energy drops by at most strength * tonal_max_reduction_db; elsewhere alpha = 1. Decaying tails
+// after a note stops are not tonal and are removed in full.
 //
 // Defaults (44.1/48 kHz music): fft 4096 / hop 1024 (93 ms frames every 23 ms), delay 3 hops
 // (70 ms: past the 50 ms "early sound" by more than the frames' smear; against delay 2 it gains
@@ -86,7 +93,8 @@ struct WpeSettings {
   // Tonal protection (see above).
   double tonal_min_s = 0.15;            // shortest sustained spectral peak counted as a tone, s
   double tonal_max_decay_db_s = 20.0;   // a tone's level falls slower than this, dB/s
-  double tonal_max_reduction_db = 3.0;  // most a tonal cell may lose, dB (0 .. 60; 60 = no guard)
+  double tonal_max_reduction_db = 3.0;  // most a tonal cell may lose at strength 1, dB (0 .. 60;
+                                        // 60 = no guard)
   int threads = default_wpe_threads();  // worker threads over the frequency bins (1 .. 16)
 
   static constexpr int kAutoTapsMono = 20;   // one channel needs a longer predictor
