@@ -17,6 +17,13 @@ using rz::demucs::tensor_memory_stats;
 
 constexpr int64_t kFloatsPerMiB = (1 << 20) / static_cast<int64_t>(sizeof(float));
 constexpr size_t kMiB = size_t{1} << 20;
+// The same computation repeated gives the same result up to float rounding, not always bit for
+// bit: the first call of a BLAS kernel can take another path than the calls after it. On a Zen 5
+// machine (AVX-512) the first of four identical passes below differed from the other three by
+// 1.1e-6 relative, with or without the arena and on one thread (earlier CI machines saw four
+// equal results). Ten times that covers the rounding of 1024-term float sums and still catches a
+// pass that computed something else.
+constexpr double kSamePassRel = 1e-5;
 
 }  // namespace
 
@@ -63,7 +70,7 @@ TEST_CASE("a repeated computation touches no new memory after its first pass", "
   const float first = pass();
   const auto after_first = tensor_memory_stats();
   CHECK(after_first.hits + after_first.misses > 0);
-  for (int i = 0; i < 5; ++i) CHECK(pass() == first);
+  for (int i = 0; i < 5; ++i) CHECK(pass() == Approx(first).epsilon(kSamePassRel));
   const auto st = tensor_memory_stats();
   CHECK(st.misses == after_first.misses);
   CHECK(st.hits > after_first.hits);
