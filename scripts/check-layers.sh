@@ -9,9 +9,10 @@
 #   dsp      rz/dsp/
 #   stems    rz/stems/
 #   metrics  rz/metrics/                 (beside formats, neither includes the other)
-#   formats  rz/formats/ and the demucs files without libtorch: checkpoint, bag, model_store, cache
+#   formats  rz/formats/ and the demucs files without libtorch: checkpoint, bag, model_store, cache;
+#            the RoFormer files without libtorch: config, bands, checkpoint
 #   stages   rz/stage/ and the stages: ingest mix enhance restore dereverb master
-#   torch    rz/nn/ and the rest of rz/demucs/ (rz_demucs, libtorch)
+#   torch    rz/nn/ and the rest of rz/demucs/ and rz/roformer/ (rz_demucs, libtorch)
 #   cli      rz/cli/
 # Usage: scripts/check-layers.sh [LIB_DIR]   (default: lib/ of this checkout). Exit 1 naming each
 # offending include; 0 with a count.
@@ -32,10 +33,11 @@ layer_of() {
     dsp/*) echo dsp ;;
     stems/*) echo stems ;;
     metrics/*) echo metrics ;;
-    formats/* | demucs/checkpoint.* | demucs/bag.* | demucs/model_store.* | demucs/cache.*)
+    formats/* | demucs/checkpoint.* | demucs/bag.* | demucs/model_store.* | demucs/cache.* | \
+      roformer/config.* | roformer/bands.* | roformer/checkpoint.*)
       echo formats ;;
     stage/* | ingest/* | mix/* | enhance/* | restore/* | dereverb/* | master/*) echo stages ;;
-    nn/* | demucs/*) echo torch ;;
+    nn/* | demucs/* | roformer/*) echo torch ;;
     cli/*) echo cli ;;
     *) echo unknown ;;
   esac

@@ -4,11 +4,13 @@ set -euo pipefail
 
 # libtorch-dev: the HTDemucs port in rz-separate (Debian's CPU build of libtorch 1.13).
 # libmpg123-dev: libsndfile's MP3 decoder, whose flags rz sets so that it never prints.
+# libyaml-cpp-dev: the YAML configs of the RoFormer models (MSST's format).
 # libopenblas0-openmp: an optimised BLAS for that libtorch, which otherwise runs its matrix products
 # on the reference BLAS (about 25x slower: 7.5 against ~200 GFLOP/s on 2 cores).
 packages=(build-essential cmake pkg-config
   libsndfile1-dev libsamplerate0-dev libkissfft-dev libebur128-dev
-  libcli11-dev nlohmann-json3-dev catch2 libtorch-dev libopenblas0-openmp libmpg123-dev)
+  libcli11-dev nlohmann-json3-dev catch2 libtorch-dev libopenblas0-openmp libmpg123-dev
+  libyaml-cpp-dev)
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(ffmpeg           # the tests exercise the ffmpeg decoding path (M4A)

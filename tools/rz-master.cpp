@@ -8,17 +8,25 @@ int main(int argc, char** argv) {
   rz::cli::Tool tool("rz-master",
                      "Master a stem directory (one stem, or the sum of all) to a delivery file: "
                      "optional high-pass and tilt EQ, loudness to a target, true-peak limiting, "
-                     "TPDF dither. Writes OUTPUT and OUTPUT.json (measurements and history).",
+                     "TPDF dither. Writes OUTPUT and OUTPUT.json (measurements and history). The "
+                     "sum leaves stems marked as removed (crowd, noise, reverb) out, with a note, "
+                     "unless --keep names them.",
                      "  rz-master gig.mix -o gig.flac                 # -14 LUFS, -1 dBTP, 24-bit\n"
                      "  rz-master gig.mix -o gig.wav --bits 16 --target -16\n"
-                     "  rz-master gig.sep --stem vocals -o vocals.flac --highpass 80\n");
+                     "  rz-master gig.sep --stem vocals -o vocals.flac --highpass 80\n"
+                     "  rz-master gig.decrowd --keep crowd -o gig-with-crowd.flac\n");
   rz::master::Options opt;
   std::string bits;
   tool.add_input("Stem directory (or its path on stdin)");
   tool.add_output("Output audio file; format from the extension (default: <input>.master.flac)");
   tool.add_verify();
   rz::cli::add_options(tool.app(), opt, rz::master::Options::fields());
-  tool.app().add_option("--stem", opt.stem, "Master only this stem (default: the sum of all)");
+  tool.app().add_option("--stem", opt.stem,
+                        "Master only this stem, removed or not (default: the sum of all)");
+  tool.app()
+      .add_option("--keep", opt.keep,
+                  "Bring removed stem NAME into the sum (left out by default; repeatable)")
+      ->allow_extra_args(false);
   tool.app().add_option("--bits", bits,
                         "16, 24, 32 (integer) or float (default: 24 for FLAC, float for WAV)");
   tool.app().add_flag("!--no-dither", opt.dither, "Quantise without dither");

@@ -1,37 +1,52 @@
-// rz-separate: split the mix of a stem directory into sources with HTDemucs (Demucs v4).
+// rz-separate: split the mix of a stem directory into sources with HTDemucs (Demucs v4) or a
+// RoFormer (BS-RoFormer, Mel-Band RoFormer: crowd, denoise, de-reverb and vocal models).
 #include "rz/cli/tool.hpp"
 #include "rz/demucs/separate.hpp"
 
 int main(int argc, char** argv) {
   rz::cli::Tool tool(
       "rz-separate",
-      "Split the mix of a stem directory into sources (drums, bass, other, vocals; guitar and "
-      "piano with 6-source models) with HTDemucs, Demucs v4, on libtorch. Reads the official "
-      "checkpoints; writes float32 stems as long as the input. Results are cached.",
+      "Split the mix of a stem directory into sources with HTDemucs, Demucs v4 (drums, bass, "
+      "other, vocals; guitar and piano with 6-source models), or with a BS-RoFormer or Mel-Band "
+      "RoFormer of MSST (crowd, denoise, de-reverb, vocal models), on libtorch. Reads the "
+      "official checkpoints; writes float32 stems as long as the input. Crowd, noise and reverb "
+      "stems are marked removed (rz-mix and rz-master leave them out). Results are cached.",
       "  rz-separate gig.ingest                          # htdemucs, 1 shift\n"
       "  rz-separate gig.ingest --model htdemucs_ft --shifts 2 -o gig.sep\n"
       "  rz-separate gig.ingest --two-stems vocals -d cuda\n"
+      "  rz-ingest gig.mp3 | rz-separate --model crowd | rz-separate --stem instrumental\n"
+      "  rz-separate gig.ingest --model my.ckpt --model-config my.yaml --batch-size 2\n"
       "  rz-ingest gig.mp3 | rz-separate | rz-mix | rz-master -o gig.flac\n");
   tool.add_version_line(rz::demucs::torch_description());
   rz::demucs::SeparateOptions opt;
   double segment = 0;
-  std::string model_dir, cache_dir;
+  std::string model_dir, cache_dir, model_config;
   tool.add_input("Stem directory (or its path on stdin)");
   tool.add_output("Output stem directory (default: <input>.sep)");
   tool.add_verify();
   auto& app = tool.app();
   app.add_option("-n,--model", opt.model,
-                 "htdemucs, htdemucs_6s, htdemucs_ft, a name in the model directory, or a .th "
-                 "or .yaml path")
+                 "htdemucs, htdemucs_6s, htdemucs_ft, crowd, denoise, dereverb, vocals-bs, "
+                 "vocals-mel, a name in the model directory, or a .th, .ckpt or .yaml path")
       ->capture_default_str();
   app.add_option("--model-dir", model_dir,
                  "Model directory (default: $RZ_MODEL_DIR, else $XDG_DATA_HOME/rz/models)");
-  app.add_option("--shifts", opt.apply.shifts, "Random time shifts averaged (0: none)")
+  app.add_option("--model-config", model_config,
+                 "RoFormer: its MSST YAML config (default: the .yaml beside the .ckpt)");
+  app.add_option("--model-type", opt.model_type,
+                 "RoFormer: bs_roformer or mel_band_roformer (default: told by the config)");
+  app.add_option("--shifts", opt.apply.shifts,
+                 "Random time shifts averaged (0: none; HTDemucs only)")
       ->capture_default_str();
-  app.add_option("--overlap", opt.apply.overlap, "Overlap between segments, 0..1")
+  app.add_option("--overlap", opt.apply.overlap,
+                 "Overlap between segments, 0..1 (RoFormer: 1 - 1/num_overlap; default: the "
+                 "config's)")
       ->capture_default_str();
   app.add_option("--segment", segment,
-                 "Segment length in seconds (default and maximum: the model's, 7.8 for htdemucs)");
+                 "Segment length in seconds (default and maximum: the model's, 7.8 for htdemucs; "
+                 "RoFormer: the chunk, default the config's)");
+  app.add_option("--batch-size", opt.batch_size,
+                 "RoFormer: chunks per model call (default: the config's)");
   app.add_option("--seed", opt.apply.seed, "Seed of the shift offsets (Python random.seed)")
       ->capture_default_str();
   app.add_option("--two-stems", opt.two_stems, "Write only STEM and no_STEM (e.g. vocals)");
@@ -44,6 +59,9 @@ int main(int argc, char** argv) {
                  "Cache directory (default: $XDG_CACHE_HOME/rz/separate)");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     if (app.count("--segment")) opt.apply.segment_s = segment;
+    opt.overlap_given = app.count("--overlap") > 0;
+    opt.shifts_given = app.count("--shifts") > 0;
+    opt.model_config = model_config;
     opt.model_dir = model_dir;
     opt.cache_dir = cache_dir;
     const auto in = ctx.input_stem_dir();

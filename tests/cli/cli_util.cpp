@@ -319,6 +319,21 @@ void write_stem_dir(const fs::path& dir, const std::vector<StemSpec>& stems, int
   write_text(dir / rz::stems::kManifestFile, manifest.dump(2) + "\n");
 }
 
+void set_role(const fs::path& dir, const std::string& stem, const std::string& role) {
+  nlohmann::json m = read_json(dir / rz::stems::kManifestFile);
+  bool found = false;
+  for (auto& s : m["stems"]) {
+    if (s["name"] != stem) continue;
+    found = true;
+    if (role.empty())
+      s.erase("role");
+    else
+      s["role"] = role;
+  }
+  REQUIRE(found);
+  write_text(dir / rz::stems::kManifestFile, m.dump(2) + "\n");
+}
+
 void refresh_manifest_hashes(const fs::path& dir) {
   nlohmann::json m = read_json(dir / rz::stems::kManifestFile);
   for (auto& s : m["stems"]) {

@@ -93,6 +93,9 @@ struct StemSpec {
 };
 void write_stem_dir(const std::filesystem::path& dir, const std::vector<StemSpec>& stems,
                     int sample_rate_hz, int channels);
+// Sets the "role" of stem `stem` in the manifest of `dir` (as a separation writes it, e.g.
+// rz::stems::kRoleRemoved; "" removes the member). Fails the test when there is no such stem.
+void set_role(const std::filesystem::path& dir, const std::string& stem, const std::string& role);
 // Absolute path of shared_dir()/relative; skips the test visibly when it is absent.
 std::string shared(const std::string& relative);
 

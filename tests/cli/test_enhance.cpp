@@ -433,3 +433,44 @@ TEST_CASE("enhance: rz-ingest | rz-enhance | rz-mix | rz-master works as a shell
   const RunResult mix = run_ok("rz-mix", {}, in_dir(tmp.path(), enh.out));
   CHECK(mix.out == "t.ingest.enh.mix\n");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Removed stems (role "removed", rz-manifest(5)) are carried, not repaired.
+
+TEST_CASE("enhance: a removed stem is copied bit for bit with its role unless --stems names it",
+          "[cli][enhance]") {
+  rz::test::TempDir tmp;
+  rz::cli_test::write_stem_dir(
+      tmp / "sep",
+      {{"vocals", buzz(4.0, 0.05, 1)},
+       {"crowd", rz::test::white_noise(0.1, static_cast<int64_t>(4.0 * kRate), 2, 5)}},
+      kRate, 2);
+  rz::cli_test::set_role(tmp / "sep", "crowd", rz::stems::kRoleRemoved);
+  const auto input = stem_hashes(tmp / "sep");
+
+  const auto r = run_ok("rz-enhance", {"sep", "-o", "sep.enh"}, in_dir(tmp.path()));
+  CHECK(r.err.find("crowd: removed stem, copied") != std::string::npos);
+  CHECK(stem_hashes(tmp / "sep.enh").at("crowd") == input.at("crowd"));
+  CHECK(rz::stems::sha256_file(tmp / "sep.enh" / "crowd.wav") == input.at("crowd"));
+  const json m = read_json(tmp / "sep.enh" / rz::stems::kManifestFile);
+  CHECK(m.at("stems")[0].count("role") == 0);  // vocals: ordinary, and written without a role
+  CHECK(m.at("stems")[1].at("role") == "removed");
+  const json stems = enhance_entry(tmp / "sep.enh").at("stems");
+  INFO(stems.dump());
+  CHECK(stems.at("crowd").at("result") == "unprocessed");
+  CHECK(stems.at("crowd").at("why") == "removed stem: not processed");
+  CHECK(stems.at("crowd").at("role") == "removed");
+  CHECK_FALSE(stems.at("crowd").contains("measurements"));
+  CHECK_FALSE(stems.at("crowd").contains("elapsed_s"));  // copied without being read
+  CHECK(stems.at("vocals").contains("decisions"));
+  CHECK_FALSE(stems.at("vocals").contains("role"));
+
+  // Named with --stems, it is measured and decided like any other stem, and keeps its role.
+  run_ok("rz-enhance", {"sep", "--stems", "crowd", "-o", "crowd.enh"}, in_dir(tmp.path()));
+  const json named = enhance_entry(tmp / "crowd.enh").at("stems");
+  INFO(named.dump());
+  CHECK(named.at("crowd").contains("decisions"));
+  CHECK(named.at("vocals").at("why") == "not selected (--stems)");
+  CHECK(read_json(tmp / "crowd.enh" / rz::stems::kManifestFile).at("stems")[1].at("role") ==
+        "removed");
+}

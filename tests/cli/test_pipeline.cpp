@@ -760,3 +760,181 @@ TEST_CASE("rz-mix with every stem muted writes silence as long as the directory"
   CHECK(x.size() == static_cast<size_t>(2 * kRate * 2));
   CHECK(peak_abs(x) == 0.0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Removed stems (role "removed", rz-manifest(5)): left out of rz-mix and rz-master unless kept.
+
+namespace {
+
+// A crowd remover's output in cwd/sep: `instrumental` and `crowd` (role "removed"), 2 s stereo.
+struct CrowdRemoved {
+  std::vector<float> instrumental = test_music(2.0);
+  std::vector<float> crowd = rz::test::white_noise(0.1, 2 * kRate, 2, 33);
+  explicit CrowdRemoved(const fs::path& dir) {
+    rz::cli_test::write_stem_dir(dir, {{"instrumental", instrumental}, {"crowd", crowd}}, kRate, 2);
+    rz::cli_test::set_role(dir, "crowd", rz::stems::kRoleRemoved);
+  }
+};
+
+constexpr const char* kCrowdLeftOutNote =
+    "crowd: removed stem, left out (--keep crowd brings it in)";
+
+}  // namespace
+
+TEST_CASE("rz-mix leaves a removed stem out, says so, and --keep brings it back", "[cli]") {
+  rz::test::TempDir tmp;
+  const CrowdRemoved sep(tmp / "sep");
+  const auto& inst = sep.instrumental;
+  const auto& crowd = sep.crowd;
+
+  // Unity sum of the one ordinary stem: bit-identical to it.
+  const auto plain = run_ok("rz-mix", {"sep", "-o", "plain"}, in_dir(tmp.path()));
+  CHECK(plain.err.find(kCrowdLeftOutNote) != std::string::npos);
+  check_manifest_hashes(tmp / "plain");
+  CHECK(identical(rz::test::read_all(tmp / "plain" / "mix.wav"), inst));
+  const json p = rz::cli_test::last_history_entry(tmp / "plain", "rz-mix").at("parameters");
+  CHECK(p.at("active_stems") == json::array({"instrumental"}));
+  CHECK(p.at("left_out") == json::array({"crowd"}));
+  // The sum is an ordinary stem.
+  CHECK_FALSE(read_json(tmp / "plain" / "manifest.json").at("stems")[0].contains("role"));
+
+  // -q: errors only, so not the note.
+  CHECK(run_ok("rz-mix", {"-q", "sep", "-o", "quiet"}, in_dir(tmp.path())).err.empty());
+
+  auto max_error = [](const std::vector<float>& y, const std::vector<float>& x1, double g2,
+                      const std::vector<float>& x2) {
+    REQUIRE(y.size() == x1.size());
+    double e = 0;
+    for (size_t i = 0; i < y.size(); ++i) e = std::max(e, std::fabs(y[i] - (x1[i] + g2 * x2[i])));
+    return e;
+  };
+  const auto kept = run_ok("rz-mix", {"sep", "--keep", "crowd", "-o", "kept"}, in_dir(tmp.path()));
+  CHECK(kept.err.find("left out") == std::string::npos);
+  CHECK(max_error(rz::test::read_all(tmp / "kept" / "mix.wav"), inst, 1, crowd) <= kOneRoundingTol);
+  const json k = rz::cli_test::last_history_entry(tmp / "kept", "rz-mix").at("parameters");
+  CHECK(k.at("keep") == json::array({"crowd"}));
+  CHECK(k.at("left_out") == json::array());
+  CHECK(k.at("active_stems") == json::array({"instrumental", "crowd"}));
+
+  // Kept, it takes a gain like any other stem; soloed, it plays without --keep.
+  run_ok("rz-mix", {"sep", "--keep", "crowd", "--gain", "crowd=-6", "-o", "some"},
+         in_dir(tmp.path()));
+  CHECK(max_error(rz::test::read_all(tmp / "some" / "mix.wav"), inst, kMinus6DbGain, crowd) <=
+        kOneRoundingTol);
+  run_ok("rz-mix", {"sep", "--solo", "crowd", "-o", "solo"}, in_dir(tmp.path()));
+  CHECK(identical(rz::test::read_all(tmp / "solo" / "mix.wav"), crowd));
+  // --settings "keep" does what --keep does.
+  rz::cli_test::write_text(tmp / "keep.json", R"({"keep": ["crowd"]})");
+  run_ok("rz-mix", {"sep", "--settings", "keep.json", "-o", "settings"}, in_dir(tmp.path()));
+  CHECK(identical(rz::test::read_all(tmp / "settings" / "mix.wav"),
+                  rz::test::read_all(tmp / "kept" / "mix.wav")));
+}
+
+TEST_CASE("rz-master leaves a removed stem out of its sum unless kept or named with --stem",
+          "[cli]") {
+  rz::test::TempDir tmp;
+  const CrowdRemoved sep(tmp / "sep");
+  auto sha = [&](const std::string& file) { return rz::stems::sha256_file(tmp / file); };
+
+  // Float WAV: no dither, so equal sources give byte-identical files.
+  const auto plain = run_ok("rz-master", {"sep", "-o", "plain.wav"}, in_dir(tmp.path()));
+  CHECK(plain.err.find(kCrowdLeftOutNote) != std::string::npos);
+  const json p = read_json(tmp / "plain.wav.json").at("history").back().at("parameters");
+  CHECK(p.at("left_out") == json::array({"crowd"}));
+  CHECK(p.at("stem") == "all");
+  const auto inst =
+      run_ok("rz-master", {"sep", "--stem", "instrumental", "-o", "inst.wav"}, in_dir(tmp.path()));
+  CHECK(inst.err.find("left out") == std::string::npos);  // one stem alone: no sum to leave out of
+  CHECK(sha("plain.wav") == sha("inst.wav"));  // the sum without the crowd is the instrumental
+
+  const auto kept =
+      run_ok("rz-master", {"sep", "--keep", "crowd", "-o", "kept.wav"}, in_dir(tmp.path()));
+  CHECK(kept.err.find("left out") == std::string::npos);
+  CHECK(sha("kept.wav") != sha("plain.wav"));
+  // The same as mastering rz-mix --keep crowd: one sum, the same samples.
+  run_ok("rz-mix", {"sep", "--keep", "crowd", "-o", "kept.mix"}, in_dir(tmp.path()));
+  run_ok("rz-master", {"kept.mix", "-o", "kept-mix.wav"}, in_dir(tmp.path()));
+  CHECK(sha("kept.wav") == sha("kept-mix.wav"));
+  const json k = read_json(tmp / "kept.wav.json").at("history").back().at("parameters");
+  CHECK(k.at("keep") == json::array({"crowd"}));
+  CHECK(k.at("left_out") == json::array());
+
+  // --stem names a removed stem explicitly: it is mastered, with nothing left out to mention.
+  const auto alone =
+      run_ok("rz-master", {"sep", "--stem", "crowd", "-o", "crowd.wav"}, in_dir(tmp.path()));
+  CHECK(alone.err.find("left out") == std::string::npos);
+  CHECK(measure(tmp / "crowd.wav").integrated_lufs == Approx(-14.0).margin(kTargetToleranceLu));
+}
+
+TEST_CASE("a bad --keep, or removed stems only, is a usage error that leaves nothing", "[cli]") {
+  rz::test::TempDir tmp;
+  const CrowdRemoved sep(tmp / "sep");
+  rz::cli_test::write_stem_dir(tmp / "noise", {{"noise", sep.crowd}}, kRate, 2);
+  rz::cli_test::set_role(tmp / "noise", "noise", rz::stems::kRoleRemoved);
+  const auto listing = rz::cli_test::list_dir(tmp.path());
+  struct Call {
+    const char* label;
+    const char* tool;
+    std::vector<std::string> args;
+    const char* says;
+  };
+  const std::vector<Call> calls = {
+      {"--keep of a stem that does not exist",
+       "rz-mix",
+       {"sep", "--keep", "drums", "-o", "out"},
+       "no such stem 'drums': this directory has instrumental, crowd"},
+      {"--keep of an ordinary stem",
+       "rz-mix",
+       {"sep", "--keep", "instrumental", "-o", "out"},
+       "bad --keep 'instrumental': not a removed stem"},
+      {"--gain for a removed stem left out",
+       "rz-mix",
+       {"sep", "--gain", "crowd=-6", "-o", "out"},
+       "stem left out 'crowd': a removed stem is not mixed in; add --keep crowd"},
+      {"removed stems only", "rz-mix", {"noise", "-o", "out"}, "nothing to mix '"},
+      {"--keep of a stem that does not exist",
+       "rz-master",
+       {"sep", "--keep", "drums", "-o", "out.wav"},
+       "no such stem 'drums'"},
+      {"--keep of an ordinary stem",
+       "rz-master",
+       {"sep", "--keep", "instrumental", "-o", "out.wav"},
+       "bad --keep 'instrumental': not a removed stem"},
+      {"--keep with --stem",
+       "rz-master",
+       {"sep", "--stem", "instrumental", "--keep", "crowd", "-o", "out.wav"},
+       "bad --keep 'crowd': --stem masters one stem alone"},
+      {"removed stems only", "rz-master", {"noise", "-o", "out.wav"}, "nothing to mix '"},
+  };
+  for (const auto& c : calls) {
+    const auto r = run(c.tool, c.args, in_dir(tmp.path()));
+    INFO(c.label << ": " << c.tool << "\n" << r.describe());
+    rz::cli_test::check_refusal(r, c.tool, rz::kExitUsage);
+    CHECK(r.err.find(c.says) != std::string::npos);
+    CHECK(rz::cli_test::list_dir(tmp.path()) == listing);
+  }
+  // Brought back, the lone removed stem mixes and masters.
+  run_ok("rz-mix", {"noise", "--keep", "noise", "-o", "kept"}, in_dir(tmp.path()));
+  run_ok("rz-master", {"noise", "--stem", "noise", "-o", "noise.wav"}, in_dir(tmp.path()));
+}
+
+TEST_CASE("a removed stem keeps its role through rz-restore | rz-dereverb | rz-enhance", "[cli]") {
+  rz::test::TempDir tmp;
+  const CrowdRemoved sep(tmp / "sep");
+  run_ok("rz-restore", {"sep", "-o", "sep.rst"}, in_dir(tmp.path()));
+  run_ok("rz-dereverb", {"sep.rst", "-o", "sep.drv"}, in_dir(tmp.path()));
+  run_ok("rz-enhance", {"sep.drv", "-o", "sep.enh"}, in_dir(tmp.path()));
+  for (const char* dir : {"sep.rst", "sep.drv", "sep.enh"}) {
+    INFO(dir);
+    const json m = read_json(tmp / dir / rz::stems::kManifestFile);
+    REQUIRE(m.at("stems").size() == 2);
+    CHECK(m.at("stems")[0].at("name") == "instrumental");
+    CHECK_FALSE(m.at("stems")[0].contains("role"));
+    CHECK(m.at("stems")[1].at("name") == "crowd");
+    CHECK(m.at("stems")[1].at("role") == "removed");
+    CHECK(m.at("history").back().at("stems").at("crowd").at("role") == "removed");
+  }
+  // rz-mix at the end still leaves it out.
+  const auto r = run_ok("rz-mix", {"sep.enh", "-o", "sep.mix"}, in_dir(tmp.path()));
+  CHECK(r.err.find(kCrowdLeftOutNote) != std::string::npos);
+}

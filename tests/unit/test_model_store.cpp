@@ -23,17 +23,6 @@ fs::path touch(const fs::path& p, const std::string& text = "not a real checkpoi
   return p;
 }
 
-// The message of the rz::InputError that `f` throws ("" when it throws none).
-template <typename F>
-std::string input_error(F&& f) {
-  try {
-    f();
-  } catch (const rz::InputError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // Sets an environment variable for the lifetime of the object, then restores it.
 class ScopedEnv {
  public:
@@ -147,7 +136,7 @@ TEST_CASE("model store: a file named NAME-something that is not a hash does not 
   rz::test::TempDir dir;
   touch(dir / "single-v2.th");
   touch(dir / "single-DEADBEEF.th");  // demucs' hashes are lower-case
-  const std::string msg = input_error([&] { resolve_model("single", dir.path()); });
+  const std::string msg = rz::test::input_error([&] { resolve_model("single", dir.path()); });
   CHECK_THAT(msg, Catch::Contains("unknown model 'single'"));
 }
 
@@ -194,19 +183,20 @@ TEST_CASE("model store: a local NAME.yaml overrides the built-in official table"
 
 TEST_CASE("model store: missing official weights say how to fetch them", "[unit][model_store]") {
   rz::test::TempDir dir;
-  const std::string msg = input_error([&] { resolve_model("htdemucs", dir.path()); });
+  const std::string msg = rz::test::input_error([&] { resolve_model("htdemucs", dir.path()); });
   CHECK(msg == "model 'htdemucs' not found in '" + dir.path().string() +
                    "': run scripts/fetch-models.sh htdemucs (or set RZ_MODEL_DIR or --model-dir)");
   CHECK(msg.find('\n') == std::string::npos);
 
   // A model directory that does not exist at all reads the same.
   const fs::path absent = dir / "absent";
-  CHECK_THAT(input_error([&] { resolve_model("htdemucs_6s", absent); }),
+  CHECK_THAT(rz::test::input_error([&] { resolve_model("htdemucs_6s", absent); }),
              Catch::Contains("run scripts/fetch-models.sh htdemucs_6s"));
 
   // Part of a bag present: the message names what is missing and still how to fetch it.
   touch(dir / "f7e0c4bc-ba3fe64a.th");
-  const std::string partial = input_error([&] { resolve_model("htdemucs_ft", dir.path()); });
+  const std::string partial =
+      rz::test::input_error([&] { resolve_model("htdemucs_ft", dir.path()); });
   CHECK_THAT(partial, Catch::Contains("incomplete"));
   CHECK_THAT(partial, Catch::Contains("d12395a8-XXXXXXXX.th"));
   CHECK_THAT(partial, Catch::Contains("run scripts/fetch-models.sh htdemucs_ft"));
@@ -217,14 +207,14 @@ TEST_CASE("model store: a bag of official members that are absent hints at the f
           "[unit][model_store]") {
   rz::test::TempDir dir;
   touch(dir / "htdemucs_ft.yaml", "models: ['f7e0c4bc', 'd12395a8', '92cfc3b6', '04573f0d']\n");
-  const std::string msg = input_error([&] { resolve_model("htdemucs_ft", dir.path()); });
+  const std::string msg = rz::test::input_error([&] { resolve_model("htdemucs_ft", dir.path()); });
   CHECK_THAT(msg, Catch::Contains("member 'f7e0c4bc' not found"));
   CHECK_THAT(msg, Catch::Contains("fetch-models.sh htdemucs_ft"));
 }
 
 TEST_CASE("model store: an unknown name lists the official names", "[unit][model_store]") {
   rz::test::TempDir dir;
-  const std::string msg = input_error([&] { resolve_model("htdemucs_xl", dir.path()); });
+  const std::string msg = rz::test::input_error([&] { resolve_model("htdemucs_xl", dir.path()); });
   CHECK_THAT(msg, Catch::StartsWith("unknown model 'htdemucs_xl'"));
   CHECK_THAT(msg, Catch::Contains("htdemucs, htdemucs_6s, htdemucs_ft"));
   CHECK(msg.find('\n') == std::string::npos);
@@ -236,7 +226,7 @@ TEST_CASE("model store: two checkpoints for one name are ambiguous", "[unit][mod
   rz::test::TempDir dir;
   touch(dir / "twice-00000001.th");
   touch(dir / "twice-00000002.th");
-  const std::string msg = input_error([&] { resolve_model("twice", dir.path()); });
+  const std::string msg = rz::test::input_error([&] { resolve_model("twice", dir.path()); });
   CHECK_THAT(msg, Catch::StartsWith("ambiguous model 'twice'"));
   CHECK_THAT(msg, Catch::Contains("twice-00000001.th, twice-00000002.th"));
 
@@ -245,7 +235,7 @@ TEST_CASE("model store: two checkpoints for one name are ambiguous", "[unit][mod
   touch(dir2 / "memb.th");
   touch(dir2 / "memb-0000000a.th");
   touch(dir2 / "bag.yaml", "models: ['memb']\n");
-  CHECK_THAT(input_error([&] { resolve_model("bag", dir2.path()); }),
+  CHECK_THAT(rz::test::input_error([&] { resolve_model("bag", dir2.path()); }),
              Catch::StartsWith("ambiguous model 'memb'"));
 }
 
@@ -254,7 +244,7 @@ TEST_CASE("model store: bag weight rows must match its models", "[unit][model_st
   touch(dir / "m1-00000001.th");
   touch(dir / "m2-00000002.th");
   touch(dir / "bad.yaml", "models: ['m1', 'm2']\nweights: [[1., 0.]]\n");
-  const std::string msg = input_error([&] { resolve_model("bad", dir.path()); });
+  const std::string msg = rz::test::input_error([&] { resolve_model("bad", dir.path()); });
   CHECK_THAT(msg, Catch::StartsWith("bad model bag '"));
   CHECK_THAT(msg, Catch::Contains("1 rows for 2 models"));
 }
@@ -263,21 +253,24 @@ TEST_CASE("model store: a bag member that is absent is named", "[unit][model_sto
   rz::test::TempDir dir;
   touch(dir / "m1-00000001.th");
   touch(dir / "bag.yaml", "models: ['m1', 'gone']\n");
-  const std::string msg = input_error([&] { resolve_model((dir / "bag.yaml").string(), "/x"); });
+  const std::string msg =
+      rz::test::input_error([&] { resolve_model((dir / "bag.yaml").string(), "/x"); });
   CHECK_THAT(msg, Catch::Contains("member 'gone' not found in '" + dir.path().string() + "'"));
   CHECK_THAT(msg, !Catch::Contains("fetch-models"));
 }
 
 TEST_CASE("model store: bad paths are refused with one-line reasons", "[unit][model_store]") {
   rz::test::TempDir dir;
-  CHECK_THAT(input_error([&] { resolve_model((dir / "nope.th").string(), dir.path()); }),
+  CHECK_THAT(rz::test::input_error([&] { resolve_model((dir / "nope.th").string(), dir.path()); }),
              Catch::Contains("no such file"));
-  CHECK_THAT(input_error([&] { resolve_model(dir.path().string() + "/", dir.path()); }),
+  CHECK_THAT(rz::test::input_error([&] { resolve_model(dir.path().string() + "/", dir.path()); }),
              Catch::Contains("is a directory"));
   touch(dir / "weights.bin");
-  CHECK_THAT(input_error([&] { resolve_model((dir / "weights.bin").string(), dir.path()); }),
-             Catch::Contains("not a .th checkpoint or a .yaml bag"));
-  CHECK_THAT(input_error([&] { resolve_model("", dir.path()); }), Catch::Contains("empty name"));
+  CHECK_THAT(
+      rz::test::input_error([&] { resolve_model((dir / "weights.bin").string(), dir.path()); }),
+      Catch::Contains("not a .th or .ckpt checkpoint or a .yaml bag"));
+  CHECK_THAT(rz::test::input_error([&] { resolve_model("", dir.path()); }),
+             Catch::Contains("empty name"));
 }
 
 TEST_CASE("model store: default model directory follows RZ_MODEL_DIR then XDG then HOME",
@@ -327,6 +320,36 @@ TEST_CASE("model store: the shared tiny4000 resolves to its one checkpoint",
   CHECK(spec.files[0] == models / "tiny4000-0421bf8f.th");
   CHECK(spec.weights.empty());
   // The shared directory holds no official weights: the message says how to get them.
-  CHECK_THAT(input_error([&] { resolve_model("htdemucs", models); }),
+  CHECK_THAT(rz::test::input_error([&] { resolve_model("htdemucs", models); }),
              Catch::Contains("run scripts/fetch-models.sh htdemucs"));
+}
+
+TEST_CASE("model store: a RoFormer is a .ckpt with its YAML beside it, by name or by path",
+          "[unit][model_store]") {
+  rz::test::TempDir dir;
+  touch(dir / "crowd.ckpt");
+  // No config beside it: refused with the option that gives one.
+  CHECK_THAT(rz::test::input_error([&] { resolve_model("crowd", dir.path()); }),
+             Catch::Contains("no config") && Catch::Contains("--model-config"));
+  touch(dir / "crowd.yaml", "model: {}\n");
+  // A .ckpt comes before a bag of the same name, and fetch-models.sh's record gives the type.
+  rz::stems::write_text_file(dir / "crowd.manifest.json",
+                             "{\"name\": \"crowd\", \"model_type\": \"mel_band_roformer\"}\n");
+  const ModelSpec spec = resolve_model("crowd", dir.path());
+  CHECK(spec.roformer);
+  CHECK(spec.name == "crowd");
+  CHECK(spec.files == std::vector<fs::path>{dir / "crowd.ckpt"});
+  CHECK(spec.config == dir / "crowd.yaml");
+  CHECK(spec.model_type == "mel_band_roformer");
+  // By path, with a config given elsewhere.
+  touch(dir / "other.yaml");
+  const ModelSpec by_path =
+      resolve_model((dir / "crowd.ckpt").string(), "/nowhere", dir / "other.yaml");
+  CHECK(by_path.roformer);
+  CHECK(by_path.config == dir / "other.yaml");
+  // A RoFormer short name that is absent says how to fetch it.
+  CHECK_THAT(rz::test::input_error([&] { resolve_model("dereverb", dir.path()); }),
+             Catch::Contains("run scripts/fetch-models.sh dereverb"));
+  CHECK(rz::demucs::roformer_model_names() ==
+        std::vector<std::string>{"crowd", "denoise", "dereverb", "vocals-bs", "vocals-mel"});
 }

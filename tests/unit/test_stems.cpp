@@ -7,7 +7,10 @@
 #include <vector>
 
 #include "rz/error.hpp"
+#include "rz/io/file.hpp"
+#include "rz/io/json.hpp"
 #include "rz/stems/manifest.hpp"
+#include "rz/stems/process.hpp"
 #include "rz/stems/sha256.hpp"
 #include "rz/stems/stem_dir.hpp"
 #include "test_support.hpp"
@@ -31,8 +34,9 @@ Manifest example_manifest() {
   m.sample_rate_hz = 48000;
   m.channels = 2;
   m.frames = 96000;
-  m.stems.push_back({"mix", "mix.wav", "wav/float32", 96000, 768044, std::string(64, 'a')});
-  m.stems.push_back({"vocals", "vocals.wav", "wav/float32", 96000, 768044, std::string(64, 'b')});
+  m.stems.push_back({"mix", "mix.wav", "wav/float32", 96000, 768044, std::string(64, 'a'), ""});
+  m.stems.push_back({"crowd", "crowd.wav", "wav/float32", 96000, 768044, std::string(64, 'b'),
+                     rz::stems::kRoleRemoved});
   m.source = {{"path", "gig.mp3"}, {"sha256", std::string(64, 'c')}};
   m.analysis = {{"integrated_lufs", -18.5}};
   m.history = json::array({{{"tool", "rz-ingest"}, {"version", "0.1.0"}}});
@@ -85,6 +89,11 @@ TEST_CASE("stems: manifest to_json / from_json round trip", "[unit][stems]") {
   CHECK(back.channels == m.channels);
   CHECK(back.frames == m.frames);
   REQUIRE(back.stems.size() == 2);
+  // The role is written only when set: a manifest without roles stays as it was.
+  CHECK_FALSE(j.at("stems")[0].contains("role"));
+  CHECK(j.at("stems")[1].at("role") == "removed");
+  CHECK_FALSE(back.stems[0].removed());
+  CHECK(back.stems[1].removed());
   for (size_t i = 0; i < 2; ++i) {
     CHECK(back.stems[i].name == m.stems[i].name);
     CHECK(back.stems[i].file == m.stems[i].file);
@@ -92,13 +101,14 @@ TEST_CASE("stems: manifest to_json / from_json round trip", "[unit][stems]") {
     CHECK(back.stems[i].frames == m.stems[i].frames);
     CHECK(back.stems[i].bytes == m.stems[i].bytes);
     CHECK(back.stems[i].sha256 == m.stems[i].sha256);
+    CHECK(back.stems[i].role == m.stems[i].role);
   }
   CHECK(back.source == m.source);
   CHECK(back.analysis == m.analysis);
   CHECK(back.history == m.history);
   CHECK(back.to_json() == j);  // and round again
-  REQUIRE(back.find("vocals") != nullptr);
-  CHECK(back.find("vocals")->file == "vocals.wav");
+  REQUIRE(back.find("crowd") != nullptr);
+  CHECK(back.find("crowd")->file == "crowd.wav");
   CHECK(back.find("drums") == nullptr);
 }
 
@@ -167,6 +177,21 @@ TEST_CASE("stems: from_json rejects invalid manifests with InputError", "[unit][
     rejects(json::array());
     rejects(json("text"));
   }
+  {
+    INFO("roles: only \"removed\", absent for an ordinary stem");
+    json j = good;
+    j["stems"][0]["role"] = "crowd";
+    CHECK_THROWS_WITH(Manifest::from_json(j, "m.json"),
+                      "invalid manifest 'm.json': stem 'mix' has role 'crowd', which is not a "
+                      "known role (known: \"removed\")");
+    rejects(j);
+    j["stems"][0]["role"] = "";
+    CHECK_THROWS_WITH(Manifest::from_json(j, "m.json"), Catch::Contains("empty role"));
+    j["stems"][0]["role"] = 1;
+    CHECK_THROWS_WITH(Manifest::from_json(j, "m.json"), Catch::Contains("'role'"));
+    j["stems"][0]["role"] = "Removed";  // exact spelling: a role decides what is heard
+    rejects(j);
+  }
   // The subject names the file in the message.
   json j = good;
   j.erase("frames");
@@ -225,6 +250,48 @@ TEST_CASE("stems: commit creates the directory with manifest.json", "[unit][stem
   CHECK_THROWS_WITH(d.stem("dr\nums"), Catch::StartsWith("no such stem 'dr?ums': "));
   const auto x = rz::test::read_all(d.stem_path(d.stem("mix")));
   CHECK(x == rz::test::white_noise(0.1, kFrames, kChannels, 1));  // the samples written
+}
+
+TEST_CASE("stems: a stem's role is set by its writer, carried by copy_stem, absent otherwise",
+          "[unit][stems]") {
+  rz::test::TempDir tmp;
+  const fs::path plain = make_stem_dir(tmp / "plain", {"mix"});
+  // A manifest without roles reads and writes back byte for byte.
+  const std::string text = rz::io::read_file(plain / "manifest.json", rz::stems::kMaxManifestBytes,
+                                             "manifest", "invalid manifest");
+  CHECK(text.find("\"role\"") == std::string::npos);
+  const Manifest m = Manifest::parse(text, "manifest.json");
+  CHECK(rz::io::dump_json(m.to_json(), 2) + "\n" == text);
+
+  {
+    StemDirWriter w(tmp / "sep", false);
+    for (const std::string name : {"instrumental", "crowd"}) {
+      auto writer = w.open_stem(name, kRate, kChannels);
+      const auto x = rz::test::white_noise(0.1, kFrames, kChannels, 7);
+      writer.write(x.data(), kFrames);
+      writer.close();
+      w.add_stem(name, kFrames);
+    }
+    w.set_stem_role("crowd", rz::stems::kRoleRemoved);
+    CHECK_THROWS_AS(w.set_stem_role("drums", rz::stems::kRoleRemoved), rz::Error);
+    CHECK_THROWS_WITH(w.set_stem_role("crowd", "noise"), Catch::StartsWith("bad stem role"));
+    CHECK(w.manifest().find("crowd")->removed());  // a refused role changes nothing
+    w.manifest().sample_rate_hz = kRate;
+    w.manifest().channels = kChannels;
+    w.commit();
+  }
+  const StemDir sep = StemDir::open(tmp / "sep", Verify::kHashes);
+  CHECK_FALSE(sep.stem("instrumental").removed());
+  CHECK(sep.stem("crowd").role == "removed");
+
+  StemDirWriter w(tmp / "copy", false);
+  for (const auto& stem : sep.manifest().stems) rz::stems::copy_stem(w, stem, sep.stem_path(stem));
+  w.manifest().inherit(sep.manifest());
+  w.commit();
+  const StemDir copy = StemDir::open(tmp / "copy", Verify::kHashes);
+  CHECK(copy.stem("crowd").removed());
+  CHECK(copy.stem("crowd").sha256 == sep.stem("crowd").sha256);
+  CHECK_FALSE(copy.stem("instrumental").removed());
 }
 
 TEST_CASE("stems: an existing output needs force", "[unit][stems]") {

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "rz/audio/file.hpp"
+#include "rz/error.hpp"
 
 namespace fs = std::filesystem;
 
@@ -116,6 +117,15 @@ std::vector<float> read_all(const fs::path& path, int* sample_rate_hz, int* chan
   }
   x.resize(got * static_cast<size_t>(r.info().channels));
   return x;
+}
+
+std::string input_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const rz::InputError& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace rz::test

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -67,5 +68,8 @@ void write_wav(const std::filesystem::path& path, const std::vector<float>& samp
 // Reads a whole (small) file as interleaved floats.
 std::vector<float> read_all(const std::filesystem::path& path, int* sample_rate_hz = nullptr,
                             int* channels = nullptr);
+
+// The message of the rz::InputError that `f` throws ("" when it throws none).
+std::string input_error(const std::function<void()>& f);
 
 }  // namespace rz::test

@@ -35,12 +35,6 @@ using formats::ZipEntry;
 
 namespace {
 
-// What all tensors of `state` may hold together, in elements per byte of the file. A tensor that
-// owns its storage has at most file bytes / 2 elements (fp16); views that share one storage
-// (tied weights) may count it twice. Stride-0 views that repeat one element billions of times
-// cannot pass.
-constexpr int64_t kMaxStateElementsPerFileByte = 1;
-
 bool is_lower_hex(const std::string& s) {
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
@@ -127,27 +121,7 @@ Checkpoint read_checkpoint(const fs::path& path) {
   const Object* state = require("state");
   if (state->kind != Kind::kDict) bad_checkpoint(path, "'state' is not a dict");
   TensorLoader loader(zip, path);
-  ck.state.reserve(state->entries.size());
-  const int64_t max_elements =
-      static_cast<int64_t>(std::min<uint64_t>(file.size(), uint64_t{1} << 40)) *
-      kMaxStateElementsPerFileByte;
-  int64_t elements = 0;
-  for (const auto& [k, v] : state->entries) {
-    throw_if_interrupted();
-    if (k->kind != Kind::kString) bad_checkpoint(path, "'state' has a non-string key");
-    const std::string where = "state[" + in_quotes(k->text) + "]";
-    if (v->kind == Kind::kOpaque || v->kind == Kind::kGlobal) refuse_unsupported(v, where, path);
-    if (v->kind != Kind::kTensor) {
-      bad_checkpoint(path, where + " is not a tensor (" + kind_name(v->kind) + ")");
-    }
-    Tensor t = loader.load(v, where);
-    elements += t.numel();
-    if (elements > max_elements) {
-      bad_checkpoint(path, "'state' holds more elements than a file of " +
-                               std::to_string(file.size()) + " bytes can (at " + where + ")");
-    }
-    ck.state.emplace_back(k->text, std::move(t));
-  }
+  ck.state = formats::load_state_dict(state, "state", loader, file.size(), path);
   return ck;
 }
 

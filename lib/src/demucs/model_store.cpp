@@ -11,6 +11,7 @@
 #include "rz/demucs/bag.hpp"
 #include "rz/demucs/checkpoint.hpp"
 #include "rz/error.hpp"
+#include "rz/io/json.hpp"
 
 namespace fs = std::filesystem;
 
@@ -90,9 +91,9 @@ std::optional<fs::path> find_checkpoint(const fs::path& dir, const std::string& 
     std::sort(found.begin(), found.end());
     std::string names;
     for (const auto& f : found) names += (names.empty() ? "" : ", ") + f.filename().string();
-    throw InputError(
-        "ambiguous model", name,
-        "several checkpoints match in " + path_in_quotes(dir.string()) + ": " + names + " (keep one)");
+    throw InputError("ambiguous model", name,
+                     "several checkpoints match in " + path_in_quotes(dir.string()) + ": " + names +
+                         " (keep one)");
   }
   return found.front();
 }
@@ -129,7 +130,53 @@ ModelSpec spec_from_bag(const fs::path& yaml, const fs::path& member_dir) {
   return spec;
 }
 
-ModelSpec spec_from_path(const std::string& model, const fs::path& model_dir) {
+// scripts/fetch-models.sh writes a few hundred bytes.
+constexpr size_t kMaxModelManifestBytes = 1 << 20;
+
+constexpr const char* kRoformerNames[] = {"crowd", "denoise", "dereverb", "vocals-bs",
+                                          "vocals-mel"};
+
+// The model type scripts/fetch-models.sh recorded in `<stem>.manifest.json` beside `ckpt`, or
+// "" (no manifest, or one without a usable model_type: then the config tells).
+std::string recorded_model_type(const fs::path& ckpt) {
+  fs::path manifest = ckpt;
+  manifest.replace_extension(".manifest.json");
+  std::error_code ec;
+  if (!fs::is_regular_file(manifest, ec)) return "";
+  try {
+    const auto j = io::read_json_file(manifest, kMaxModelManifestBytes, "model manifest",
+                                      "bad model manifest");
+    const auto t = io::get_checked<std::string>(j, "model_type");
+    return t ? *t : "";
+  } catch (const Error&) {
+    return "";
+  }
+}
+
+// A RoFormer checkpoint and its config: `model_config`, else the .yaml beside it.
+ModelSpec spec_from_ckpt(const fs::path& ckpt, const std::string& name,
+                         const fs::path& model_config) {
+  ModelSpec spec;
+  spec.name = name;
+  spec.files = {ckpt};
+  spec.roformer = true;
+  spec.config = model_config;
+  if (spec.config.empty()) {
+    spec.config = ckpt;
+    spec.config.replace_extension(".yaml");
+    std::error_code ec;
+    if (!fs::is_regular_file(spec.config, ec)) {
+      throw InputError("cannot open model", ckpt.string(),
+                       "no config " + path_in_quotes(spec.config.string()) +
+                           " beside it (give one with --model-config)");
+    }
+  }
+  spec.model_type = recorded_model_type(ckpt);
+  return spec;
+}
+
+ModelSpec spec_from_path(const std::string& model, const fs::path& model_dir,
+                         const fs::path& model_config) {
   fs::path p(model);
   std::error_code ec;
   if (!fs::exists(p, ec) && model.find('/') == std::string::npos && !model_dir.empty() &&
@@ -145,13 +192,15 @@ ModelSpec spec_from_path(const std::string& model, const fs::path& model_dir) {
     const fs::path parent = p.parent_path();
     return spec_from_bag(p, parent.empty() ? fs::path(".") : parent);
   }
+  if (p.extension() == ".ckpt") return spec_from_ckpt(p, p.stem().string(), model_config);
   if (p.extension() == ".th") {
     ModelSpec spec;
     spec.name = split_checkpoint_name(p).first;
     spec.files = {p};
     return spec;
   }
-  throw InputError("cannot open model", model, "not a .th checkpoint or a .yaml bag of models");
+  throw InputError("cannot open model", model,
+                   "not a .th or .ckpt checkpoint or a .yaml bag of models");
 }
 
 ModelSpec spec_from_official(const OfficialModel& o, const fs::path& model_dir) {
@@ -176,7 +225,8 @@ ModelSpec spec_from_official(const OfficialModel& o, const fs::path& model_dir) 
     std::string list;
     for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m + "-XXXXXXXX.th";
     throw InputError("model " + path_in_quotes(spec.name) + " incomplete in " +
-                     path_in_quotes(model_dir.string()) + " (no " + list + "): " + fetch_hint(o.name));
+                     path_in_quotes(model_dir.string()) + " (no " + list +
+                     "): " + fetch_hint(o.name));
   }
   if (o.identity_weights) {
     const size_t n = o.members.size();
@@ -214,13 +264,20 @@ std::vector<std::string> official_model_names() {
   return names;
 }
 
-ModelSpec resolve_model(const std::string& model, const fs::path& model_dir) {
+std::vector<std::string> roformer_model_names() {
+  return {std::begin(kRoformerNames), std::end(kRoformerNames)};
+}
+
+ModelSpec resolve_model(const std::string& model, const fs::path& model_dir,
+                        const fs::path& model_config) {
   if (model.empty()) throw InputError("bad model", model, "empty name");
   if (model.find('/') != std::string::npos || ends_with(model, ".th") ||
-      ends_with(model, ".yaml")) {
-    return spec_from_path(model, model_dir);
+      ends_with(model, ".ckpt") || ends_with(model, ".yaml")) {
+    return spec_from_path(model, model_dir, model_config);
   }
   std::error_code ec;
+  const fs::path ckpt = model_dir / (model + ".ckpt");
+  if (fs::is_regular_file(ckpt, ec)) return spec_from_ckpt(ckpt, model, model_config);
   const fs::path yaml = model_dir / (model + ".yaml");
   if (fs::is_regular_file(yaml, ec)) return spec_from_bag(yaml, model_dir);
   if (auto th = find_checkpoint(model_dir, model)) {
@@ -230,11 +287,18 @@ ModelSpec resolve_model(const std::string& model, const fs::path& model_dir) {
     return spec;
   }
   if (const OfficialModel* o = find_official(model)) return spec_from_official(*o, model_dir);
+  for (const char* r : kRoformerNames) {
+    if (model == r) {
+      throw InputError("model " + path_in_quotes(model) + " not found in " +
+                       path_in_quotes(model_dir.string()) + ": " + fetch_hint(model));
+    }
+  }
 
   std::string names;
   for (const auto& n : official_model_names()) names += (names.empty() ? "" : ", ") + n;
+  for (const auto& n : roformer_model_names()) names += ", " + n;
   throw InputError("unknown model", model,
-                   "no " + model + ".yaml or " + model + "-XXXXXXXX.th in " +
+                   "no " + model + ".ckpt, " + model + ".yaml or " + model + "-XXXXXXXX.th in " +
                        path_in_quotes(model_dir.string()) + "; official models: " + names);
 }
 

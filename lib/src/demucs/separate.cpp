@@ -24,6 +24,11 @@
 #include "rz/error.hpp"
 #include "rz/io/json.hpp"
 #include "rz/metrics/loudness.hpp"
+#include "rz/roformer/checkpoint.hpp"
+#include "rz/roformer/config.hpp"
+#include "rz/roformer/demix.hpp"
+#include "rz/roformer/model.hpp"
+#include "rz/stems/process.hpp"
 #include "rz/stems/sha256.hpp"
 #include "rz/version.hpp"
 
@@ -36,7 +41,7 @@ namespace {
 
 // Bumped whenever a change here can change the samples rz-separate writes, so that cache entries
 // made by an older implementation are not reused.
-constexpr int kImplementationRevision = 1;
+constexpr int kImplementationRevision = 2;
 constexpr size_t kBlockFrames = 1 << 16;
 
 double now_s() {
@@ -270,7 +275,16 @@ void SeparateOptions::validate() const {
     throw UsageError("--device must be auto, cpu, cuda, cuda:N or mps (got '" + device + "')");
   if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 0 and 1024");
   if (model.empty()) throw UsageError("--model is empty");
+  if (batch_size < 0 || batch_size > 1024) throw UsageError("--batch-size must be 1 to 1024");
+  if (!model_type.empty() && !roformer::parse_family(model_type))
+    throw UsageError("--model-type must be bs_roformer or mel_band_roformer (got '" + model_type +
+                     "')");
   apply.validate();
+}
+
+bool is_removed_stem(const std::string& name, const std::string& target_instrument) {
+  if (name == "crowd" || name == "noise" || name == "reverb") return true;
+  return name == "instrumental" && (target_instrument == "dry" || target_instrument == "noreverb");
 }
 
 std::string torch_description() {
@@ -346,9 +360,14 @@ torch::Device set_up_device(const SeparateOptions& opt, SeparateReport& rep) {
 
 // Cache identity: everything that decides the samples, nothing that does not (threads, paths).
 json cache_identity(const std::string& input_sha256, const std::vector<std::string>& member_sha,
-                    const ModelSpec& spec, const SeparateOptions& opt,
-                    const torch::Device& device) {
+                    const ModelSpec& spec, const SeparateOptions& opt, const torch::Device& device,
+                    const std::optional<roformer::Config>& roformer) {
   return {{"input_sha256", input_sha256},
+          {"roformer", roformer ? json{{"family", roformer::family_name(roformer->family)},
+                                       {"chunk", roformer->inference.chunk_size},
+                                       {"num_overlap", roformer->inference.num_overlap},
+                                       {"batch_size", roformer->inference.batch_size}}
+                                : json()},
           {"model_sha256", member_sha},
           {"weights", spec.weights},
           {"shifts", opt.apply.shifts},
@@ -505,6 +524,144 @@ void run_model(const ModelSpec& spec, const torch::Device& device, const Separat
   for (size_t i = 0; i < sources.size(); ++i) sep.metrics[sources[i]] = stem_metrics(sep.files[i]);
 }
 
+// The RoFormer's config with rz-separate's options applied: --segment sets the chunk,
+// --overlap the num_overlap (1 / (1 - overlap), which must come out whole), --batch-size the
+// batch. Throws UsageError for options a RoFormer cannot take.
+roformer::Config roformer_config(const ModelSpec& spec, const SeparateOptions& opt) {
+  std::optional<roformer::Family> family;
+  const std::string type = opt.model_type.empty() ? spec.model_type : opt.model_type;
+  if (!type.empty()) family = roformer::parse_family(type);
+  roformer::Config c = roformer::read_config(spec.config, family);
+  if (opt.shifts_given && opt.apply.shifts != 0)
+    throw UsageError("--shifts: RoFormer models run without random shifts (use --shifts 0)");
+  if (opt.apply.segment_s) {
+    const double frames = std::round(*opt.apply.segment_s * c.sample_rate_hz);
+    if (!(frames >= 1 && frames <= 1e9))
+      throw UsageError("--segment " + fixed(*opt.apply.segment_s, 3) + ": out of range");
+    c.inference.chunk_size = static_cast<int64_t>(frames);
+  }
+  if (opt.overlap_given) {
+    const double n = 1.0 / (1.0 - opt.apply.overlap);
+    const double whole = std::round(n);
+    if (std::fabs(n - whole) > 1e-6)
+      throw UsageError("--overlap " + fixed(opt.apply.overlap, 4) +
+                       ": a RoFormer overlaps whole fractions of its chunk (0, 0.5, 0.667, "
+                       "0.75, ...: 1 - 1/num_overlap)");
+    c.inference.num_overlap = static_cast<int64_t>(whole);
+  }
+  if (opt.batch_size > 0) c.inference.batch_size = opt.batch_size;
+  roformer::plan_demix(c, 0);  // refuses settings that cannot run, before any work
+  return c;
+}
+
+// Loads the RoFormer and separates `stem_file` as MSST's inference.py does, into one float WAV
+// per output stem in `out`; fills `sep` and the timings of `rep`.
+void run_roformer(const ModelSpec& spec, const roformer::Config& config,
+                  const torch::Device& device, const SeparateOptions& opt,
+                  const fs::path& stem_file, stems::StemDirWriter& out, const Progress& progress,
+                  Separation& sep, SeparateReport& rep) {
+  const double t_sep = now_s();
+  const roformer::Checkpoint ck = roformer::read_checkpoint(spec.files.at(0));
+  roformer::Roformer model =
+      roformer::load_roformer(config, ck.state, spec.files.at(0).string(), device);
+  sep.sources = roformer::output_stems(config);
+  check_two_stems(opt.two_stems, sep.sources);
+  sep.rate = config.sample_rate_hz;
+  sep.channels = config.channels;
+  const int channels = sep.channels;
+  sep.model = {{"name", spec.name},          {"family", roformer::family_name(config.family)},
+               {"sha256", ck.sha256},        {"config_sha256", stems::sha256_file(spec.config)},
+               {"sources", sep.sources},     {"target_instrument", config.target_instrument},
+               {"sample_rate_hz", sep.rate}, {"channels", channels}};
+  ModelInput input(stem_file, sep.rate, channels, out.scratch_path("input-resampled.wav"),
+                   progress);
+  sep.frames = input.frames();
+  if (sep.frames == 0) throw InputError(describe("cannot separate", stem_file.string(), "empty"));
+  roformer::InputStats stats;
+  if (config.inference.normalize) {
+    std::vector<float> block(kBlockFrames * static_cast<size_t>(channels));
+    for (int64_t at = 0; at < sep.frames; at += static_cast<int64_t>(kBlockFrames)) {
+      throw_if_interrupted();
+      const int64_t n = std::min<int64_t>(kBlockFrames, sep.frames - at);
+      input.read(at, n, block.data());
+      stats.add(block.data(), n, channels);
+    }
+    // normalize_audio has no epsilon: a silent input would divide by zero.
+    if (!(stats.std() > 0))
+      throw InputError(describe("cannot separate", stem_file.string(), "the mix is silent"));
+  }
+  std::vector<audio::Writer> writers;
+  for (const auto& s : sep.sources) {
+    writers.push_back(out.open_stem(s, sep.rate, channels));
+    sep.files.push_back(out.stem_file_path(s));
+  }
+  std::vector<float> inter;
+  int64_t written = 0;
+  auto read = [&](int64_t start, int64_t n, float* planar) {
+    throw_if_interrupted();
+    input.read(start, n, planar);
+  };
+  auto sink = [&](const float* planar, int64_t n, int64_t stride) {
+    inter.resize(static_cast<size_t>(n * channels));
+    for (size_t s = 0; s < sep.sources.size(); ++s) {
+      bool finite = true;
+      for (int64_t t = 0; t < n; ++t)
+        for (int c = 0; c < channels; ++c) {
+          const float v = planar[(static_cast<int64_t>(s) * channels + c) * stride + t];
+          finite = finite && std::isfinite(v);
+          inter[static_cast<size_t>(t * channels + c)] = v;
+        }
+      if (!finite) {
+        throw InputError(describe("bad model", spec.name,
+                                  "it produced non-finite samples (NaN or infinity) in source '" +
+                                      sep.sources[s] + "' near " +
+                                      fixed(static_cast<double>(written) / sep.rate, 1) + " s"));
+      }
+      writers[s].write(inter.data(), static_cast<size_t>(n));
+    }
+    written += n;
+  };
+  auto on_call = [&](int64_t done, int64_t total) {
+    report(progress, "separate", static_cast<double>(done) / static_cast<double>(total));
+  };
+  const roformer::DemixPlan plan = roformer::infer_streaming(
+      model, sep.frames, config.inference.normalize ? &stats : nullptr, read, sink, on_call);
+  for (auto& w : writers) w.close();
+  rep.separate_s = now_s() - t_sep;
+  rep.tensor_memory = tensor_memory_stats();
+  sep.plan = {
+      {"chunk_frames", plan.chunk},
+      {"step_frames", plan.step},
+      {"fade_frames", plan.fade},
+      {"border_padding_frames", plan.padded ? plan.border : 0},
+      {"batch_size", plan.batch},
+      {"chunks", plan.chunks},
+      {"forwards", plan.batches},
+      {"normalisation",
+       config.inference.normalize ? json{{"mean", stats.mean()}, {"std", stats.std()}} : json()},
+      {"input_resampled", input.resampled()}};
+  for (size_t i = 0; i < sep.sources.size(); ++i)
+    sep.metrics[sep.sources[i]] = stem_metrics(sep.files[i]);
+}
+
+// Copies the input's removed stems (crowd, noise, ...) into `out` unchanged: a separation of
+// the music that a crowd model left keeps the crowd it took out. Returns their names.
+std::vector<std::string> carry_removed_stems(const stems::StemDir& in, const std::string& separated,
+                                             const std::vector<std::string>& produced,
+                                             stems::StemDirWriter& out) {
+  std::vector<std::string> carried;
+  for (const auto& s : in.manifest().stems) {
+    if (s.name == separated || !s.removed()) continue;
+    if (std::find(produced.begin(), produced.end(), s.name) != produced.end())
+      throw InputError(
+          describe("cannot separate", in.path().string(),
+                   "its removed stem '" + s.name + "' has the name of a separated stem"));
+    stems::copy_stem(out, s, in.stem_path(s));
+    carried.push_back(s.name);
+  }
+  return carried;
+}
+
 // Stores a fresh separation under `key`; a failure is a warning in `rep`.
 void store_in_cache(SeparationCache& cache, const std::string& key, const Separation& sep,
                     const json& identity, SeparateReport& rep) {
@@ -560,24 +717,31 @@ json add_stems(const std::vector<std::string>& names, const Separation& sep,
 // The manifest's history entry of this run.
 json history_entry(const json& provenance, const stems::StemEntry& stem, const Separation& sep,
                    const SeparateOptions& opt, const SeparateReport& rep, const std::string& key,
-                   const json& after, double elapsed) {
+                   const json& after, const std::vector<std::string>& removed,
+                   const std::vector<std::string>& carried, double elapsed) {
   json entry = provenance;
   entry["inputs"] = json::array({{{"stem", stem.name}, {"sha256", stem.sha256}}});
   entry["model"] = sep.model;
-  entry["parameters"] = {{"model", opt.model},
-                         {"shifts", opt.apply.shifts},
-                         {"overlap", opt.apply.overlap},
-                         {"segment_s", opt.apply.segment_s ? json(*opt.apply.segment_s) : json()},
-                         {"seed", opt.apply.seed},
-                         {"transition_power", opt.apply.transition_power},
-                         {"two_stems", opt.two_stems.empty() ? json() : json(opt.two_stems)},
-                         {"input_stem", stem.name},
-                         {"device", rep.device},
-                         {"threads", rep.threads},
-                         {"cache", opt.use_cache ? (rep.cache_hit ? "hit" : "stored") : "off"},
-                         {"cache_key", key}};
+  entry["parameters"] = {
+      {"model", opt.model},
+      {"shifts", opt.apply.shifts},
+      {"overlap", opt.apply.overlap},
+      {"segment_s", opt.apply.segment_s ? json(*opt.apply.segment_s) : json()},
+      {"seed", opt.apply.seed},
+      {"transition_power", opt.apply.transition_power},
+      {"two_stems", opt.two_stems.empty() ? json() : json(opt.two_stems)},
+      {"input_stem", stem.name},
+      {"device", rep.device},
+      {"threads", rep.threads},
+      {"cache", opt.use_cache ? (rep.cache_hit ? "hit" : "stored") : "off"},
+      {"cache_key", key},
+      {"model_config", opt.model_config.empty() ? json() : json(opt.model_config.string())},
+      {"model_type", opt.model_type.empty() ? json() : json(opt.model_type)},
+      {"batch_size", opt.batch_size > 0 ? json(opt.batch_size) : json()}};
   entry["plan"] = sep.plan;
   entry["metrics"] = {{"after", after}};
+  entry["removed_stems"] = removed;
+  entry["carried_stems"] = carried;
   entry["elapsed_s"] = elapsed;
   if (!rep.cache_hit && rep.audio_s > 0)
     entry["seconds_per_audio_second"] = rep.separate_s / rep.audio_s;
@@ -598,9 +762,19 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   const fs::path stem_file = in.stem_path(stem);
 
   const fs::path model_dir = opt.model_dir.empty() ? default_model_dir() : opt.model_dir;
-  const ModelSpec spec = resolve_model(opt.model, model_dir);
+  const ModelSpec spec = resolve_model(opt.model, model_dir, opt.model_config);
   std::vector<std::string> member_sha;
   for (const auto& f : spec.files) member_sha.push_back(stems::sha256_file(f));
+  std::optional<roformer::Config> roformer_cfg;
+  if (spec.roformer) {
+    roformer_cfg = roformer_config(spec, opt);
+    member_sha.push_back(stems::sha256_file(spec.config));
+  } else if (!opt.model_config.empty() || !opt.model_type.empty() || opt.batch_size > 0) {
+    throw UsageError(
+        "--model-config, --model-type and --batch-size are for RoFormer models "
+        "(.ckpt); '" +
+        opt.model + "' is an HTDemucs model");
+  }
 
   const torch::Device device = set_up_device(opt, rep);
 
@@ -609,7 +783,7 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   // A hand-written manifest may omit hashes: then hash the file, never share a key.
   const std::string input_sha256 =
       stem.sha256.empty() ? stems::sha256_file(stem_file) : stem.sha256;
-  const json identity = cache_identity(input_sha256, member_sha, spec, opt, device);
+  const json identity = cache_identity(input_sha256, member_sha, spec, opt, device, roformer_cfg);
   const std::string key = SeparationCache::key(identity);
   const fs::path cache_root = opt.cache_dir.empty() ? default_cache_dir() : opt.cache_dir;
   SeparationCache cache(cache_root);
@@ -631,12 +805,29 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   }
 
   if (!hit) {
-    run_model(spec, device, opt, stem_file, out, progress, sep, rep);
+    if (roformer_cfg)
+      run_roformer(spec, *roformer_cfg, device, opt, stem_file, out, progress, sep, rep);
+    else
+      run_model(spec, device, opt, stem_file, out, progress, sep, rep);
     if (opt.use_cache) store_in_cache(cache, key, sep, identity, rep);
   }
 
   rep.stems = opt.two_stems.empty() ? sep.sources : write_two_stems_output(opt.two_stems, out, sep);
   const json after = add_stems(rep.stems, sep, out);
+  const std::string target = roformer_cfg ? roformer_cfg->target_instrument : "";
+  std::vector<std::string> removed;
+  for (const auto& s : rep.stems) {
+    if (!is_removed_stem(s, target)) continue;
+    out.set_stem_role(s, stems::kRoleRemoved);
+    removed.push_back(s);
+  }
+  if (!removed.empty())
+    rep.notes.push_back("stem " + join(removed, ", ") +
+                        " marked removed: rz-mix and rz-master leave it out (--keep brings it "
+                        "back)");
+  const std::vector<std::string> carried = carry_removed_stems(in, stem.name, rep.stems, out);
+  if (!carried.empty())
+    rep.notes.push_back("removed stem " + join(carried, ", ") + " carried through unchanged");
 
   stems::Manifest& m = out.manifest();
   m.inherit(in.manifest());
@@ -644,7 +835,8 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   m.channels = sep.channels;
   rep.audio_s = static_cast<double>(sep.frames) / sep.rate;
   const double elapsed = now_s() - t0;
-  m.history.push_back(history_entry(provenance, stem, sep, opt, rep, key, after, elapsed));
+  m.history.push_back(
+      history_entry(provenance, stem, sep, opt, rep, key, after, removed, carried, elapsed));
   throw_if_interrupted();  // a signal during the last forward (no read() after it) commits nothing
   rep.output = out.commit();
   rep.record = {{"output", rep.output.string()},

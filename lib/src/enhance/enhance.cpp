@@ -476,6 +476,10 @@ Report enhance(const stems::StemDir& in, const fs::path& output, bool force, con
     record["kind"] = to_string(stem_kind(stem.name));
   };
   st.plan = [&](stage::Stem& stem) {
+    // A removed stem (crowd, noise, reverb) is what a stage took out: repairing it serves nothing
+    // and would change what a later --keep brings back. Only --stems naming it processes it.
+    if (stem.entry.removed() && o.stems.empty())
+      return stage::Plan::copy("removed stem: not processed", false, "removed stem, copied");
     const ResolvedChain& resolved = chains.at(stem.name());
     const ChainParams& chain = resolved.params;
     json& sj = stem.record;

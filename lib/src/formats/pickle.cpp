@@ -306,10 +306,13 @@ class Unpickler::Machine {
                                                                       : opaque(cls));
           break;
         }
-        case 'b': {  // BUILD: obj.__setstate__(state); only unknown objects get one here
+        case 'b': {  // BUILD: obj.__setstate__(state); only unknown objects get one here, and
+                     // an OrderedDict, whose state (a state dict's `_metadata` attribute, the
+                     // module versions) sets attributes and leaves its items alone
           pop();
           Object* obj = top();
-          if (obj->kind != Kind::kOpaque) {
+          if (obj->kind != Kind::kOpaque &&
+              !(obj->kind == Kind::kDict && obj->type_name == kCallOrderedDict)) {
             fail(std::string("BUILD on a ") + kind_name(obj->kind) + " is not supported");
           }
           break;
@@ -500,6 +503,7 @@ class Unpickler::Machine {
     const std::vector<Object*>& a = args->items;
     if (what == kCallOrderedDict) {
       Object* d = make(Kind::kDict);
+      d->type_name = kCallOrderedDict;  // so that BUILD may set its attributes
       if (a.empty()) return d;
       if (a.size() == 1 && (a[0]->kind == Kind::kList || a[0]->kind == Kind::kTuple)) {
         std::vector<Object*> kv;
@@ -517,6 +521,11 @@ class Unpickler::Machine {
     }
     if (what == kCallFraction) return make_float(fraction(a));
     if (what == kCallRebuildTensorV2) return rebuild_tensor(a);
+    if (what == kCallRestoreTypeTag) {
+      if (a.size() != 2 || a[1]->kind != Kind::kString)
+        fail("bad arguments of torch.jit._pickle.restore_type_tag");
+      return a[0];
+    }
     return opaque(callable);
   }
 
@@ -602,7 +611,8 @@ Unpickler::Unpickler(const std::vector<uint8_t>& bytes, const fs::path& path,
                      std::vector<std::string> calls)
     : calls_(std::move(calls)) {
   for (const std::string& c : calls_) {
-    if (c != kCallOrderedDict && c != kCallFraction && c != kCallRebuildTensorV2) {
+    if (c != kCallOrderedDict && c != kCallFraction && c != kCallRebuildTensorV2 &&
+        c != kCallRestoreTypeTag) {
       throw std::invalid_argument("the pickle machine cannot evaluate " + c);
     }
   }

@@ -2,6 +2,7 @@
 // dense, with bounds on what a corrupt file can make it allocate or read.
 #include "rz/formats/torch_state.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -203,6 +204,34 @@ bool TensorLoader::is_contiguous(const Object& t) {
     expected *= t.shape[d];
   }
   return true;
+}
+
+StateDict load_state_dict(const Object* state, const std::string& where, TensorLoader& loader,
+                          uint64_t file_bytes, const fs::path& path) {
+  if (state->kind != Kind::kDict) bad_checkpoint(path, in_quotes(where) + " is not a dict");
+  StateDict out;
+  out.reserve(state->entries.size());
+  const int64_t max_elements =
+      static_cast<int64_t>(std::min<uint64_t>(file_bytes, uint64_t{1} << 40)) *
+      kMaxStateElementsPerFileByte;
+  int64_t elements = 0;
+  for (const auto& [k, v] : state->entries) {
+    throw_if_interrupted();
+    if (k->kind != Kind::kString) bad_checkpoint(path, in_quotes(where) + " has a non-string key");
+    const std::string name = where + "[" + in_quotes(k->text) + "]";
+    if (v->kind == Kind::kOpaque || v->kind == Kind::kGlobal) refuse_unsupported(v, name, path);
+    if (v->kind != Kind::kTensor) {
+      bad_checkpoint(path, name + " is not a tensor (" + kind_name(v->kind) + ")");
+    }
+    Tensor t = loader.load(v, name);
+    elements += t.numel();
+    if (elements > max_elements) {
+      bad_checkpoint(path, in_quotes(where) + " holds more elements than a file of " +
+                               std::to_string(file_bytes) + " bytes can (at " + name + ")");
+    }
+    out.emplace_back(k->text, std::move(t));
+  }
+  return out;
 }
 
 }  // namespace rz::formats

@@ -98,11 +98,20 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
   spec.channels = in.manifest().channels;
   spec.lossy_quality = opt.lossy_quality;
   audio::check_write_spec(spec, output);  // before any work, naming the real output
+  // The unity sum, removed stems left out unless kept; --stem solos one stem, removed or not (an
+  // explicit choice), so --keep has nothing to add to it.
   mix::Options unity;
   if (!opt.stem.empty()) {
     in.stem(opt.stem);
     unity.stems[opt.stem].solo = true;
+    if (!opt.keep.empty()) {
+      throw UsageError(describe("bad --keep", opt.keep.front(),
+                                "--stem masters one stem alone; --keep adds removed stems to the "
+                                "sum of all"));
+    }
   }
+  unity.keep = opt.keep;
+  unity.validate(in);
   const int ch = spec.channels, rate = spec.sample_rate_hz;
   const int64_t total = in.manifest().frames;
   const int bits = audio::pcm_bits(spec.sample_format);
@@ -111,6 +120,8 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
 
   // Pass 0: loudness of the input as it is, and after EQ (what the gain acts on).
   Report rep;
+  const std::vector<std::string> left_out = mix::left_out_removed(in, unity);
+  mix::note_left_out(left_out, rep);
   double eq_lufs;
   {
     mix::StemSum sum(in, unity);
@@ -276,6 +287,8 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
                          {"highpass_hz", opt.highpass_hz},
                          {"tilt_db", opt.tilt_db},
                          {"stem", opt.stem.empty() ? json("all") : json(opt.stem)},
+                         {"keep", opt.keep},
+                         {"left_out", left_out},
                          {"container", spec.container},
                          {"sample_format", audio::to_string(spec.sample_format)},
                          {"dither", integer && opt.dither ? "tpdf" : "none"},

@@ -2,6 +2,7 @@
 // bit-identical to it.
 #include "rz/mix/mix.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -26,11 +27,21 @@ Options Options::from_json(const json& j, const std::string& subject) {
       throw UsageError(describe("bad mix settings", subject, "not a JSON object"));
     // Unknown keys are refused: a typo ("gain" for "gain_db") must not pass silently.
     for (const auto& [key, v] : j.items()) {
-      if (key != "master_gain_db" && key != "stems") {
+      if (key != "master_gain_db" && key != "stems" && key != "keep") {
         throw UsageError(describe("bad mix settings", subject, "unknown key " + in_quotes(key)));
       }
     }
     o.master_gain_db = j.value("master_gain_db", 0.0);
+    if (j.contains("keep")) {
+      if (!j["keep"].is_array())
+        throw UsageError(describe("bad mix settings", subject, "\"keep\" is not an array"));
+      for (const auto& name : j["keep"]) {
+        if (!name.is_string())
+          throw UsageError(
+              describe("bad mix settings", subject, "\"keep\" holds something not a name"));
+        o.keep.push_back(name.get<std::string>());
+      }
+    }
     if (j.contains("stems")) {
       if (!j["stems"].is_object())
         throw UsageError(describe("bad mix settings", subject, "\"stems\" is not an object"));
@@ -64,7 +75,14 @@ json Options::to_json() const {
   for (const auto& [name, s] : stems) {
     st[name] = {{"gain_db", s.gain_db}, {"mute", s.mute}, {"solo", s.solo}, {"pan", s.pan}};
   }
-  return {{"master_gain_db", master_gain_db}, {"stems", st}};
+  return {{"master_gain_db", master_gain_db}, {"keep", keep}, {"stems", st}};
+}
+
+bool Options::admits(const stems::StemEntry& stem) const {
+  if (!stem.removed()) return true;
+  if (std::find(keep.begin(), keep.end(), stem.name) != keep.end()) return true;
+  const auto it = stems.find(stem.name);
+  return it != stems.end() && it->second.solo;  // soloing a stem is choosing to hear it
 }
 
 void Options::validate(const stems::StemDir& dir) const {
@@ -74,15 +92,54 @@ void Options::validate(const stems::StemDir& dir) const {
     }
   };
   check_gain(master_gain_db, "master");
+  for (const auto& name : keep) {
+    if (!dir.stem(name).removed()) {  // dir.stem throws UsageError listing the stems
+      throw UsageError(describe("bad --keep", name,
+                                "not a removed stem (--keep brings back stems whose role is "
+                                "\"removed\"; this one is mixed in already)"));
+    }
+  }
   for (const auto& [name, s] : stems) {
-    dir.stem(name);  // throws UsageError listing the stems
+    const stems::StemEntry& stem = dir.stem(name);  // throws UsageError listing the stems
     check_gain(s.gain_db, name);
     if (!(s.pan >= -1.0 && s.pan <= 1.0))
       throw UsageError(describe("bad pan", name, "must be within -1..1"));
     if (s.pan != 0.0 && dir.manifest().channels != 2) {
       throw UsageError(describe("cannot pan", name, "pan needs stereo stems"));
     }
+    // A gain or pan for a stem that is not in the sum would be dropped without a word.
+    if (!admits(stem) && (s.gain_db != 0.0 || s.pan != 0.0)) {
+      throw UsageError(describe(
+          "stem left out", name,
+          "a removed stem is not mixed in; add --keep " + name + " to set its gain or pan"));
+    }
   }
+  const auto& all = dir.manifest().stems;
+  if (std::none_of(all.begin(), all.end(), [&](const auto& s) { return admits(s); })) {
+    std::vector<std::string> names;
+    for (const auto& s : all) names.push_back(s.name);
+    throw UsageError(
+        describe("nothing to mix", dir.path().string(),
+                 "every stem is removed (" + join(names, ", ") + "); --keep NAME brings one in"));
+  }
+}
+
+std::vector<std::string> left_out_removed(const stems::StemDir& dir, const Options& options) {
+  bool any_solo = false;
+  for (const auto& [name, s] : options.stems) any_solo |= s.solo;
+  std::vector<std::string> out;
+  for (const auto& stem : dir.manifest().stems) {
+    const auto it = options.stems.find(stem.name);
+    const bool muted = it != options.stems.end() && it->second.mute;
+    // Only what its role alone keeps out: a solo elsewhere or a mute would keep it out anyway.
+    if (!options.admits(stem) && !muted && !any_solo) out.push_back(stem.name);
+  }
+  return out;
+}
+
+void note_left_out(const std::vector<std::string>& left_out, stage::StageReport& report) {
+  for (const auto& name : left_out)
+    report.notes.push_back(name + ": removed stem, left out (--keep " + name + " brings it in)");
 }
 
 std::vector<StemGains> resolve_gains(const stems::StemDir& dir, const Options& options) {
@@ -91,6 +148,7 @@ std::vector<StemGains> resolve_gains(const stems::StemDir& dir, const Options& o
   const int ch = dir.manifest().channels;
   std::vector<StemGains> out;
   for (const auto& stem : dir.manifest().stems) {
+    if (!options.admits(stem)) continue;
     StemSettings s;
     if (auto it = options.stems.find(stem.name); it != options.stems.end()) s = it->second;
     if (s.mute || (any_solo && !s.solo)) continue;
@@ -176,7 +234,13 @@ Report mix(const stems::StemDir& in, const fs::path& output, bool force, const O
   StemSum sum(in, options);
   Report rep;
   for (const auto& g : sum.gains()) rep.active_stems.push_back(g.name);
-  if (rep.active_stems.empty()) rep.warnings.push_back("every stem is muted: the mix is silent");
+  rep.left_out = left_out_removed(in, options);
+  note_left_out(rep.left_out, rep);
+  if (rep.active_stems.empty()) {
+    rep.warnings.push_back(rep.left_out.empty()
+                               ? "every stem is muted: the mix is silent"
+                               : "every stem is muted or removed: the mix is silent");
+  }
   stems::StemDirWriter out(output, force);
   audio::Writer writer = out.open_stem("mix", sum.sample_rate_hz(), sum.channels());
   metrics::LoudnessMeter meter(
@@ -209,6 +273,7 @@ Report mix(const stems::StemDir& in, const fs::path& output, bool force, const O
   entry["inputs"] = in.manifest().stem_hashes();
   entry["parameters"] = options.to_json();
   entry["parameters"]["active_stems"] = rep.active_stems;
+  entry["parameters"]["left_out"] = rep.left_out;
   entry["metrics"] = {{"after",
                        {{"peak_dbfs", metrics::json_level(peak)},
                         {"headroom_db", metrics::json_level(-peak)},

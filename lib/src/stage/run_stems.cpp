@@ -68,6 +68,7 @@ StageReport run_stems(const stems::StemDir& in, const fs::path& output, bool for
     json record = json::object();
     if (stage.describe) stage.describe(entry, record);
     record["input_sha256"] = entry.sha256;
+    if (!entry.role.empty()) record["role"] = entry.role;
     Stem stem{entry, in.stem_path(entry), im.channels, im.sample_rate_hz, record, rep, progress};
     auto copy_through = [&](const std::string& why, const std::string& note) {
       stems::copy_stem(out, entry, stem.path);
@@ -99,6 +100,7 @@ StageReport run_stems(const stems::StemDir& in, const fs::path& output, bool for
         const Verdict v = plan.judge(i, statistics);
         if (!v.keep) continue;
         out.add_stem(entry.name, done.frames, done.sha256);
+        out.set_stem_role(entry.name, entry.role);
         record["result"] = v.result;
         rep.notes.push_back(entry.name + ": " + (v.note.empty() ? v.result : v.note));
         kept = true;

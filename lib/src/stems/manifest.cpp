@@ -25,6 +25,11 @@ std::string bad_stem_name_reason(const std::string& name) {
   return "";
 }
 
+std::string bad_role_reason(const std::string& role) {
+  if (role.empty() || role == kRoleRemoved) return "";
+  return "is not a known role (known: \"" + std::string(kRoleRemoved) + "\")";
+}
+
 const StemEntry* Manifest::find(const std::string& name) const {
   for (const auto& s : stems) {
     if (s.name == name) return &s;
@@ -56,12 +61,11 @@ json Manifest::to_json() const {
   j["duration_s"] = sample_rate_hz > 0 ? static_cast<double>(frames) / sample_rate_hz : 0.0;
   json st = json::array();
   for (const auto& s : stems) {
-    st.push_back({{"name", s.name},
-                  {"file", s.file},
-                  {"format", s.format},
-                  {"frames", s.frames},
-                  {"bytes", s.bytes},
-                  {"sha256", s.sha256}});
+    json e = {{"name", s.name},     {"file", s.file},   {"format", s.format},
+              {"frames", s.frames}, {"bytes", s.bytes}, {"sha256", s.sha256}};
+    // Only when set: a manifest without roles reads and writes back byte for byte.
+    if (!s.role.empty()) e["role"] = s.role;
+    st.push_back(std::move(e));
   }
   j["stems"] = st;
   j["source"] = source;
@@ -152,6 +156,13 @@ Manifest Manifest::from_json(const json& j, const std::string& subject) {
     if (e.frames < 0) throw InputError("invalid manifest", subject, "stem '" + e.name + "' has negative frames");
     e.bytes = optional_field<uint64_t>(s, "bytes", 0, subject);
     e.sha256 = optional_field<std::string>(s, "sha256", "", subject);
+    e.role = optional_field<std::string>(s, "role", "", subject);
+    if (e.role.empty() && s.contains("role"))
+      throw InputError("invalid manifest", subject, "stem '" + e.name + "' has an empty role");
+    if (const std::string why = bad_role_reason(e.role); !why.empty()) {
+      throw InputError("invalid manifest", subject,
+                       "stem '" + e.name + "' has role " + in_quotes(e.role) + ", which " + why);
+    }
     if (m.find(e.name))
       throw InputError("invalid manifest", subject, "stem '" + e.name + "' twice");
     for (const auto& other : m.stems) {

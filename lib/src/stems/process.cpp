@@ -31,6 +31,7 @@ void copy_stem(StemDirWriter& out, const StemEntry& stem, const fs::path& src) {
   if (info.container == "wav") {
     out.add_stem(stem.name, stem.frames, copy_file_sha256(src, dst));
     out.manifest().stems.back().format = "wav/" + info.encoding;
+    out.set_stem_role(stem.name, stem.role);
     return;
   }
   audio::Reader r(src);
@@ -47,6 +48,7 @@ void copy_stem(StemDirWriter& out, const StemEntry& stem, const fs::path& src) {
   }
   w.close();
   out.add_stem(stem.name, frames);
+  out.set_stem_role(stem.name, stem.role);
 }
 
 namespace {

@@ -229,6 +229,18 @@ void StemDirWriter::add_stem(const std::string& name, int64_t frames, const std:
   manifest_.stems.push_back(e);
 }
 
+void StemDirWriter::set_stem_role(const std::string& name, const std::string& role) {
+  if (const std::string why = bad_role_reason(role); !why.empty())
+    throw Error("bad stem role", role, why);
+  for (auto& s : manifest_.stems) {
+    if (s.name == name) {
+      s.role = role;
+      return;
+    }
+  }
+  throw Error("cannot set the role", name, "no such stem in the output yet");
+}
+
 void write_text_file(const fs::path& path, const std::string& text) {
   FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) throw IoError("cannot write", path.string(), std::strerror(errno));

@@ -26,6 +26,12 @@ struct SeparateOptions {
   int threads = 0;                  // intra-op threads on CPU; 0: every core
   bool use_cache = true;
   std::filesystem::path cache_dir;  // empty: default_cache_dir()
+  // RoFormer (MSST) models only:
+  std::filesystem::path model_config;  // its YAML; empty: the .yaml beside the .ckpt
+  std::string model_type;              // bs_roformer / mel_band_roformer; empty: recorded or told
+  int batch_size = 0;                  // chunks per model call; 0: the config's
+  bool overlap_given = false;          // --overlap was given: it sets num_overlap = 1 / (1 - o)
+  bool shifts_given = false;           // --shifts was given (RoFormers take none)
 
   // Throws UsageError for a bad device name or thread count.
   void validate() const;
@@ -49,10 +55,18 @@ struct SeparateReport : stage::StageReport {
   TensorMemoryStats tensor_memory;  // the tensor arena's counters after the separation
 };
 
+// The stem names whose content is unwanted (their manifest role is stems::kRoleRemoved): crowd,
+// noise, reverb; and the residual ("instrumental") of a model whose target is the clean part
+// (dry, noreverb).
+bool is_removed_stem(const std::string& name, const std::string& target_instrument);
+
 // Separates `in` into a new stem directory at `output` (refused if it exists unless `force`).
 // Output stems are float32 WAV at the model's rate and channel count, as long as the input,
-// never clipped. Throws InputError (bad input, missing weights: the message says how to get
-// them), UsageError (bad options), IoError.
+// never clipped. `options.model` is an HTDemucs model or bag, or a RoFormer (MSST .ckpt + YAML:
+// rz/roformer, run as MSST's inference.py runs it). Stems of the input whose role is removed are
+// carried into the output unchanged (a clash with a separated stem's name is an InputError). Throws
+// InputError (bad input, missing weights: the message says how to get them), UsageError (bad
+// options), IoError.
 SeparateReport separate(const stems::StemDir& in, const std::filesystem::path& output, bool force,
                         const SeparateOptions& options, const nlohmann::json& provenance,
                         const Progress& progress);

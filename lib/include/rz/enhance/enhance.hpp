@@ -57,7 +57,9 @@ struct Options {
   double intensity = 1.0;  // 0..1, scales every move; 0 = exact pass-through
   nlohmann::json config = nlohmann::json::object();  // {"STEM" or "*": {BLOCK: {PARAM: value}}}
   std::string config_subject = "--config";
-  std::vector<std::string> stems;  // stems to touch (empty: all); the rest are copied
+  // Stems to touch (empty: all but the removed ones, see stems::kRoleRemoved); the rest are
+  // copied bit for bit. Naming a removed stem here processes it.
+  std::vector<std::string> stems;
   std::vector<std::string> only;   // blocks allowed to run (empty: all)
   std::string noise_profile;       // "" blind, "auto", or an audio file of the noise alone
   bool rollback = true;

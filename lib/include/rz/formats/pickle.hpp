@@ -29,10 +29,13 @@ inline constexpr int64_t kMaxTextCopyBytes = int64_t{64} << 20;
 
 // The calls the machine knows how to evaluate. A caller allows some of them (Unpickler).
 // `OrderedDict(...)` -> a dict; `Fraction(...)` -> its value as a float; `_rebuild_tensor_v2` ->
-// a tensor (a view of a storage, which a BINPERSID ('storage', type, key, location, numel) makes).
+// a tensor (a view of a storage, which a BINPERSID ('storage', type, key, location, numel) makes);
+// `restore_type_tag(value, type)` -> the value.
 inline constexpr const char* kCallOrderedDict = "collections.OrderedDict";
 inline constexpr const char* kCallFraction = "fractions.Fraction";
 inline constexpr const char* kCallRebuildTensorV2 = "torch._utils._rebuild_tensor_v2";
+// `restore_type_tag(value, type)` -> value: libtorch's torch::pickle_save wraps a dict in it.
+inline constexpr const char* kCallRestoreTypeTag = "torch.jit._pickle.restore_type_tag";
 
 enum class Kind {
   kNone,
@@ -58,8 +61,9 @@ struct Object {
   int64_t integer = 0;
   double real = 0;
   std::string text;
-  std::string type_name;
-  std::vector<Object*> items;                           // list, tuple, set; tensor: the storage
+  std::string type_name;       // storage: its class; opaque: what it is; dict: kCallOrderedDict
+                               // when that call made it
+  std::vector<Object*> items;  // list, tuple, set; tensor: the storage
   std::vector<std::pair<Object*, Object*>> entries;     // dict, in insertion order
   std::unordered_map<std::string, size_t> string_keys;  // dict: str key -> index in entries
   std::vector<int64_t> shape, strides;                  // tensor

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rz/formats/pickle.hpp"
@@ -51,5 +52,22 @@ class TensorLoader {
   std::vector<uint8_t> raw_;  // reused between storages
   uint64_t bytes_read_ = 0;
 };
+
+// A state dict as a list of (name, tensor) pairs in file order.
+using StateDict = std::vector<std::pair<std::string, Tensor>>;
+
+// What all tensors of a state dict may hold together, in elements per byte of its file. A tensor
+// that owns its storage has at most file bytes / 2 elements (fp16); views that share one storage
+// (tied weights, rotary tables) may count it twice. Stride-0 views that repeat one element
+// billions of times cannot pass.
+inline constexpr int64_t kMaxStateElementsPerFileByte = 1;
+
+// Reads the dict `state` (str -> tensor) through `loader`. `where` names it in messages
+// ("state", "state_dict"); `file_bytes` is the size of the checkpoint file. Throws
+// rz::InputError ("bad checkpoint '<path>': ...") for a non-dict, a non-string key, a value that
+// is not a tensor (an unsupported global is named), or more elements than
+// kMaxStateElementsPerFileByte allows.
+StateDict load_state_dict(const Object* state, const std::string& where, TensorLoader& loader,
+                          uint64_t file_bytes, const std::filesystem::path& path);
 
 }  // namespace rz::formats

@@ -21,7 +21,8 @@ struct Options {
   double ceiling_dbtp = -1.0;
   double highpass_hz = 0.0;  // 0: off
   double tilt_db = 0.0;      // +: brighter. Low shelf -tilt/2 and high shelf +tilt/2 around 1 kHz
-  std::string stem;          // empty: the unity sum of all stems
+  std::string stem;          // empty: the unity sum of all stems (removed ones left out)
+  std::vector<std::string> keep;  // removed stems to bring into the sum (not with `stem`)
   std::optional<audio::SampleFormat> sample_format;  // default: the container's
   bool dither = true;                                // TPDF when writing integer PCM
   uint64_t seed = 0;                                 // dither noise
@@ -54,7 +55,9 @@ struct Report : stage::StageReport {
 };
 
 // Masters `in` to the audio file `output` (format from its extension) and writes OUTPUT.json beside
-// it with the measurements and the history. Both appear only when the run succeeds.
+// it with the measurements and the history. Both appear only when the run succeeds. The sum leaves
+// removed stems out unless `options.keep` names them (mix::Options::admits), with a note for each;
+// a bad --keep, or nothing but removed stems, is a UsageError before any output exists.
 Report master(const stems::StemDir& in, const std::filesystem::path& output, bool force,
               const Options& options, const nlohmann::json& provenance, const Progress& progress);
 

@@ -93,8 +93,9 @@ struct StemStage {
 // Runs `stage` over every stem of `in` into a new stem directory at `output` (refused if it
 // exists unless `force`), then commits it with the input's manifest carried over and one history
 // entry: `provenance` plus inputs, parameters, the per-stem records and elapsed_s. Each stem's
-// record gets input_sha256, result ("processed", "unprocessed" with why, or what the verdict
-// says), and elapsed_s unless it was copied without being read. The entry's elapsed_s is the
+// record gets input_sha256, its role when it has one, result ("processed", "unprocessed" with
+// why, or what the verdict says), and elapsed_s unless it was copied without being read. Every
+// output stem keeps its input stem's role, processed or copied. The entry's elapsed_s is the
 // runner's wall-clock time. Nothing is left at `output` when this throws.
 StageReport run_stems(const stems::StemDir& in, const std::filesystem::path& output, bool force,
                       const StemStage& stage, const nlohmann::json& provenance,

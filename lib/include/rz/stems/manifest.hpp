@@ -29,6 +29,14 @@ inline constexpr size_t kMaxStemNameBytes = 64;
 // is a plain, visible file name in its directory and a word on a command line.
 std::string bad_stem_name_reason(const std::string& name);
 
+// A stem's role: what its content is to the recording. "" is an ordinary stem (music); "removed"
+// is content a stage separated out as unwanted (crowd, noise, reverb): rz-enhance copies it
+// untouched and rz-mix and rz-master leave it out unless asked (--keep).
+inline constexpr const char* kRoleRemoved = "removed";
+
+// Why `role` cannot be a stem's role, or "" when it can ("" or kRoleRemoved).
+std::string bad_role_reason(const std::string& role);
+
 struct StemEntry {
   std::string name;    // "mix", "vocals", ...
   std::string file;    // file name inside the directory, e.g. "mix.wav"
@@ -36,6 +44,9 @@ struct StemEntry {
   int64_t frames = 0;
   uint64_t bytes = 0;
   std::string sha256;  // lower-case hex of the file's bytes
+  std::string role;    // "" (ordinary) or kRoleRemoved; written only when set
+
+  bool removed() const { return role == kRoleRemoved; }
 };
 
 struct Manifest {
@@ -57,7 +68,8 @@ struct Manifest {
   // Parses and validates; `subject` names the file in errors (InputError). Every number must fit
   // its field (no narrowing): a rate kMinSampleRateHz..kMaxSampleRateHz, 1..64 channels, frames
   // >= 0; stem names as
-  // bad_stem_name_reason() allows, unique; files plain visible names in the directory.
+  // bad_stem_name_reason() allows, unique; files plain visible names in the directory; a stem's
+  // "role", when present, a string bad_role_reason() accepts.
   static Manifest from_json(const nlohmann::json& j, const std::string& subject);
   // Parses manifest text (io::parse_json's limits: one document, at most io::kMaxJsonDepth deep)
   // and validates it as from_json does.

@@ -20,7 +20,7 @@ inline constexpr size_t kStemBlockFrames = 8192;
 
 // Adds `stem` (file `src`) to `out` unchanged (a float stem is first checked for non-finite
 // samples): a WAV bit for bit (its encoding recorded as
-// "wav/<encoding>"), another container (FLAC...) decoded to a float WAV.
+// "wav/<encoding>"), another container (FLAC...) decoded to a float WAV. Its role goes with it.
 void copy_stem(StemDirWriter& out, const StemEntry& stem, const std::filesystem::path& src);
 
 // Sees aligned blocks: `in` the input frames, `out` the chain's output for exactly those frames.

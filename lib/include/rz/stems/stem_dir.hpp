@@ -63,6 +63,10 @@ class StemDirWriter {
   // The same with a SHA-256 the caller computed over exactly the file's bytes as it wrote them
   // (saves reading a large file again).
   void add_stem(const std::string& name, int64_t frames, const std::string& sha256);
+  // Sets the role (see kRoleRemoved) of the stem `name` already added; "" makes it ordinary again.
+  // A stage that carries a stem over passes the input's role on (copy_stem does). Throws Error
+  // when no stem `name` was added or `role` is not one bad_role_reason() accepts.
+  void set_stem_role(const std::string& name, const std::string& role);
 
   Manifest& manifest() { return manifest_; }
   // Writes manifest.json and puts the directory in place; returns the final path. An existing
