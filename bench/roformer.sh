@@ -12,13 +12,15 @@
 # matrix-multiply peak (bench/gemm_peak.cpp, same thread count, the higher of before and after).
 # Then one JSON line with everything.
 #
-# With MEMORY_SECONDS set (e.g. "60 600"), it also separates those lengths with TINY-MEL from
-# ../shared/roformer at a 1 s chunk (the same streaming demix; the tiny network keeps it fast)
-# and prints the peak RSS of each and the ratio of the longest to the shortest.
+# With MEMORY_SECONDS set (e.g. "60 600"), it also separates those lengths with a micro
+# BS-RoFormer (bench/configs/bs-roformer-micro.yaml: 2 bands, dim 8, 1 s chunks, batch 4; the
+# same streaming demix at a fraction of the arithmetic) and prints the peak RSS of each and the
+# ratio of the longest to the shortest.
 #
 # Usage: bench/roformer.sh [SECONDS]   (default 8: one batch of two chunks per model)
-# Environment: THREADS (2); DEVICE (cpu); MODELS ("mel bs"); MEMORY_SECONDS (empty: skipped);
-# WORK=/path keeps the files there; BUILD_DIR (default build/); RZ_SHARED_DIR (../shared).
+# Environment: THREADS (2); DEVICE (cpu); MODELS ("mel bs"; "" for none); MEMORY_SECONDS (empty:
+# skipped); WORK=/path keeps the files there; BUILD_DIR (default build/); RZ_SHARED_DIR
+# (../shared).
 # Needs: a build (scripts/build.sh), /usr/bin/time and ffmpeg (scripts/install-deps.sh --bench).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +30,7 @@ bin="$build/bin"
 shared=${RZ_SHARED_DIR:-$top/../shared}
 threads=${THREADS:-2}
 device=${DEVICE:-cpu}
-models=${MODELS:-mel bs}
+models=${MODELS-mel bs}
 die() { echo "$prog: error: $*" >&2; exit 1; }
 
 for tool in rz-separate rz-ingest rz-make-roformer; do
@@ -114,15 +116,19 @@ done
 
 mem_rows=()
 if [ -n "${MEMORY_SECONDS:-}" ]; then
-  tiny="$shared/roformer/models/tiny_mel.ckpt"
-  [ -f "$tiny" ] || die "missing '$tiny': set RZ_SHARED_DIR"
+  cp "$top/bench/configs/bs-roformer-micro.yaml" "$work/micro.yaml"
+  "$bin/rz-make-roformer" "$work/micro.yaml" "$work/micro.ckpt" >/dev/null
+  first="" last=""
   for s in $MEMORY_SECONDS; do
     input "$s" "$work/mem-$s"
-    read -r wall rss calls chunks < <(run "$tiny" "$work/mem-$s" "$work/mem-$s.sep" --segment 1)
-    echo "memory: TINY-MEL, 1 s chunks, $s s: peak RSS $(awk -v k="$rss" 'BEGIN { printf "%.0f", k / 1024 }') MB in $wall s"
-    mem_rows+=("{\"audio_s\": $s, \"peak_rss_kb\": $rss, \"wall_s\": $wall}")
+    read -r wall rss calls chunks < <(run "$work/micro.ckpt" "$work/mem-$s" "$work/mem-$s.sep")
+    echo "memory: micro BS-RoFormer, $s s: peak RSS $(awk -v k="$rss" 'BEGIN { printf "%.0f", k / 1024 }') MB in $wall s ($calls calls)"
+    mem_rows+=("{\"audio_s\": $s, \"peak_rss_kb\": $rss, \"wall_s\": $wall, \"calls\": $calls}")
+    [ -n "$first" ] || first=$rss
+    last=$rss
     rm -rf "$work/mem-$s" "$work/mem-$s.sep"
   done
+  echo "memory: peak of the longest over the shortest: $(awk -v a="$last" -v b="$first" 'BEGIN { printf "%.3f", a / b }')"
 fi
 join() { local IFS=,; echo "$*"; }
 echo "{\"bench\": \"roformer\", \"threads\": $threads, \"device\": \"$device\", \"gemm_peak_gflops\": $peak, \"runs\": [$(join "${rows[@]}")], \"memory\": [$(join "${mem_rows[@]}")]}"

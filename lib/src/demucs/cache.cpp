@@ -175,6 +175,8 @@ std::optional<CacheHit> SeparationCache::find(const std::string& key) const {
       hit.sha256[*name] = *sha;
     }
     return hit;
+  } catch (const Interrupted&) {
+    throw;  // a signal stops the run: it says nothing about the files
   } catch (const Error&) {
     return std::nullopt;
   }
@@ -194,6 +196,8 @@ void SeparationCache::discard(const std::string& key) const {
     io::LockedTemp aside = io::LockedTemp::create(root_, key, true);
     std::error_code ec;
     fs::rename(root_ / key, aside.path(), ec);
+  } catch (const Interrupted&) {
+    throw;  // a signal stops the run: it says nothing about the files
   } catch (const Error&) {
     // Nothing to discard, or no way to: the caller's next step fails or misses on its own.
   }

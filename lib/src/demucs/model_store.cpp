@@ -148,6 +148,8 @@ std::string recorded_model_type(const fs::path& ckpt) {
                                       "bad model manifest");
     const auto t = io::get_checked<std::string>(j, "model_type");
     return t ? *t : "";
+  } catch (const Interrupted&) {
+    throw;  // a signal stops the run: it says nothing about the files
   } catch (const Error&) {
     return "";
   }

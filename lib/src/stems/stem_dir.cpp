@@ -84,6 +84,8 @@ bool is_stem_dir(const fs::path& dir) {
     const json j = io::read_json_file(dir / kManifestFile, kMaxManifestBytes, "manifest",
                                       "invalid manifest");
     return io::get_checked<std::string>(j, "schema") == std::string(kSchemaName);
+  } catch (const Interrupted&) {
+    throw;  // a signal stops the run: it says nothing about the files
   } catch (const Error&) {
     return false;
   }
