@@ -442,6 +442,46 @@ void forget_files(Separation& sep) {
   sep.metrics = json::object();
 }
 
+// Writes the separation's output blocks (planar [source][channel][frame], `stride` floats
+// between channel rows) to one float WAV per source, interleaved. Weights that overflow (a
+// hostile or damaged checkpoint, absurd bag weights) give NaN or infinity: never write them as a
+// separation.
+class StemSink {
+ public:
+  StemSink(std::vector<audio::Writer>& writers, const std::vector<std::string>& sources,
+           const std::string& model, int channels, int rate_hz)
+      : writers_(writers), sources_(sources), model_(model), channels_(channels), rate_(rate_hz) {}
+
+  void operator()(const float* planar, int64_t n, int64_t stride) {
+    inter_.resize(static_cast<size_t>(n * channels_));
+    for (size_t s = 0; s < sources_.size(); ++s) {
+      bool finite = true;
+      for (int64_t t = 0; t < n; ++t)
+        for (int c = 0; c < channels_; ++c) {
+          const float v = planar[(static_cast<int64_t>(s) * channels_ + c) * stride + t];
+          finite = finite && std::isfinite(v);
+          inter_[static_cast<size_t>(t * channels_ + c)] = v;
+        }
+      if (!finite) {
+        throw InputError(describe("bad model", model_,
+                                  "it produced non-finite samples (NaN or infinity) in source '" +
+                                      sources_[s] + "' near " +
+                                      fixed(static_cast<double>(written_) / rate_, 1) + " s"));
+      }
+      writers_[s].write(inter_.data(), static_cast<size_t>(n));
+    }
+    written_ += n;
+  }
+
+ private:
+  std::vector<audio::Writer>& writers_;
+  const std::vector<std::string>& sources_;
+  std::string model_;
+  int channels_, rate_;
+  std::vector<float> inter_;
+  int64_t written_ = 0;
+};
+
 // Loads the model and separates `stem_file` into one float WAV per source in `out`, with
 // demucs.api.Separator's normalisation; fills `sep` and the timings of `rep`.
 void run_model(const ModelSpec& spec, const torch::Device& device, const SeparateOptions& opt,
@@ -477,41 +517,17 @@ void run_model(const ModelSpec& spec, const torch::Device& device, const Separat
     writers.push_back(out.open_stem(s, rate, channels));
     sep.files.push_back(out.stem_file_path(s));
   }
-  std::vector<float> inter;
-  const int64_t S = static_cast<int64_t>(sources.size());
   auto read = [&](int64_t start, int64_t n, float* planar) {
     throw_if_interrupted();
     input.read(start, n, planar);
     for (int64_t i = 0; i < n * channels; ++i) planar[i] = (planar[i] - fmean) / fden;
   };
-  int64_t written = 0;
-  auto sink = [&](const float* planar, int64_t n, int64_t stride) {
-    inter.resize(static_cast<size_t>(n * channels));
-    for (int64_t s = 0; s < S; ++s) {
-      bool finite = true;
-      for (int64_t t = 0; t < n; ++t)
-        for (int c = 0; c < channels; ++c) {
-          const float v = planar[(s * channels + c) * stride + t];
-          finite = finite && std::isfinite(v);
-          inter[static_cast<size_t>(t * channels + c)] = v;
-        }
-      // Weights that overflow (a hostile or damaged checkpoint, absurd bag weights) give NaN
-      // or infinity: never write them as a separation.
-      if (!finite) {
-        throw InputError(describe("bad model", spec.name,
-                                  "it produced non-finite samples (NaN or infinity) in source '" +
-                                      sources[static_cast<size_t>(s)] + "' near " +
-                                      fixed(static_cast<double>(written) / rate, 1) + " s"));
-      }
-      writers[static_cast<size_t>(s)].write(inter.data(), static_cast<size_t>(n));
-    }
-    written += n;
-  };
+  StemSink sink(writers, sources, spec.name, channels, rate);
   auto on_forward = [&](int64_t done, int64_t total) {
     report(progress, "separate", static_cast<double>(done) / static_cast<double>(total));
   };
   const ApplyPlan plan =
-      apply_streaming(model, opt.apply, sep.frames, fmean, fden, read, sink, on_forward);
+      apply_streaming(model, opt.apply, sep.frames, fmean, fden, read, std::ref(sink), on_forward);
   for (auto& w : writers) w.close();
   rep.separate_s = now_s() - t_sep;
   rep.tensor_memory = tensor_memory_stats();
@@ -557,9 +573,9 @@ roformer::Config roformer_config(const ModelSpec& spec, const SeparateOptions& o
 // Loads the RoFormer and separates `stem_file` as MSST's inference.py does, into one float WAV
 // per output stem in `out`; fills `sep` and the timings of `rep`.
 void run_roformer(const ModelSpec& spec, const roformer::Config& config,
-                  const torch::Device& device, const SeparateOptions& opt,
-                  const fs::path& stem_file, stems::StemDirWriter& out, const Progress& progress,
-                  Separation& sep, SeparateReport& rep) {
+                  const std::string& config_sha256, const torch::Device& device,
+                  const SeparateOptions& opt, const fs::path& stem_file, stems::StemDirWriter& out,
+                  const Progress& progress, Separation& sep, SeparateReport& rep) {
   const double t_sep = now_s();
   const roformer::Checkpoint ck = roformer::read_checkpoint(spec.files.at(0));
   roformer::Roformer model =
@@ -570,7 +586,7 @@ void run_roformer(const ModelSpec& spec, const roformer::Config& config,
   sep.channels = config.channels;
   const int channels = sep.channels;
   sep.model = {{"name", spec.name},          {"family", roformer::family_name(config.family)},
-               {"sha256", ck.sha256},        {"config_sha256", stems::sha256_file(spec.config)},
+               {"sha256", ck.sha256},        {"config_sha256", config_sha256},
                {"sources", sep.sources},     {"target_instrument", config.target_instrument},
                {"sample_rate_hz", sep.rate}, {"channels", channels}};
   ModelInput input(stem_file, sep.rate, channels, out.scratch_path("input-resampled.wav"),
@@ -595,37 +611,17 @@ void run_roformer(const ModelSpec& spec, const roformer::Config& config,
     writers.push_back(out.open_stem(s, sep.rate, channels));
     sep.files.push_back(out.stem_file_path(s));
   }
-  std::vector<float> inter;
-  int64_t written = 0;
   auto read = [&](int64_t start, int64_t n, float* planar) {
     throw_if_interrupted();
     input.read(start, n, planar);
   };
-  auto sink = [&](const float* planar, int64_t n, int64_t stride) {
-    inter.resize(static_cast<size_t>(n * channels));
-    for (size_t s = 0; s < sep.sources.size(); ++s) {
-      bool finite = true;
-      for (int64_t t = 0; t < n; ++t)
-        for (int c = 0; c < channels; ++c) {
-          const float v = planar[(static_cast<int64_t>(s) * channels + c) * stride + t];
-          finite = finite && std::isfinite(v);
-          inter[static_cast<size_t>(t * channels + c)] = v;
-        }
-      if (!finite) {
-        throw InputError(describe("bad model", spec.name,
-                                  "it produced non-finite samples (NaN or infinity) in source '" +
-                                      sep.sources[s] + "' near " +
-                                      fixed(static_cast<double>(written) / sep.rate, 1) + " s"));
-      }
-      writers[s].write(inter.data(), static_cast<size_t>(n));
-    }
-    written += n;
-  };
+  StemSink sink(writers, sep.sources, spec.name, channels, sep.rate);
   auto on_call = [&](int64_t done, int64_t total) {
     report(progress, "separate", static_cast<double>(done) / static_cast<double>(total));
   };
-  const roformer::DemixPlan plan = roformer::infer_streaming(
-      model, sep.frames, config.inference.normalize ? &stats : nullptr, read, sink, on_call);
+  const roformer::DemixPlan plan =
+      roformer::infer_streaming(model, sep.frames, config.inference.normalize ? &stats : nullptr,
+                                read, std::ref(sink), on_call);
   for (auto& w : writers) w.close();
   rep.separate_s = now_s() - t_sep;
   rep.tensor_memory = tensor_memory_stats();
@@ -806,7 +802,8 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
 
   if (!hit) {
     if (roformer_cfg)
-      run_roformer(spec, *roformer_cfg, device, opt, stem_file, out, progress, sep, rep);
+      run_roformer(spec, *roformer_cfg, member_sha.back(), device, opt, stem_file, out, progress,
+                   sep, rep);
     else
       run_model(spec, device, opt, stem_file, out, progress, sep, rep);
     if (opt.use_cache) store_in_cache(cache, key, sep, identity, rep);
