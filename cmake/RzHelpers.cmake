@@ -1,7 +1,23 @@
 # Small helpers shared by every target: warnings, sanitizers, one-call tool definition.
 
+# The C++ runtime comes first among the shared libraries a program needs, so that the program's
+# own calls into it bind to it. The dynamic linker takes a symbol from the first library in load
+# order that defines it, and the libtorch inside a pip torch install exports its own copies of
+# parts of libstdc++ (std::filesystem among them: its remove_all jumped to address 0 when
+# `rz-separate -f` replaced an output, issue 15). Linked after libtorch, as the compiler driver
+# links it by default, libstdc++ loses that race; named first, before the objects, it wins.
+# tests/unit/runtime_binding checks the rule with a library that exports a decoy of
+# std::filesystem::remove_all, and tests/cli/runtime_binding.sh checks every tool's binding.
+function(rz_runtime_first target)
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "EXECUTABLE" AND CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND NOT APPLE)
+    target_link_options(${target} PRIVATE "SHELL:-Wl,--push-state,--no-as-needed -lstdc++ -Wl,--pop-state")
+  endif()
+endfunction()
+
 function(rz_target_flags target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow)
+  rz_runtime_first(${target})
   if(RZ_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

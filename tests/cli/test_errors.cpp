@@ -13,6 +13,7 @@
 #include "cli_util.hpp"
 #include "rz/error.hpp"
 #include "rz/stems/manifest.hpp"
+#include "rz/stems/stem_dir.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -266,6 +267,53 @@ TEST_CASE("an existing output is refused without --force and replaced with it", 
     CHECK(f.out == "out.flac\n");
     CHECK(rz::cli_test::read_text(tmp / "out.flac").rfind("fLaC", 0) == 0);
     CHECK(list_dir(tmp.path()) == Names{"gig.wav", "out.flac", "out.flac.json", "song"});
+  }
+}
+
+// Issue 15: `rz-separate -f` over an existing output crashed (SIGSEGV in
+// std::filesystem::remove_all bound into a pip libtorch). Every tool that writes replaces an
+// earlier output of its own with -f: the new output is complete (its manifest verifies), nothing of
+// the old one is left (a stray file in it is gone), and no temporary or aside copy remains. The
+// sanitizer job runs this too. rz-metrics writes nothing and is left out.
+TEST_CASE("every tool replaces an earlier output of its own with -f", "[cli]") {
+  rz::test::TempDir tmp;
+  const std::string tiny = rz::cli_test::shared("demucs/models/tiny4000-0421bf8f.th");
+  write_good_wav(tmp / "gig.wav");
+  struct Step {
+    const char* tool;
+    std::vector<std::string> args;  // without -o
+    const char* out;
+  };
+  const std::vector<Step> steps = {
+      {"rz-ingest", {"gig.wav"}, "gig.ingest"},
+      {"rz-separate",
+       {"gig.ingest", "--model", tiny, "--shifts", "0", "-d", "cpu", "--no-cache"},
+       "gig.sep"},
+      {"rz-enhance", {"gig.sep"}, "gig.enh"},
+      {"rz-restore", {"gig.sep"}, "gig.rest"},
+      {"rz-dereverb", {"gig.sep"}, "gig.der"},
+      {"rz-mix", {"gig.sep"}, "gig.mix"},
+      {"rz-master", {"gig.mix"}, "gig.flac"},
+  };
+  for (const auto& step : steps) {
+    std::vector<std::string> args = step.args;
+    args.insert(args.end(), {"-o", step.out});
+    rz::cli_test::run_ok(step.tool, args, in_dir(tmp.path()));
+    const fs::path out = tmp / step.out;
+    const bool is_dir = fs::is_directory(out);
+    if (is_dir) rz::cli_test::write_text(out / "earlier.txt", "left by the earlier run\n");
+    args.push_back("-f");
+    const auto r = run(step.tool, args, in_dir(tmp.path()));
+    INFO(step.tool << ": " << r.describe());
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out == std::string(step.out) + "\n");
+    if (is_dir) {
+      CHECK_FALSE(fs::exists(out / "earlier.txt"));
+      CHECK_NOTHROW(rz::stems::StemDir::open(out, rz::stems::Verify::kHashes));
+    } else {
+      CHECK(rz::cli_test::read_text(out).rfind("fLaC", 0) == 0);
+    }
+    CHECK(temp_entries(tmp.path()).empty());
   }
 }
 
