@@ -16,7 +16,12 @@
 # (scripts/fetch-models.sh), else the shared rand0000-dc06c826.th: htdemucs' exact architecture
 # with random weights, so the same work. The speed does not depend on the weights.
 #
-# Usage: bench/separate.sh [SECONDS...]   (default: 60 600)
+# --batch LIST runs every length once per batch size in the comma-separated LIST (default 1:
+# segments per model call, rz-separate --batch); --device cpu|cuda (default cpu) picks the device.
+# On CUDA, with nvidia-smi, the most device memory in use during each run (above what was in use
+# before it) is printed as gpu_MiB; of_peak still divides by the CPU's matrix-multiply peak there.
+#
+# Usage: bench/separate.sh [--batch LIST] [--device cpu|cuda] [SECONDS...]   (default: 60 600)
 # Environment: THREADS (2); WORK=/path keeps the files there; BUILD_DIR (default build/);
 # RZ_SHARED_DIR (default ../shared beside the source tree); RZ_MODEL_DIR as for rz-separate.
 # Needs: a build (scripts/build.sh), /usr/bin/time and ffmpeg (scripts/install-deps.sh --bench).
@@ -36,11 +41,35 @@ done
 [ -x /usr/bin/time ] || die "missing '/usr/bin/time': run scripts/install-deps.sh --bench"
 command -v ffmpeg >/dev/null || die "missing 'ffmpeg': run scripts/install-deps.sh --bench"
 [ -d "$shared/audio/music" ] || die "no recordings '$shared/audio': set RZ_SHARED_DIR"
-lengths=("$@")
+batches=(1)
+device=cpu
+lengths=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --batch)
+      [ $# -ge 2 ] || { echo "$prog: error: --batch needs a list" >&2; exit 2; }
+      IFS=, read -r -a batches <<<"$2"
+      shift 2 ;;
+    --device)
+      [ $# -ge 2 ] || { echo "$prog: error: --device needs cpu or cuda" >&2; exit 2; }
+      device=$2
+      shift 2 ;;
+    *) lengths+=("$1"); shift ;;
+  esac
+done
 [ ${#lengths[@]} -gt 0 ] || lengths=(60 600)
 for s in "${lengths[@]}"; do
   [[ "$s" =~ ^[1-9][0-9]*$ ]] || { echo "$prog: error: bad length '$s': whole seconds" >&2; exit 2; }
 done
+for b in "${batches[@]}"; do
+  [[ "$b" =~ ^[1-9][0-9]*$ ]] || { echo "$prog: error: bad batch '$b': a whole number" >&2; exit 2; }
+done
+case "$device" in
+  cpu | cuda | cuda:[0-9]*) ;;
+  *) echo "$prog: error: bad device '$device': cpu or cuda" >&2; exit 2 ;;
+esac
+gpu_poll=false
+if [ "$device" != cpu ] && command -v nvidia-smi >/dev/null; then gpu_poll=true; fi
 
 source "$top/scripts/model-dir.sh"
 if rz_model_present htdemucs; then
@@ -116,39 +145,56 @@ echo "model: $model_note"
 echo "input: real music from $shared/audio joined in this order and looped (about $(printf '%.0f' "$total") s per round):"
 echo "  Karissa Hobbs \"Let's Go Fishin'\" (CC BY 3.0); MUSDB18 \"Music Delta - 80s Rock\" 7 s preview (CC BY-NC-SA);"
 echo "  Lena Orsa, ragtime piano (CC BY-NC 3.0); break12 drum loop (Apache-2.0); Mihai Sorohan, solo trumpet (CC BY 3.0)"
-echo "settings: --threads $threads --shifts 1 --overlap 0.25 --no-cache; $gflop_per_forward GFLOP per forward"
+echo "settings: --threads $threads --shifts 1 --overlap 0.25 --no-cache -d $device, --batch ${batches[*]}; $gflop_per_forward GFLOP per forward"
 echo "fp32 matrix-multiply peak before the runs: $(gemm_rate "$gemm_before") GFLOP/s (torch::mm 2048x2048, $threads threads)"
 runs=()
 peaks=()
+# gpu_used_mib: MiB in use on the device now (the first GPU nvidia-smi lists).
+gpu_used_mib() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -n 1; }
 for s in "${lengths[@]}"; do
   make_input "$s" "$work/music-$s.wav"
   "$bin/rz-ingest" -q -f "$work/music-$s.wav" -o "$work/music-$s.ingest" >/dev/null \
     || die "rz-ingest failed on '$work/music-$s.wav'"
-  if ! /usr/bin/time -f '%e %M %P' -o "$work/time.txt" "$bin/rz-separate" -q -f --no-cache \
-    --model "$model" --threads "$threads" --shifts 1 --overlap 0.25 -d cpu \
-    "$work/music-$s.ingest" -o "$work/music-$s.sep" >/dev/null 2>"$work/stderr.txt"; then
-    die "rz-separate failed on $s s: $(tail -n 1 "$work/stderr.txt")"
-  fi
-  read -r wall rss_kb cpu_pct < <(tail -n 1 "$work/time.txt")
-  manifest="$work/music-$s.sep/manifest.json"
-  # The manifest is indented JSON with sorted keys; the last rz-separate entry is the last match.
-  forwards=$(grep -o '"forwards": [0-9]*' "$manifest" | tail -n 1 | grep -o '[0-9]*$')
-  spas=$(grep -o '"seconds_per_audio_second": [0-9.e+-]*' "$manifest" | tail -n 1 | awk '{ print $2 }')
-  echo "$prog: $s s done in $wall s" >&2
-  runs+=("$s $wall $rss_kb $forwards ${cpu_pct%\%} $spas")
-  peaks+=("$rss_kb")
-  rm -rf "$work/music-$s.wav" "$work/music-$s.ingest" "$work/music-$s.sep"
+  for b in "${batches[@]}"; do
+    if $gpu_poll; then
+      gpu_base=$(gpu_used_mib)
+      nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 \
+        >"$work/gpu.txt" 2>/dev/null &
+      poll_pid=$!
+    fi
+    if ! /usr/bin/time -f '%e %M %P' -o "$work/time.txt" "$bin/rz-separate" -q -f --no-cache \
+      --model "$model" --threads "$threads" --shifts 1 --overlap 0.25 -d "$device" --batch "$b" \
+      "$work/music-$s.ingest" -o "$work/music-$s.sep" >/dev/null 2>"$work/stderr.txt"; then
+      die "rz-separate failed on $s s, batch $b: $(tail -n 1 "$work/stderr.txt")"
+    fi
+    gpu_mib=-1
+    if $gpu_poll; then
+      kill "$poll_pid" 2>/dev/null || true
+      wait "$poll_pid" 2>/dev/null || true
+      gpu_mib=$(awk -v b="$gpu_base" '$1 + 0 > m { m = $1 + 0 } END { print m - b }' "$work/gpu.txt")
+    fi
+    read -r wall rss_kb cpu_pct < <(tail -n 1 "$work/time.txt")
+    manifest="$work/music-$s.sep/manifest.json"
+    # The manifest is indented JSON with sorted keys; the last rz-separate entry is the last match.
+    forwards=$(grep -o '"forwards": [0-9]*' "$manifest" | tail -n 1 | grep -o '[0-9]*$')
+    spas=$(grep -o '"seconds_per_audio_second": [0-9.e+-]*' "$manifest" | tail -n 1 | awk '{ print $2 }')
+    echo "$prog: $s s, batch $b done in $wall s" >&2
+    runs+=("$s $wall $rss_kb $forwards ${cpu_pct%\%} $spas $b $gpu_mib")
+    [ "$b" != "${batches[0]}" ] || peaks+=("$rss_kb")
+    rm -rf "$work/music-$s.sep"
+  done
+  rm -rf "$work/music-$s.wav" "$work/music-$s.ingest"
 done
 gemm_after=$("$gemm" "$threads")
 echo "fp32 matrix-multiply peak after the runs: $(gemm_rate "$gemm_after") GFLOP/s; load average $(cut -d" " -f1-3 /proc/loadavg) at the end"
 peak_gflops=$(awk -v a="$(gemm_rate "$gemm_before")" -v b="$(gemm_rate "$gemm_after")" \
   'BEGIN { print (a > b ? a : b) }')
 echo "fraction of peak below: of $peak_gflops GFLOP/s, the higher of the two"
-printf '%8s %9s %9s %9s %8s %10s %8s %8s\n' audio_s wall_s s/audio_s peak_MiB forwards GFLOP/s of_peak cpu_%
+printf '%8s %6s %9s %9s %9s %8s %10s %8s %8s %8s\n' audio_s batch wall_s s/audio_s peak_MiB forwards GFLOP/s of_peak cpu_% gpu_MiB
 rows=$(printf '%s\n' "${runs[@]}" | awk -v g="$gflop_per_forward" -v p="$peak_gflops" '{
-  a = $1; w = $2; r = $3; f = $4; c = $5; m = $6; gf = f * g / w
-  printf "%8.1f %9.2f %9.3f %9.1f %8d %10.1f %8.3f %8s\n", a, w, w / a, r / 1024, f, gf, gf / p, c
-  printf "{\"audio_s\": %d, \"wall_s\": %.2f, \"wall_s_per_audio_s\": %.4f, \"manifest_s_per_audio_s\": %.4f, \"peak_rss_mib\": %.1f, \"forwards\": %d, \"gflops\": %.1f, \"peak_fraction\": %.4f, \"cpu_percent\": %s}\n", a, w, w / a, m, r / 1024, f, gf, gf / p, c
+  a = $1; w = $2; r = $3; f = $4; c = $5; m = $6; b = $7; gm = $8; gf = f * g / w
+  printf "%8.1f %6d %9.2f %9.3f %9.1f %8d %10.1f %8.3f %8s %8s\n", a, b, w, w / a, r / 1024, f, gf, gf / p, c, gm < 0 ? "-" : gm
+  printf "{\"audio_s\": %d, \"batch\": %d, \"wall_s\": %.2f, \"wall_s_per_audio_s\": %.4f, \"manifest_s_per_audio_s\": %.4f, \"peak_rss_mib\": %.1f, \"gpu_mib\": %s, \"forwards\": %d, \"gflops\": %.1f, \"peak_fraction\": %.4f, \"cpu_percent\": %s}\n", a, b, w, w / a, m, r / 1024, gm < 0 ? "null" : gm, f, gf, gf / p, c
 }')
 awk 'NR % 2 == 1' <<<"$rows"
 runs=()
@@ -172,4 +218,4 @@ summary=$(printf '%s\n' "${runs[@]}" | awk -v ratio="$ratio" -v n="${#lengths[@]
   echo "peak memory, ${lengths[$((${#lengths[@]} - 1))]} s vs ${lengths[0]} s: ratio $ratio"
 head -n -1 <<<"$summary"
 runs_json=$(IFS=,; echo "${runs[*]}")
-echo "{\"bench\": \"rz-separate\", \"model\": \"$(basename "$model")\", \"threads\": $threads, \"shifts\": 1, \"overlap\": 0.25, \"gflop_per_forward\": $gflop_per_forward, \"cores\": $(nproc), \"gemm_peak_before\": $gemm_before, \"gemm_peak_after\": $gemm_after, \"gemm_peak_gflops\": $peak_gflops, \"runs\": [$runs_json], \"peak_rss_ratio\": $([ ${#lengths[@]} -lt 2 ] && echo null || echo "$ratio"), \"targets_met\": $(tail -n 1 <<<"$summary")}"
+echo "{\"bench\": \"rz-separate\", \"model\": \"$(basename "$model")\", \"device\": \"$device\", \"threads\": $threads, \"shifts\": 1, \"overlap\": 0.25, \"gflop_per_forward\": $gflop_per_forward, \"cores\": $(nproc), \"gemm_peak_before\": $gemm_before, \"gemm_peak_after\": $gemm_after, \"gemm_peak_gflops\": $peak_gflops, \"runs\": [$runs_json], \"peak_rss_ratio\": $([ ${#lengths[@]} -lt 2 ] && echo null || echo "$ratio"), \"targets_met\": $(tail -n 1 <<<"$summary")}"

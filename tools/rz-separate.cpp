@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
       "  rz-separate gig.ingest --model htdemucs_ft --shifts 2 -o gig.sep\n"
       "  rz-separate gig.ingest --two-stems vocals -d cuda\n"
       "  rz-ingest gig.mp3 | rz-separate --model crowd | rz-separate --stem instrumental\n"
-      "  rz-separate gig.ingest --model my.ckpt --model-config my.yaml --batch-size 2\n"
+      "  rz-separate gig.ingest --model my.ckpt --model-config my.yaml --batch 2\n"
       "  rz-ingest gig.mp3 | rz-separate | rz-mix | rz-master -o gig.flac\n");
   tool.add_version_line(rz::demucs::torch_description());
   rz::demucs::SeparateOptions opt;
@@ -45,8 +45,9 @@ int main(int argc, char** argv) {
   app.add_option("--segment", segment,
                  "Segment length in seconds (default and maximum: the model's, 7.8 for htdemucs; "
                  "RoFormer: the chunk, default the config's)");
-  app.add_option("--batch-size", opt.batch_size,
-                 "RoFormer: chunks per model call (default: the config's)");
+  app.add_option("--batch,--batch-size", opt.batch,
+                 "Segments per model call (default: HTDemucs 1 on the CPU, from free memory on "
+                 "CUDA; RoFormer the config's)");
   app.add_option("--seed", opt.apply.seed, "Seed of the shift offsets (Python random.seed)")
       ->capture_default_str();
   app.add_option("--two-stems", opt.two_stems, "Write only STEM and no_STEM (e.g. vocals)");

@@ -115,9 +115,9 @@ std::vector<std::string> manifest_stems(const fs::path& dir) {
   return names;
 }
 
-// Runs the case `id` of cases.json through rz-separate and compares every stem with the
-// official output.
-void check_case(const std::string& id) {
+// Runs the case `id` of cases.json through rz-separate with `batch` segments per model call and
+// compares every stem with the official output (computed one segment at a time).
+void check_case(const std::string& id, int batch = 1) {
   const json c = find_case(id);
   const fs::path model = c.at("bag_yaml").is_null()
                              ? shared_path(c.at("model_files").at(0).at("path"))
@@ -129,9 +129,20 @@ void check_case(const std::string& id) {
   rz::test::TempDir tmp;
   const fs::path song = ingest(tmp, shared_path(c.at("input")));
   const fs::path out = tmp / "song.sep";
-  std::vector<std::string> args = {
-      song.string(),          "--model",   model.string(), "--shifts",   "0",  "--overlap",
-      c.at("overlap").dump(), "--threads", kThreads,       "--no-cache", "-o", out.string()};
+  std::vector<std::string> args = {song.string(),
+                                   "--model",
+                                   model.string(),
+                                   "--shifts",
+                                   "0",
+                                   "--overlap",
+                                   c.at("overlap").dump(),
+                                   "--threads",
+                                   kThreads,
+                                   "--no-cache",
+                                   "-o",
+                                   out.string(),
+                                   "--batch",
+                                   std::to_string(batch)};
   if (!c.at("segment").is_null()) {
     args.push_back("--segment");
     args.push_back(c.at("segment").dump());
@@ -141,6 +152,11 @@ void check_case(const std::string& id) {
 
   const auto sources = c.at("sources").get<std::vector<std::string>>();
   CHECK(manifest_stems(out) == sources);
+  const json plan = read_json(out / rz::stems::kManifestFile).at("history").back().at("plan");
+  CHECK(plan.at("batch") == batch);
+  const int64_t segments = plan.at("forwards");
+  CHECK(plan.at("batches").get<int64_t>() <= segments);
+  if (batch == 1) CHECK(plan.at("batches") == segments);
   const int64_t frames = c.at("output_frames");
   for (const auto& name : sources) {
     INFO(id << ": " << name);
@@ -184,6 +200,65 @@ TEST_CASE("rz-separate matches demucs on tiny6_80srock_ov025_seg3", "[separate][
 
 TEST_CASE("rz-separate matches demucs on bag_80srock", "[separate][parity]") {
   check_case("bag_80srock");
+}
+
+// Issue 15: the same references with 8 segments per model call. The cases cut 6.8 s into up to 4
+// segments (one for full_80srock), so every model call takes all of them at once.
+TEST_CASE("rz-separate matches demucs on full_80srock with --batch 8", "[separate][parity]") {
+  check_case("full_80srock", 8);
+}
+
+TEST_CASE("rz-separate matches demucs on full_80srock_ov05_seg4 with --batch 8",
+          "[separate][parity]") {
+  check_case("full_80srock_ov05_seg4", 8);
+}
+
+TEST_CASE("rz-separate matches demucs on tiny4_80srock_ov05_seg4 with --batch 8",
+          "[separate][parity]") {
+  check_case("tiny4_80srock_ov05_seg4", 8);
+}
+
+TEST_CASE("rz-separate matches demucs on tiny6_80srock_ov025_seg3 with --batch 8",
+          "[separate][parity]") {
+  check_case("tiny6_80srock_ov025_seg3", 8);
+}
+
+TEST_CASE("rz-separate matches demucs on bag_80srock with --batch 8", "[separate][parity]") {
+  check_case("bag_80srock", 8);
+}
+
+// Issue 15: a batch stacks segments that the network computes independently (each item is
+// normalised on its own), so the batch changes only the order of float sums in the matrix
+// products. 1 s segments at overlap 0.25 with one shift: two passes of 10 segments each, in
+// batches of 8 and 2 (and 3 and 3 and 3 and 1), must agree with batch 1 to this bound.
+constexpr double kBatchInvarianceSnrDb = 100.0;
+
+TEST_CASE("rz-separate gives the same stems for any --batch", "[separate]") {
+  const fs::path model = fs::absolute(rz::test::require_shared(kTiny4));
+  rz::test::TempDir tmp;
+  const fs::path song = ingest(tmp, fs::absolute(rz::test::require_shared(kInput)));
+  std::vector<fs::path> outs;
+  for (const int batch : {1, 8, 3}) {
+    outs.push_back(tmp / ("b" + std::to_string(batch) + ".sep"));
+    run_ok("rz-separate", {song.string(), "--model", model.string(), "--shifts", "1", "--seed", "0",
+                           "--segment", "1", "--overlap", "0.25", "--batch", std::to_string(batch),
+                           "--threads", kThreads, "--no-cache", "-o", outs.back().string()});
+    const json plan =
+        read_json(outs.back() / rz::stems::kManifestFile).at("history").back().at("plan");
+    const int64_t segments = plan.at("forwards");
+    CHECK(plan.at("batch") == batch);
+    CHECK(plan.at("batches") == (segments / 2 + batch - 1) / batch * 2);  // two passes
+  }
+  for (const auto& name : manifest_stems(outs[0])) {
+    const Audio one = read_audio(outs[0] / (name + ".wav"));
+    for (size_t k = 1; k < outs.size(); ++k) {
+      const Audio other = read_audio(outs[k] / (name + ".wav"));
+      REQUIRE(other.samples.size() == one.samples.size());
+      const double snr = snr_db(other.samples, one.samples);
+      INFO(name << " " << outs[k].filename().string() << ": " << snr << " dB against batch 1");
+      CHECK(snr >= kBatchInvarianceSnrDb);
+    }
+  }
 }
 
 TEST_CASE("rz-separate draws the shift offsets of Python's random.seed and is deterministic",

@@ -40,7 +40,8 @@ PyRandom::PyRandom(uint64_t seed) {
     if (j >= key.size()) j = 0;
   }
   for (int k = 623; k > 0; --k) {
-    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941u)) - static_cast<uint32_t>(i);
+    mt_[i] =
+        (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941u)) - static_cast<uint32_t>(i);
     ++i;
     if (i >= 624) {
       mt_[0] = mt_[623];
@@ -94,9 +95,9 @@ Ensemble load_ensemble(const ModelSpec& spec, const torch::Device& device) {
       e.max_segment_s = cfg.segment_s;
     } else if (cfg.sources != e.sources || cfg.samplerate != e.sample_rate_hz ||
                cfg.audio_channels != e.channels) {
-      throw InputError(describe("bad model bag", spec.name,
-                                "member '" + ckpt.name +
-                                    "' differs from the first in sources, rate or channels"));
+      throw InputError(describe(
+          "bad model bag", spec.name,
+          "member '" + ckpt.name + "' differs from the first in sources, rate or channels"));
     }
     e.max_segment_s = std::min(e.max_segment_s, cfg.segment_s);
     model->to(device);
@@ -134,6 +135,8 @@ void ApplyOptions::validate() const {
     throw UsageError("transition power must be >= 1");
   if (segment_s && !(*segment_s > 0 && std::isfinite(*segment_s)))
     throw UsageError("--segment must be positive");
+  if (batch < 1 || batch > kMaxBatch)
+    throw UsageError("--batch must be 1 to " + std::to_string(kMaxBatch));
 }
 
 void ApplyOptions::validate(const Ensemble& model) const {
@@ -161,10 +164,10 @@ struct Lane {
   int64_t segment = 0;
   int64_t stride = 0;
   int64_t n_chunks = 0;
-  int64_t next = 0;          // next chunk index
-  int64_t acc_base = 0;      // lane frame of acc's first column
-  std::vector<float> acc;    // planar [S*C][width]
-  std::vector<float> wsum;   // [width]
+  int64_t next = 0;         // next chunk index
+  int64_t acc_base = 0;     // lane frame of acc's first column
+  std::vector<float> acc;   // planar [S*C][width]
+  std::vector<float> wsum;  // [width]
   int64_t width = 0;
 
   int64_t final_lane() const {
@@ -192,14 +195,15 @@ ApplyPlan apply_streaming(Ensemble& model, const ApplyOptions& opt, int64_t leng
   // random.seed(seed): member by member, one randint per shift, then one randrange(1) per forward
   // (the transformer's sin_random_shift draw).
   ApplyPlan plan;
+  plan.batch = opt.batch;
   PyRandom rng(opt.seed);
   std::vector<Lane> lanes;
   std::vector<int> shifts_of_member;
   for (size_t i = 0; i < model.members.size(); ++i) {
     const auto& cfg = model.members[i]->config();
     const double seg_s = opt.segment_s ? *opt.segment_s : cfg.segment_s;
-    const int64_t seg = opt.segment_s ? static_cast<int64_t>(model.sample_rate_hz * seg_s)
-                                      : cfg.training_frames();
+    const int64_t seg =
+        opt.segment_s ? static_cast<int64_t>(model.sample_rate_hz * seg_s) : cfg.training_frames();
     const int64_t stride = static_cast<int64_t>((1 - opt.overlap) * static_cast<double>(seg));
     if (stride <= 0) throw UsageError("--overlap leaves no stride between segments");
     auto add_lane = [&](int64_t to_mix, int64_t drop, int64_t lane_len) {
@@ -258,42 +262,54 @@ ApplyPlan apply_streaming(Ensemble& model, const ApplyOptions& opt, int64_t leng
       if (!l.done() && (!lane || lane_frontier(l) < lane_frontier(*lane))) lane = &l;
     if (lane) {
       Lane& l = *lane;
-      const int64_t off = l.next * l.stride;
-      const int64_t chunk_len = std::min(l.length - off, l.segment);
-      const int64_t delta = l.segment - chunk_len;
-      const int64_t start = off - delta / 2;  // TensorChunk.padded centres a short chunk
-      in_buf.assign(static_cast<size_t>(C * l.segment), 0.0f);
-      read(start + l.to_mix, l.segment, in_buf.data());
-      auto x = torch::from_blob(in_buf.data(), {1, C, l.segment}, torch::kFloat).to(device);
-      auto y = model.members[l.member]->forward(x);  // (1, S, C, segment)
-      y = y.index({0, "...", Slice(delta / 2, delta / 2 + chunk_len)})
-              .reshape({rows, chunk_len})
-              .to(torch::kCPU)
-              .contiguous();
-      const float* yp = y.data_ptr<float>();
-      // Grow the accumulator to cover [acc_base, off + chunk_len).
-      const int64_t need = off + chunk_len - l.acc_base;
-      if (need > l.width) {
-        std::vector<float> acc(static_cast<size_t>(rows * need), 0.0f);
-        for (int64_t r = 0; r < rows; ++r)
-          std::copy_n(l.acc.begin() + r * l.width, l.width, acc.begin() + r * need);
-        l.acc.swap(acc);
-        l.wsum.resize(static_cast<size_t>(need), 0.0f);
-        l.width = need;
+      // The next `nb` segments of this pass, padded to the segment and stacked into one batch.
+      const int64_t nb = std::min<int64_t>(opt.batch, l.n_chunks - l.next);
+      in_buf.assign(static_cast<size_t>(nb * C * l.segment), 0.0f);
+      for (int64_t b = 0; b < nb; ++b) {
+        const int64_t off = (l.next + b) * l.stride;
+        const int64_t delta = l.segment - std::min(l.length - off, l.segment);
+        const int64_t start = off - delta / 2;  // TensorChunk.padded centres a short chunk
+        read(start + l.to_mix, l.segment, in_buf.data() + b * C * l.segment);
       }
-      const int64_t half = l.segment / 2;
-      const float wmax = static_cast<float>(std::max(half, l.segment - half));
-      for (int64_t t = 0; t < chunk_len; ++t) {
-        const int64_t tri = t < half ? t + 1 : l.segment - t;  // arange(1..L/2), then down
-        float w = static_cast<float>(tri) / wmax;
-        if (opt.transition_power != 1.0) w = std::pow(w, static_cast<float>(opt.transition_power));
-        const int64_t col = off - l.acc_base + t;
-        l.wsum[static_cast<size_t>(col)] += w;
-        for (int64_t r = 0; r < rows; ++r)
-          l.acc[static_cast<size_t>(r * l.width + col)] += w * yp[r * chunk_len + t];
+      auto x = torch::from_blob(in_buf.data(), {nb, C, l.segment}, torch::kFloat).to(device);
+      // (nb, S, C, segment) -> (nb, rows, segment) on the host
+      const auto y = model.members[l.member]
+                         ->forward(x)
+                         .reshape({nb, rows, l.segment})
+                         .to(torch::kCPU)
+                         .contiguous();
+      const float* ybase = y.data_ptr<float>();
+      for (int64_t b = 0; b < nb; ++b) {
+        const int64_t off = l.next * l.stride;
+        const int64_t chunk_len = std::min(l.length - off, l.segment);
+        const int64_t lead = (l.segment - chunk_len) / 2;  // the padding in front
+        const float* yp = ybase + b * rows * l.segment + lead;
+        // Grow the accumulator to cover [acc_base, off + chunk_len).
+        const int64_t need = off + chunk_len - l.acc_base;
+        if (need > l.width) {
+          std::vector<float> acc(static_cast<size_t>(rows * need), 0.0f);
+          for (int64_t r = 0; r < rows; ++r)
+            std::copy_n(l.acc.begin() + r * l.width, l.width, acc.begin() + r * need);
+          l.acc.swap(acc);
+          l.wsum.resize(static_cast<size_t>(need), 0.0f);
+          l.width = need;
+        }
+        const int64_t half = l.segment / 2;
+        const float wmax = static_cast<float>(std::max(half, l.segment - half));
+        for (int64_t t = 0; t < chunk_len; ++t) {
+          const int64_t tri = t < half ? t + 1 : l.segment - t;  // arange(1..L/2), then down
+          float w = static_cast<float>(tri) / wmax;
+          if (opt.transition_power != 1.0)
+            w = std::pow(w, static_cast<float>(opt.transition_power));
+          const int64_t col = off - l.acc_base + t;
+          l.wsum[static_cast<size_t>(col)] += w;
+          for (int64_t r = 0; r < rows; ++r)
+            l.acc[static_cast<size_t>(r * l.width + col)] += w * yp[r * l.segment + t];
+        }
+        ++l.next;
       }
-      ++l.next;
-      ++forwards_done;
+      forwards_done += nb;
+      ++plan.batches;
       if (progress) progress(forwards_done, plan.forwards);
     }
 
@@ -310,7 +326,8 @@ ApplyPlan apply_streaming(Ensemble& model, const ApplyOptions& opt, int64_t leng
           for (int64_t t = 0; t < n; ++t) {
             const int64_t col = emitted + t + l.drop - l.acc_base;
             out_buf[static_cast<size_t>(r * n + t)] +=
-                wk * (l.acc[static_cast<size_t>(r * l.width + col)] / l.wsum[static_cast<size_t>(col)]);
+                wk *
+                (l.acc[static_cast<size_t>(r * l.width + col)] / l.wsum[static_cast<size_t>(col)]);
           }
         }
       }

@@ -2,6 +2,7 @@
 #include "rz/demucs/separate.hpp"
 
 #include <ATen/Context.h>
+#include <dlfcn.h>
 #include <torch/cuda.h>
 #include <unistd.h>
 
@@ -275,7 +276,8 @@ void SeparateOptions::validate() const {
     throw UsageError("--device must be auto, cpu, cuda, cuda:N or mps (got '" + device + "')");
   if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 0 and 1024");
   if (model.empty()) throw UsageError("--model is empty");
-  if (batch_size < 0 || batch_size > 1024) throw UsageError("--batch-size must be 1 to 1024");
+  if (batch < 0 || batch > kMaxBatch)
+    throw UsageError("--batch must be 1 to " + std::to_string(kMaxBatch));
   if (!model_type.empty() && !roformer::parse_family(model_type))
     throw UsageError("--model-type must be bs_roformer or mel_band_roformer (got '" + model_type +
                      "')");
@@ -293,6 +295,33 @@ std::string torch_description() {
     devices += ", cuda (" + std::to_string(torch::cuda::device_count()) + ")";
   if (at::hasMPS()) devices += ", mps";
   return std::string("libtorch ") + TORCH_VERSION + "; devices: " + devices;
+}
+
+namespace {
+
+// The free memory of CUDA device `index` in bytes, from the CUDA runtime that libtorch loaded
+// (looked up by name: the CPU-only libtorch this also builds against ships no CUDA headers);
+// nullopt when there is none or it fails.
+std::optional<size_t> cuda_free_bytes(int index) {
+  using SetDevice = int (*)(int);
+  using MemGetInfo = int (*)(size_t*, size_t*);
+  void* set = dlsym(RTLD_DEFAULT, "cudaSetDevice");
+  void* info = dlsym(RTLD_DEFAULT, "cudaMemGetInfo");
+  if (set == nullptr || info == nullptr) return std::nullopt;
+  size_t free_b = 0, total_b = 0;
+  if (reinterpret_cast<SetDevice>(set)(index) != 0) return std::nullopt;
+  if (reinterpret_cast<MemGetInfo>(info)(&free_b, &total_b) != 0) return std::nullopt;
+  return free_b;
+}
+
+}  // namespace
+
+int default_batch(const torch::Device& device) {
+  if (device.type() != torch::kCUDA) return 1;
+  const std::optional<size_t> free_b = cuda_free_bytes(device.has_index() ? device.index() : 0);
+  if (!free_b) return 1;
+  const double n = std::floor(0.5 * static_cast<double>(*free_b) / kCudaBytesPerSegment);
+  return static_cast<int>(std::clamp(n, 1.0, static_cast<double>(kMaxDefaultBatch)));
 }
 
 torch::Device resolve_device(const std::string& name, std::vector<std::string>* warnings) {
@@ -375,6 +404,7 @@ json cache_identity(const std::string& input_sha256, const std::vector<std::stri
           {"segment_s", opt.apply.segment_s ? json(*opt.apply.segment_s) : json()},
           {"seed", opt.apply.seed},
           {"transition_power", opt.apply.transition_power},
+          {"batch", roformer ? json() : json(opt.apply.batch)},
           {"device", device.is_cpu()                 ? "cpu"
                      : device.type() == torch::kCUDA ? "cuda"
                                                      : "mps"},
@@ -534,6 +564,8 @@ void run_model(const ModelSpec& spec, const torch::Device& device, const Separat
   sep.plan = {{"segment_frames", plan.segment_frames},
               {"stride_frames", plan.stride_frames},
               {"forwards", plan.forwards},
+              {"batch", plan.batch},
+              {"batches", plan.batches},
               {"shift_offsets", plan.offsets},
               {"normalisation", {{"mean", fmean}, {"std_plus_1e-8", fden}}},
               {"input_resampled", input.resampled()}};
@@ -541,7 +573,7 @@ void run_model(const ModelSpec& spec, const torch::Device& device, const Separat
 }
 
 // The RoFormer's config with rz-separate's options applied: --segment sets the chunk,
-// --overlap the num_overlap (1 / (1 - overlap), which must come out whole), --batch-size the
+// --overlap the num_overlap (1 / (1 - overlap), which must come out whole), --batch the
 // batch. Throws UsageError for options a RoFormer cannot take.
 roformer::Config roformer_config(const ModelSpec& spec, const SeparateOptions& opt) {
   std::optional<roformer::Family> family;
@@ -565,7 +597,7 @@ roformer::Config roformer_config(const ModelSpec& spec, const SeparateOptions& o
                        "0.75, ...: 1 - 1/num_overlap)");
     c.inference.num_overlap = static_cast<int64_t>(whole);
   }
-  if (opt.batch_size > 0) c.inference.batch_size = opt.batch_size;
+  if (opt.batch > 0) c.inference.batch_size = opt.batch;
   roformer::plan_demix(c, 0);  // refuses settings that cannot run, before any work
   return c;
 }
@@ -733,7 +765,7 @@ json history_entry(const json& provenance, const stems::StemEntry& stem, const S
       {"cache_key", key},
       {"model_config", opt.model_config.empty() ? json() : json(opt.model_config.string())},
       {"model_type", opt.model_type.empty() ? json() : json(opt.model_type)},
-      {"batch_size", opt.batch_size > 0 ? json(opt.batch_size) : json()}};
+      {"batch", opt.batch > 0 ? json(opt.batch) : json()}};
   entry["plan"] = sep.plan;
   entry["metrics"] = {{"after", after}};
   entry["removed_stems"] = removed;
@@ -745,10 +777,11 @@ json history_entry(const json& provenance, const stems::StemEntry& stem, const S
 }
 
 SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, bool force,
-                             const SeparateOptions& opt, const json& provenance,
+                             const SeparateOptions& given, const json& provenance,
                              const Progress& progress) {
   const double t0 = now_s();
-  opt.validate();
+  given.validate();
+  SeparateOptions opt = given;  // with HTDemucs' batch resolved below
   // Tensors in an arena of their own: every forward reuses the memory of the one before, so the
   // footprint does not creep over hours and temporaries are not page-faulted in again.
   use_tensor_arena();
@@ -765,14 +798,13 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
   if (spec.roformer) {
     roformer_cfg = roformer_config(spec, opt);
     member_sha.push_back(stems::sha256_file(spec.config));
-  } else if (!opt.model_config.empty() || !opt.model_type.empty() || opt.batch_size > 0) {
-    throw UsageError(
-        "--model-config, --model-type and --batch-size are for RoFormer models "
-        "(.ckpt); '" +
-        opt.model + "' is an HTDemucs model");
+  } else if (!opt.model_config.empty() || !opt.model_type.empty()) {
+    throw UsageError("--model-config and --model-type are for RoFormer models (.ckpt); '" +
+                     opt.model + "' is an HTDemucs model");
   }
 
   const torch::Device device = set_up_device(opt, rep);
+  if (!roformer_cfg) opt.apply.batch = opt.batch > 0 ? opt.batch : default_batch(device);
 
   stems::StemDirWriter out(output, force);
 

@@ -24,12 +24,14 @@ struct SeparateOptions {
   std::string input_stem;           // empty: "mix", or the only stem of the directory
   std::string device = "auto";      // auto (CUDA, then MPS, then CPU), cpu, cuda, mps
   int threads = 0;                  // intra-op threads on CPU; 0: every core
+  // Segments (RoFormer: chunks) per model call; 0: the default, default_batch() for HTDemucs and
+  // the config's inference.batch_size for a RoFormer.
+  int batch = 0;
   bool use_cache = true;
   std::filesystem::path cache_dir;  // empty: default_cache_dir()
   // RoFormer (MSST) models only:
   std::filesystem::path model_config;  // its YAML; empty: the .yaml beside the .ckpt
   std::string model_type;              // bs_roformer / mel_band_roformer; empty: recorded or told
-  int batch_size = 0;                  // chunks per model call; 0: the config's
   bool overlap_given = false;          // --overlap was given: it sets num_overlap = 1 / (1 - o)
   bool shifts_given = false;           // --shifts was given (RoFormers take none)
 
@@ -40,6 +42,17 @@ struct SeparateOptions {
 // The device `name` asks for. "auto" takes CUDA, then MPS, then the CPU, and adds a warning
 // when it falls back to the CPU; an explicit device that is absent is a UsageError.
 torch::Device resolve_device(const std::string& name, std::vector<std::string>* warnings);
+
+// HTDemucs' segments per model call when --batch is not given: on the CPU 1 (a batch gains
+// nothing there: one 7.8 s segment already keeps the matrix products large, bench/separate.sh
+// --batch measures it); on CUDA as many as half the device's free memory holds at
+// kCudaBytesPerSegment each, 1 to kMaxDefaultBatch; elsewhere 1.
+int default_batch(const torch::Device& device);
+
+// GPU memory one 7.8 s segment of an htdemucs forward needs, with room for the caching
+// allocator's rounding: the official code peaks at 0.56 GB allocated at batch 1 (issue 15, H200).
+inline constexpr double kCudaBytesPerSegment = 1.0e9;
+inline constexpr int kMaxDefaultBatch = 16;
 
 // "libtorch 1.13.1; devices: cpu" (with cuda/mps when this build and machine have them).
 std::string torch_description();
