@@ -17,11 +17,15 @@
 # with random weights, so the same work. The speed does not depend on the weights.
 #
 # --batch LIST runs every length once per batch size in the comma-separated LIST (default 1:
-# segments per model call, rz-separate --batch); --device cpu|cuda (default cpu) picks the device.
+# segments per model call, rz-separate --batch), and --precision LIST once per precision in it
+# (default fp32; rz-separate --precision); --device cpu|cuda (default cpu) picks the device. Every
+# run after the first of a length is compared with that first one (rz-metrics): sdr_vs_first is
+# the lowest SDR over the stems, in dB (so put fp32 and batch 1 first).
 # On CUDA, with nvidia-smi, the most device memory in use during each run (above what was in use
 # before it) is printed as gpu_MiB; of_peak still divides by the CPU's matrix-multiply peak there.
 #
-# Usage: bench/separate.sh [--batch LIST] [--device cpu|cuda] [SECONDS...]   (default: 60 600)
+# Usage: bench/separate.sh [--batch LIST] [--precision LIST] [--device cpu|cuda] [SECONDS...]
+#        (default lengths: 60 600)
 # Environment: THREADS (2); WORK=/path keeps the files there; BUILD_DIR (default build/);
 # RZ_SHARED_DIR (default ../shared beside the source tree); RZ_MODEL_DIR as for rz-separate.
 # Needs: a build (scripts/build.sh), /usr/bin/time and ffmpeg (scripts/install-deps.sh --bench).
@@ -42,6 +46,7 @@ done
 command -v ffmpeg >/dev/null || die "missing 'ffmpeg': run scripts/install-deps.sh --bench"
 [ -d "$shared/audio/music" ] || die "no recordings '$shared/audio': set RZ_SHARED_DIR"
 batches=(1)
+precisions=(fp32)
 device=cpu
 lengths=()
 while [ $# -gt 0 ]; do
@@ -49,6 +54,10 @@ while [ $# -gt 0 ]; do
     --batch)
       [ $# -ge 2 ] || { echo "$prog: error: --batch needs a list" >&2; exit 2; }
       IFS=, read -r -a batches <<<"$2"
+      shift 2 ;;
+    --precision)
+      [ $# -ge 2 ] || { echo "$prog: error: --precision needs a list" >&2; exit 2; }
+      IFS=, read -r -a precisions <<<"$2"
       shift 2 ;;
     --device)
       [ $# -ge 2 ] || { echo "$prog: error: --device needs cpu or cuda" >&2; exit 2; }
@@ -64,6 +73,15 @@ done
 for b in "${batches[@]}"; do
   [[ "$b" =~ ^[1-9][0-9]*$ ]] || { echo "$prog: error: bad batch '$b': a whole number" >&2; exit 2; }
 done
+for p in "${precisions[@]}"; do
+  case "$p" in
+    fp32 | tf32 | bf16 | fp16) ;;
+    *) echo "$prog: error: bad precision '$p': fp32, tf32, bf16 or fp16" >&2; exit 2 ;;
+  esac
+done
+if [ $((${#batches[@]} * ${#precisions[@]})) -gt 1 ]; then
+  command -v jq >/dev/null || die "missing 'jq': run scripts/install-deps.sh --bench"
+fi
 case "$device" in
   cpu | cuda | cuda:[0-9]*) ;;
   *) echo "$prog: error: bad device '$device': cpu or cuda" >&2; exit 2 ;;
@@ -145,7 +163,7 @@ echo "model: $model_note"
 echo "input: real music from $shared/audio joined in this order and looped (about $(printf '%.0f' "$total") s per round):"
 echo "  Karissa Hobbs \"Let's Go Fishin'\" (CC BY 3.0); MUSDB18 \"Music Delta - 80s Rock\" 7 s preview (CC BY-NC-SA);"
 echo "  Lena Orsa, ragtime piano (CC BY-NC 3.0); break12 drum loop (Apache-2.0); Mihai Sorohan, solo trumpet (CC BY 3.0)"
-echo "settings: --threads $threads --shifts 1 --overlap 0.25 --no-cache -d $device, --batch ${batches[*]}; $gflop_per_forward GFLOP per forward"
+echo "settings: --threads $threads --shifts 1 --overlap 0.25 --no-cache -d $device, --batch ${batches[*]}, --precision ${precisions[*]}; $gflop_per_forward GFLOP per forward"
 echo "fp32 matrix-multiply peak before the runs: $(gemm_rate "$gemm_before") GFLOP/s (torch::mm 2048x2048, $threads threads)"
 runs=()
 peaks=()
@@ -155,7 +173,10 @@ for s in "${lengths[@]}"; do
   make_input "$s" "$work/music-$s.wav"
   "$bin/rz-ingest" -q -f "$work/music-$s.wav" -o "$work/music-$s.ingest" >/dev/null \
     || die "rz-ingest failed on '$work/music-$s.wav'"
+  first=""
   for b in "${batches[@]}"; do
+  for prec in "${precisions[@]}"; do
+    out="$work/music-$s-$b-$prec.sep"
     if $gpu_poll; then
       gpu_base=$(gpu_used_mib)
       nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 \
@@ -164,8 +185,8 @@ for s in "${lengths[@]}"; do
     fi
     if ! /usr/bin/time -f '%e %M %P' -o "$work/time.txt" "$bin/rz-separate" -q -f --no-cache \
       --model "$model" --threads "$threads" --shifts 1 --overlap 0.25 -d "$device" --batch "$b" \
-      "$work/music-$s.ingest" -o "$work/music-$s.sep" >/dev/null 2>"$work/stderr.txt"; then
-      die "rz-separate failed on $s s, batch $b: $(tail -n 1 "$work/stderr.txt")"
+      --precision "$prec" "$work/music-$s.ingest" -o "$out" >/dev/null 2>"$work/stderr.txt"; then
+      die "rz-separate failed on $s s, batch $b, $prec: $(tail -n 1 "$work/stderr.txt")"
     fi
     gpu_mib=-1
     if $gpu_poll; then
@@ -174,15 +195,24 @@ for s in "${lengths[@]}"; do
       gpu_mib=$(awk -v b="$gpu_base" '$1 + 0 > m { m = $1 + 0 } END { print m - b }' "$work/gpu.txt")
     fi
     read -r wall rss_kb cpu_pct < <(tail -n 1 "$work/time.txt")
-    manifest="$work/music-$s.sep/manifest.json"
+    manifest="$out/manifest.json"
     # The manifest is indented JSON with sorted keys; the last rz-separate entry is the last match.
     forwards=$(grep -o '"forwards": [0-9]*' "$manifest" | tail -n 1 | grep -o '[0-9]*$')
     spas=$(grep -o '"seconds_per_audio_second": [0-9.e+-]*' "$manifest" | tail -n 1 | awk '{ print $2 }')
-    echo "$prog: $s s, batch $b done in $wall s" >&2
-    runs+=("$s $wall $rss_kb $forwards ${cpu_pct%\%} $spas $b $gpu_mib")
-    [ "$b" != "${batches[0]}" ] || peaks+=("$rss_kb")
-    rm -rf "$work/music-$s.sep"
+    sdr=none
+    if [ -z "$first" ]; then
+      first=$out
+      peaks+=("$rss_kb")
+    else
+      sdr=$("$bin/rz-metrics" --json --no-spectral "$out" --reference "$first" 2>/dev/null |
+        jq '[.stems[].sdr_db] | min | . * 100 | round / 100') || die "rz-metrics failed on $out"
+      rm -rf "$out"
+    fi
+    echo "$prog: $s s, batch $b, $prec done in $wall s" >&2
+    runs+=("$s $wall $rss_kb $forwards ${cpu_pct%\%} $spas $b $gpu_mib $prec $sdr")
   done
+  done
+  rm -rf "$first"
   rm -rf "$work/music-$s.wav" "$work/music-$s.ingest"
 done
 gemm_after=$("$gemm" "$threads")
@@ -190,11 +220,11 @@ echo "fp32 matrix-multiply peak after the runs: $(gemm_rate "$gemm_after") GFLOP
 peak_gflops=$(awk -v a="$(gemm_rate "$gemm_before")" -v b="$(gemm_rate "$gemm_after")" \
   'BEGIN { print (a > b ? a : b) }')
 echo "fraction of peak below: of $peak_gflops GFLOP/s, the higher of the two"
-printf '%8s %6s %9s %9s %9s %8s %10s %8s %8s %8s\n' audio_s batch wall_s s/audio_s peak_MiB forwards GFLOP/s of_peak cpu_% gpu_MiB
+printf '%8s %6s %5s %9s %9s %9s %8s %10s %8s %8s %8s %12s\n' audio_s batch prec wall_s s/audio_s peak_MiB forwards GFLOP/s of_peak cpu_% gpu_MiB sdr_vs_first
 rows=$(printf '%s\n' "${runs[@]}" | awk -v g="$gflop_per_forward" -v p="$peak_gflops" '{
-  a = $1; w = $2; r = $3; f = $4; c = $5; m = $6; b = $7; gm = $8; gf = f * g / w
-  printf "%8.1f %6d %9.2f %9.3f %9.1f %8d %10.1f %8.3f %8s %8s\n", a, b, w, w / a, r / 1024, f, gf, gf / p, c, gm < 0 ? "-" : gm
-  printf "{\"audio_s\": %d, \"batch\": %d, \"wall_s\": %.2f, \"wall_s_per_audio_s\": %.4f, \"manifest_s_per_audio_s\": %.4f, \"peak_rss_mib\": %.1f, \"gpu_mib\": %s, \"forwards\": %d, \"gflops\": %.1f, \"peak_fraction\": %.4f, \"cpu_percent\": %s}\n", a, b, w, w / a, m, r / 1024, gm < 0 ? "null" : gm, f, gf, gf / p, c
+  a = $1; w = $2; r = $3; f = $4; c = $5; m = $6; b = $7; gm = $8; pr = $9; sd = $10; gf = f * g / w
+  printf "%8.1f %6d %5s %9.2f %9.3f %9.1f %8d %10.1f %8.3f %8s %8s %12s\n", a, b, pr, w, w / a, r / 1024, f, gf, gf / p, c, gm < 0 ? "-" : gm, sd == "none" ? "-" : sd
+  printf "{\"audio_s\": %d, \"batch\": %d, \"precision\": \"%s\", \"wall_s\": %.2f, \"wall_s_per_audio_s\": %.4f, \"manifest_s_per_audio_s\": %.4f, \"peak_rss_mib\": %.1f, \"gpu_mib\": %s, \"forwards\": %d, \"gflops\": %.1f, \"peak_fraction\": %.4f, \"cpu_percent\": %s, \"sdr_vs_first_db\": %s}\n", a, b, pr, w, w / a, m, r / 1024, gm < 0 ? "null" : gm, f, gf, gf / p, c, sd == "none" ? "null" : sd
 }')
 awk 'NR % 2 == 1' <<<"$rows"
 runs=()

@@ -2,6 +2,7 @@
 // RoFormer (BS-RoFormer, Mel-Band RoFormer: crowd, denoise, de-reverb and vocal models).
 #include "rz/cli/tool.hpp"
 #include "rz/demucs/separate.hpp"
+#include "rz/error.hpp"
 
 int main(int argc, char** argv) {
   rz::cli::Tool tool(
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   tool.add_version_line(rz::demucs::torch_description());
   rz::demucs::SeparateOptions opt;
   double segment = 0;
+  int batch = 0;
   std::string model_dir, cache_dir, model_config;
   tool.add_input("Stem directory (or its path on stdin)");
   tool.add_output("Output stem directory (default: <input>.sep)");
@@ -45,9 +47,14 @@ int main(int argc, char** argv) {
   app.add_option("--segment", segment,
                  "Segment length in seconds (default and maximum: the model's, 7.8 for htdemucs; "
                  "RoFormer: the chunk, default the config's)");
-  app.add_option("--batch,--batch-size", opt.batch,
-                 "Segments per model call (default: HTDemucs 1 on the CPU, from free memory on "
-                 "CUDA; RoFormer the config's)");
+  auto* batch_opt =
+      app.add_option("--batch,--batch-size", batch,
+                     "Segments per model call (default: HTDemucs 1 on the CPU, from free memory on "
+                     "CUDA; RoFormer the config's)");
+  app.add_option("--precision", opt.precision,
+                 "fp32, tf32 (CUDA), bf16 (fast on CPUs with AVX512-BF16 or AMX, and on CUDA) or "
+                 "fp16 (CUDA)")
+      ->capture_default_str();
   app.add_option("--seed", opt.apply.seed, "Seed of the shift offsets (Python random.seed)")
       ->capture_default_str();
   app.add_option("--two-stems", opt.two_stems, "Write only STEM and no_STEM (e.g. vocals)");
@@ -60,6 +67,11 @@ int main(int argc, char** argv) {
                  "Cache directory (default: $XDG_CACHE_HOME/rz/separate)");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     if (app.count("--segment")) opt.apply.segment_s = segment;
+    if (batch_opt->count() > 0) {  // 0 inside means "the default"; given, it is a mistake
+      if (batch < 1)
+        throw rz::UsageError("--batch must be 1 to " + std::to_string(rz::demucs::kMaxBatch));
+      opt.batch = batch;
+    }
     opt.overlap_given = app.count("--overlap") > 0;
     opt.shifts_given = app.count("--shifts") > 0;
     opt.model_config = model_config;

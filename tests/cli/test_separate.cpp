@@ -768,6 +768,11 @@ TEST_CASE("rz-separate exits 2 on bad options and creates nothing", "[cli]") {
       {"--threads -1", {"--threads", "-1"}, "--threads"},
       {"--overlap not a number", {"--overlap", "half"}, "overlap"},
       {"an unknown flag", {"--no-such-flag"}, "no-such-flag"},
+      {"--batch 0", {"--batch", "0"}, "--batch"},
+      {"--batch 257", {"--batch", "257"}, "--batch"},
+      {"--precision fp8", {"--precision", "fp8"}, "--precision"},
+      {"--precision tf32 on the CPU", {"--precision", "tf32", "-d", "cpu"}, "CUDA"},
+      {"--precision fp16 on the CPU", {"--precision", "fp16", "-d", "cpu"}, "CUDA"},
   };
   for (const auto& c : calls) {
     std::vector<std::string> args = {"song",     "--model", shared(kTiny4).string(),

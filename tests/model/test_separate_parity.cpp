@@ -261,6 +261,40 @@ TEST_CASE("rz-separate gives the same stems for any --batch", "[separate]") {
   }
 }
 
+// Issue 15: --precision bf16 on the CPU runs the matrix products and convolutions under
+// autocast in bfloat16 (8 significant bits: each product is off by up to 2^-9 relative). The
+// tiny model's stems then differ from fp32 by more than float round-off (below kBf16MaxSnrDb:
+// the run really was bf16; fp32 reruns agree at over 120 dB) and less than a separation error
+// a listener hears (above kBf16MinSnrDb). Both bounds were set on this tiny model and input, not
+// on the full-size one, whose figure bench/separate.sh --precision bf16 reports.
+constexpr double kBf16MinSnrDb = 20.0;
+constexpr double kBf16MaxSnrDb = 90.0;
+
+TEST_CASE("rz-separate --precision bf16 computes in bfloat16 on the CPU", "[separate]") {
+  const fs::path model = fs::absolute(rz::test::require_shared(kTiny4));
+  rz::test::TempDir tmp;
+  const fs::path song = ingest(tmp, fs::absolute(rz::test::require_shared(kInput)));
+  std::vector<fs::path> outs;
+  for (const char* precision : {"fp32", "bf16"}) {
+    outs.push_back(tmp / (std::string(precision) + ".sep"));
+    run_ok("rz-separate",
+           {song.string(), "--model", model.string(), "--shifts", "0", "-d", "cpu", "--precision",
+            precision, "--threads", kThreads, "--no-cache", "-o", outs.back().string()});
+    const json entry = read_json(outs.back() / rz::stems::kManifestFile).at("history").back();
+    CHECK(entry.at("parameters").at("precision") == precision);
+  }
+  for (const auto& name : manifest_stems(outs[0])) {
+    const Audio fp32 = read_audio(outs[0] / (name + ".wav"));
+    const Audio bf16 = read_audio(outs[1] / (name + ".wav"));
+    REQUIRE(bf16.samples.size() == fp32.samples.size());
+    REQUIRE(all_finite(bf16.samples));
+    const double snr = snr_db(bf16.samples, fp32.samples);
+    INFO(name << ": bf16 against fp32 " << snr << " dB");
+    CHECK(snr >= kBf16MinSnrDb);
+    CHECK(snr <= kBf16MaxSnrDb);
+  }
+}
+
 TEST_CASE("rz-separate draws the shift offsets of Python's random.seed and is deterministic",
           "[separate]") {
   const fs::path model = fs::absolute(rz::test::require_shared(kTiny4));

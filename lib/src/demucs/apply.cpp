@@ -276,7 +276,7 @@ ApplyPlan apply_streaming(Ensemble& model, const ApplyOptions& opt, int64_t leng
       const auto y = model.members[l.member]
                          ->forward(x)
                          .reshape({nb, rows, l.segment})
-                         .to(torch::kCPU)
+                         .to(torch::kCPU, torch::kFloat)  // float under bf16/fp16 autocast too
                          .contiguous();
       const float* ybase = y.data_ptr<float>();
       for (int64_t b = 0; b < nb; ++b) {

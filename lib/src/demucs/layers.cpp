@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "param_count.hpp"
+#include "rz/nn/precision.hpp"
 
 namespace rz::demucs {
 
@@ -57,7 +58,14 @@ Count dconv_params(int64_t channels, double compress, int depth) {
 }  // namespace
 
 torch::Tensor DConvImpl::forward(torch::Tensor x) {
-  for (auto& layer : layers_) x = x + layer->forward(x);
+  // The Sequential's modules one by one, so that the norms take float input (nn::as_float).
+  for (auto& layer : layers_) {
+    auto y = layer->ptr(0)->as<torch::nn::Conv1dImpl>()->forward(x);
+    y = torch::gelu(layer->ptr(1)->as<torch::nn::GroupNormImpl>()->forward(nn::as_float(y)));
+    y = layer->ptr(3)->as<torch::nn::Conv1dImpl>()->forward(y);
+    y = torch::glu(layer->ptr(4)->as<torch::nn::GroupNormImpl>()->forward(nn::as_float(y)), 1);
+    x = x + layer->ptr(6)->as<LayerScaleImpl>()->forward(y);
+  }
   return x;
 }
 
@@ -65,7 +73,8 @@ namespace {
 
 // GroupNorm(1, C) applied to every frequency row of (B, C, Fr, T) on its own, as the official
 // code does after folding the rows into the batch: statistics over (C, T) per (b, row).
-torch::Tensor row_group_norm(const torch::Tensor& x, const torch::nn::GroupNormImpl& gn) {
+torch::Tensor row_group_norm(const torch::Tensor& x_in, const torch::nn::GroupNormImpl& gn) {
+  const torch::Tensor x = nn::as_float(x_in);
   auto [var, mean] = torch::var_mean(x, {1, 3}, /*unbiased=*/false, /*keepdim=*/true);
   auto rstd = torch::rsqrt(var + gn.options.eps());
   auto y = (x - mean).mul_(rstd);
@@ -220,12 +229,12 @@ torch::Tensor HEncLayerImpl::forward(torch::Tensor x, const torch::Tensor& injec
     TORCH_CHECK(inject.size(-1) == y.size(-1), "HEncLayer: injected length mismatch");
     y = (inject.dim() == 3 && y.dim() == 4) ? y + inject.unsqueeze(2) : y + inject;
   }
-  if (norm1_) y = norm1_->forward(y);
+  if (norm1_) y = norm1_->forward(nn::as_float(y));
   y = torch::gelu(y);
   if (dconv_) y = spec_.freq ? dconv_->forward_rows(y) : dconv_->forward(y);
   if (spec_.rewrite) {
     auto z = spec_.freq ? rewrite2d_->forward(y) : rewrite1d_->forward(y);
-    if (norm2_) z = norm2_->forward(z);
+    if (norm2_) z = norm2_->forward(nn::as_float(z));
     return torch::glu(z, 1);
   }
   return y;
@@ -318,7 +327,7 @@ std::pair<torch::Tensor, torch::Tensor> HDecLayerImpl::forward(torch::Tensor x,
     x = x + skip;
     if (spec_.rewrite) {
       auto r = spec_.freq ? rewrite2d_->forward(x) : rewrite1d_->forward(x);
-      if (norm1_) r = norm1_->forward(r);
+      if (norm1_) r = norm1_->forward(nn::as_float(r));
       y = torch::glu(r, 1);
     } else {
       y = x;
@@ -328,7 +337,7 @@ std::pair<torch::Tensor, torch::Tensor> HDecLayerImpl::forward(torch::Tensor x,
     y = x;
   }
   torch::Tensor z = spec_.freq ? conv_tr_freq(y) : conv_tr_time(y);
-  if (norm2_) z = norm2_->forward(z);
+  if (norm2_) z = norm2_->forward(nn::as_float(z));
   if (spec_.freq) {
     if (pad_) z = z.index({"...", Slice(pad_, -pad_), Slice()});
   } else {

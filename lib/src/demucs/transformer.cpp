@@ -6,6 +6,7 @@
 #include <string>
 
 #include "param_count.hpp"
+#include "rz/nn/precision.hpp"
 
 namespace rz::demucs {
 
@@ -75,17 +76,18 @@ torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x, const torch:
   torch::Tensor y;
   if (norm_first_) {
     if (cross_) {
-      y = x + g1(attn_->forward(norm1_->forward(x), norm2_->forward(other)));
-      y = y + g2(ff(norm3_->forward(y)));
+      y = x + g1(attn_->forward(norm1_->forward(nn::as_float(x)),
+                                norm2_->forward(nn::as_float(other))));
+      y = y + g2(ff(norm3_->forward(nn::as_float(y))));
     } else {
-      auto n = norm1_->forward(x);
+      auto n = norm1_->forward(nn::as_float(x));
       y = x + g1(attn_->forward(n, n));
-      y = y + g2(ff(norm2_->forward(y)));
+      y = y + g2(ff(norm2_->forward(nn::as_float(y))));
     }
-    if (norm_out_) y = norm_out_->forward(y.transpose(1, 2)).transpose(1, 2);
+    if (norm_out_) y = norm_out_->forward(nn::as_float(y.transpose(1, 2))).transpose(1, 2);
   } else {
-    y = norm1_->forward(x + g1(attn_->forward(x, cross_ ? other : x)));
-    y = norm2_->forward(y + g2(ff(y)));
+    y = norm1_->forward(nn::as_float(x + g1(attn_->forward(x, cross_ ? other : x))));
+    y = norm2_->forward(nn::as_float(y + g2(ff(y))));
   }
   return y;
 }
@@ -159,13 +161,13 @@ std::pair<torch::Tensor, torch::Tensor> CrossTransformerEncoderImpl::forward(tor
   auto pos2d = sin_embedding_2d(C, Fr, T1, cfg_.t_max_period).to(x.device());
   pos2d = pos2d.permute({0, 3, 2, 1}).reshape({1, T1 * Fr, C});  // b c fr t1 -> b (t1 fr) c
   x = x.permute({0, 3, 2, 1}).reshape({B, T1 * Fr, C});
-  if (norm_in_) x = norm_in_->forward(x);
+  if (norm_in_) x = norm_in_->forward(nn::as_float(x));
   x = x + cfg_.t_weight_pos_embed * pos2d;
 
   const auto T2 = xt.size(2);
   xt = xt.permute({0, 2, 1});  // b c t2 -> b t2 c
   auto pos1d = sin_embedding(T2, C, cfg_.t_max_period).to(x.device());
-  if (norm_in_t_) xt = norm_in_t_->forward(xt);
+  if (norm_in_t_) xt = norm_in_t_->forward(nn::as_float(xt));
   xt = xt + cfg_.t_weight_pos_embed * pos1d;
 
   for (size_t i = 0; i < layers_.size(); ++i) {

@@ -170,7 +170,9 @@ DemixPlan demix_streaming(Roformer& model, int64_t frames, const DemixReadFn& re
     i += p.step;
     if (static_cast<int64_t>(parts.size()) < p.batch && i < P) continue;
 
-    auto x = model->forward(torch::stack(parts, 0).to(device)).to(torch::kCPU).contiguous();
+    auto x = model->forward(torch::stack(parts, 0).to(device))
+                 .to(torch::kCPU, torch::kFloat)  // float under bf16/fp16 autocast too
+                 .contiguous();
     ++calls;
     // The window is chosen once per batch from the next chunk's start, as the official code.
     window = window0;

@@ -27,6 +27,7 @@ struct SeparateOptions {
   // Segments (RoFormer: chunks) per model call; 0: the default, default_batch() for HTDemucs and
   // the config's inference.batch_size for a RoFormer.
   int batch = 0;
+  std::string precision = "fp32";   // fp32, tf32, bf16 or fp16 (rz/nn/precision.hpp)
   bool use_cache = true;
   std::filesystem::path cache_dir;  // empty: default_cache_dir()
   // RoFormer (MSST) models only:
