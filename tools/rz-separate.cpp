@@ -3,6 +3,7 @@
 #include "rz/cli/tool.hpp"
 #include "rz/demucs/separate.hpp"
 #include "rz/error.hpp"
+#include "rz/nn/precision.hpp"
 
 int main(int argc, char** argv) {
   rz::cli::Tool tool(
@@ -51,7 +52,8 @@ int main(int argc, char** argv) {
       app.add_option("--batch,--batch-size", batch,
                      "Segments per model call (default: HTDemucs 1 on the CPU, from free memory on "
                      "CUDA; RoFormer the config's)");
-  app.add_option("--precision", opt.precision,
+  std::string precision = "fp32";
+  app.add_option("--precision", precision,
                  "fp32, tf32 (CUDA), bf16 (fast on CPUs with AVX512-BF16 or AMX, and on CUDA) or "
                  "fp16 (CUDA)")
       ->capture_default_str();
@@ -72,6 +74,11 @@ int main(int argc, char** argv) {
         throw rz::UsageError("--batch must be 1 to " + std::to_string(rz::demucs::kMaxBatch));
       opt.batch = batch;
     }
+    const auto parsed = rz::nn::parse_precision(precision);
+    if (!parsed)
+      throw rz::UsageError("--precision must be fp32, tf32, bf16 or fp16 (got '" + precision +
+                           "')");
+    opt.precision = *parsed;
     opt.overlap_given = app.count("--overlap") > 0;
     opt.shifts_given = app.count("--shifts") > 0;
     opt.model_config = model_config;

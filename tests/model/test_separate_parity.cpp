@@ -115,6 +115,19 @@ std::vector<std::string> manifest_stems(const fs::path& dir) {
   return names;
 }
 
+// rz-separate with the tiny 4-source model on `song` into `out`, without the cache, plus `extra`;
+// returns the history entry it wrote.
+json separate_tiny(const fs::path& song, const fs::path& out,
+                   const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {
+      song.string(), "--model",   fs::absolute(rz::test::require_shared(kTiny4)).string(),
+      "--threads",   kThreads,    "--no-cache",
+      "-o",          out.string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  run_ok("rz-separate", args);
+  return read_json(out / rz::stems::kManifestFile).at("history").back();
+}
+
 // The SNR of every stem of the output directory `test` against the same stem of `ref`, in the
 // order of `ref`'s manifest; the stems must have the same size and be finite.
 std::vector<std::pair<std::string, double>> stem_snrs(const fs::path& test, const fs::path& ref) {
@@ -248,17 +261,15 @@ TEST_CASE("rz-separate matches demucs on bag_80srock with --batch 8", "[separate
 constexpr double kBatchInvarianceSnrDb = 100.0;
 
 TEST_CASE("rz-separate gives the same stems for any --batch", "[separate]") {
-  const fs::path model = fs::absolute(rz::test::require_shared(kTiny4));
   rz::test::TempDir tmp;
   const fs::path song = ingest(tmp, fs::absolute(rz::test::require_shared(kInput)));
   std::vector<fs::path> outs;
   for (const int batch : {1, 8, 3}) {
     outs.push_back(tmp / ("b" + std::to_string(batch) + ".sep"));
-    run_ok("rz-separate", {song.string(), "--model", model.string(), "--shifts", "1", "--seed", "0",
-                           "--segment", "1", "--overlap", "0.25", "--batch", std::to_string(batch),
-                           "--threads", kThreads, "--no-cache", "-o", outs.back().string()});
-    const json plan =
-        read_json(outs.back() / rz::stems::kManifestFile).at("history").back().at("plan");
+    const json plan = separate_tiny(song, outs.back(),
+                                    {"--shifts", "1", "--seed", "0", "--segment", "1", "--overlap",
+                                     "0.25", "--batch", std::to_string(batch)})
+                          .at("plan");
     const int64_t segments = plan.at("forwards");
     CHECK(plan.at("batch") == batch);
     CHECK(segments == 10);
@@ -282,16 +293,13 @@ constexpr double kBf16MinSnrDb = 20.0;
 constexpr double kBf16MaxSnrDb = 90.0;
 
 TEST_CASE("rz-separate --precision bf16 computes in bfloat16 on the CPU", "[separate]") {
-  const fs::path model = fs::absolute(rz::test::require_shared(kTiny4));
   rz::test::TempDir tmp;
   const fs::path song = ingest(tmp, fs::absolute(rz::test::require_shared(kInput)));
   std::vector<fs::path> outs;
   for (const char* precision : {"fp32", "bf16"}) {
     outs.push_back(tmp / (std::string(precision) + ".sep"));
-    run_ok("rz-separate",
-           {song.string(), "--model", model.string(), "--shifts", "0", "-d", "cpu", "--precision",
-            precision, "--threads", kThreads, "--no-cache", "-o", outs.back().string()});
-    const json entry = read_json(outs.back() / rz::stems::kManifestFile).at("history").back();
+    const json entry =
+        separate_tiny(song, outs.back(), {"--shifts", "0", "-d", "cpu", "--precision", precision});
     CHECK(entry.at("parameters").at("precision") == precision);
   }
   for (const auto& [name, snr] : stem_snrs(outs[1], outs[0])) {

@@ -279,8 +279,6 @@ void SeparateOptions::validate() const {
   if (model.empty()) throw UsageError("--model is empty");
   if (batch < 0 || batch > kMaxBatch)
     throw UsageError("--batch must be 1 to " + std::to_string(kMaxBatch));
-  if (!nn::parse_precision(precision))
-    throw UsageError("--precision must be fp32, tf32, bf16 or fp16 (got '" + precision + "')");
   if (!model_type.empty() && !roformer::parse_family(model_type))
     throw UsageError("--model-type must be bs_roformer or mel_band_roformer (got '" + model_type +
                      "')");
@@ -408,7 +406,7 @@ json cache_identity(const std::string& input_sha256, const std::vector<std::stri
           {"seed", opt.apply.seed},
           {"transition_power", opt.apply.transition_power},
           {"batch", roformer ? json() : json(opt.apply.batch)},
-          {"precision", opt.precision},
+          {"precision", nn::precision_name(opt.precision)},
           {"device", device.is_cpu()                 ? "cpu"
                      : device.type() == torch::kCUDA ? "cuda"
                                                      : "mps"},
@@ -560,7 +558,7 @@ void run_model(const ModelSpec& spec, const torch::Device& device, const Separat
   auto on_forward = [&](int64_t done, int64_t total) {
     report(progress, "separate", static_cast<double>(done) / static_cast<double>(total));
   };
-  const nn::PrecisionScope precision(*nn::parse_precision(opt.precision), device);
+  const nn::PrecisionScope precision(opt.precision, device);
   const ApplyPlan plan =
       apply_streaming(model, opt.apply, sep.frames, fmean, fden, read, std::ref(sink), on_forward);
   for (auto& w : writers) w.close();
@@ -656,7 +654,7 @@ void run_roformer(const ModelSpec& spec, const roformer::Config& config,
   auto on_call = [&](int64_t done, int64_t total) {
     report(progress, "separate", static_cast<double>(done) / static_cast<double>(total));
   };
-  const nn::PrecisionScope precision(*nn::parse_precision(opt.precision), device);
+  const nn::PrecisionScope precision(opt.precision, device);
   const roformer::DemixPlan plan =
       roformer::infer_streaming(model, sep.frames, config.inference.normalize ? &stats : nullptr,
                                 read, std::ref(sink), on_call);
@@ -772,7 +770,7 @@ json history_entry(const json& provenance, const stems::StemEntry& stem, const S
       {"model_config", opt.model_config.empty() ? json() : json(opt.model_config.string())},
       {"model_type", opt.model_type.empty() ? json() : json(opt.model_type)},
       {"batch", opt.batch > 0 ? json(opt.batch) : json()},
-      {"precision", opt.precision}};
+      {"precision", nn::precision_name(opt.precision)}};
   entry["plan"] = sep.plan;
   entry["metrics"] = {{"after", after}};
   entry["removed_stems"] = removed;
@@ -812,9 +810,8 @@ SeparateReport separate_impl(const stems::StemDir& in, const fs::path& output, b
 
   const torch::Device device = set_up_device(opt, rep);
   if (!roformer_cfg) opt.apply.batch = opt.batch > 0 ? opt.batch : default_batch(device);
-  const nn::Precision precision = *nn::parse_precision(opt.precision);
-  nn::check_precision(precision, device);
-  if (precision == nn::Precision::kBf16 && device.is_cpu() && !nn::cpu_has_native_bf16())
+  nn::check_precision(opt.precision, device);
+  if (opt.precision == nn::Precision::kBf16 && device.is_cpu() && !nn::cpu_has_native_bf16())
     rep.warnings.push_back(
         "--precision bf16: this CPU has neither AVX512-BF16 nor AMX, so libtorch emulates bf16 and "
         "it runs slower than fp32");

@@ -10,6 +10,7 @@
 
 #include "rz/demucs/apply.hpp"
 #include "rz/demucs/tensor_memory.hpp"
+#include "rz/nn/precision.hpp"
 #include "rz/progress.hpp"
 #include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
@@ -27,7 +28,7 @@ struct SeparateOptions {
   // Segments (RoFormer: chunks) per model call; 0: the default, default_batch() for HTDemucs and
   // the config's inference.batch_size for a RoFormer.
   int batch = 0;
-  std::string precision = "fp32";   // fp32, tf32, bf16 or fp16 (rz/nn/precision.hpp)
+  nn::Precision precision = nn::Precision::kFp32;  // --precision
   bool use_cache = true;
   std::filesystem::path cache_dir;  // empty: default_cache_dir()
   // RoFormer (MSST) models only:
