@@ -83,7 +83,7 @@ run() {
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo "machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo "input: $seconds s of Karissa Hobbs \"Let's Go Fishin'\" (CC BY 3.0); --threads $threads -d $device --no-cache"
-echo "fp32 matrix-multiply peak before the runs: $gemm_before GFLOP/s (torch::mm 2048x2048, $threads threads)"
+echo "fp32 matrix-multiply peak before the runs: $gemm_before GFLOP/s (2048x2048, the faster of torch::mm and oneDNN, $threads threads)"
 input "$seconds" "$work/song"
 rows=()
 printf '%-26s %8s %8s %10s %9s %6s %6s %9s\n' model audio_s wall_s s_per_s peak_MB calls chunks GFLOP/s

@@ -6,8 +6,9 @@
 # --no-cache, and prints: audio seconds, wall seconds, wall seconds per audio second, peak RSS,
 # model forwards (from the output manifest), achieved GFLOP/s (forwards x 339 GFLOP, the cost of
 # one htdemucs forward on a 7.8 s segment, divided by the wall time) and that rate as a fraction
-# of this machine's fp32 matrix-multiply peak (bench/gemm_peak.cpp: torch::mm, 2048x2048, same
-# thread count). Then the peak-memory ratio of the longest to the shortest run, the targets, and
+# of this machine's fp32 matrix-multiply peak (bench/gemm_peak.cpp: 2048x2048, the faster of
+# torch::mm and the oneDNN route of rz/nn/gemm.hpp, same thread count). Then the peak-memory
+# ratio of the longest to the shortest run, the targets, and
 # one JSON line with everything.
 # Targets (issue #3): <= 0.40 s per audio second (aim 0.32) on 2 cores; peak RSS <= 1.5 GB; the
 # 600 s peak within 15 % of the 60 s peak.
@@ -164,7 +165,7 @@ echo "input: real music from $shared/audio joined in this order and looped (abou
 echo "  Karissa Hobbs \"Let's Go Fishin'\" (CC BY 3.0); MUSDB18 \"Music Delta - 80s Rock\" 7 s preview (CC BY-NC-SA);"
 echo "  Lena Orsa, ragtime piano (CC BY-NC 3.0); break12 drum loop (Apache-2.0); Mihai Sorohan, solo trumpet (CC BY 3.0)"
 echo "settings: --threads $threads --shifts 1 --overlap 0.25 --no-cache -d $device, --batch ${batches[*]}, --precision ${precisions[*]}; $gflop_per_forward GFLOP per forward"
-echo "fp32 matrix-multiply peak before the runs: $(gemm_rate "$gemm_before") GFLOP/s (torch::mm 2048x2048, $threads threads)"
+echo "fp32 matrix-multiply peak before the runs: $(gemm_rate "$gemm_before") GFLOP/s (2048x2048, the faster of torch::mm and oneDNN, $threads threads)"
 runs=()
 peaks=()
 # gpu_used_mib: MiB in use on the device now (the first GPU nvidia-smi lists).

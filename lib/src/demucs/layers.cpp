@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "param_count.hpp"
+#include "rz/nn/gemm.hpp"
 #include "rz/nn/precision.hpp"
 
 namespace rz::demucs {
@@ -289,7 +290,7 @@ torch::Tensor HDecLayerImpl::conv_tr_freq(const torch::Tensor& y) {
   const auto wt = w.reshape({Cin, Cout * K}).t();
   auto yf = y.reshape({B, Cin, Fr * T});
   std::vector<torch::Tensor> zs;
-  for (int64_t b = 0; b < B; ++b) zs.push_back(torch::mm(wt, yf[b]));  // plain GEMMs, not bmm
+  for (int64_t b = 0; b < B; ++b) zs.push_back(nn::mm(wt, yf[b]));  // plain GEMMs, not bmm
   auto z = torch::stack(zs).view({B, Cout, G, Sd, Fr, T});
   auto out = torch::zeros({B, Cout, Fr + G - 1, Sd, T}, y.options());
   for (int64_t g = 0; g < G; ++g)
@@ -309,7 +310,7 @@ torch::Tensor HDecLayerImpl::conv_tr_time(const torch::Tensor& y) {
   const int64_t Cout = w.size(1), G = K / Sd;
   const auto wt = w.reshape({Cin, Cout * K}).t();
   std::vector<torch::Tensor> zs;
-  for (int64_t b = 0; b < B; ++b) zs.push_back(torch::mm(wt, y[b]));  // (Cout*K, L) each
+  for (int64_t b = 0; b < B; ++b) zs.push_back(nn::mm(wt, y[b]));  // (Cout*K, L) each
   auto z = torch::stack(zs).view({B, Cout, G, Sd, L});
   auto out = torch::zeros({B, Cout, L + G - 1, Sd}, y.options());
   for (int64_t g = 0; g < G; ++g) out.narrow(2, g, L).add_(z.select(2, g).transpose(2, 3));

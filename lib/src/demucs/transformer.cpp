@@ -6,6 +6,7 @@
 #include <string>
 
 #include "param_count.hpp"
+#include "rz/nn/gemm.hpp"
 #include "rz/nn/precision.hpp"
 
 namespace rz::demucs {
@@ -65,9 +66,9 @@ bool is_cross_layer(const HTDemucsConfig& cfg, int64_t i) {
 }  // namespace
 
 torch::Tensor TransformerLayerImpl::ff(const torch::Tensor& x) {
-  auto h = linear1_->forward(x);
+  auto h = nn::linear(x, *linear1_);
   h = gelu_ ? torch::gelu(h) : torch::relu(h);
-  return linear2_->forward(h);
+  return nn::linear(h, *linear2_);
 }
 
 torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& other) {

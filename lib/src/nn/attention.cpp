@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "rz/nn/gemm.hpp"
+
 namespace rz::nn {
 
 namespace {
@@ -28,32 +30,32 @@ torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& q_in,
   const auto dh = dim_ / heads_;
   auto w = in_proj_weight.chunk(3, 0);
   auto b = in_proj_bias.chunk(3, 0);
-  auto q = torch::linear(q_in, w[0], b[0]);
-  auto k = torch::linear(kv_in, w[1], b[1]);
-  auto v = torch::linear(kv_in, w[2], b[2]);
+  auto q = nn::linear(q_in, w[0], b[0]);
+  auto k = nn::linear(kv_in, w[1], b[1]);
+  auto v = nn::linear(kv_in, w[2], b[2]);
   q.div_(std::sqrt(static_cast<double>(dh)));
-  // One head at a time as plain matrix products on strided (row, head-column) views, which go
-  // straight to the BLAS: libtorch 1.13's CPU bmm splits batches over threads and runs each
-  // product single-threaded, about 5x slower here. Queries go in blocks so that a block's scores
-  // (block x S) stay small; each row is computed whole, so the arithmetic is unchanged.
+  // One head at a time as plain matrix products (nn::linear, rz/nn/gemm.hpp): libtorch 1.13's
+  // CPU bmm splits batches over threads and runs each product single-threaded, about 5x slower
+  // here. Queries go in blocks so that a block's scores (block x S) stay small; each row is
+  // computed whole, so the arithmetic is unchanged.
   const int64_t block =
       std::max<int64_t>(64, kAttentionBlockBytes / (static_cast<int64_t>(sizeof(float)) * S));
   auto out = torch::empty({B, T, dim_}, q.options());
   for (int64_t bi = 0; bi < B; ++bi) {
     for (int64_t h = 0; h < heads_; ++h) {
-      auto qh = q[bi].narrow(1, h * dh, dh);        // (T, dh), row stride C
-      auto kh_t = k[bi].narrow(1, h * dh, dh).t();  // (dh, S)
-      auto vh = v[bi].narrow(1, h * dh, dh);        // (S, dh)
+      auto qh = q[bi].narrow(1, h * dh, dh);                     // (T, dh), row stride C
+      auto kh = k[bi].narrow(1, h * dh, dh).contiguous();        // (S, dh)
+      auto vh_t = v[bi].narrow(1, h * dh, dh).t().contiguous();  // (dh, S)
       auto oh = out[bi].narrow(1, h * dh, dh);
       for (int64_t start = 0; start < T; start += block) {
         const int64_t n = std::min(block, T - start);
-        auto scores = torch::mm(qh.narrow(0, start, n), kh_t);  // (n, S)
+        auto scores = nn::linear(qh.narrow(0, start, n), kh);  // (n, S) = q k^T
         torch::Tensor attn = torch::softmax(scores, -1);
-        oh.narrow(0, start, n).copy_(torch::mm(attn, vh));
+        oh.narrow(0, start, n).copy_(nn::linear(attn, vh_t));  // (n, dh) = attn v
       }
     }
   }
-  return out_proj_->forward(out);
+  return nn::linear(out, *out_proj_);
 }
 
 }  // namespace rz::nn

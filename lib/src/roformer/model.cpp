@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "rz/error.hpp"
+#include "rz/nn/gemm.hpp"
 #include "rz/nn/state_dict.hpp"
 #include "rz/roformer/bands.hpp"
 
@@ -28,6 +29,17 @@ void tap_if(const TapFn& tap, const std::string& name, const torch::Tensor& t) {
   if (tap) tap(name, t);
 }
 
+// A Sequential's modules in order, its Linears through nn::linear (rz/nn/gemm.hpp).
+torch::Tensor run_sequential(torch::nn::Sequential& seq, torch::Tensor x) {
+  for (auto& m : *seq) {
+    if (const auto* lin = m.ptr()->as<torch::nn::LinearImpl>())
+      x = nn::linear(x, *lin);
+    else
+      x = m.forward(x);
+  }
+  return x;
+}
+
 }  // namespace
 
 // One band of a mask estimator, named like the official `to_freqs.{b}`: `0` is MSST's
@@ -46,7 +58,7 @@ class MaskMlpImpl : public torch::nn::Module {
     }
     register_module("0", mlp_);
   }
-  torch::Tensor forward(const torch::Tensor& x) { return torch::glu(mlp_->forward(x), -1); }
+  torch::Tensor forward(const torch::Tensor& x) { return torch::glu(run_sequential(mlp_, x), -1); }
 
  private:
   torch::nn::Sequential mlp_;
@@ -98,12 +110,12 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x_in, const TapFn& tap
   const int64_t B = x_in.size(0), N = x_in.size(1);
   auto x = norm_(x_in);
   // 'b n (qkv h d) -> qkv b h n d'
-  auto qkv = to_qkv_(x).view({B, N, 3, heads_, dim_head_}).permute({2, 0, 3, 1, 4});
+  auto qkv = nn::linear(x, *to_qkv_).view({B, N, 3, heads_, dim_head_}).permute({2, 0, 3, 1, 4});
   auto q = rotary_embed_->rotate(qkv[0]);
   auto k = rotary_embed_->rotate(qkv[1]);
   auto v = qkv[2];
   // softmax(q k^T / sqrt(dim_head)) v. Long sequences (the time axis: 801 frames per chunk)
-  // one (sequence, head) at a time as plain matrix products, which go straight to the BLAS:
+  // one (sequence, head) at a time as plain matrix products (nn::linear, rz/nn/gemm.hpp):
   // libtorch 1.13's CPU bmm ran them at a quarter of mm's rate here (5 against 19 GFLOP/s,
   // 801 x 64 x 801 on 2 cores). Short ones (the band axis: 60 or 62 bands) in batched slices
   // whose scores stay small, where a loop would cost more in calls than it saves.
@@ -113,8 +125,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x_in, const TapFn& tap
     auto qs = q * scale;
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < heads_; ++h) {
-        auto scores = torch::mm(qs[b][h], k[b][h].t()).softmax(-1);
-        out[b][h].copy_(torch::mm(scores, v[b][h]));
+        auto scores = nn::linear(qs[b][h], k[b][h]).softmax(-1);  // q k^T
+        out[b][h].copy_(nn::linear(scores, v[b][h].t().contiguous()));
       }
   } else {
     const int64_t per_seq = heads_ * N * N * static_cast<int64_t>(sizeof(float));
@@ -132,7 +144,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x_in, const TapFn& tap
   tap_if(tap, prefix + ".to_gates.out", gates);
   out = out * gates.permute({0, 2, 1}).unsqueeze(-1).sigmoid();
   out = out.permute({0, 2, 1, 3}).reshape({B, N, heads_ * dim_head_});  // 'b h n d -> b n (h d)'
-  return to_out_->forward(out);
+  return run_sequential(to_out_, out);
 }
 
 TransformerImpl::TransformerImpl(int64_t dim, int64_t depth, int64_t heads, int64_t dim_head,
@@ -162,7 +174,7 @@ torch::Tensor TransformerImpl::forward(torch::Tensor x, const TapFn& tap,
     auto a = attn_[i]->forward(x, tap, p + ".attn");
     tap_if(tap, p + ".attn.out", a);
     x = a + x;
-    auto f = ff_[i]->forward(x);
+    auto f = run_sequential(ff_[i], x);
     tap_if(tap, p + ".ff.out", f);
     x = f + x;
   }
