@@ -16,9 +16,9 @@
 # enhance | mix (gains, pans, a mute) | master to FLAC, 16-bit WAV and float WAV, and rz-metrics
 # --json of the master against the clean reference.
 # Every audio file is hashed as written. A manifest is hashed after removing what the wall clock
-# decides (elapsed_s, started, seconds_per_audio_second); a stdout JSON record likewise. The work
-# directory is the same for both builds (paths appear in the manifests), so --against runs them one
-# after the other.
+# decides (elapsed_s, started, seconds_per_audio_second, load_s); a stdout JSON record likewise.
+# The work directory is the same for both builds (paths appear in the manifests), so --against runs
+# them one after the other.
 #
 # Environment: RZ_SHARED_DIR (../shared beside the source tree). Needs jq. Takes about 2 minutes
 # per build on 2 cores (the full-size model separates 6.8 s).
@@ -75,7 +75,7 @@ q() { "$bin/$1" -q "${@:2}"; }
 
 # The wall clock's fields out, keys sorted: what must stay the same.
 normalise() {
-  jq -S 'walk(if type == "object" then del(.elapsed_s, .started, .seconds_per_audio_second)
+  jq -S 'walk(if type == "object" then del(.elapsed_s, .started, .seconds_per_audio_second, .load_s)
               else . end)' "$1"
 }
 hash_dir() { # CASE DIR: every file of an output directory

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "rz/nn/gemm.hpp"
+#include "rz/nn/precision.hpp"
 
 namespace {
 
@@ -71,4 +72,31 @@ TEST_CASE("nn::mm equals torch::mm, and leaves other types to it", "[gemm]") {
   auto ad = a.to(torch::kDouble), bd = b.to(torch::kDouble);
   CHECK_FALSE(rz::nn::uses_onednn(ad, 1536, 384, 2688));
   CHECK(torch::equal(rz::nn::mm(ad, bd), torch::mm(ad, bd)));
+}
+
+TEST_CASE("autocast_weight casts a weight once per PrecisionScope, to the bits autocast makes",
+          "[gemm]") {
+  torch::manual_seed(10);
+  torch::NoGradGuard no_grad;
+  torch::nn::Linear lin(512, 1024);
+  auto x = torch::randn({2688, 512});
+  auto wt = torch::randn({384, 1536});  // a transposed convolution's weight, as nn::mm takes it
+  wt.set_requires_grad(true);
+  auto y = torch::randn({384, 2688});
+  torch::Tensor cast;
+  {
+    const rz::nn::PrecisionScope bf16(rz::nn::Precision::kBf16, torch::kCPU);
+    cast = rz::nn::autocast_weight(lin->weight);
+    CHECK(cast.scalar_type() == torch::kBFloat16);
+    // Cached: the second call returns the same cast, not a new one.
+    CHECK(rz::nn::autocast_weight(lin->weight).data_ptr() == cast.data_ptr());
+    // The layer's product with the cached cast has the bits of the product that lets autocast
+    // cast the float weight itself, on whichever kernel the shapes choose.
+    CHECK(torch::equal(rz::nn::linear(x, *lin), rz::nn::linear(x, lin->weight, lin->bias)));
+    CHECK(torch::equal(rz::nn::mm(rz::nn::autocast_weight(wt).t(), y), rz::nn::mm(wt.t(), y)));
+    // Activations are not weights: cast, never cached.
+    CHECK(rz::nn::autocast_weight(x).data_ptr() != rz::nn::autocast_weight(x).data_ptr());
+  }
+  // Out of the scope autocast is off: the weight itself.
+  CHECK(rz::nn::autocast_weight(lin->weight).data_ptr() == lin->weight.data_ptr());
 }

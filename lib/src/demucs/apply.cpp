@@ -7,6 +7,7 @@
 
 #include "rz/demucs/checkpoint.hpp"
 #include "rz/error.hpp"
+#include "rz/nn/device_copy.hpp"
 
 namespace rz::demucs {
 
@@ -246,6 +247,7 @@ ApplyPlan apply_streaming(Ensemble& model, const ApplyOptions& opt, int64_t leng
       wnorm[i][k] = static_cast<float>(model.weights[i][k] / total);
   }
 
+  nn::DeviceCopier copier(device);
   std::vector<float> in_buf;
   std::vector<float> out_buf;
   int64_t emitted = 0;  // mix frames handed to the sink
@@ -271,13 +273,11 @@ ApplyPlan apply_streaming(Ensemble& model, const ApplyOptions& opt, int64_t leng
         const int64_t start = off - delta / 2;  // TensorChunk.padded centres a short chunk
         read(start + l.to_mix, l.segment, in_buf.data() + b * C * l.segment);
       }
-      auto x = torch::from_blob(in_buf.data(), {nb, C, l.segment}, torch::kFloat).to(device);
+      const auto x =
+          copier.to_device(torch::from_blob(in_buf.data(), {nb, C, l.segment}, torch::kFloat));
       // (nb, S, C, segment) -> (nb, rows, segment) on the host
-      const auto y = model.members[l.member]
-                         ->forward(x)
-                         .reshape({nb, rows, l.segment})
-                         .to(torch::kCPU, torch::kFloat)  // float under bf16/fp16 autocast too
-                         .contiguous();
+      const auto y =
+          copier.to_host(model.members[l.member]->forward(x).reshape({nb, rows, l.segment}));
       const float* ybase = y.data_ptr<float>();
       for (int64_t b = 0; b < nb; ++b) {
         const int64_t off = l.next * l.stride;

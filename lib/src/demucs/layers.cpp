@@ -102,22 +102,29 @@ torch::Tensor DConvImpl::forward_rows(torch::Tensor x) {
     auto* ls = layer->ptr(6)->as<LayerScaleImpl>();
     const int64_t d = c1->options.dilation()->at(0);
     const std::vector<int64_t> stride{1, 1}, padding{0, d}, dilation{1, d};
-    auto g = torch::conv2d(x, c1->weight.unsqueeze(2), c1->bias, stride, padding, dilation);
+    auto g = torch::conv2d(x, nn::autocast_weight(c1->weight).unsqueeze(2), c1->bias, stride,
+                           padding, dilation);
     g = torch::gelu(row_group_norm(g, *n1));  // (B, h, Fr, T), h = C / compress: small
 
     const int64_t B = g.size(0), h = g.size(1), Fr = g.size(2), T = g.size(3);
     const int64_t C2 = c2->weight.size(0), C = C2 / 2;
     auto gd = g.to(torch::kDouble);
     auto mu = gd.mean(3).permute({0, 2, 1});                                        // (B, Fr, h)
-    auto rows = gd.permute({0, 2, 1, 3});                                           // (B, Fr, h, T)
-    auto G = torch::matmul(rows, rows.transpose(-1, -2)) / static_cast<double>(T);  // (B,Fr,h,h)
     auto W = c2->weight.squeeze(-1).to(torch::kDouble);                             // (2C, h)
     auto bb = c2->bias.to(torch::kDouble);                                          // (2C)
     auto mean = torch::matmul(mu, W.sum(0)) / static_cast<double>(C2) + bb.mean();  // (B, Fr)
     auto WtW = torch::matmul(W.t(), W);                                             // (h, h)
-    auto ex2 = ((G * WtW).sum({-1, -2}) + 2.0 * torch::matmul(mu, torch::matmul(W.t(), bb)) +
-                (bb * bb).sum()) /
-               static_cast<double>(C2);
+    // The mean over t of |W g_t|^2 = g_t' W'W g_t, per row: one (h, h) x (h, Fr T) product per
+    // batch item. (As the (h, h) second-moment matrices of the B Fr rows it took a batched
+    // product that libtorch 1.13 runs one tiny matrix at a time: 6 % of a forward.)
+    std::vector<torch::Tensor> quad;
+    for (int64_t bi = 0; bi < B; ++bi) {
+      auto gb = gd[bi].reshape({h, Fr * T});
+      quad.push_back((torch::mm(WtW, gb) * gb).sum(0).view({Fr, T}).mean(1));  // (Fr)
+    }
+    auto ex2 =
+        (torch::stack(quad) + 2.0 * torch::matmul(mu, torch::matmul(W.t(), bb)) + (bb * bb).sum()) /
+        static_cast<double>(C2);
     auto var = (ex2 - mean * mean).clamp_min(0.0);
     auto rstd = torch::rsqrt(var + n2->options.eps());  // (B, Fr)
 
@@ -287,7 +294,7 @@ torch::Tensor HDecLayerImpl::conv_tr_freq(const torch::Tensor& y) {
   if (K % Sd != 0 || y.dim() != 4) return conv_tr2d_->forward(y);
   const int64_t B = y.size(0), Cin = y.size(1), Fr = y.size(2), T = y.size(3);
   const int64_t Cout = w.size(1), G = K / Sd;
-  const auto wt = w.reshape({Cin, Cout * K}).t();
+  const auto wt = nn::autocast_weight(w).reshape({Cin, Cout * K}).t();
   auto yf = y.reshape({B, Cin, Fr * T});
   std::vector<torch::Tensor> zs;
   for (int64_t b = 0; b < B; ++b) zs.push_back(nn::mm(wt, yf[b]));  // plain GEMMs, not bmm
@@ -308,7 +315,7 @@ torch::Tensor HDecLayerImpl::conv_tr_time(const torch::Tensor& y) {
   if (K % Sd != 0 || y.dim() != 3) return conv_tr1d_->forward(y);
   const int64_t B = y.size(0), Cin = y.size(1), L = y.size(2);
   const int64_t Cout = w.size(1), G = K / Sd;
-  const auto wt = w.reshape({Cin, Cout * K}).t();
+  const auto wt = nn::autocast_weight(w).reshape({Cin, Cout * K}).t();
   std::vector<torch::Tensor> zs;
   for (int64_t b = 0; b < B; ++b) zs.push_back(nn::mm(wt, y[b]));  // (Cout*K, L) each
   auto z = torch::stack(zs).view({B, Cout, G, Sd, L});

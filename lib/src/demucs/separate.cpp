@@ -521,6 +521,7 @@ void run_model(const ModelSpec& spec, const torch::Device& device, const Separat
                Separation& sep, SeparateReport& rep) {
   const double t_sep = now_s();
   Ensemble model = load_ensemble(spec, device);
+  rep.load_s = now_s() - t_sep;
   opt.apply.validate(model);
   check_two_stems(opt.two_stems, model.sources);
   sep.sources = model.sources;
@@ -615,6 +616,7 @@ void run_roformer(const ModelSpec& spec, const roformer::Config& config,
   const roformer::Checkpoint ck = roformer::read_checkpoint(spec.files.at(0));
   roformer::Roformer model =
       roformer::load_roformer(config, ck.state, spec.files.at(0).string(), device);
+  rep.load_s = now_s() - t_sep;
   sep.sources = roformer::output_stems(config);
   check_two_stems(opt.two_stems, sep.sources);
   sep.rate = config.sample_rate_hz;
@@ -776,8 +778,10 @@ json history_entry(const json& provenance, const stems::StemEntry& stem, const S
   entry["removed_stems"] = removed;
   entry["carried_stems"] = carried;
   entry["elapsed_s"] = elapsed;
-  if (!rep.cache_hit && rep.audio_s > 0)
+  if (!rep.cache_hit && rep.audio_s > 0) {
     entry["seconds_per_audio_second"] = rep.separate_s / rep.audio_s;
+    entry["load_s"] = rep.load_s;
+  }
   return entry;
 }
 

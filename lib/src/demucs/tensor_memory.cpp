@@ -163,6 +163,10 @@ class ArenaCpuAllocator final : public c10::Allocator {
       p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     }
     if (p == MAP_FAILED) return nullptr;
+    // Transparent huge pages where the kernel offers them on request ("madvise", Debian's
+    // default): a first touch then costs one fault per 2 MiB instead of one per 4 KiB, and the
+    // forwards' large products miss the TLB less. Advice only: refused, the pages stay small.
+    madvise(p, size, MADV_HUGEPAGE);
     ++stats_.segments;
     stats_.reserved_bytes += size;
     segments_.emplace(static_cast<char*>(p), 0);

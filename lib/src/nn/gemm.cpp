@@ -3,6 +3,8 @@
 
 #include <ATen/Context.h>
 
+#include "rz/nn/precision.hpp"
+
 namespace rz::nn {
 
 namespace {
@@ -42,22 +44,27 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight,
   if (x.dim() < 1 || weight.dim() != 2) return torch::linear(x, weight, bias);
   const int64_t K = x.size(-1), N = weight.size(0);
   const int64_t M = K == 0 ? 0 : x.numel() / K;
-  if (!uses_onednn(x, M, K, N) || weight.scalar_type() != torch::kFloat)
-    return torch::linear(x, weight, bias);
+  // A weight in autocast's type comes from autocast_weight (rz/nn/precision.hpp); the
+  // convolution's autocast casts x to it.
+  const bool weight_ok = weight.scalar_type() == torch::kFloat ||
+                         autocast_type(x.device().type()) == weight.scalar_type();
+  if (!uses_onednn(x, M, K, N) || !weight_ok) return torch::linear(x, weight, bias);
   auto sizes = x.sizes().vec();
   sizes.back() = N;
   return onednn_linear(x.reshape({M, K}).contiguous(), weight.contiguous(), bias).view(sizes);
 }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::nn::LinearImpl& layer) {
-  return linear(x, layer.weight, layer.bias);
+  return linear(x, autocast_weight(layer.weight), layer.bias);
 }
 
 torch::Tensor mm(const torch::Tensor& a, const torch::Tensor& b) {
   if (a.dim() != 2 || b.dim() != 2) return torch::mm(a, b);
   const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
-  if (!uses_onednn(a, M, K, N) || b.scalar_type() != torch::kFloat ||
-      M * K < kMinMmIntensity * (M + K))
+  // a may be a weight in autocast's type (autocast_weight); the convolution's autocast casts b.
+  const bool a_ok =
+      a.scalar_type() == torch::kFloat || autocast_type(a.device().type()) == a.scalar_type();
+  if (!uses_onednn(b, M, K, N) || !a_ok || M * K < kMinMmIntensity * (M + K))
     return torch::mm(a, b);
   // b as N pixels of K channels (plain layout), a as the 1x1 kernel: (1, M, N, 1) is (M, N).
   auto y = torch::conv2d(b.contiguous().view({1, K, N, 1}), a.contiguous().view({M, K, 1, 1}));

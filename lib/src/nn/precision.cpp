@@ -81,6 +81,19 @@ bool cpu_has_native_bf16() {
   return false;
 }
 
+std::optional<at::ScalarType> autocast_type(torch::DeviceType device) {
+  if ((device != torch::kCPU && device != torch::kCUDA) || !autocast_enabled(device))
+    return std::nullopt;
+  return autocast_dtype(device);
+}
+
+torch::Tensor autocast_weight(const torch::Tensor& weight) {
+  const torch::DeviceType t = weight.device().type();
+  const auto type = autocast_type(t);
+  if (!type || weight.scalar_type() != torch::kFloat) return weight;
+  return at::autocast::cached_cast(*type, weight, t);
+}
+
 void check_precision(Precision p, const torch::Device& device) {
   const bool cuda = device.type() == torch::kCUDA;
   if (p == Precision::kFp32) return;

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "rz/error.hpp"
+#include "rz/nn/device_copy.hpp"
 
 namespace rz::roformer {
 
@@ -150,6 +151,7 @@ DemixPlan demix_streaming(Roformer& model, int64_t frames, const DemixReadFn& re
   int64_t i = 0, calls = 0;
   std::vector<std::pair<int64_t, int64_t>> locations;
   std::vector<torch::Tensor> parts;
+  nn::DeviceCopier copier(device);
   std::vector<float> buf;
   std::vector<float> window;
   while (i < P) {
@@ -170,9 +172,7 @@ DemixPlan demix_streaming(Roformer& model, int64_t frames, const DemixReadFn& re
     i += p.step;
     if (static_cast<int64_t>(parts.size()) < p.batch && i < P) continue;
 
-    auto x = model->forward(torch::stack(parts, 0).to(device))
-                 .to(torch::kCPU, torch::kFloat)  // float under bf16/fp16 autocast too
-                 .contiguous();
+    const auto x = copier.to_host(model->forward(copier.to_device(torch::stack(parts, 0))));
     ++calls;
     // The window is chosen once per batch from the next chunk's start, as the official code.
     window = window0;

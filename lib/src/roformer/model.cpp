@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "rz/error.hpp"
+#include "rz/nn/attention.hpp"
 #include "rz/nn/gemm.hpp"
 #include "rz/nn/state_dict.hpp"
 #include "rz/roformer/bands.hpp"
@@ -120,8 +121,11 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x_in, const TapFn& tap
   // 801 x 64 x 801 on 2 cores). Short ones (the band axis: 60 or 62 bands) in batched slices
   // whose scores stay small, where a loop would cost more in calls than it saves.
   const double scale = 1.0 / std::sqrt(static_cast<double>(dim_head_));
-  auto out = torch::empty({B, heads_, N, dim_head_}, q.options());
-  if (N >= kLoopAttentionTokens && q.device().is_cpu()) {
+  torch::Tensor out;
+  if (auto fused = nn::fused_attention(q, k, v)) {
+    out = *fused;
+  } else if (N >= kLoopAttentionTokens && q.device().is_cpu()) {
+    out = torch::empty({B, heads_, N, dim_head_}, q.options());
     auto qs = q * scale;
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < heads_; ++h) {
@@ -129,6 +133,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x_in, const TapFn& tap
         out[b][h].copy_(nn::linear(scores, v[b][h].t().contiguous()));
       }
   } else {
+    out = torch::empty({B, heads_, N, dim_head_}, q.options());
     const int64_t per_seq = heads_ * N * N * static_cast<int64_t>(sizeof(float));
     const int64_t slice =
         std::max<int64_t>(1, kAttentionScoreBytes / std::max<int64_t>(1, per_seq));

@@ -67,6 +67,7 @@ struct SeparateReport : stage::StageReport {
   int threads = 0;
   double audio_s = 0;
   double separate_s = 0;            // wall time of model loading + inference (0 on a cache hit)
+  double load_s = 0;                // of which model building and weight loading
   TensorMemoryStats tensor_memory;  // the tensor arena's counters after the separation
 };
 

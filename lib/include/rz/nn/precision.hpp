@@ -33,6 +33,16 @@ bool cpu_has_native_bf16();
 // tf32, and libtorch's CPU autocast no fp16); MPS runs fp32 only.
 void check_precision(Precision p, const torch::Device& device);
 
+// The type autocast casts matrix products to on `device` on this thread; nullopt where it is off.
+std::optional<at::ScalarType> autocast_type(torch::DeviceType device);
+
+// A weight in the type that autocast, if on for `weight`'s device on this thread, would cast it
+// to, from autocast's own cache: each weight is cast once per PrecisionScope instead of at every
+// call. Autocast caches only what it can tell is a weight (a leaf tensor that requires grad, not
+// a view), so pass the parameter itself and take views of the result. `weight` itself where
+// autocast is off or the weight is not fp32.
+torch::Tensor autocast_weight(const torch::Tensor& weight);
+
 // Sets the precision for the forwards run while it lives, on this thread: TF32 on or off for
 // CUDA's matrix products and cuDNN (off for fp32: libtorch allows TF32 in cuDNN convolutions by
 // default, which is not fp32), autocast to bf16 or fp16 on `device`. Restores what it found, and
