@@ -32,6 +32,13 @@ torch::Tensor onednn_linear(const torch::Tensor& x2, const torch::Tensor& w,
   return y.permute({0, 2, 3, 1}).reshape({M, N});
 }
 
+// Whether a weight operand may take the oneDNN route: fp32, or already in autocast's type on its
+// device (a cast from autocast_weight, rz/nn/precision.hpp), the type the convolution's autocast
+// casts the other operand to.
+bool weight_takes_route(const torch::Tensor& w) {
+  return w.scalar_type() == torch::kFloat || autocast_type(w.device().type()) == w.scalar_type();
+}
+
 }  // namespace
 
 bool uses_onednn(const torch::Tensor& x, int64_t M, int64_t K, int64_t N) {
@@ -44,11 +51,8 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight,
   if (x.dim() < 1 || weight.dim() != 2) return torch::linear(x, weight, bias);
   const int64_t K = x.size(-1), N = weight.size(0);
   const int64_t M = K == 0 ? 0 : x.numel() / K;
-  // A weight in autocast's type comes from autocast_weight (rz/nn/precision.hpp); the
-  // convolution's autocast casts x to it.
-  const bool weight_ok = weight.scalar_type() == torch::kFloat ||
-                         autocast_type(x.device().type()) == weight.scalar_type();
-  if (!uses_onednn(x, M, K, N) || !weight_ok) return torch::linear(x, weight, bias);
+  if (!uses_onednn(x, M, K, N) || !weight_takes_route(weight))
+    return torch::linear(x, weight, bias);
   auto sizes = x.sizes().vec();
   sizes.back() = N;
   return onednn_linear(x.reshape({M, K}).contiguous(), weight.contiguous(), bias).view(sizes);
@@ -61,10 +65,8 @@ torch::Tensor linear(const torch::Tensor& x, const torch::nn::LinearImpl& layer)
 torch::Tensor mm(const torch::Tensor& a, const torch::Tensor& b) {
   if (a.dim() != 2 || b.dim() != 2) return torch::mm(a, b);
   const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
-  // a may be a weight in autocast's type (autocast_weight); the convolution's autocast casts b.
-  const bool a_ok =
-      a.scalar_type() == torch::kFloat || autocast_type(a.device().type()) == a.scalar_type();
-  if (!uses_onednn(b, M, K, N) || !a_ok || M * K < kMinMmIntensity * (M + K))
+  // a is the weight operand (the 1x1 kernel below), b the data.
+  if (!uses_onednn(b, M, K, N) || !weight_takes_route(a) || M * K < kMinMmIntensity * (M + K))
     return torch::mm(a, b);
   // b as N pixels of K channels (plain layout), a as the 1x1 kernel: (1, M, N, 1) is (M, N).
   auto y = torch::conv2d(b.contiguous().view({1, K, N, 1}), a.contiguous().view({M, K, 1, 1}));
