@@ -11,7 +11,8 @@
 #   metrics  rz/metrics/                 (beside formats, neither includes the other)
 #   formats  rz/formats/ and the demucs files without libtorch: checkpoint, bag, model_store, cache;
 #            the RoFormer files without libtorch: config, bands, checkpoint
-#   stages   rz/stage/ and the stages: ingest mix enhance restore dereverb master
+#   stages   rz/stage/ and the stages: ingest mix enhance restore dereverb master analyze
+#            reporting
 #   torch    rz/nn/ and the rest of rz/demucs/ and rz/roformer/ (rz_demucs, libtorch)
 #   cli      rz/cli/
 # Usage: scripts/check-layers.sh [LIB_DIR]   (default: lib/ of this checkout). Exit 1 naming each
@@ -36,7 +37,9 @@ layer_of() {
     formats/* | demucs/checkpoint.* | demucs/bag.* | demucs/model_store.* | demucs/cache.* | \
       roformer/config.* | roformer/bands.* | roformer/checkpoint.*)
       echo formats ;;
-    stage/* | ingest/* | mix/* | enhance/* | restore/* | dereverb/* | master/*) echo stages ;;
+    stage/* | ingest/* | mix/* | enhance/* | restore/* | dereverb/* | master/* | analyze/* | \
+      reporting/*)
+      echo stages ;;
     nn/* | demucs/* | roformer/*) echo torch ;;
     cli/*) echo cli ;;
     *) echo unknown ;;

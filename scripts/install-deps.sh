@@ -5,18 +5,20 @@ set -euo pipefail
 # libtorch-dev: the HTDemucs port in rz-separate (Debian's CPU build of libtorch 1.13).
 # libmpg123-dev: libsndfile's MP3 decoder, whose flags rz sets so that it never prints.
 # libyaml-cpp-dev: the YAML configs of the RoFormer models (MSST's format).
+# libaubio-dev: rz-analyze's onsets and pitch track. libpng-dev: rz-report's pictures.
 # libopenblas0-openmp: an optimised BLAS for that libtorch, which otherwise runs its matrix products
 # on the reference BLAS (about 25x slower: 7.5 against ~200 GFLOP/s on 2 cores).
 packages=(build-essential cmake pkg-config
   libsndfile1-dev libsamplerate0-dev libkissfft-dev libebur128-dev
   libcli11-dev nlohmann-json3-dev catch2 libtorch-dev libopenblas0-openmp libmpg123-dev
-  libyaml-cpp-dev)
+  libyaml-cpp-dev libaubio-dev libpng-dev)
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(ffmpeg           # the tests exercise the ffmpeg decoding path (M4A)
                        clang libclang-rt-14-dev python3 # scripts/fuzz.sh: libFuzzer, seeds
                        g++-aarch64-linux-gnu            # scripts/check-aarch64.sh
-                       fluidsynth fluid-soundfont-gm jq) ;; # tests/corpus: rendered pieces, check
+                       fluidsynth fluid-soundfont-gm jq     # tests/corpus: rendered pieces, check
+                       chromium) ;;                         # tests/cli/report.sh: the page in a browser
     --bench) packages+=(time ffmpeg jq) ;; # /usr/bin/time for peak memory; ffmpeg joins recordings;
                                            # jq reads rz-metrics records (quality.sh)
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; exit 2 ;;

@@ -257,7 +257,7 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
     if (has_input_ && ctx_.inputs_.empty()) {
       throw UsageError("no input: give one as an argument or pipe its path in (see --help)");
     }
-    if (ctx_.has_output() && ctx_.inputs_.size() > 1) {
+    if (ctx_.has_output() && ctx_.inputs_.size() > 1 && !one_output_) {
       throw UsageError("-o/--output takes one input, got " + std::to_string(ctx_.inputs_.size()));
     }
     if (ctx_.verbosity_ >= 1) {

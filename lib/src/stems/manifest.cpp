@@ -71,6 +71,8 @@ json Manifest::to_json() const {
   j["source"] = source;
   j["analysis"] = analysis;
   j["history"] = history;
+  // Only when set, like a stem's role.
+  if (music.is_object() && !music.empty()) j["music"] = music;
   return j;
 }
 
@@ -176,6 +178,8 @@ Manifest Manifest::from_json(const json& j, const std::string& subject) {
   m.history = j.value("history", json::array());
   if (!m.history.is_array())
     throw InputError("invalid manifest", subject, "history is not an array");
+  m.music = j.value("music", json::object());
+  if (!m.music.is_object()) throw InputError("invalid manifest", subject, "music is not an object");
   return m;
 }
 

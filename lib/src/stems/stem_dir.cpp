@@ -269,6 +269,36 @@ fs::path default_output(const fs::path& input, const std::string& stage, bool st
   return fs::path(base.string() + "." + stage);
 }
 
+namespace {
+
+void check_replaceable_marked_dir(const fs::path& final_dir, bool force,
+                                  const std::string& marker) {
+  refuse_existing(final_dir, force);
+  if (!exists_no_follow(final_dir)) return;
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(final_dir, ec)) ||
+      !fs::is_regular_file(fs::symlink_status(final_dir / marker, ec))) {
+    throw IoError("output exists", final_dir.string(),
+                  "not an rz output directory (no " + marker + "); --force replaces only those");
+  }
+}
+
+}  // namespace
+
+AtomicDir::AtomicDir(const fs::path& final_dir, bool force, const std::string& marker)
+    : final_(final_dir), force_(force), marker_(marker) {
+  check_replaceable_marked_dir(final_, force, marker);
+  temp_ = make_temp_sibling(final_, true);
+}
+
+AtomicDir::~AtomicDir() = default;
+
+fs::path AtomicDir::commit() {
+  check_replaceable_marked_dir(final_, force_, marker_);
+  replace_into_place(temp_, final_);
+  return final_;
+}
+
 AtomicFile::AtomicFile(const fs::path& final_path, bool force) : final_(final_path) {
   std::error_code ec;
   refuse_existing(final_, force);

@@ -78,6 +78,9 @@ class Tool {
   void add_input(const std::string& help, bool multiple = false);
   // Declares -o/--output and --force.
   void add_output(const std::string& help);
+  // The inputs together make one output (rz-report's page of several versions): -o is allowed
+  // with several inputs. Otherwise each input has its own output and -o takes one input.
+  void inputs_make_one_output() { one_output_ = true; }
   // Declares --verify: check every stem's SHA-256 against the manifest before reading.
   void add_verify();
   // Parses, installs signal handlers, runs `body`, prints its result, maps exceptions to exit
@@ -93,6 +96,7 @@ class Tool {
   CLI::App app_;
   Context ctx_;
   bool multiple_inputs_ = false;
+  bool one_output_ = false;
   bool has_input_ = false;
   bool show_progress_ = false;
   int verbose_count_ = 0;

@@ -57,10 +57,13 @@ struct Manifest {
   nlohmann::json source = nlohmann::json::object();    // the original recording
   nlohmann::json analysis = nlohmann::json::object();  // rz-ingest's analysis of the source
   nlohmann::json history = nlohmann::json::array();    // one object per stage, oldest first
+  // rz-analyze's musical analysis of these stems (tempo, key, onsets, pitch, activity); written
+  // only when set, and not inherited: a stage that writes new audio leaves it behind.
+  nlohmann::json music = nlohmann::json::object();
 
   const StemEntry* find(const std::string& name) const;
   // What a stage carries over from its input: rate, channels, source, analysis and history (the
-  // stage then appends its own history entry).
+  // stage then appends its own history entry); not music, which describes the input's audio.
   void inherit(const Manifest& input);
   // [{"stem": NAME, "sha256": HASH}, ...] of the stems: the "inputs" of a history entry.
   nlohmann::json stem_hashes() const;

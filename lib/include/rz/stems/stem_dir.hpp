@@ -103,6 +103,28 @@ class AtomicFile {
   io::LockedTemp temp_;
 };
 
+// Any other output directory (rz-report's page), built like a stem directory: in a hidden, locked
+// temporary sibling, put in place on commit() (an existing one swapped out atomically). An
+// existing `final_dir` is refused unless `force`, and even then unless it is a directory holding
+// the file `marker` (what the tool writes into every such directory): --force never deletes a
+// folder of someone's work.
+class AtomicDir {
+ public:
+  AtomicDir(const std::filesystem::path& final_dir, bool force, const std::string& marker);
+  ~AtomicDir();
+  AtomicDir(const AtomicDir&) = delete;
+  AtomicDir& operator=(const AtomicDir&) = delete;
+  const std::filesystem::path& path() const { return temp_.path(); }  // where to write
+  const std::filesystem::path& final_path() const { return final_; }
+  std::filesystem::path commit();
+
+ private:
+  std::filesystem::path final_;
+  io::LockedTemp temp_;
+  bool force_;
+  std::string marker_;
+};
+
 // Writes `text` to `path` and checks that it reached the disk (flush, fsync, close).
 void write_text_file(const std::filesystem::path& path, const std::string& text);
 

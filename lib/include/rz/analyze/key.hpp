@@ -1,0 +1,60 @@
+// Key and mode from a chromagram, correlated with published key profiles.
+//
+// Written here because no Debian library does it: aubio has no key estimation, and the libraries
+// that have one (Essentia, libKeyFinder, Vamp plugins) are not packaged for Debian 12 as
+// libraries a C++ program links.
+//
+// Method: mono input, Hann frames of 2^k >= 0.18 s (8192 at 44.1 kHz: 5.4 Hz bins) every half
+// frame. Bins from 65 Hz (C2) to 2.1 kHz (C7) add their amplitude to the pitch class of the
+// nearest equal-tempered semitone (A4 = 440 Hz). Each frame's chroma is divided by its largest
+// class (a loud chord weighs like a soft one) and summed; frames more than 60 dB under the
+// loudest frame's energy are skipped (silence). The sum is correlated (Pearson) with the 24
+// rotations of the Krumhansl-Kessler major and minor profiles (Krumhansl 1990, "Cognitive
+// Foundations of Musical Pitch", table 4.1); the best is the key. confidence = (best - second) /
+// best of those correlations, clamped 0..1: 0 when two keys fit alike.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "rz/dsp/stft.hpp"
+
+namespace rz::analyze {
+
+struct Key {
+  int tonic = -1;  // pitch class, 0 = C; -1 when nothing was heard
+  bool minor = false;
+  double correlation = 0;
+  double confidence = 0;
+  int runner_up_tonic = -1;
+  bool runner_up_minor = false;
+  std::vector<double> chroma;  // 12 classes from C, normalised to sum 1
+
+  std::string name() const;     // "A minor", "Eb major"; "" when tonic < 0
+  std::string camelot() const;  // "8A", "5B"; "" when tonic < 0
+  std::string runner_up_name() const;
+};
+
+// "C", "Db", ... as major keys are spelled (minor: "C#", "G#", "Bb" ...).
+std::string tonic_name(int pitch_class, bool minor);
+std::string key_name(int pitch_class, bool minor);
+// Camelot wheel code: C major 8B, A minor 8A; each step of a fifth up adds 1 (mod 12).
+std::string camelot(int pitch_class, bool minor);
+
+class KeyDetector {
+ public:
+  explicit KeyDetector(int sample_rate_hz);
+  void push(const float* mono, size_t frames);
+  Key finish();
+
+ private:
+  int rate_;
+  dsp::StftAnalysis stft_;
+  std::vector<int> bin_class_;               // per bin: pitch class, or -1 outside the range
+  std::vector<std::vector<double>> frames_;  // per frame: normalised chroma (12)
+  std::vector<double> energy_;               // per frame
+  void on_frame();
+};
+
+}  // namespace rz::analyze

@@ -1,0 +1,68 @@
+// Onsets and the pitch track, over aubio (Debian's libaubio5, 0.4.9).
+//
+// Onsets: aubio's "mkl" detection function (modified Kullback-Leibler distance between successive
+// spectra) with aubio's own defaults for it (threshold, silence gate -70 dBFS), Hann frames of
+// 2^k >= 23 ms (1024 at 44.1 kHz) every 5.8 ms (256), at least 50 ms between onsets; aubio
+// reports each onset with its own delay taken off. Chosen over aubio's default "hfc", which
+// missed soft notes after loud ones (F 0.85-0.96 on the tuning notes of
+// tests/unit/test_analyze.cpp, where "mkl" reads 1.0); on dense, ringing plucked strings both
+// fall short (F 0.75 mkl, 0.87 hfc).
+//
+// Pitch: aubio's "yinfast" (YIN, de Cheveigne and Kawahara 2002, its difference function computed
+// by FFT), frames of 2^k >= 46 ms (2048 at 44.1 kHz) every 10 ms; a frame is voiced when aubio
+// finds a period (the YIN minimum under aubio's default tolerance, 0.15) and it is louder than
+// -60 dBFS. The track's time of frame i is the centre of its window. On the synthetic notes of
+// tests/unit/test_analyze.cpp (1 to 7 harmonics, MIDI 40-84) every frame 60 ms or more inside a
+// note is voiced and within 10 cents (median 0.05 cents); aubio's "yinfft", its default, put only
+// 75-85 % of those frames within 10 cents (median 2-3 cents), and "mcomb" 80-93 %.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rz::analyze {
+
+class OnsetDetector {
+ public:
+  explicit OnsetDetector(int sample_rate_hz);
+  ~OnsetDetector();
+  OnsetDetector(const OnsetDetector&) = delete;
+  OnsetDetector& operator=(const OnsetDetector&) = delete;
+  void push(const float* mono, size_t frames);
+  std::vector<double> finish();  // onset times, seconds
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+struct PitchTrack {
+  double hop_s = 0;
+  double first_s = 0;        // time of frame 0
+  std::vector<float> f0_hz;  // 0 where unvoiced
+  // Summary over voiced frames; 0 when none.
+  double voiced_share = 0;
+  double median_hz = 0;
+  double low_hz = 0, high_hz = 0;  // 5th and 95th percentiles
+};
+
+class PitchTracker {
+ public:
+  explicit PitchTracker(int sample_rate_hz);
+  ~PitchTracker();
+  PitchTracker(const PitchTracker&) = delete;
+  PitchTracker& operator=(const PitchTracker&) = delete;
+  void push(const float* mono, size_t frames);
+  PitchTrack finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// "A3", "C#5" for a frequency (A4 = 440 Hz); "" for 0.
+std::string note_name(double hz);
+
+}  // namespace rz::analyze

@@ -1,0 +1,78 @@
+// Tempo and beats: an onset-strength envelope (log-magnitude spectral flux), the tempo from its
+// autocorrelation, and the beats by dynamic programming (Ellis 2007).
+//
+// Why not aubio's tracker: aubio 0.4.9 (Debian's) was measured first on click tracks at 60-200
+// BPM (30 s each, 44.1 kHz): its tempo is quantised to whole frames of its 512-sample hop (120
+// BPM reads 122.0, 150 reads 152.5: outside +-1 BPM), it halves 180-200 BPM, and its beats reach a
+// beat F-measure of 0.09-0.79 against the clicks. aubio does the onsets and the pitch track
+// (analyze/notes.hpp), where it meets the bars.
+//
+// Method:
+// - Envelope: mono input, frames of 2^k >= 4 hops (1024 at 44.1 kHz) every hop of 5.8 ms (256 at
+//   44.1 kHz), Hann window. 40 triangular mel bands from 30 Hz to 16 kHz (or Nyquist); per band,
+//   L = log(1 + kCompression a) of its amplitude a (1.0 for a full-scale sine); the envelope is
+//   the mean over bands of the rise max(0, L_t - L_t-1).
+// - Tempo: the envelope less its 1 s moving average; its autocorrelation r(lag), unbiased (divided
+//   by the number of terms) and normalised by r(0). Each period P in [60/max_bpm, 60/min_bpm] is
+//   scored by the comb mean of r(kP), k = 1..4. The best period P0 may sit on a multiple of the
+//   beat (a click at 200 BPM repeats every 0.3, 0.6 and 0.9 s alike), so the fastest of P0/2,
+//   P0/3, P0/4 and P0/6 inside the range whose r is at least kOctaveRatio r(P0) replaces it: an
+//   off-beat eighth that is weaker than the beat (a hi-hat between kick and snare) stays below.
+//   The period is refined to the parabola through r around its peak.
+// - Beats: the envelope divided by its standard deviation; cumulative score C(t) = e(t) + max over
+//   t - 2P <= s <= t - P/2 of C(s) - kTightness (log((t - s) / P))^2, the last beat the best C in
+//   the final period, then back along the best predecessors. Leading and trailing beats whose
+//   envelope lies under a tenth of the beats' median are dropped (silence before and after the
+//   music), and each beat is placed at the parabola's peak through the envelope around it.
+// - bpm: 60 over the least-squares slope of beat time on beat number (the mean period of the
+//   beats; with fewer than 4 beats, 60 / P). confidence: r(P) of the envelope, 0..1 (1: the same
+//   onsets repeat every period; a steady click track reads about 0.9, noise about 0).
+#pragma once
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "rz/dsp/stft.hpp"
+
+namespace rz::analyze {
+
+struct TempoOptions {
+  double min_bpm = 60;
+  double max_bpm = 200;
+};
+
+struct Tempo {
+  double bpm = 0;         // 0 when no beat was found (silence, too short)
+  double confidence = 0;  // 0..1
+  std::vector<double> beats_s;
+};
+
+// Streams mono audio into the onset-strength envelope.
+class OnsetEnvelope {
+ public:
+  explicit OnsetEnvelope(int sample_rate_hz);
+  void push(const float* mono, size_t frames);
+  void finish();
+  const std::vector<float>& values() const { return env_; }
+  double frame_rate_hz() const { return static_cast<double>(rate_) / hop_; }
+  // The time of envelope frame i (the centre of its analysis window), seconds.
+  double time_s(double i) const;
+
+ private:
+  int rate_;
+  int hop_;
+  dsp::StftAnalysis stft_;
+  std::vector<std::vector<std::pair<int, double>>> bands_;  // (bin, weight) per mel band
+  double power_scale_ = 1;
+  std::vector<float> last_;  // previous frame's band levels, dB
+  std::vector<float> env_;
+  bool have_last_ = false;
+  void on_frame();
+};
+
+// Tempo and beats of an envelope (see the header comment). Throws UsageError for a range that is
+// empty or outside 20..400 BPM.
+Tempo track_tempo(const OnsetEnvelope& envelope, const TempoOptions& options);
+
+}  // namespace rz::analyze
