@@ -68,6 +68,14 @@ if grep -Eq '(src|href)="(https?:|//)|@import|url\(' report/index.html; then
   fail "the page refers to something outside itself"
 fi
 [ "$(grep -c '<audio' report/index.html)" -eq 4 ] || fail "expected one audio element per version"
+# The previews are level-matched (kMatchTolLu: Opus coding moves loudness a little) and peak under
+# full scale (the page's ceiling is -1 dBFS; Opus may overshoot it by a fraction of a dB).
+kMatchTolLu=0.5
+for v in 1 2 3 4; do
+  rz-metrics --json --no-spectral "report/audio/v$v.opus" | jq -c '.stems[] | [.integrated_lufs, .peak_dbfs]'
+done | jq -s -e --argjson tol "$kMatchTolLu" \
+  '(map(.[0]) | max - min) <= $tol and (map(.[1]) | max) < 0' >/dev/null ||
+  fail "previews not level-matched or clipping: $(for v in 1 2 3 4; do rz-metrics --json --no-spectral "report/audio/v$v.opus" | jq -c '.stems[] | [.integrated_lufs, .peak_dbfs]'; done | tr '\n' ' ')"
 
 # One stem directory: compared with the recording it was made from.
 expect 0 rz-report st.enh -o single

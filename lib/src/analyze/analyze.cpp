@@ -340,9 +340,9 @@ Report analyze(const fs::path& input, const fs::path& sidecar, bool force, const
   json stems_json = json::object();
   const bool one = sources.size() == 1;
   Report rep;
-  // The programme pass: the one stem (with its own per-stem analyses) or the unity sum.
-  // The programme pass and one pass per stem of a directory with several: independent, so they
-  // run on up to hardware_concurrency() threads (aubio serialises its FFT planning itself).
+  // The programme pass (the one stem, or the unity sum) and one pass per stem of a directory with
+  // several: independent, so they run on up to hardware_concurrency() threads (aubio serialises its
+  // FFT planning itself).
   std::vector<std::optional<PassResult>> results(one ? 1 : 1 + sources.size());
   std::optional<audio::DecodedFile> single;
   if (one) {

@@ -32,6 +32,7 @@ namespace {
 constexpr size_t kBlockFrames = 65536;
 constexpr int kPreviewRate = 48000;      // Opus runs at 48 kHz
 constexpr double kPreviewQuality = 0.5;  // libsndfile's Opus mapping: about 131 kbit/s per channel
+constexpr double kPreviewPeakDb = -1;    // sample-peak ceiling of the previews (Opus adds a little)
 constexpr int kLegendWidth = 256;
 constexpr int kLegendHeight = 12;
 
@@ -150,6 +151,7 @@ struct Excerpt {
   std::vector<float> samples;  // interleaved, the version's own rate and channels
   int channels = 0, rate = 0;
   double lufs = -HUGE_VAL;
+  double peak = 0;  // largest |sample|
 };
 
 Excerpt read_excerpt(const Version& v, double start_s, double length_s) {
@@ -176,6 +178,7 @@ Excerpt read_excerpt(const Version& v, double start_s, double length_s) {
     pos += static_cast<int64_t>(n);
     if (pos >= start + want) break;
   }
+  for (float x : e.samples) e.peak = std::max(e.peak, static_cast<double>(std::fabs(x)));
   if (!e.samples.empty()) {
     metrics::LoudnessMeter m(e.channels, e.rate, metrics::LoudnessMeter::kIntegrated);
     m.add(e.samples.data(), e.samples.size() / static_cast<size_t>(e.channels));
@@ -201,7 +204,7 @@ void write_preview(const Excerpt& e, double gain_db, const fs::path& path) {
   spec.sample_format = audio::SampleFormat::kLossy;
   spec.lossy_quality = kPreviewQuality;
   audio::Writer w(path, spec);
-  for (auto& s : x) s = std::clamp(s, -1.f, 1.f);  // gains are <= 0 dB; this only guards Opus
+  for (auto& s : x) s = std::clamp(s, -1.f, 1.f);  // the gains keep peaks under kPreviewPeakDb
   if (!x.empty()) w.write(x.data(), x.size() / static_cast<size_t>(e.channels));
   w.close();
 }
@@ -234,9 +237,10 @@ std::string base64(const std::string& bytes) {
 
 std::string read_bytes(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
+  if (!f) throw IoError("cannot read", p.string(), "cannot open");
   std::ostringstream s;
   s << f.rdbuf();
-  if (!f.good() && !f.eof()) throw IoError("cannot read", p.string(), "read failed");
+  if (f.bad()) throw IoError("cannot read", p.string(), "read failed");
   return s.str();
 }
 
@@ -335,10 +339,18 @@ stage::StageReport build(const std::vector<fs::path>& inputs, const fs::path& ou
   if (ex.front().samples.empty()) {
     throw UsageError("--start " + fixed(start, 1) + " s lies beyond the first version's end");
   }
+  std::vector<double> gains(versions.size(), 0.0);
+  double overshoot_db = 0;  // a version over kPreviewPeakDb (an rz-mix sum may be) lowers all alike
+  for (size_t vi = 0; vi < versions.size(); ++vi) {
+    if (std::isfinite(ex[vi].lufs) && std::isfinite(target)) gains[vi] = target - ex[vi].lufs;
+    if (ex[vi].peak > 0) {
+      overshoot_db =
+          std::max(overshoot_db, 20 * std::log10(ex[vi].peak) + gains[vi] - kPreviewPeakDb);
+    }
+  }
   json audio_b64 = json::array();
   for (size_t vi = 0; vi < versions.size(); ++vi) {
-    const double gain =
-        std::isfinite(ex[vi].lufs) && std::isfinite(target) ? target - ex[vi].lufs : 0.0;
+    const double gain = gains[vi] - overshoot_db;
     const std::string file = "v" + std::to_string(vi + 1) + ".opus";
     if (ex[vi].samples.empty()) {
       rep.warnings.push_back("version " + versions[vi].label +

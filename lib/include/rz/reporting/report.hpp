@@ -7,7 +7,8 @@
 //   spectrogram, a waveform overview and the short-term loudness curve (render.hpp);
 // - an A/B player: the preview excerpt of each version's programme (the loudest kExcerptS of
 //   the first version unless set), level-matched (each scaled to the quietest version's integrated
-//   loudness over the excerpt, so no gain is positive), Ogg Opus at 48 kHz (libsndfile). All
+//   loudness over the excerpt, and all lowered alike where one would peak above -1 dBFS), Ogg
+//   Opus at 48 kHz (libsndfile). All
 //   versions play at once from one Web Audio clock and the toggle switches which one is heard, so
 //   switching is sample-aligned and keeps the playhead; a region can loop;
 // - the rz-metrics measurements of each version side by side;
