@@ -14,8 +14,8 @@
 # Usage: bench/analyze.sh [MINUTES...]   (default: 10); WORK=/path keeps the files elsewhere.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=tests/cli/band.sh
-. "$top/tests/cli/band.sh"
+# shellcheck source=tests/cli/lib.sh
+. "$top/tests/cli/lib.sh"
 bin="$top/build/bin"
 [ -x "$bin/rz-analyze" ] || { echo "analyze.sh: error: build first (scripts/build.sh)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "analyze.sh: error: /usr/bin/time missing (scripts/install-deps.sh --bench)" >&2; exit 1; }

@@ -1,6 +1,9 @@
 // rz-make-midi: compose the clean-corpus pieces and write them as Standard MIDI Files.
 //
-// Usage: rz-make-midi -o DIR
+// Usage: rz-make-midi -o DIR [--keys]
+//
+// --keys writes the key-detection pieces instead (key_pieces(): 24 keys x 3 renderings), with
+// one TSV line each: `piece<TAB>tonic pitch class<TAB>major|minor<TAB>description`.
 //
 // For every piece it writes DIR/<piece>.mid (all tracks) and DIR/<piece>.<stem>.mid (one
 // instrument track each, same tempo, same channel and program, same length), so that rendering
@@ -998,6 +1001,69 @@ void write_smf(const std::filesystem::path& path, const std::vector<Chunk>& chun
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// --keys: ground truth for rz-analyze's key detection (tests/cli/key_fluidsynth.sh). Each of the
+// 24 keys in three renderings, two beats per chord at 100 BPM, triads over the root an octave
+// down: renderings 0 and 1 (the tuning set) play I-IV-V-I (major) or i-iv-V-i (minor, with
+// harmonic minor's raised leading tone in V) in close position from C3 and from C4; rendering 2
+// (the validation set) other instruments and another progression (key_pieces()). Instruments
+// rotate over the keys, so each plays major and minor keys on several tonics. The description
+// column says "tune" or "validate" first.
+struct KeyPiece {
+  Piece piece;
+  int tonic;  // pitch class, 0 = C
+  bool minor;
+};
+
+std::vector<KeyPiece> key_pieces() {
+  // GM 1-based. Renderings 0 and 1 (tuning): Acoustic Grand Piano, Electric Piano 1, Church
+  // Organ, Acoustic Guitar (nylon), String Ensemble 1, Brass Section. Rendering 2 (validation):
+  // Harpsichord, Vibraphone, Accordion, Choir Aahs, Flute, Pad 2 (warm), playing I-vi-IV-V (major)
+  // or i-VI-iv-V (minor) in first inversion.
+  const int tuning_programs[] = {1, 5, 20, 25, 49, 62};
+  const int validation_programs[] = {7, 12, 22, 53, 74, 90};
+  std::vector<KeyPiece> out;
+  for (int variant = 0; variant < 3; ++variant) {
+    const int* programs = variant < 2 ? tuning_programs : validation_programs;
+    for (int minor = 0; minor < 2; ++minor) {
+      for (int tonic = 0; tonic < 12; ++tonic) {
+        const int program = programs[(tonic + 5 * minor + 3 * variant) % 6];
+        const std::string name = "key-" + std::to_string(tonic) + (minor ? "-minor-" : "-major-") +
+                                 std::to_string(variant);
+        KeyPiece kp{
+            piece(name,
+                  std::string(variant < 2 ? "tune" : "validate") + " GM program " +
+                      std::to_string(program),
+                  100, 4, static_cast<std::uint32_t>(1000 + tonic + 12 * minor + 24 * variant)),
+            tonic, minor != 0};
+        Track& t = kp.piece.add("chords", program, 64);
+        const int third = minor ? 3 : 4;
+        std::vector<std::vector<int>> chords = {
+            {0, third, 7}, {5, 5 + third, 12}, {7, 11, 14}, {0, third, 7}};
+        if (variant == 2) {  // I-vi-IV-V / i-VI-iv-V, first inversion (the third lowest)
+          const std::vector<int> six =
+              minor ? std::vector<int>{8, 12, 15} : std::vector<int>{9, 12, 16};
+          chords = {
+              {third, 7, 12}, {six[1], six[2], six[0] + 12}, {5 + third, 12, 17}, {11, 14, 19}};
+        }
+        const int base = (variant == 1 ? 60 : 48) + tonic;  // tonic from C4 or from C3
+        for (double beat = 0; beat + 2 <= kp.piece.total_beats(); beat += 2) {
+          const auto& c = chords[static_cast<size_t>(std::lround(beat / 2)) % chords.size()];
+          for (int iv : c) add_note(t, beat, 1.9, base + iv, 80);
+          // The root an octave under the chord's lowest tone.
+          const int root = variant == 2
+                               ? std::vector<int>{0, minor ? 8 : 9, 5,
+                                                  7}[static_cast<size_t>(std::lround(beat / 2)) % 4]
+                               : c[0];
+          add_note(t, beat, 1.9, base + root - 12, 90);
+        }
+        out.push_back(std::move(kp));
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1010,6 +1076,10 @@ int main(int argc, char** argv) {
   std::string out_dir;
   app.add_option("-o,--output", out_dir, "directory to write the .mid files into (created)")
       ->required();
+  bool keys = false;
+  app.add_flag("--keys", keys,
+               "write the key-detection pieces instead (24 keys x 3 renderings; TSV: piece, "
+               "tonic pitch class, mode, description)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -1018,6 +1088,17 @@ int main(int argc, char** argv) {
   }
   try {
     std::filesystem::create_directories(out_dir);
+    if (keys) {
+      for (const KeyPiece& k : key_pieces()) {
+        const Timing tm = timing(k.piece);
+        write_smf(std::filesystem::path(out_dir) / (k.piece.name + ".mid"),
+                  {conductor(k.piece, tm), track_chunk(k.piece.tracks[0], tm)});
+        std::printf("%s\t%d\t%s\t%s\n", k.piece.name.c_str(), k.tonic, k.minor ? "minor" : "major",
+                    k.piece.description.c_str());
+      }
+      if (std::fflush(stdout) != 0) throw std::runtime_error("cannot write to stdout");
+      return 0;
+    }
     for (const Entry& x : catalogue()) {
       const Piece& p = x.piece;
       const Timing tm = timing(p);

@@ -6,8 +6,9 @@
 # Usage: bash tests/cli/analyze.sh BIN_DIR   (needs jq and python3)
 set -euo pipefail
 bin=$(cd "${1:?usage: analyze.sh BIN_DIR}" && pwd)
-# shellcheck source=tests/cli/band.sh
-. "$(dirname "$0")/band.sh"
+me=analyze.sh
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
 for tool in jq python3; do
   command -v "$tool" >/dev/null || { echo "analyze.sh: SKIP: $tool not found"; exit 77; }
 done
@@ -15,20 +16,6 @@ export PATH="$bin:$PATH" LC_ALL=C
 work=$(mktemp -d "${TMPDIR:-/tmp}/rz-analyze-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-fail() {
-  echo "analyze.sh: FAIL: $*" >&2
-  exit 1
-}
-# expect CODE CMD...: runs CMD, requires exit CODE and (for a failure) one line on stderr.
-expect() {
-  local want=$1 got=0
-  shift
-  "$@" >out.txt 2>err.txt || got=$?
-  [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want: $(cat err.txt)"
-  if [ "$want" -ne 0 ]; then
-    [ "$(wc -l <err.txt)" -eq 1 ] || fail "'$*': expected one line on stderr, got: $(cat err.txt)"
-  fi
-}
 
 rz-make-example --duration 8 --clean-dir stems gig.wav >/dev/null
 make_band stems band 384000

@@ -20,6 +20,9 @@ bin=$(cd "${1:?usage: report.sh BIN_DIR [--browser]}" && pwd)
 browser=false
 [ "${2:-}" = "--browser" ] && browser=true
 here=$(cd "$(dirname "$0")" && pwd)
+me=report.sh
+# shellcheck source=tests/cli/lib.sh
+. "$here/lib.sh"
 for tool in jq python3; do
   command -v "$tool" >/dev/null || { echo "report.sh: SKIP: $tool not found"; exit 77; }
 done
@@ -33,19 +36,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/rz-report-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 kPlayheadTolS=0.05 # a switch is a gain change on running sources: the playhead does not move
-fail() {
-  echo "report.sh: FAIL: $*" >&2
-  exit 1
-}
-expect() {
-  local want=$1 got=0
-  shift
-  "$@" >out.txt 2>err.txt || got=$?
-  [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want: $(cat err.txt)"
-  if [ "$want" -ne 0 ]; then
-    [ "$(wc -l <err.txt)" -eq 1 ] || fail "'$*': expected one line on stderr, got: $(cat err.txt)"
-  fi
-}
 
 rz-make-example --duration 8 gig.wav >/dev/null
 rz-ingest -q gig.wav -o st.ingest >/dev/null

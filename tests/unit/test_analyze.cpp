@@ -5,11 +5,15 @@
 // - pitch of synthetic notes within kPitchTolCents;
 // - key of chord progressions in all 24 keys, several additive timbres: >= kMinKeyAccuracy.
 //
-// Tuning/validation split: rhythm.cpp's two measured constants (kCompression, kOctaveRatio)
-// were chosen on the "tune" cases, tempos that are multiples of 10 BPM with kit A; the
-// "validate" cases (tempos off that grid, kit B with its own sounds, levels, a sustained pad
-// and a noise floor) were not looked at while choosing. Both must pass. Nothing else here was
-// tuned: the onset, pitch and key settings are aubio's defaults and published profiles.
+// Tuning/validation splits:
+// - tempo: rhythm.cpp's two measured constants (kCompression, kOctaveRatio) were chosen on the
+//   "tune" cases, tempos that are multiples of 10 BPM with kit A; the "validate" cases (tempos
+//   off that grid, kit B with its own sounds, levels, a sustained pad and a noise floor) were
+//   not looked at while choosing;
+// - onsets: the detection method was chosen on the tuning seeds (below);
+// - key: the additive progressions here are tuning material for the choice of key profiles
+//   (key.hpp); the held-out validation is fluidsynth's, in tests/cli/key_fluidsynth.sh;
+// - pitch: aubio's yinfast with its defaults, compared with yinfft on these notes (notes.hpp).
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>

@@ -16,11 +16,13 @@ constexpr double kLowHz = 65.4;    // C2
 constexpr double kHighHz = 2093;   // C7
 constexpr double kSilenceDb = 60;  // frames this far under the loudest are not heard
 
-// Krumhansl-Kessler probe-tone ratings, C major and C minor (Krumhansl 1990, table 4.1).
-constexpr std::array<double, 12> kMajor = {6.35, 2.23, 3.48, 2.33, 4.38, 4.09,
-                                           2.52, 5.19, 2.39, 3.66, 2.29, 2.88};
-constexpr std::array<double, 12> kMinor = {6.33, 2.68, 3.52, 5.38, 2.60, 3.53,
-                                           2.54, 4.75, 3.98, 2.69, 3.34, 3.17};
+// Temperley's key profiles, C major and C minor (Temperley 2001, "The Cognition of Basic Musical
+// Structures", p. 180; from "What's key for key?", 1999): the Krumhansl-Kessler profiles revised
+// so that the third decides the mode (4.5 against 2.0) and the leading tone counts in both.
+constexpr std::array<double, 12> kMajor = {5.0, 2.0, 3.5, 2.0, 4.5, 4.0,
+                                           2.0, 4.5, 2.0, 3.5, 1.5, 4.0};
+constexpr std::array<double, 12> kMinor = {5.0, 2.0, 3.5, 4.5, 2.0, 4.0,
+                                           2.0, 4.5, 3.5, 2.0, 1.5, 4.0};
 
 int pow2_at_least(int n) {
   int p = 1;

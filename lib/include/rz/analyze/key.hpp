@@ -9,9 +9,14 @@
 // nearest equal-tempered semitone (A4 = 440 Hz). Each frame's chroma is divided by its largest
 // class (a loud chord weighs like a soft one) and summed; frames more than 60 dB under the
 // loudest frame's energy are skipped (silence). The sum is correlated (Pearson) with the 24
-// rotations of the Krumhansl-Kessler major and minor profiles (Krumhansl 1990, "Cognitive
-// Foundations of Musical Pitch", table 4.1); the best is the key. confidence = (best - second) /
-// best of those correlations, clamped 0..1: 0 when two keys fit alike.
+// rotations of Temperley's major and minor profiles (Temperley 2001); the best is the key.
+// Chosen on the tuning material (tests/unit/test_analyze.cpp's additive timbres and the first
+// two fluidsynth renderings of tests/cli/key_fluidsynth.sh): the Krumhansl-Kessler profiles
+// (Krumhansl 1990) read 7 of those 48 minor progressions as the parallel major (their thirds
+// weigh 5.38 against 4.38, so doubled roots and fifths outvote them); Temperley's and Albrecht and
+// Shanahan's (2013) read all 48 and all 96 additive ones; Temperley's are the older and simpler.
+// confidence = (best - second) / best of those correlations, clamped 0..1: 0 when two keys fit
+// alike.
 #pragma once
 
 #include <cstddef>
