@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # key_fluidsynth.sh: rz-analyze's key against chord progressions in all 24 keys rendered by
-# fluidsynth with the General MIDI SoundFont (ctest cli.key_fluidsynth; issue 16: >= 90 % right).
+# fluidsynth with the General MIDI SoundFont (ctest corpus.key_fluidsynth; issue 16: >= 90 % right).
 #
 # rz-make-midi --keys writes every key in three renderings (72 pieces of 13.8 s), each rendered dry
 # (reverb and chorus off) and analysed:
