@@ -16,9 +16,10 @@ constexpr double kLowHz = 65.4;    // C2
 constexpr double kHighHz = 2093;   // C7
 constexpr double kSilenceDb = 60;  // frames this far under the loudest are not heard
 
-// Temperley's key profiles, C major and C minor (Temperley 2001, "The Cognition of Basic Musical
-// Structures", p. 180; from "What's key for key?", 1999): the Krumhansl-Kessler profiles revised
-// so that the third decides the mode (4.5 against 2.0) and the leading tone counts in both.
+// Temperley's key profiles, C major and C minor (D. Temperley, "What's key for key? The
+// Krumhansl-Schmuckler key-finding algorithm reconsidered", Music Perception 17(1), 1999): the
+// Krumhansl-Kessler profiles revised so that the third decides the mode (4.5 against 2.0) and
+// the leading tone counts in both.
 constexpr std::array<double, 12> kMajor = {5.0, 2.0, 3.5, 2.0, 4.5, 4.0,
                                            2.0, 4.5, 2.0, 3.5, 1.5, 4.0};
 constexpr std::array<double, 12> kMinor = {5.0, 2.0, 3.5, 4.5, 2.0, 4.0,

@@ -9,7 +9,7 @@
 // nearest equal-tempered semitone (A4 = 440 Hz). Each frame's chroma is divided by its largest
 // class (a loud chord weighs like a soft one) and summed; frames more than 60 dB under the
 // loudest frame's energy are skipped (silence). The sum is correlated (Pearson) with the 24
-// rotations of Temperley's major and minor profiles (Temperley 2001); the best is the key.
+// rotations of Temperley's major and minor profiles (Temperley 1999); the best is the key.
 // Chosen on the tuning material (tests/unit/test_analyze.cpp's additive timbres and the first
 // two fluidsynth renderings of tests/cli/key_fluidsynth.sh): the Krumhansl-Kessler profiles
 // (Krumhansl 1990) read 7 of those 48 minor progressions as the parallel major (their thirds
