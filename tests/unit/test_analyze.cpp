@@ -292,7 +292,7 @@ TEST_CASE("tempo: silence and too little audio give no beats", "[analyze]") {
 // "hfc" reached F 0.85-0.96 (missing soft notes that follow loud ones), "complex" 0.44-1.0 with
 // the threshold, "specflux" at most 0.56 (over-detecting), "mkl" 1.0 at every threshold from 0.1
 // to 0.5. The validation seeds and the plucked and percussive material were not run until the
-// choice was made; there, "mkl" reads 1.0 on the seeds and 0.98 on the percussive hits.
+// choice was made; there, "mkl" reads 1.0 on the seeds and 0.99 on the percussive hits.
 void check_onsets(const std::vector<float>& x, const std::vector<double>& truth,
                   const std::string& what, double min_f = kMinOnsetF) {
   OnsetDetector d(kRate);
