@@ -357,3 +357,26 @@ TEST_CASE("loudness: gating matches libebur128's exact block list, in constant m
     }
   }
 }
+
+TEST_CASE("loudness: kSeries records momentary and short-term loudness every 100 ms",
+          "[unit][loudness]") {
+  // -36 dBFS for 10 s, then -23 dBFS for 10 s (EBU Tech 3341 levels: -23 dBFS reads -23 LUFS).
+  LoudnessMeter meter(2, kRate, LoudnessMeter::kSeries | LoudnessMeter::kIntegrated);
+  feed_tone(meter, 2, {{-36, 10}, {-23, 10}});
+  const auto& m = meter.momentary_series();
+  const auto& s = meter.short_term_series();
+  REQUIRE(m.size() == 200);
+  REQUIRE(s.size() == 200);
+  // Steady stretches, once each block lies inside one level.
+  CHECK(m[50] == Approx(-36.0).margin(kEbu3341Lu));
+  CHECK(s[90] == Approx(-36.0).margin(kEbu3341Lu));
+  CHECK(m[150] == Approx(-23.0).margin(kEbu3341Lu));
+  CHECK(s[199] == Approx(-23.0).margin(kEbu3341Lu));
+  // Asking for the series leaves the other measurements as they are.
+  CHECK(meter.integrated_lufs() == Approx(integrated({{-36, 10}, {-23, 10}})).margin(1e-12));
+  // every_nth_step: the value at the end of each stretch of n steps.
+  const std::vector<float> series = {1, 2, 3, 4, 5, 6, 7};
+  CHECK(rz::metrics::every_nth_step(series, 3) == std::vector<float>{3, 6});
+  CHECK(rz::metrics::every_nth_step(series, 1) == series);
+  CHECK(rz::metrics::every_nth_step(series, 0).empty());
+}

@@ -1,8 +1,6 @@
 // rz-analyze's library side (rz/analyze/analyze.hpp).
 #include "rz/analyze/analyze.hpp"
 
-#include <ebur128.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,10 +14,10 @@
 
 #include "rz/analyze/key.hpp"
 #include "rz/analyze/notes.hpp"
-#include "rz/audio/decode.hpp"
 #include "rz/error.hpp"
 #include "rz/io/file.hpp"
 #include "rz/io/json.hpp"
+#include "rz/metrics/loudness.hpp"
 #include "rz/mix/mix.hpp"
 #include "rz/stems/stem_dir.hpp"
 
@@ -47,46 +45,6 @@ json times_json(const std::vector<double>& t) {
 }
 
 double level_json(double v) { return std::isfinite(v) ? round_to(v, 2) : -200.0; }
-
-// BS.1770 momentary and short-term loudness every 100 ms (libebur128).
-class LoudnessFollower {
- public:
-  LoudnessFollower(int channels, int rate)
-      : channels_(channels), step_(static_cast<size_t>(std::lround(rate * kStepS))) {
-    st_ = ebur128_init(static_cast<unsigned>(channels), static_cast<unsigned long>(rate),
-                       EBUR128_MODE_S);
-    if (!st_) throw Error("libebur128: cannot create a meter");
-    if (channels == 1) ebur128_set_channel(st_, 0, EBUR128_DUAL_MONO);
-    to_step_ = step_;
-  }
-  ~LoudnessFollower() { ebur128_destroy(&st_); }
-  LoudnessFollower(const LoudnessFollower&) = delete;
-  LoudnessFollower& operator=(const LoudnessFollower&) = delete;
-  void push(const float* x, size_t frames) {
-    while (frames > 0) {
-      const size_t n = std::min(frames, to_step_);
-      ebur128_add_frames_float(st_, x, n);
-      x += n * static_cast<size_t>(channels_);
-      frames -= n;
-      to_step_ -= n;
-      if (to_step_ == 0) {
-        double m = -HUGE_VAL, s = -HUGE_VAL;
-        ebur128_loudness_momentary(st_, &m);
-        ebur128_loudness_shortterm(st_, &s);
-        momentary.push_back(static_cast<float>(m));
-        short_term.push_back(static_cast<float>(s));
-        to_step_ = step_;
-      }
-    }
-  }
-  std::vector<float> momentary, short_term;  // LUFS per 100 ms step (-inf for silence)
-
- private:
-  int channels_;
-  size_t step_;
-  size_t to_step_;
-  ebur128_state* st_ = nullptr;
-};
 
 // Where a stem plays (rz/analyze/analyze.hpp: Activity).
 json activity(const std::vector<float>& momentary) {
@@ -128,11 +86,10 @@ json activity(const std::vector<float>& momentary) {
   return out;
 }
 
-json loudness_curve(const LoudnessFollower& f) {
+json loudness_curve(const std::vector<float>& short_term) {
   const auto every = static_cast<size_t>(std::lround(kCurveStepS / kStepS));
   json v = json::array();
-  for (size_t i = every - 1; i < f.short_term.size(); i += every)
-    v.push_back(level_json(f.short_term[i]));
+  for (float x : metrics::every_nth_step(short_term, every)) v.push_back(level_json(x));
   return {{"step_s", kCurveStepS}, {"window_s", 3.0}, {"short_term_lufs", v}};
 }
 
@@ -174,7 +131,7 @@ struct PassResult {
 
 template <typename Read>
 PassResult run_pass(Read&& read, int channels, int rate, int64_t frames, const Pass& what,
-                    const Options& options, const Progress& progress, const std::string& label) {
+                    const Options& options, const Progress& progress) {
   std::optional<OnsetEnvelope> env;
   std::optional<KeyDetector> key;
   std::optional<OnsetDetector> onsets;
@@ -185,7 +142,7 @@ PassResult run_pass(Read&& read, int channels, int rate, int64_t frames, const P
   }
   if (what.onsets) onsets.emplace(rate);
   if (what.pitch) pitch.emplace(rate);
-  LoudnessFollower loud(channels, rate);
+  metrics::LoudnessMeter loud(channels, rate, metrics::LoudnessMeter::kSeries);
   std::vector<float> block(kBlockFrames * static_cast<size_t>(channels));
   std::vector<float> mono(kBlockFrames);
   int64_t done = 0;
@@ -199,13 +156,13 @@ PassResult run_pass(Read&& read, int channels, int rate, int64_t frames, const P
       for (size_t c = 0; c < ch; ++c) s += block[i * ch + c];
       mono[i] = s / static_cast<float>(ch);
     }
-    loud.push(block.data(), n);
+    loud.add(block.data(), n);
     if (env) env->push(mono.data(), n);
     if (key) key->push(mono.data(), n);
     if (onsets) onsets->push(mono.data(), n);
     if (pitch) pitch->push(mono.data(), n);
     done += static_cast<int64_t>(n);
-    report(progress, label,
+    report(progress, "analyse",
            frames > 0 ? static_cast<double>(done) / static_cast<double>(frames) : 1.0);
   }
   PassResult r;
@@ -216,8 +173,8 @@ PassResult run_pass(Read&& read, int channels, int rate, int64_t frames, const P
   if (key) r.key = key->finish();
   if (onsets) r.onsets = onsets->finish();
   if (pitch) r.pitch = pitch->finish();
-  r.momentary = std::move(loud.momentary);
-  r.curve = loudness_curve(loud);
+  r.momentary = loud.momentary_series();
+  r.curve = loudness_curve(loud.short_term_series());
   return r;
 }
 
@@ -311,16 +268,11 @@ Report analyze(const fs::path& input, const fs::path& sidecar, bool force, const
   const bool dir = stems::is_stem_dir(input);
   std::optional<stems::StemDir> sd;
   std::vector<Source> sources;
-  int rate = 0, channels = 0;
-  int64_t frames = 0;
   if (dir) {
     sd.emplace(stems::StemDir::open(
         input, options.verify_hashes ? stems::Verify::kHashes : stems::Verify::kHeaders));
-    const auto& m = sd->manifest();
-    rate = m.sample_rate_hz;
-    channels = m.channels;
-    frames = m.frames;
-    for (const auto& s : m.stems) sources.push_back({s.name, sd->stem_path(s), s.role});
+    for (const auto& s : sd->manifest().stems)
+      sources.push_back({s.name, sd->stem_path(s), s.role});
     if (sources.empty())
       throw InputError("cannot analyse", input.string(), "the directory has no stems");
   } else {
@@ -344,13 +296,14 @@ Report analyze(const fs::path& input, const fs::path& sidecar, bool force, const
   // several: independent, so they run on up to hardware_concurrency() threads (aubio serialises its
   // FFT planning itself).
   std::vector<std::optional<PassResult>> results(one ? 1 : 1 + sources.size());
-  std::optional<audio::DecodedFile> single;
-  if (one) {
-    single.emplace(sources[0].file, audio::DecodeOptions{});
-    rate = single->info().sample_rate_hz;
-    channels = single->info().channels;
-    frames = single->info().frames;
+  std::optional<mix::Programme> programme;
+  if (dir) {
+    programme.emplace(*sd);
+  } else {
+    programme.emplace(input);
   }
+  const int rate = programme->sample_rate_hz(), channels = programme->channels();
+  const int64_t frames = programme->frames();
   std::mutex progress_mutex;
   std::vector<double> done_share(results.size(), 0.0);
   auto task_progress = [&](size_t task) -> Progress {
@@ -364,25 +317,19 @@ Report analyze(const fs::path& input, const fs::path& sidecar, bool force, const
     };
   };
   std::vector<std::function<void()>> tasks;
-  if (one) {
-    tasks.emplace_back([&] {
-      results[0] = run_pass([&](float* b, size_t n) { return single->reader().read(b, n); },
-                            channels, rate, frames, Pass{true, true, wants_pitch(sources[0].name)},
-                            options, task_progress(0), "");
-    });
-  } else {
-    tasks.emplace_back([&] {
-      mix::StemSum sum(*sd, mix::Options{});
-      results[0] = run_pass([&](float* b, size_t n) { return sum.read(b, n); }, channels, rate,
-                            frames, Pass{true, true, false}, options, task_progress(0), "");
-    });
+  tasks.emplace_back([&] {
+    results[0] =
+        run_pass([&](float* b, size_t n) { return programme->read(b, n); }, channels, rate, frames,
+                 Pass{true, true, one && wants_pitch(sources[0].name)}, options, task_progress(0));
+  });
+  if (!one) {
     for (size_t i = 0; i < sources.size(); ++i) {
       tasks.emplace_back([&, i] {
         audio::Reader r(sources[i].file);
         results[i + 1] = run_pass([&](float* b, size_t n) { return r.read(b, n); },
                                   r.info().channels, r.info().sample_rate_hz, r.info().frames,
                                   Pass{false, true, wants_pitch(sources[i].name)}, options,
-                                  task_progress(i + 1), "");
+                                  task_progress(i + 1));
       });
     }
   }

@@ -25,13 +25,7 @@ constexpr std::array<double, 12> kMajor = {5.0, 2.0, 3.5, 2.0, 4.5, 4.0,
 constexpr std::array<double, 12> kMinor = {5.0, 2.0, 3.5, 4.5, 2.0, 4.0,
                                            2.0, 4.5, 3.5, 2.0, 1.5, 4.0};
 
-int pow2_at_least(int n) {
-  int p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
-
-int frame_for(int rate) { return pow2_at_least(static_cast<int>(std::ceil(rate * kFrameS))); }
+int frame_for(int rate) { return static_cast<int>(dsp::fft_size_at_least(rate * kFrameS)); }
 
 double pearson(const std::vector<double>& x, const std::array<double, 12>& profile, int shift) {
   double mx = 0, my = 0;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "rz/dsp/fft.hpp"
 #include "rz/error.hpp"
 
 namespace rz::analyze {
@@ -19,12 +20,6 @@ constexpr double kPitchFrameS = 0.046;
 constexpr double kPitchHopS = 0.01;
 constexpr double kYinTolerance = 0.15;  // aubio's own default for yin and yinfast
 constexpr double kPitchSilenceDb = -60;
-
-uint_t pow2_at_least(double n) {
-  uint_t p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
 
 // The library never prints: aubio's messages (errors, warnings) are dropped; failures show as
 // null objects, which the callers turn into exceptions.
@@ -89,7 +84,7 @@ struct OnsetDetector::State {
 OnsetDetector::OnsetDetector(int rate) {
   quiet_aubio();
   const auto hop = static_cast<uint_t>(std::max(1L, std::lround(rate * kOnsetHopS)));
-  const auto win = std::max(pow2_at_least(rate * kOnsetFrameS), hop);
+  const auto win = std::max(static_cast<uint_t>(dsp::fft_size_at_least(rate * kOnsetFrameS)), hop);
   s_ = std::make_unique<State>(hop);
   s_->onset = new_aubio_onset("mkl", win, hop, static_cast<uint_t>(rate));
   s_->out = new_fvec(1);
@@ -131,7 +126,7 @@ struct PitchTracker::State {
 PitchTracker::PitchTracker(int rate) {
   quiet_aubio();
   const auto hop = static_cast<uint_t>(std::max(1L, std::lround(rate * kPitchHopS)));
-  const auto win = std::max(pow2_at_least(rate * kPitchFrameS), hop);
+  const auto win = std::max(static_cast<uint_t>(dsp::fft_size_at_least(rate * kPitchFrameS)), hop);
   s_ = std::make_unique<State>(hop);
   s_->pitch = new_aubio_pitch("yinfast", win, hop, static_cast<uint_t>(rate));
   s_->out = new_fvec(1);

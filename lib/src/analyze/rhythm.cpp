@@ -27,19 +27,17 @@ constexpr int kCombTerms = 4;
 // A faster period replaces the best one when its autocorrelation is at least this share of the
 // best's. Off-beat eighths weaker than the beat (hi-hat alone against hi-hat with kick or snare)
 // give about 0.45; clicks at every beat give 1. Chosen on the tuning tempos of
-// tests/unit/test_analyze_rhythm.cpp (multiples of 10 BPM), checked on the others.
+// tests/unit/test_analyze.cpp (multiples of 10 BPM), checked on the others.
 constexpr double kOctaveRatio = 0.7;
 constexpr double kTightness = 100;  // Ellis (2007) and librosa's default
 constexpr double kTrimShare = 0.1;  // leading/trailing beats under this share of the median
 constexpr int kMinBeatsForSlope = 4;
 
-int pow2_at_least(int n) {
-  int p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
-
 int hop_for(int rate) { return std::max(1, static_cast<int>(std::lround(rate * kHopS))); }
+// The analysis frame: the power of 2 >= kFramesPerHop hops.
+int frame_for(int rate) {
+  return static_cast<int>(dsp::fft_size_at_least(kFramesPerHop * hop_for(rate)));
+}
 
 // r(lag) at a fractional lag, linear between the integer lags.
 double at(const std::vector<double>& r, double lag) {
@@ -71,9 +69,8 @@ double peak_near(const std::vector<double>& r, double lag) {
 OnsetEnvelope::OnsetEnvelope(int sample_rate_hz)
     : rate_(sample_rate_hz),
       hop_(hop_for(sample_rate_hz)),
-      stft_(1, pow2_at_least(kFramesPerHop * hop_for(sample_rate_hz)), hop_for(sample_rate_hz),
-            dsp::hann_window(pow2_at_least(kFramesPerHop * hop_for(sample_rate_hz))),
-            dsp::StftAnalysis::Start::kAtZero) {
+      stft_(1, frame_for(sample_rate_hz), hop_for(sample_rate_hz),
+            dsp::hann_window(frame_for(sample_rate_hz)), dsp::StftAnalysis::Start::kAtZero) {
   // Triangular mel bands, each normalised to unit weight sum (a band's power is the mean of its
   // bins' powers); bands narrower than a bin take the nearest bin.
   const double bin_hz = static_cast<double>(rate_) / stft_.fft_size();

@@ -12,10 +12,9 @@ namespace rz::dsp {
 
 namespace {
 
-// Smallest power of two >= n (and >= 2, RealFft's minimum).
+// fft_size_at_least(n), refused past 2^30.
 size_t pow2_at_least(size_t n) {
-  size_t p = 2;
-  while (p < n) p *= 2;
+  const size_t p = fft_size_at_least(static_cast<double>(n));
   if (p > (size_t{1} << 30))
     throw Error("cannot convolve", std::to_string(n) + " frames", "too long");
   return p;

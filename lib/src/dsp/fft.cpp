@@ -48,6 +48,12 @@ void RealFft::inverse(const std::complex<float>* in, float* out) {
   for (int i = 0; i < n_; ++i) out[i] *= scale;
 }
 
+size_t fft_size_at_least(double samples) {
+  size_t p = 2;
+  while (static_cast<double>(p) < samples) p *= 2;
+  return p;
+}
+
 std::vector<float> hann_window(int n) {
   std::vector<float> w(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) w[i] = static_cast<float>(0.5 - 0.5 * std::cos(2.0 * M_PI * i / n));

@@ -119,7 +119,7 @@ LoudnessMeter::LoudnessMeter(int channels, int sample_rate_hz, unsigned features
   // Momentary (400 ms) and short-term (3 s) energies are read at every 100 ms step; libebur128's
   // own integrated and range modes are not used (see the header).
   int mode = EBUR128_MODE_M;
-  if (features & (kRange | kMaxima)) mode |= EBUR128_MODE_S;
+  if (features & (kRange | kMaxima | kSeries)) mode |= EBUR128_MODE_S;
   if (features & kSamplePeak) mode |= EBUR128_MODE_SAMPLE_PEAK;
   if (features & kTruePeak) mode |= EBUR128_MODE_TRUE_PEAK;
   state_->st = ebur128_init(static_cast<unsigned>(channels),
@@ -151,7 +151,7 @@ void LoudnessMeter::add(const float* x, size_t frames) {
 }
 
 void LoudnessMeter::add_now(const float* x, size_t frames) {
-  if (!(features_ & (kIntegrated | kRange | kMaxima))) {
+  if (!(features_ & (kIntegrated | kRange | kMaxima | kSeries))) {
     ebur128_add_frames_float(state_->st, x, frames);
     return;
   }
@@ -165,16 +165,22 @@ void LoudnessMeter::add_now(const float* x, size_t frames) {
     if (frames_to_boundary_ > 0) continue;
     frames_to_boundary_ = step_frames_;
     ++steps_;
-    if (steps_ >= kGatingBlockSteps) {
+    const bool series = features_ & kSeries;
+    if (steps_ >= kGatingBlockSteps || series) {
       double m = kNegInf;
-      if (ebur128_loudness_momentary(state_->st, &m) == EBUR128_SUCCESS) {
+      const bool ok = ebur128_loudness_momentary(state_->st, &m) == EBUR128_SUCCESS;
+      if (series) momentary_series_.push_back(ok ? static_cast<float>(m) : -HUGE_VALF);
+      if (ok && steps_ >= kGatingBlockSteps) {
         max_momentary_ = std::max(max_momentary_, m);
         if (features_ & kIntegrated) state_->blocks.add(loudness_to_energy(m));
       }
     }
-    if (steps_ >= kShortTermSteps && (features_ & (kRange | kMaxima))) {
+    const bool range_or_maxima = features_ & (kRange | kMaxima);
+    if ((steps_ >= kShortTermSteps && range_or_maxima) || series) {
       double s = kNegInf;
-      if (ebur128_loudness_shortterm(state_->st, &s) == EBUR128_SUCCESS) {
+      const bool ok = ebur128_loudness_shortterm(state_->st, &s) == EBUR128_SUCCESS;
+      if (series) short_term_series_.push_back(ok ? static_cast<float>(s) : -HUGE_VALF);
+      if (ok && steps_ >= kShortTermSteps && range_or_maxima) {
         max_short_term_ = std::max(max_short_term_, s);
         if ((features_ & kRange) && (steps_ - kShortTermSteps) % kShortTermHopSteps == 0)
           state_->short_term.add(loudness_to_energy(s));
@@ -231,6 +237,13 @@ double LoudnessMeter::sample_peak_dbfs() const {
     }
   }
   return to_db(peak);
+}
+
+std::vector<float> every_nth_step(const std::vector<float>& series, size_t n) {
+  std::vector<float> out;
+  if (n == 0) return out;
+  for (size_t i = n - 1; i < series.size(); i += n) out.push_back(series[i]);
+  return out;
 }
 
 }  // namespace rz::metrics

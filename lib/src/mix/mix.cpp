@@ -227,6 +227,33 @@ void Options::apply_flags(const std::vector<std::string>& gains,
   for (const auto& s : solos) stems[s].solo = true;
 }
 
+Programme::Programme(const std::filesystem::path& file) {
+  file_.emplace(file, audio::DecodeOptions{});
+  take_file_info();
+}
+
+Programme::Programme(const stems::StemDir& dir) {
+  if (dir.manifest().stems.size() == 1) {
+    file_.emplace(dir.stem_path(dir.manifest().stems.front()), audio::DecodeOptions{});
+    take_file_info();
+    return;
+  }
+  sum_.emplace(dir, Options{});
+  channels_ = sum_->channels();
+  rate_ = sum_->sample_rate_hz();
+  frames_ = sum_->frames();
+}
+
+void Programme::take_file_info() {
+  channels_ = file_->info().channels;
+  rate_ = file_->info().sample_rate_hz;
+  frames_ = file_->info().frames;
+}
+
+size_t Programme::read(float* out, size_t frames) {
+  return sum_ ? sum_->read(out, frames) : file_->reader().read(out, frames);
+}
+
 Report mix(const stems::StemDir& in, const fs::path& output, bool force, const Options& options,
            const json& provenance, const Progress& progress) {
   const auto t0 = std::chrono::steady_clock::now();

@@ -1,8 +1,6 @@
 // Spectrogram, waveform and loudness of one stem (rz/reporting/render.hpp).
 #include "rz/reporting/render.hpp"
 
-#include <ebur128.h>
-
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -16,39 +14,26 @@ namespace {
 constexpr double kFrameS = 0.046;
 constexpr double kStepS = 0.1;
 
-int pow2_at_least(double n) {
-  int p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
+int frame_for(int rate) { return static_cast<int>(dsp::fft_size_at_least(rate * kFrameS)); }
 
 // Half a frame, or less where the columns are narrower (a short recording), down to an eighth, so
 // that nearly every column gets a frame of its own.
 int hop_for(int rate, int64_t frames, int width) {
-  const int n = pow2_at_least(rate * kFrameS);
+  const int n = frame_for(rate);
   const int64_t per_column = std::max<int64_t>(1, frames / std::max(1, width));
   return static_cast<int>(std::clamp<int64_t>(per_column, n / 8, n / 2));
 }
 
 }  // namespace
 
-struct Overview::Meter {
-  ebur128_state* st = nullptr;
-  size_t step = 0, to_step = 0;
-  int steps = 0;
-  ~Meter() {
-    if (st) ebur128_destroy(&st);
-  }
-};
-
 Overview::Overview(int channels, int rate, int64_t frames, int width)
     : channels_(channels),
       rate_(rate),
       width_(width),
       frames_(std::max<int64_t>(frames, 1)),
-      stft_(1, pow2_at_least(rate * kFrameS), hop_for(rate, frames, width),
-            dsp::hann_window(pow2_at_least(rate * kFrameS)), dsp::StftAnalysis::Start::kAtZero),
-      meter_(std::make_unique<Meter>()) {
+      stft_(1, frame_for(rate), hop_for(rate, frames, width), dsp::hann_window(frame_for(rate)),
+            dsp::StftAnalysis::Start::kAtZero),
+      meter_(channels, rate, metrics::LoudnessMeter::kSeries) {
   if (width <= 0) throw UsageError("overview width must be positive");
   power_.assign(static_cast<size_t>(width) * static_cast<size_t>(stft_.bins()), 0.0);
   count_.assign(static_cast<size_t>(width), 0);
@@ -56,12 +41,6 @@ Overview::Overview(int channels, int rate, int64_t frames, int width)
   wmax_.assign(static_cast<size_t>(width), 0.f);
   wsq_.assign(static_cast<size_t>(width), 0.0);
   wn_.assign(static_cast<size_t>(width), 0);
-  meter_->st = ebur128_init(static_cast<unsigned>(channels), static_cast<unsigned long>(rate),
-                            EBUR128_MODE_S);
-  if (!meter_->st) throw Error("libebur128: cannot create a meter");
-  if (channels == 1) ebur128_set_channel(meter_->st, 0, EBUR128_DUAL_MONO);
-  meter_->step = static_cast<size_t>(std::lround(rate * kStepS));
-  meter_->to_step = meter_->step;
 }
 
 Overview::~Overview() = default;
@@ -102,29 +81,14 @@ void Overview::push(const float* x, size_t frames) {
   }
   pushed_ += static_cast<int64_t>(frames);
   stft_.push(mono_.data(), frames, [this] { on_frame(); });
-  // Loudness, stepping every 100 ms.
-  while (frames > 0) {
-    const size_t n = std::min(frames, meter_->to_step);
-    ebur128_add_frames_float(meter_->st, x, n);
-    x += n * ch;
-    frames -= n;
-    meter_->to_step -= n;
-    if (meter_->to_step == 0) {
-      double m = -HUGE_VAL;
-      ebur128_loudness_momentary(meter_->st, &m);
-      momentary_.push_back(static_cast<float>(m));
-      if (++meter_->steps % static_cast<int>(std::lround(kLoudnessStepS / kStepS)) == 0) {
-        double s = -HUGE_VAL;
-        ebur128_loudness_shortterm(meter_->st, &s);
-        short_term_.push_back(static_cast<float>(s));
-      }
-      meter_->to_step = meter_->step;
-    }
-  }
+  meter_.add(x, frames);
 }
 
 void Overview::finish() {
   stft_.flush([this] { on_frame(); });
+  momentary_ = meter_.momentary_series();
+  short_term_ = metrics::every_nth_step(meter_.short_term_series(),
+                                        static_cast<size_t>(std::lround(kLoudnessStepS / kStepS)));
 }
 
 double Overview::top_hz() const { return std::min(kHighHz, 0.5 * rate_); }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -51,35 +52,11 @@ struct Version {
   int64_t frames = 0;
 };
 
-// Reads a version's programme: the file, the one stem, or the unity sum.
-class ProgrammeReader {
- public:
-  explicit ProgrammeReader(const Version& v) {
-    if (v.dir && v.stems.size() > 1) {
-      sum_.emplace(*v.dir, mix::Options{});
-      channels_ = sum_->channels();
-      rate_ = sum_->sample_rate_hz();
-      frames_ = sum_->frames();
-    } else {
-      file_.emplace(v.stems.front().file, audio::DecodeOptions{});
-      channels_ = file_->info().channels;
-      rate_ = file_->info().sample_rate_hz;
-      frames_ = file_->info().frames;
-    }
-  }
-  size_t read(float* out, size_t frames) {
-    return sum_ ? sum_->read(out, frames) : file_->reader().read(out, frames);
-  }
-  int channels() const { return channels_; }
-  int rate() const { return rate_; }
-  int64_t frames() const { return frames_; }
-
- private:
-  std::optional<mix::StemSum> sum_;
-  std::optional<audio::DecodedFile> file_;
-  int channels_ = 0, rate_ = 0;
-  int64_t frames_ = 0;
-};
+// A version's programme: the file, the one stem, or the unity sum (mix::Programme).
+std::unique_ptr<mix::Programme> open_programme(const Version& v) {
+  return v.dir ? std::make_unique<mix::Programme>(*v.dir)
+               : std::make_unique<mix::Programme>(v.path);
+}
 
 struct Rendered {
   std::string spectrogram, waveform;  // file names under img/
@@ -155,17 +132,17 @@ struct Excerpt {
 };
 
 Excerpt read_excerpt(const Version& v, double start_s, double length_s) {
-  ProgrammeReader r(v);
+  const auto r = open_programme(v);
   Excerpt e;
-  e.channels = r.channels();
-  e.rate = r.rate();
-  const auto start = static_cast<int64_t>(std::llround(start_s * r.rate()));
-  const auto want = static_cast<int64_t>(std::llround(length_s * r.rate()));
+  e.channels = r->channels();
+  e.rate = r->sample_rate_hz();
+  const auto start = static_cast<int64_t>(std::llround(start_s * e.rate));
+  const auto want = static_cast<int64_t>(std::llround(length_s * e.rate));
   std::vector<float> block(kBlockFrames * static_cast<size_t>(e.channels));
   int64_t pos = 0;
   for (;;) {
     throw_if_interrupted();
-    const size_t n = r.read(block.data(), kBlockFrames);
+    const size_t n = r->read(block.data(), kBlockFrames);
     if (n == 0) break;
     const int64_t a = std::max(pos, start),
                   b = std::min(pos + static_cast<int64_t>(n), start + want);
@@ -299,14 +276,14 @@ stage::StageReport build(const std::vector<fs::path>& inputs, const fs::path& ou
     pv.path = v.path.string();
     pv.kind = v.dir ? "stem directory" : "audio file";
     if (v.dir) pv.history = v.dir->manifest().history;
-    ProgrammeReader pr(v);
+    const auto pr = open_programme(v);
     const std::string base = "v" + std::to_string(vi + 1);
-    auto r = render([&](float* b, size_t n) { return pr.read(b, n); }, pr.channels(), pr.rate(),
-                    pr.frames(), options, img, base + "-programme", progress,
+    auto r = render([&](float* b, size_t n) { return pr->read(b, n); }, pr->channels(),
+                    pr->sample_rate_hz(), pr->frames(), options, img, base + "-programme", progress,
                     "report " + v.label + " programme");
-    pv.duration_s = pr.rate() > 0 ? static_cast<double>(pr.frames()) / pr.rate() : 0;
-    pv.rate = pr.rate();
-    pv.channels = pr.channels();
+    pv.rate = pr->sample_rate_hz();
+    pv.duration_s = pv.rate > 0 ? static_cast<double>(pr->frames()) / pv.rate : 0;
+    pv.channels = pr->channels();
     pv.programme = {"programme", r.spectrogram, r.waveform, curve_json(r.short_term),
                     r.metrics,   r.top_hz};
     pv.programme_name = v.stems.size() > 1 ? "unity sum of the ordinary stems" : v.stems[0].name;

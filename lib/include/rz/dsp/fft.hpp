@@ -26,6 +26,10 @@ class RealFft {
   std::unique_ptr<Plans> plans_;
 };
 
+// The smallest power of two >= `samples` and >= 2 (RealFft's smallest size): the FFT size for a
+// frame of that many samples (a duration times a rate may be fractional).
+size_t fft_size_at_least(double samples);
+
 // Periodic Hann window (for STFT analysis with 50 % overlap it sums to a constant).
 std::vector<float> hann_window(int n);
 

@@ -32,6 +32,10 @@ class LoudnessMeter {
     kSamplePeak = 1u << 3,
     kMaxima = 1u << 4,  // max momentary (400 ms) and short-term (3 s) loudness
     kAll = 0x1Fu,
+    // Not in kAll: the momentary and short-term loudness at every 100 ms step from the first
+    // (momentary_series(), short_term_series(); memory grows with the length, 8 bytes a step).
+    // Until a block is full, libebur128 reads it over the frames so far.
+    kSeries = 1u << 5,
   };
   LoudnessMeter(int channels, int sample_rate_hz, unsigned features = kAll);
   ~LoudnessMeter();
@@ -56,6 +60,15 @@ class LoudnessMeter {
     wait();
     return max_short_term_;
   }
+  // kSeries: LUFS at each completed 100 ms step (-inf where silent or undefined).
+  const std::vector<float>& momentary_series() const {
+    wait();
+    return momentary_series_;
+  }
+  const std::vector<float>& short_term_series() const {
+    wait();
+    return short_term_series_;
+  }
 
  private:
   int channels_;
@@ -68,11 +81,16 @@ class LoudnessMeter {
   int64_t steps_ = 0;          // 100 ms steps completed
   double max_momentary_;
   double max_short_term_;
+  std::vector<float> momentary_series_, short_term_series_;
   void wait() const;
   void add_now(const float* interleaved, size_t frames);
   std::vector<float> async_block_;
   mutable std::future<void> job_;
 };
+
+// The value at the end of every `n` steps of a 100 ms series (indices n-1, 2n-1, ...): a
+// short-term series read every n / 10 s.
+std::vector<float> every_nth_step(const std::vector<float>& series, size_t n);
 
 // 20 log10 and 10 log10, -inf for 0; json_level: -inf -> -200, +inf -> +200, NaN -> 0
 // (dsp/units.hpp).

@@ -5,9 +5,11 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "rz/audio/decode.hpp"
 #include "rz/audio/file.hpp"
 #include "rz/progress.hpp"
 #include "rz/stage/report.hpp"
@@ -79,6 +81,29 @@ class StemSum {
   std::vector<audio::Reader> readers_;
   std::vector<float> scratch_;
   std::vector<double> acc_;
+};
+
+// What a directory or a recording sounds like as a whole, streamed: an audio file itself (any
+// format audio::DecodedFile opens), a stem directory's one stem, or the unity sum of its ordinary
+// stems (StemSum with default Options: removed stems left out). rz-analyze and rz-report measure
+// this "programme".
+class Programme {
+ public:
+  explicit Programme(const std::filesystem::path& file);
+  explicit Programme(const stems::StemDir& dir);
+  // Interleaved; 0 at the end.
+  size_t read(float* out, size_t frames);
+  int channels() const { return channels_; }
+  int sample_rate_hz() const { return rate_; }
+  int64_t frames() const { return frames_; }
+  bool is_sum() const { return sum_.has_value(); }
+
+ private:
+  std::optional<StemSum> sum_;
+  std::optional<audio::DecodedFile> file_;
+  int channels_ = 0, rate_ = 0;
+  int64_t frames_ = 0;
+  void take_file_info();
 };
 
 struct Report : stage::StageReport {

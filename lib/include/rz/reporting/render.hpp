@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "rz/dsp/stft.hpp"
+#include "rz/metrics/loudness.hpp"
 #include "rz/reporting/image.hpp"
 
 namespace rz::reporting {
@@ -53,9 +54,8 @@ class Overview {
   std::vector<float> wmin_, wmax_;
   std::vector<double> wsq_;
   std::vector<int64_t> wn_;
-  std::vector<float> short_term_, momentary_;
-  struct Meter;
-  std::unique_ptr<Meter> meter_;
+  metrics::LoudnessMeter meter_;
+  std::vector<float> short_term_, momentary_;  // from meter_, by finish()
   void on_frame();
   int column_of(int64_t frame) const;
 };
