@@ -17,10 +17,19 @@ if [ "${1:-}" = "--quick" ]; then
   quick=true
   shift
 fi
-"$top/scripts/install-deps.sh" --test
-$quick || "$top/scripts/check-aarch64.sh"
-"$top/scripts/build.sh" -DRZ_WERROR=ON
-(cd "$top/build" && ctest --output-on-failure -j"$(nproc)" "$@")
+# job NAME COMMAND...: runs one step and says on stderr how long it took, so that a CI log shows
+# where its time went (the whole must stay well inside CI's 90 minutes).
+job() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@" || return  # (set -e does not reach inside a function called after ||)
+  echo "test.sh: $name took $((SECONDS - start)) s (total $SECONDS s)" >&2
+}
+job install-deps "$top/scripts/install-deps.sh" --test
+$quick || job aarch64 "$top/scripts/check-aarch64.sh"
+job build "$top/scripts/build.sh" -DRZ_WERROR=ON
+run_tests() { (cd "$top/build" && ctest --output-on-failure -j"$(nproc)" "$@"); }
+job tests run_tests "$@"
 $quick && exit 0
-"$top/scripts/sanitize.sh"
-"$top/scripts/fuzz.sh" --time 20
+job sanitizer "$top/scripts/sanitize.sh"
+job fuzz "$top/scripts/fuzz.sh" --time 20

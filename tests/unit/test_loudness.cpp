@@ -380,3 +380,63 @@ TEST_CASE("loudness: kSeries records momentary and short-term loudness every 100
   CHECK(rz::metrics::every_nth_step(series, 1) == series);
   CHECK(rz::metrics::every_nth_step(series, 0).empty());
 }
+
+TEST_CASE("loudness: kSeries agrees with libebur128's own momentary and short-term loudness",
+          "[unit][loudness]") {
+  // The series is summed from 100 ms windows where a step is exactly libebur128's 100 ms (44.1
+  // and 48 kHz); at 11025 Hz it is not (1103 frames a step, 1102 a window) and the meter asks
+  // libebur128 for each block. Either way every value must be libebur128's, from the first step
+  // (blocks not yet full read the zeros before the start) through pauses (-inf) and odd block
+  // sizes. The values are stored as float: 1e-4 LU covers its rounding at these levels.
+  constexpr double kSeriesAgreementLu = 1e-4;
+  for (const int rate : {44100, 48000, 11025}) {
+    INFO("rate " << rate);
+    const int seconds = 12;
+    const auto frames_total = static_cast<int64_t>(seconds) * rate;
+    std::vector<float> x = rz::test::white_noise(1.0, frames_total, 2, 7);
+    for (int64_t i = 0; i < frames_total; ++i) {
+      const double t = static_cast<double>(i) / rate;
+      const double g = t > 4.0 && t < 8.5 ? 0.0 : std::pow(10.0, (-30.0 + 10.0 * std::sin(t)) / 20);
+      x[static_cast<size_t>(2 * i)] *= static_cast<float>(g);
+      x[static_cast<size_t>(2 * i + 1)] *= static_cast<float>(0.5 * g);
+    }
+    LoudnessMeter meter(2, rate, LoudnessMeter::kSeries);
+    ebur128_state* ref = ebur128_init(2, static_cast<unsigned long>(rate), EBUR128_MODE_S);
+    REQUIRE(ref != nullptr);
+    const auto step = static_cast<size_t>((rate + 5) / 10);
+    std::vector<double> ref_m, ref_s;
+    for (size_t at = 0; at + step <= static_cast<size_t>(frames_total); at += step) {
+      ebur128_add_frames_float(ref, x.data() + 2 * at, step);
+      double m = 0, s = 0;
+      REQUIRE(ebur128_loudness_momentary(ref, &m) == EBUR128_SUCCESS);
+      REQUIRE(ebur128_loudness_shortterm(ref, &s) == EBUR128_SUCCESS);
+      ref_m.push_back(m);
+      ref_s.push_back(s);
+    }
+    ebur128_destroy(&ref);
+    for (size_t at = 0, n = 777; at < static_cast<size_t>(frames_total);
+         at += n, n = n * 7 % 9973 + 1) {
+      meter.add(x.data() + 2 * at, std::min(n, static_cast<size_t>(frames_total) - at));
+    }
+    const auto& m = meter.momentary_series();
+    const auto& s = meter.short_term_series();
+    REQUIRE(m.size() == ref_m.size());
+    REQUIRE(s.size() == ref_s.size());
+    size_t silent = 0;
+    for (size_t i = 0; i < m.size(); ++i) {
+      INFO("step " << i);
+      if (std::isinf(ref_m[i])) {
+        ++silent;
+        CHECK(std::isinf(m[i]));
+      } else {
+        CHECK(m[i] == Approx(ref_m[i]).margin(kSeriesAgreementLu));
+      }
+      if (std::isinf(ref_s[i])) {
+        CHECK(std::isinf(s[i]));
+      } else {
+        CHECK(s[i] == Approx(ref_s[i]).margin(kSeriesAgreementLu));
+      }
+    }
+    CHECK(silent > 0);  // the pause was read as silence
+  }
+}

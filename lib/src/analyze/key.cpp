@@ -25,7 +25,7 @@ constexpr std::array<double, 12> kMajor = {5.0, 2.0, 3.5, 2.0, 4.5, 4.0,
 constexpr std::array<double, 12> kMinor = {5.0, 2.0, 3.5, 4.5, 2.0, 4.0,
                                            2.0, 4.5, 3.5, 2.0, 1.5, 4.0};
 
-int frame_for(int rate) { return static_cast<int>(dsp::fft_size_at_least(rate * kFrameS)); }
+int frame_for(int rate) { return static_cast<int>(dsp::fft_size_nearest(rate * kFrameS)); }
 
 double pearson(const std::vector<double>& x, const std::array<double, 12>& profile, int shift) {
   double mx = 0, my = 0;

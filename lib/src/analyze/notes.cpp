@@ -84,7 +84,7 @@ struct OnsetDetector::State {
 OnsetDetector::OnsetDetector(int rate) {
   quiet_aubio();
   const auto hop = static_cast<uint_t>(std::max(1L, std::lround(rate * kOnsetHopS)));
-  const auto win = std::max(static_cast<uint_t>(dsp::fft_size_at_least(rate * kOnsetFrameS)), hop);
+  const auto win = std::max(static_cast<uint_t>(dsp::fft_size_nearest(rate * kOnsetFrameS)), hop);
   s_ = std::make_unique<State>(hop);
   s_->onset = new_aubio_onset("mkl", win, hop, static_cast<uint_t>(rate));
   s_->out = new_fvec(1);
@@ -126,7 +126,7 @@ struct PitchTracker::State {
 PitchTracker::PitchTracker(int rate) {
   quiet_aubio();
   const auto hop = static_cast<uint_t>(std::max(1L, std::lround(rate * kPitchHopS)));
-  const auto win = std::max(static_cast<uint_t>(dsp::fft_size_at_least(rate * kPitchFrameS)), hop);
+  const auto win = std::max(static_cast<uint_t>(dsp::fft_size_nearest(rate * kPitchFrameS)), hop);
   s_ = std::make_unique<State>(hop);
   s_->pitch = new_aubio_pitch("yinfast", win, hop, static_cast<uint_t>(rate));
   s_->out = new_fvec(1);

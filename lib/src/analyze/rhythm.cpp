@@ -12,7 +12,7 @@ namespace rz::analyze {
 namespace {
 
 constexpr double kHopS = 256.0 / 44100.0;  // envelope hop: 5.8 ms, 256 samples at 44.1 kHz
-constexpr int kFramesPerHop = 4;           // analysis frame: the power of 2 >= 4 hops
+constexpr int kFramesPerHop = 4;           // analysis frame: the power of 2 nearest 4 hops
 constexpr double kMaxFluxHz = 16000;       // bands up to here (or Nyquist)
 constexpr double kMinFluxHz = 30;
 constexpr int kBands = 40;
@@ -34,9 +34,9 @@ constexpr double kTrimShare = 0.1;  // leading/trailing beats under this share o
 constexpr int kMinBeatsForSlope = 4;
 
 int hop_for(int rate) { return std::max(1, static_cast<int>(std::lround(rate * kHopS))); }
-// The analysis frame: the power of 2 >= kFramesPerHop hops.
+// The analysis frame: the power of 2 nearest kFramesPerHop hops (1024 at 44.1 and 48 kHz).
 int frame_for(int rate) {
-  return static_cast<int>(dsp::fft_size_at_least(kFramesPerHop * hop_for(rate)));
+  return static_cast<int>(dsp::fft_size_nearest(kFramesPerHop * hop_for(rate)));
 }
 
 // r(lag) at a fractional lag, linear between the integer lags.

@@ -54,6 +54,13 @@ size_t fft_size_at_least(double samples) {
   return p;
 }
 
+size_t fft_size_nearest(double samples) {
+  const size_t hi = fft_size_at_least(samples);
+  return hi > 2 && samples * samples < static_cast<double>(hi) * static_cast<double>(hi / 2)
+             ? hi / 2
+             : hi;
+}
+
 std::vector<float> hann_window(int n) {
   std::vector<float> w(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) w[i] = static_cast<float>(0.5 - 0.5 * std::cos(2.0 * M_PI * i / n));

@@ -4,6 +4,7 @@
 #include <ebur128.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -102,6 +103,12 @@ struct LoudnessMeter::State {
   ebur128_state* st = nullptr;
   GatedBlocks blocks;       // 400 ms gating blocks (integrated loudness)
   GatedBlocks short_term;   // 3 s blocks every second (loudness range)
+  // kSeries from the energies of the last kShortTermSteps 100 ms steps (a ring), where a step is
+  // exactly the window libebur128 reads as 100 ms: its momentary and short-term calls sum 400 ms
+  // and 3 s of samples at every step, 34 step-lengths a step, which made the meter the costliest
+  // part of an rz-analyze pass.
+  bool windowed_series = false;
+  std::array<double, kShortTermSteps> step_energy{};
   ~State() {
     if (st) ebur128_destroy(&st);
   }
@@ -129,6 +136,31 @@ LoudnessMeter::LoudnessMeter(int channels, int sample_rate_hz, unsigned features
                 "libebur128 refused these settings");
   }
   if (channels == 1) ebur128_set_channel(state_->st, 0, EBUR128_DUAL_MONO);
+  // libebur128 reads a window of `ms` as rate * ms / 1000 frames (integer division), and a
+  // momentary block as 4 steps of (rate + 5) / 10 frames: the same steps when they agree.
+  state_->windowed_series =
+      (features & kSeries) &&
+      static_cast<size_t>(static_cast<unsigned long>(sample_rate_hz) * 100 / 1000) == step_frames_;
+}
+
+void LoudnessMeter::add_windowed_series() {
+  double step = kNegInf;
+  const bool ok = ebur128_loudness_window(state_->st, 100, &step) == EBUR128_SUCCESS;
+  auto& ring = state_->step_energy;
+  ring[static_cast<size_t>((steps_ - 1) % kShortTermSteps)] =
+      ok && std::isfinite(step) ? loudness_to_energy(step) : 0.0;
+  // The last n steps' mean; before the first n steps are done, the missing ones are the zeros
+  // libebur128's buffer starts with, as its own calls read them.
+  auto level = [&](int n) {
+    double sum = 0;
+    for (int i = 0; i < n; ++i) {
+      sum += ring[static_cast<size_t>(((steps_ - 1 - i) % kShortTermSteps + kShortTermSteps) %
+                                      kShortTermSteps)];
+    }
+    return sum > 0 ? static_cast<float>(energy_to_loudness(sum / n)) : -HUGE_VALF;
+  };
+  momentary_series_.push_back(level(kGatingBlockSteps));
+  short_term_series_.push_back(level(kShortTermSteps));
 }
 
 LoudnessMeter::~LoudnessMeter() {
@@ -165,8 +197,9 @@ void LoudnessMeter::add_now(const float* x, size_t frames) {
     if (frames_to_boundary_ > 0) continue;
     frames_to_boundary_ = step_frames_;
     ++steps_;
-    const bool series = features_ & kSeries;
-    if (steps_ >= kGatingBlockSteps || series) {
+    if (state_->windowed_series) add_windowed_series();
+    const bool series = (features_ & kSeries) && !state_->windowed_series;
+    if ((steps_ >= kGatingBlockSteps && (features_ & (kIntegrated | kRange | kMaxima))) || series) {
       double m = kNegInf;
       const bool ok = ebur128_loudness_momentary(state_->st, &m) == EBUR128_SUCCESS;
       if (series) momentary_series_.push_back(ok ? static_cast<float>(m) : -HUGE_VALF);

@@ -4,12 +4,13 @@
 // that have one (Essentia, libKeyFinder, Vamp plugins) are not packaged for Debian 12 as
 // libraries a C++ program links.
 //
-// Method: mono input, Hann frames of 2^k >= 0.18 s (8192 at 44.1 kHz: 5.4 Hz bins) every half
-// frame. Bins from 65 Hz (C2) to 2.1 kHz (C7) add their amplitude to the pitch class of the
-// nearest equal-tempered semitone (A4 = 440 Hz). Each frame's chroma is divided by its largest
-// class (a loud chord weighs like a soft one) and summed; frames more than 60 dB under the
-// loudest frame's energy are skipped (silence). The sum is correlated (Pearson) with the 24
-// rotations of Temperley's major and minor profiles (Temperley 1999); the best is the key.
+// Method: mono input, Hann frames of the power of two nearest 0.18 s (8192 at 44.1 and 48 kHz: 5.4
+// and 5.9 Hz bins) every half frame. Bins from 65 Hz (C2) to 2.1 kHz (C7) add their amplitude to
+// the pitch class of the nearest equal-tempered semitone (A4 = 440 Hz). Each frame's chroma is
+// divided by its largest class (a loud chord weighs like a soft one) and summed; frames more than
+// 60 dB under the loudest frame's energy are skipped (silence). The sum is correlated (Pearson)
+// with the 24 rotations of Temperley's major and minor profiles (Temperley 1999); the best is the
+// key.
 // Chosen on the tuning material (tests/unit/test_analyze.cpp's additive timbres and the first
 // two fluidsynth renderings of tests/cli/key_fluidsynth.sh): the Krumhansl-Kessler profiles
 // (Krumhansl 1990) read 7 of those 48 minor progressions as the parallel major (their thirds

@@ -2,19 +2,20 @@
 //
 // Onsets: aubio's "mkl" detection function (modified Kullback-Leibler distance between successive
 // spectra) with aubio's own defaults for it (threshold, silence gate -70 dBFS), Hann frames of
-// 2^k >= 23 ms (1024 at 44.1 kHz) every 5.8 ms (256), at least 50 ms between onsets; aubio
-// reports each onset with its own delay taken off. Chosen over aubio's default "hfc", which
-// missed soft notes after loud ones (F 0.85-0.96 on the tuning notes of
+// the power of two nearest 23 ms (1024 at 44.1 and 48 kHz) every 5.8 ms (256 at 44.1 kHz), at least
+// 50 ms between onsets; aubio reports each onset with its own delay taken off. Chosen over aubio's
+// default "hfc", which missed soft notes after loud ones (F 0.85-0.96 on the tuning notes of
 // tests/unit/test_analyze.cpp, where "mkl" reads 1.0); on dense, ringing plucked strings both
 // fall short (F 0.75 mkl, 0.87 hfc).
 //
 // Pitch: aubio's "yinfast" (YIN, de Cheveigne and Kawahara 2002, its difference function computed
-// by FFT), frames of 2^k >= 46 ms (2048 at 44.1 kHz) every 10 ms; a frame is voiced when aubio
-// finds a period (the YIN minimum under aubio's default tolerance, 0.15) and it is louder than
-// -60 dBFS. The track's time of frame i is the centre of its window. On the synthetic notes of
-// tests/unit/test_analyze.cpp (1 to 7 harmonics, MIDI 40-84) every frame 60 ms or more inside a
-// note is voiced and within 10 cents (median 0.05 cents); aubio's "yinfft", its default, put only
-// 75-85 % of those frames within 10 cents (median 2-3 cents), and "mcomb" 80-93 %.
+// by FFT), frames of the power of two nearest 46 ms (2048 at 44.1 and 48 kHz) every 10 ms; a frame
+// is voiced when aubio finds a period (the YIN minimum under aubio's default tolerance, 0.15) and
+// it is louder than -60 dBFS. The track's time of frame i is the centre of its window. On the
+// synthetic notes of tests/unit/test_analyze.cpp (1 to 7 harmonics, MIDI 40-84) every frame 60 ms
+// or more inside a note is voiced and within 10 cents (median 0.05 cents); aubio's "yinfft", its
+// default, put only 75-85 % of those frames within 10 cents (median 2-3 cents), and "mcomb"
+// 80-93 %.
 #pragma once
 
 #include <cstddef>

@@ -8,10 +8,10 @@
 // (analyze/notes.hpp), where it meets the bars.
 //
 // Method:
-// - Envelope: mono input, frames of 2^k >= 4 hops (1024 at 44.1 kHz) every hop of 5.8 ms (256 at
-//   44.1 kHz), Hann window. 40 triangular mel bands from 30 Hz to 16 kHz (or Nyquist); per band,
-//   L = log(1 + kCompression a) of its amplitude a (1.0 for a full-scale sine); the envelope is
-//   the mean over bands of the rise max(0, L_t - L_t-1).
+// - Envelope: mono input, frames of the power of two nearest 4 hops (1024 at 44.1 and 48 kHz),
+//   every hop of 5.8 ms (256 at 44.1 kHz), Hann window. 40 triangular mel bands from 30 Hz to
+//   16 kHz (or Nyquist); per band, L = log(1 + kCompression a) of its amplitude a (1.0 for a
+//   full-scale sine); the envelope is the mean over bands of the rise max(0, L_t - L_t-1).
 // - Tempo: the envelope less its 1 s moving average; its autocorrelation r(lag), unbiased (divided
 //   by the number of terms) and normalised by r(0). Each period P in [60/max_bpm, 60/min_bpm] is
 //   scored by the comb mean of r(kP), k = 1..4. The best period P0 may sit on a multiple of the

@@ -29,6 +29,10 @@ class RealFft {
 // The smallest power of two >= `samples` and >= 2 (RealFft's smallest size): the FFT size for a
 // frame of that many samples (a duration times a rate may be fractional).
 size_t fft_size_at_least(double samples);
+// The power of two (>= 2) nearest to `samples` on a log scale: a frame of about a given duration
+// at any rate (at 48 kHz a 23 ms frame is 1024 samples, as at 44.1 kHz, where the power of two at
+// least that long would double it).
+size_t fft_size_nearest(double samples);
 
 // Periodic Hann window (for STFT analysis with 50 % overlap it sums to a constant).
 std::vector<float> hann_window(int n);

@@ -84,6 +84,7 @@ class LoudnessMeter {
   std::vector<float> momentary_series_, short_term_series_;
   void wait() const;
   void add_now(const float* interleaved, size_t frames);
+  void add_windowed_series();
   std::vector<float> async_block_;
   mutable std::future<void> job_;
 };
