@@ -43,17 +43,6 @@ function(rz_target_flags target)
   endif()
 endfunction()
 
-# rz_torch_flags(target): for a target whose translation units include libtorch's headers (after
-# rz_target_flags). In a sanitizer build (RZ_SANITIZE) they compile at -O1: at -O3 each took 3x
-# as long (86 s against 29 s for demucs/layers.cpp on a 2-core EPYC, -g1 included), about 10
-# minutes of the CI's sanitizer job, and their run time is spent in libtorch, which is prebuilt and
-# not instrumented, so the optimisation level hardly changes how long their tests take.
-function(rz_torch_flags target)
-  if(RZ_SANITIZE)
-    target_compile_options(${target} PRIVATE -O1)
-  endif()
-endfunction()
-
 # RZ_BUILD_FUZZ needs clang and its libFuzzer runtime (Debian: clang, libclang-rt-14-dev).
 function(rz_require_libfuzzer)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")

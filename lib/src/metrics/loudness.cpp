@@ -154,8 +154,7 @@ void LoudnessMeter::add_windowed_series() {
   auto level = [&](int n) {
     double sum = 0;
     for (int i = 0; i < n; ++i) {
-      sum += ring[static_cast<size_t>(((steps_ - 1 - i) % kShortTermSteps + kShortTermSteps) %
-                                      kShortTermSteps)];
+      sum += ring[static_cast<size_t>((steps_ - 1 - i + kShortTermSteps) % kShortTermSteps)];
     }
     return sum > 0 ? static_cast<float>(energy_to_loudness(sum / n)) : -HUGE_VALF;
   };
@@ -198,21 +197,23 @@ void LoudnessMeter::add_now(const float* x, size_t frames) {
     frames_to_boundary_ = step_frames_;
     ++steps_;
     if (state_->windowed_series) add_windowed_series();
-    const bool series = (features_ & kSeries) && !state_->windowed_series;
-    if ((steps_ >= kGatingBlockSteps && (features_ & (kIntegrated | kRange | kMaxima))) || series) {
+    // kSeries where the steps are not libebur128's 100 ms windows: its own calls at every step.
+    const bool library_series = (features_ & kSeries) && !state_->windowed_series;
+    if ((steps_ >= kGatingBlockSteps && (features_ & (kIntegrated | kRange | kMaxima))) ||
+        library_series) {
       double m = kNegInf;
       const bool ok = ebur128_loudness_momentary(state_->st, &m) == EBUR128_SUCCESS;
-      if (series) momentary_series_.push_back(ok ? static_cast<float>(m) : -HUGE_VALF);
+      if (library_series) momentary_series_.push_back(ok ? static_cast<float>(m) : -HUGE_VALF);
       if (ok && steps_ >= kGatingBlockSteps) {
         max_momentary_ = std::max(max_momentary_, m);
         if (features_ & kIntegrated) state_->blocks.add(loudness_to_energy(m));
       }
     }
     const bool range_or_maxima = features_ & (kRange | kMaxima);
-    if ((steps_ >= kShortTermSteps && range_or_maxima) || series) {
+    if ((steps_ >= kShortTermSteps && range_or_maxima) || library_series) {
       double s = kNegInf;
       const bool ok = ebur128_loudness_shortterm(state_->st, &s) == EBUR128_SUCCESS;
-      if (series) short_term_series_.push_back(ok ? static_cast<float>(s) : -HUGE_VALF);
+      if (library_series) short_term_series_.push_back(ok ? static_cast<float>(s) : -HUGE_VALF);
       if (ok && steps_ >= kShortTermSteps && range_or_maxima) {
         max_short_term_ = std::max(max_short_term_, s);
         if ((features_ & kRange) && (steps_ - kShortTermSteps) % kShortTermHopSteps == 0)

@@ -8,8 +8,9 @@
 //   rhythm.hpp), key (analyze/key.hpp), onsets (analyze/notes.hpp) and loudness curve.
 // - Each stem: its activity (below), its onsets when there are several stems, and a pitch track
 //   when it is monophonic by name (Options::pitch_stems).
-// - Loudness: BS.1770 momentary (400 ms) and short-term (3 s) loudness every 100 ms (metrics::LoudnessMeter).
-//   The programme's curve is the short-term loudness every kCurveStepS.
+// - Loudness: BS.1770 momentary (400 ms) and short-term (3 s) loudness every 100 ms
+//   (metrics::LoudnessMeter's kSeries). The programme's curve is the short-term loudness every
+//   kCurveStepS.
 // - Activity: a stem plays during a 100 ms step when its momentary loudness is at least
 //   kActivityGateLufs and within kActivityRangeLu of its own loud level (the 95th percentile of
 //   its momentary loudness over the steps above -70 LUFS, BS.1770's absolute gate). Gaps shorter

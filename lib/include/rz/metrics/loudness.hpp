@@ -34,7 +34,7 @@ class LoudnessMeter {
     kAll = 0x1Fu,
     // Not in kAll: the momentary and short-term loudness at every 100 ms step from the first
     // (momentary_series(), short_term_series(); memory grows with the length, 8 bytes a step).
-    // Until a block is full, libebur128 reads it over the frames so far.
+    // Until a block is full, it reads as if silence came before the start (as libebur128 does).
     kSeries = 1u << 5,
   };
   LoudnessMeter(int channels, int sample_rate_hz, unsigned features = kAll);
