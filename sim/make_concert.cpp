@@ -231,6 +231,7 @@ Phrase make_phrase(Rng& rng, const std::array<int, 4>& chords, int low_degree, i
 }
 
 struct SongPlan {
+  double bpm;
   double samples_per_step;
   int tonic_pc;  // pitch class of the key (major)
   std::array<int, 4> chords, bridge_chords;
@@ -241,8 +242,8 @@ SongPlan make_plan(Rng& rng, double rate_hz) {
   constexpr int kKeys[] = {0, 2, 4, 5, 7, 9};
   constexpr std::array<int, 4> kLoops[] = {{0, 4, 5, 3}, {5, 3, 0, 4}, {0, 5, 3, 4}, {0, 3, 4, 3}};
   SongPlan plan{};
-  const double bpm = std::round(rng.range(116.0, 124.0));
-  plan.samples_per_step = rate_hz * 60.0 / bpm / 4.0;
+  plan.bpm = std::round(rng.range(116.0, 124.0));
+  plan.samples_per_step = rate_hz * 60.0 / plan.bpm / 4.0;
   plan.tonic_pc = kKeys[rng.below(6)];
   plan.chords = kLoops[rng.below(4)];
   plan.bridge_chords = {plan.chords[2], plan.chords[3], plan.chords[0], plan.chords[1]};
@@ -1016,7 +1017,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--clean-dir", opt.clean_dir,
                  "Also write the clean stems and their exact sum (drums, bass, other, vocals,\n"
-                 "mix.wav: float WAV) into this directory, created if missing");
+                 "mix.wav: float WAV) and truth.json (the song's tempo, {\"bpm\": N}) into this\n"
+                 "directory, created if missing");
   app.add_flag("--phone-only", opt.phone_only,
                "Degrade with the phone stages only: no venue reverb, no crowd");
   app.add_option("output", opt.output, "The phone recording to write (OUTPUT.wav)")->required();
@@ -1067,6 +1069,16 @@ int main(int argc, char** argv) {
   }
   if (!error.empty()) return fail(&outputs, error);
   if (!close_all(&outputs, &error)) return fail(&outputs, error);
+  if (!opt.clean_dir.empty()) {  // the ground truth for the analysis tests: the song's tempo
+    Rng rng(opt.seed, 1);        // as Band draws its plan
+    const auto path = std::filesystem::path(opt.clean_dir) / "truth.json";
+    FILE* f = std::fopen(path.c_str(), "w");
+    const bool ok = f && std::fprintf(f, "{\"bpm\": %g}\n", make_plan(rng, opt.rate_hz).bpm) > 0;
+    if (!(f && std::fclose(f) == 0 && ok)) {
+      std::fprintf(stderr, "%s: error: cannot write %s\n", kProg, path.c_str());
+      return 1;
+    }
+  }
   std::printf("%s\n", opt.output.c_str());
   return 0;
 }

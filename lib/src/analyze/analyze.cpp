@@ -181,6 +181,7 @@ PassResult run_pass(Read&& read, int channels, int rate, int64_t frames, const P
 json tempo_json(const Tempo& t) {
   return {{"bpm", round_to(t.bpm, 2)},
           {"confidence", round_to(t.confidence, 3)},
+          {"alternation", round_to(t.alternation, 3)},
           {"beats", t.beats_s.size()},
           {"beats_s", times_json(t.beats_s)}};
 }
