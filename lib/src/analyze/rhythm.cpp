@@ -41,7 +41,8 @@ constexpr double kHighRegionHz = 1500;
 constexpr size_t kNoRegion = 2;  // a band between the two
 constexpr long kPeakReach = 2;   // frames either side searched for an onset's peak (+-12 ms)
 // The alternation a level needs before it replaces the autocorrelation's. Chosen on the tuning
-// set (tests/unit/test_analyze.cpp's tuning tempos with kits A and C, and rz-make-example seeds
+// set (tests/unit/test_analyze.cpp's tuning tempos with clicks, kit A and kit C, the latter
+// rendered by a scratch harness with another noise seed (see the test), and rz-make-example seeds
 // 1-6 at 44.1 kHz, phone and clean; tests/cli/tempo_concert.sh): the switches that set a wrong
 // level right measured 0.21 and more, the largest that would have set a right level wrong 0.002
 // (click tracks, where every beat sounds the same); 0.1 is the middle of that gap.
