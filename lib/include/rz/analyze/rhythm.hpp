@@ -24,13 +24,18 @@
 //   and a phone's low cut, reverb and crowd make the half notes the stronger (the demo's concerts
 //   read half the tempo in 29 of 48 takes). The back beat shows in the spectrum: its beats
 //   alternate between a low sound and a high one at the same overall strength, where an off-beat
-//   eighth is simply weaker. Beats are tracked at P, 2P and P/2 (within the range); for each set
-//   the contrast c = (m_even - m_odd) / (|m_even| + |m_odd|) of the mean onset strengths of the
-//   even and the odd beats is taken in a low region (bands below 200 Hz), a high one (from 1500 Hz)
-//   and the whole envelope, and alternation = max(|c_low|, |c_high|) - |c_whole|. The level with
-//   the largest alternation wins if it reaches kMinAlternation; else P stays. (The kick and snare
-//   pattern as the cue for the beat level: Goto, "An audio-based real-time beat tracking system
-//   for music with or without drum-sounds", JNMR 30(2), 2001.)
+//   eighth is simply weaker. Beats are tracked at P, 2P and P/2 (within the range). For each set,
+//   the mean onset strengths of its beats are taken per beat class (the beat's number modulo 4)
+//   in a low region (bands below 200 Hz), a high one (from 1500 Hz) and the whole envelope; per
+//   envelope, c = (|m_even - m_odd| - (|m_0 - m_2| + |m_1 - m_3|) / 2) / (|m_even| + |m_odd|): the
+//   contrast between even and odd beats, less what differs between the two halves of a bar of
+//   four (read at twice the tempo, a back beat's snare falls on one eighth in four, and its
+//   contrast repeats every four beats, not every two). alternation = max(c_low, c_high) -
+//   max(0, c_whole). A region that is nearly silent at a set's beats counts as not alternating
+//   (rhythm.cpp: kSilentShare). The level with the largest alternation wins if it reaches
+//   kMinAlternation; else P stays. (The kick and snare pattern as the cue for the beat level:
+//   Goto, "An audio-based real-time beat tracking system for music with or without drum-sounds",
+//   JNMR 30(2), 2001.)
 // - Beats: the envelope divided by its standard deviation; cumulative score C(t) = e(t) + max over
 //   t - 2P <= s <= t - P/2 of C(s) - kTightness (log((t - s) / P))^2, the last beat the best C in
 //   the final period, then back along the best predecessors. Leading and trailing beats whose
@@ -58,7 +63,7 @@ struct TempoOptions {
 struct Tempo {
   double bpm = 0;          // 0 when no beat was found (silence, too short)
   double confidence = 0;   // 0..1
-  double alternation = 0;  // the chosen level's alternation (see above), -1..1
+  double alternation = 0;  // the chosen level's alternation (see above), at most 1
   std::vector<double> beats_s;
 };
 
