@@ -90,6 +90,12 @@ OnsetDetector::OnsetDetector(int rate) {
   s_->out = new_fvec(1);
   if (!s_->onset || !s_->out) throw Error("aubio: cannot create the onset detector");
   aubio_onset_set_minioi_s(s_->onset, static_cast<smpl_t>(kMinInterOnsetS));
+  // aubio's defaults for "mkl" whiten the spectrum adaptively and compress it (log(1 + 0.02 |X|)):
+  // both off (notes.hpp).
+  if (aubio_onset_set_awhitening(s_->onset, 0) != 0 ||
+      aubio_onset_set_compression(s_->onset, 0) != 0) {
+    throw Error("aubio: cannot configure the onset detector");
+  }
 }
 
 OnsetDetector::~OnsetDetector() = default;
