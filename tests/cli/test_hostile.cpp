@@ -139,7 +139,9 @@ std::vector<Hostile> stem_dir_cases() {
       {"manifest.json is empty", "bad JSON", kFail,
        [](const fs::path& tmp) { put_manifest_text(tmp, ""); }},
       {"manifest.json is not JSON", "bad JSON", kFail,
-       [](const fs::path& tmp) { put_manifest_text(tmp, "{\"schema\": \"rz-manifest\", \"stems\": ["); }},
+       [](const fs::path& tmp) {
+         put_manifest_text(tmp, "{\"schema\": \"rz-manifest\", \"stems\": [");
+       }},
       {"text after the JSON document", "bad JSON", kFail,
        [](const fs::path& tmp) {
          put_manifest_text(tmp, manifest(tmp).dump(2) + "\n{\"second\": \"document\"}\n");
@@ -151,16 +153,22 @@ std::vector<Hostile> stem_dir_cases() {
          put_manifest_text(tmp, text);
        }},
       {"history nested 1000000 levels deep", "nested deeper", kFail,
-       [](const fs::path& tmp) { replace_in_manifest(tmp, "\"history\": []", "\"history\": " + nested(1000000)); }},
+       [](const fs::path& tmp) {
+         replace_in_manifest(tmp, "\"history\": []", "\"history\": " + nested(1000000));
+       }},
       {"history nested 30000 levels deep (62 kB; dump(2) would write 1.8 GB)", "nested deeper",
        kFail,
        [](const fs::path& tmp) {
          replace_in_manifest(tmp, "\"history\": []", "\"history\": [" + nested(30000) + "]");
        }},
       {"a number that overflows a double", "bad JSON", kFail,
-       [](const fs::path& tmp) { replace_in_manifest(tmp, "\"frames\": ", "\"x\": 1e400, \"frames\": "); }},
+       [](const fs::path& tmp) {
+         replace_in_manifest(tmp, "\"frames\": ", "\"x\": 1e400, \"frames\": ");
+       }},
       {"invalid UTF-8 in a string", "bad JSON", kFail,
-       [](const fs::path& tmp) { replace_in_manifest(tmp, "\"source\": {}", "\"source\": \"\xff\xfe\""); }},
+       [](const fs::path& tmp) {
+         replace_in_manifest(tmp, "\"source\": {}", "\"source\": \"\xff\xfe\"");
+       }},
       // Fields.
       {"schema is not rz-manifest", "schema", kFail,
        [](const fs::path& tmp) { edit_manifest(tmp, [](json& m) { m["schema"] = "other"; }); }},
@@ -173,7 +181,9 @@ std::vector<Hostile> stem_dir_cases() {
       {"sample_rate_hz 1 Hz", "outside", kFail,
        [](const fs::path& tmp) { edit_manifest(tmp, [](json& m) { m["sample_rate_hz"] = 1; }); }},
       {"sample_rate_hz as a string", "wrong type", kFail,
-       [](const fs::path& tmp) { edit_manifest(tmp, [](json& m) { m["sample_rate_hz"] = "44100"; }); }},
+       [](const fs::path& tmp) {
+         edit_manifest(tmp, [](json& m) { m["sample_rate_hz"] = "44100"; });
+       }},
       {"channels 0", "non-positive", kFail,
        [](const fs::path& tmp) { edit_manifest(tmp, [](json& m) { m["channels"] = 0; }); }},
       {"channels 65535", "channels", kFail,
@@ -187,9 +197,13 @@ std::vector<Hostile> stem_dir_cases() {
        }},
       {"stems[].frames 1.5", "out of range", kFail, stem_field("frames", 1.5)},
       {"no stems", "no stems", kFail,
-       [](const fs::path& tmp) { edit_manifest(tmp, [](json& m) { m["stems"] = json::array(); }); }},
+       [](const fs::path& tmp) {
+         edit_manifest(tmp, [](json& m) { m["stems"] = json::array(); });
+       }},
       {"stems is an object", "no stems", kFail,
-       [](const fs::path& tmp) { edit_manifest(tmp, [](json& m) { m["stems"] = json::object(); }); }},
+       [](const fs::path& tmp) {
+         edit_manifest(tmp, [](json& m) { m["stems"] = json::object(); });
+       }},
       {"a stem that is a number", "not an object", kFail,
        [](const fs::path& tmp) { edit_manifest(tmp, [](json& m) { m["stems"][1] = 5; }); }},
       // Names and files that would lead elsewhere.
@@ -199,14 +213,19 @@ std::vector<Hostile> stem_dir_cases() {
       {"empty stem name", "stem name", kFail, stem_field("name", "")},
       {"stem name with a newline", "stem name", kFail, stem_field("name", "a\nb")},
       {"stem name starting with '-'", "stem name", kFail, stem_field("name", "-rf")},
-      {"stem name of 200 characters", "stem name", kFail, stem_field("name", std::string(200, 'a'))},
+      {"stem name of 200 characters", "stem name", kFail,
+       stem_field("name", std::string(200, 'a'))},
       {"the same stem name twice", "twice", kFail,
-       [](const fs::path& tmp) { edit_manifest(tmp, [](json& m) { m["stems"][1]["name"] = "a"; }); }},
+       [](const fs::path& tmp) {
+         edit_manifest(tmp, [](json& m) { m["stems"][1]["name"] = "a"; });
+       }},
       {"file '../a.wav'", "bad file name", kFail, stem_field("file", "../a.wav")},
       {"file '/etc/passwd'", "bad file name", kFail, stem_field("file", "/etc/passwd")},
       {"hidden file '.a.wav'", "bad file name", kFail, stem_field("file", ".a.wav")},
       {"two stems share one file", "share", kFail,
-       [](const fs::path& tmp) { edit_manifest(tmp, [](json& m) { m["stems"][1]["file"] = "a.wav"; }); }},
+       [](const fs::path& tmp) {
+         edit_manifest(tmp, [](json& m) { m["stems"][1]["file"] = "a.wav"; });
+       }},
       // Stem files.
       {"a stem file that is a symlink out of the directory", "leads out", kFail,
        [](const fs::path& tmp) {
@@ -360,8 +379,9 @@ TEST_CASE("hostile input: rz-separate", "[cli][hostile]") {
 // Findings of the hostile review, one regression test each (the checkpoint and cache findings are
 // in test_separate.cpp, signals and leftovers in test_faults.cpp).
 
-TEST_CASE("a stem named '/some/victim.txt\\0' cannot overwrite a file through a copying stage",
-          "[cli][hostile]") {
+TEST_CASE(
+    "a stem named '/some/victim.txt' and a NUL cannot overwrite a file through a copying stage",
+    "[cli][hostile]") {
   // rz-enhance --intensity 0 once copied such a stem to "/some/victim.txt" (the NUL dropped the
   // ".wav"), deleting the file first. Every copying stage refuses the name instead.
   struct Copying {
@@ -397,7 +417,8 @@ TEST_CASE("a recording whose file name is not UTF-8 is ingested", "[cli][hostile
   rz::test::TempDir tmp;
   const std::string name = "caf\xe9-live.wav";  // Latin-1 e-acute: not UTF-8
   rz::test::write_wav(tmp / name, rz::test::sine(440, 0.5, kRate, 2 * kRate, 2), kRate, 2);
-  const auto r = rz::cli_test::run("rz-ingest", {name, "-o", "gig.ingest", "--json"}, in_dir(tmp.path()));
+  const auto r =
+      rz::cli_test::run("rz-ingest", {name, "-o", "gig.ingest", "--json"}, in_dir(tmp.path()));
   INFO(r.describe());
   REQUIRE(r.exit_code == 0);
   CHECK(r.err.find("type_error") == std::string::npos);
@@ -406,7 +427,9 @@ TEST_CASE("a recording whose file name is not UTF-8 is ingested", "[cli][hostile
   const json m = read_json(tmp / "gig.ingest" / rz::stems::kManifestFile);
   CHECK(m.dump().find("caf\xef\xbf\xbd-live.wav") != std::string::npos);  // U+FFFD
   // The next stage reads that manifest.
-  CHECK(rz::cli_test::run("rz-mix", {"gig.ingest", "-o", "gig.mix"}, in_dir(tmp.path())).exit_code == 0);
+  CHECK(
+      rz::cli_test::run("rz-mix", {"gig.ingest", "-o", "gig.mix"}, in_dir(tmp.path())).exit_code ==
+      0);
 }
 
 TEST_CASE("a damaged MP3 is decoded without libmpg123 writing to stderr", "[cli][hostile]") {
@@ -448,11 +471,10 @@ TEST_CASE("what the input cannot do is an input problem (exit 1), not a usage er
   }
   SECTION("rz-separate on a directory without a 'mix' stem and no --stem") {
     write_good_input(tmp.path());
-    const auto r = rz::cli_test::run(
-        "rz-separate",
-        {"in", "-o", "out", "--no-cache", "--model",
-         rz::cli_test::shared("demucs/models/tiny4000-0421bf8f.th")},
-        in_dir(tmp.path()));
+    const auto r = rz::cli_test::run("rz-separate",
+                                     {"in", "-o", "out", "--no-cache", "--model",
+                                      rz::cli_test::shared("demucs/models/tiny4000-0421bf8f.th")},
+                                     in_dir(tmp.path()));
     check_refusal(r, "rz-separate", rz::kExitFailure);
     CHECK(r.err.find("--stem") != std::string::npos);
     CHECK_FALSE(fs::exists(tmp / "out"));
@@ -465,7 +487,8 @@ TEST_CASE("what the input cannot do is an input problem (exit 1), not a usage er
     const auto r = rz::cli_test::run("rz-enhance", {"in", "-o", "out"}, in_dir(tmp.path()));
     INFO(r.describe());
     REQUIRE(r.exit_code == 0);
-    const json stem = rz::cli_test::last_history_entry(tmp / "out", "rz-enhance")["stems"]["vocals"];
+    const json stem =
+        rz::cli_test::last_history_entry(tmp / "out", "rz-enhance")["stems"]["vocals"];
     REQUIRE(stem.contains("out_of_band"));
     CHECK(stem["out_of_band"][0]["block"] == "deess");
     // A band the user asks for in --config is still refused as a usage error.
@@ -518,7 +541,8 @@ namespace {
 
 // A 3 s stereo 16-bit WAV with its header patched by `patch` (the bytes, and the offsets of the
 // "fmt " and "data" chunk ids).
-void patched_wav(const fs::path& path, const std::function<void(std::string&, size_t fmt, size_t data)>& patch) {
+void patched_wav(const fs::path& path,
+                 const std::function<void(std::string&, size_t fmt, size_t data)>& patch) {
   rz::test::write_wav(path, rz::test::sine(440, 0.5, kRate, 3 * kRate, 2), kRate, 2, 16);
   std::string wav = rz::cli_test::read_text(path);
   const size_t fmt = wav.find("fmt "), data = wav.find("data");
@@ -529,20 +553,20 @@ void patched_wav(const fs::path& path, const std::function<void(std::string&, si
 }
 
 void put_le32(std::string& s, size_t at, uint32_t v) {
-  for (int i = 0; i < 4; ++i) s[at + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+  for (int i = 0; i < 4; ++i)
+    s[at + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
 std::vector<Hostile> recording_cases() {
   const int kFail = rz::kExitFailure, kUsage = rz::kExitUsage;
-  auto args = [](std::vector<std::string> a) {
-    return [a](const std::string&) { return a; };
-  };
+  auto args = [](std::vector<std::string> a) { return [a](const std::string&) { return a; }; };
   return {
       Hostile("a FIFO named gig.wav (must not block)", "FIFO", kFail,
               [](const fs::path& tmp) { REQUIRE(mkfifo((tmp / "gig.wav").c_str(), 0644) == 0); }),
       Hostile("gig.wav links to /dev/zero (must not read forever)", "device", kFail,
               [](const fs::path& tmp) { fs::create_symlink("/dev/zero", tmp / "gig.wav"); }),
-      Hostile("/dev/urandom as the recording", "device", kFail).with_args(args({"/dev/urandom", "-o", "gig.ingest"})),
+      Hostile("/dev/urandom as the recording", "device", kFail)
+          .with_args(args({"/dev/urandom", "-o", "gig.ingest"})),
       Hostile("gig.wav links to a directory", "is a directory", kFail,
               [](const fs::path& tmp) {
                 fs::create_directory(tmp / "folder");
@@ -563,7 +587,8 @@ std::vector<Hostile> recording_cases() {
               }),
       Hostile("a WAV header declaring 0 Hz", "cannot decode", kFail,
               [](const fs::path& tmp) {
-                patched_wav(tmp / "gig.wav", [](std::string& w, size_t fmt, size_t) { put_le32(w, fmt + 12, 0); });
+                patched_wav(tmp / "gig.wav",
+                            [](std::string& w, size_t fmt, size_t) { put_le32(w, fmt + 12, 0); });
               }),
       Hostile("a data chunk claiming 4 GiB", "truncated", kFail,
               [](const fs::path& tmp) {
@@ -575,18 +600,21 @@ std::vector<Hostile> recording_cases() {
               [](const fs::path& tmp) {
                 std::string bytes(4096, '\0');
                 uint32_t state = 99;
-                for (auto& c : bytes) c = static_cast<char>((state = state * 1664525u + 1013904223u) >> 24);
+                for (auto& c : bytes)
+                  c = static_cast<char>((state = state * 1664525u + 1013904223u) >> 24);
                 write_text(tmp / "gig.m4a", bytes);
               })
           .with_args(args({"gig.m4a", "-o", "gig.ingest"})),
       Hostile("an empty .m4a", "empty", kFail,
               [](const fs::path& tmp) { write_text(tmp / "gig.m4a", ""); })
           .with_args(args({"gig.m4a", "-o", "gig.ingest"})),
-      Hostile("a set list named .mp3", "cannot decode", kFail,
-              [](const fs::path& tmp) { write_text(tmp / "gig.mp3", std::string(300, 'x') + "\n"); })
+      Hostile(
+          "a set list named .mp3", "cannot decode", kFail,
+          [](const fs::path& tmp) { write_text(tmp / "gig.mp3", std::string(300, 'x') + "\n"); })
           .with_args(args({"gig.mp3", "-o", "gig.ingest"})),
-      Hostile("a file name with a newline and an escape sequence", "cannot decode", kFail,
-              [](const fs::path& tmp) { write_text(tmp / "a\nb\x1b[2J.wav", std::string(500, 'z')); })
+      Hostile(
+          "a file name with a newline and an escape sequence", "cannot decode", kFail,
+          [](const fs::path& tmp) { write_text(tmp / "a\nb\x1b[2J.wav", std::string(500, 'z')); })
           .with_args(args({"a\nb\x1b[2J.wav", "-o", "gig.ingest"})),
       Hostile("an output name longer than the file system allows", "too long", kFail,
               [](const fs::path& tmp) {
@@ -594,7 +622,8 @@ std::vector<Hostile> recording_cases() {
                                     rz::test::sine(440, 0.5, kRate, 2 * kRate, 2), kRate, 2);
               })
           .with_args(args({std::string(250, 'g') + ".wav"})),
-      Hostile("--force over a directory that is not a stem directory", "not a stem directory", kFail,
+      Hostile("--force over a directory that is not a stem directory", "not a stem directory",
+              kFail,
               [](const fs::path& tmp) {
                 fs::create_directory(tmp / "gig.ingest");
                 write_text(tmp / "gig.ingest" / "thesis.tex", "years of work\n");
@@ -629,7 +658,8 @@ TEST_CASE("hostile input: rz-ingest", "[cli][hostile]") {
         if (c.label.find("gig.wav") != std::string::npos) fs::remove(tmp / "gig.wav", ec);
         c.make(tmp.path());
       }
-      const std::vector<std::string> args = c.args ? c.args("") : std::vector<std::string>{"gig.wav"};
+      const std::vector<std::string> args =
+          c.args ? c.args("") : std::vector<std::string>{"gig.wav"};
       const auto before = snapshot(tmp.path());
       RunOptions options = in_dir(tmp.path(), c.stdin_text);
       options.timeout_s = kRefuseWithinS;

@@ -52,7 +52,7 @@ TEST_CASE("write_png writes a PNG of the image's size", "[report]") {
   CHECK_THROWS(write_png(dir.path() / "no" / "such" / "dir.png", img));
 }
 
-TEST_CASE("spectrogram: a tone lands on its row at its level; silence is black", "[report]") {
+TEST_CASE("spectrogram: a tone lands on its row at its level, silence is black", "[report]") {
   const int64_t n = 4 * kRate;
   std::vector<float> x(static_cast<size_t>(n) * 2, 0.f);
   for (int64_t i = 0; i < n / 2; ++i) {  // 1 kHz, full scale, first half only; both channels
