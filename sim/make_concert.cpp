@@ -468,6 +468,7 @@ class Band {
     bass_k_ = {pole(0.004, rate_hz), pole(0.02, rate_hz), pole(0.12, rate_hz)};
     pad_k_ = pole(0.4, rate_hz);
   }
+  const SongPlan& plan() const { return plan_; }
 
   void next(StemFrame* out) {
     if (frame_ == next_step_frame_) {
@@ -912,11 +913,13 @@ struct Options {
 // Two-stage pipeline: a worker thread renders (and writes) the clean side up to kQueueBlocks
 // blocks ahead while the calling thread runs the phone chain, nearly halving the wall time on
 // two cores. Each stage runs strictly in order, so the output does not depend on the scheduling.
-// Returns "" or an error message.
-std::string render_all(const Options& opt, int64_t total_frames, std::vector<Output>* outputs) {
+// Returns "" or an error message; *bpm is the song's tempo.
+std::string render_all(const Options& opt, int64_t total_frames, std::vector<Output>* outputs,
+                       double* bpm) {
   constexpr int kQueueBlocks = 4;
   std::string error;
   Band band(opt.rate_hz, opt.seed);
+  *bpm = band.plan().bpm;
   Phone phone(opt.rate_hz, opt.seed, opt.phone_only);
   std::array<Block, kQueueBlocks> queue;
   for (Block& block : queue) {
@@ -1062,18 +1065,18 @@ int main(int argc, char** argv) {
     }
   }
 
+  double bpm = 0;
   try {
-    error = render_all(opt, total_frames, &outputs);
+    error = render_all(opt, total_frames, &outputs, &bpm);
   } catch (const std::exception& e) {  // no thread or memory to be had
     error = e.what();
   }
   if (!error.empty()) return fail(&outputs, error);
   if (!close_all(&outputs, &error)) return fail(&outputs, error);
   if (!opt.clean_dir.empty()) {  // the ground truth for the analysis tests: the song's tempo
-    Rng rng(opt.seed, 1);        // as Band draws its plan
     const auto path = std::filesystem::path(opt.clean_dir) / "truth.json";
     FILE* f = std::fopen(path.c_str(), "w");
-    const bool ok = f && std::fprintf(f, "{\"bpm\": %g}\n", make_plan(rng, opt.rate_hz).bpm) > 0;
+    const bool ok = f && std::fprintf(f, "{\"bpm\": %g}\n", bpm) > 0;
     if (!(f && std::fclose(f) == 0 && ok)) {
       std::fprintf(stderr, "%s: error: cannot write %s\n", kProg, path.c_str());
       return 1;

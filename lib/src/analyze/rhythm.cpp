@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <limits>
 #include <numeric>
 
 #include "rz/dsp/fft.hpp"
@@ -100,15 +99,21 @@ std::vector<double> detrend(const std::vector<float>& e, double frame_rate_hz) {
   return d;
 }
 
+// The frame of v's largest value within kPeakReach frames of frame `at` and within
+// [first, last]: `at` itself (clamped there) unless another frame is strictly larger.
+template <class T>
+size_t peak_index(const std::vector<T>& v, long at, long first, long last) {
+  long best = std::clamp(at, first, last);
+  for (long i = std::max(first, at - kPeakReach); i <= std::min(last, at + kPeakReach); ++i) {
+    if (v[static_cast<size_t>(i)] > v[static_cast<size_t>(best)]) best = i;
+  }
+  return static_cast<size_t>(best);
+}
+
 // The largest of v within kPeakReach frames of frame `at`.
 template <class T>
 double peak_around(const std::vector<T>& v, long at) {
-  const auto last = static_cast<long>(v.size()) - 1;
-  double m = -std::numeric_limits<double>::infinity();
-  for (long i = std::max(0L, at - kPeakReach); i <= std::min(last, at + kPeakReach); ++i) {
-    m = std::max(m, static_cast<double>(v[static_cast<size_t>(i)]));
-  }
-  return m;
+  return static_cast<double>(v[peak_index(v, at, 0, static_cast<long>(v.size()) - 1)]);
 }
 
 // Beats at `period` (frames) by dynamic programming on o (the envelope e over its standard
@@ -168,11 +173,8 @@ std::vector<double> track_beats(const std::vector<float>& e, const std::vector<d
   std::vector<double> out;
   for (auto b : beats) {
     double pos = static_cast<double>(b);
-    if (b > 0 && b + 1 < n) {  // the envelope's peak nearby (+-2 frames), to sub-frame precision
-      size_t m = b;
-      for (size_t i = b > 2 ? b - 2 : 1; i <= std::min(n - 2, b + 2); ++i) {
-        if (e[i] > e[m]) m = i;
-      }
+    if (b > 0 && b + 1 < n) {  // the envelope's peak nearby, to sub-frame precision
+      const size_t m = peak_index(e, static_cast<long>(b), 1, static_cast<long>(n) - 2);
       const double a = e[m - 1], c = e[m], z = e[m + 1], den = a - 2 * c + z;
       pos = static_cast<double>(m) + (den < 0 ? std::clamp(0.5 * (a - z) / den, -0.5, 0.5) : 0.0);
     }
@@ -270,6 +272,7 @@ OnsetEnvelope::OnsetEnvelope(int sample_rate_hz)
     band_region_.push_back(mid < kLowRegionHz     ? static_cast<size_t>(Region::kLow)
                            : mid >= kHighRegionHz ? static_cast<size_t>(Region::kHigh)
                                                   : kNoRegion);
+    if (band_region_.back() != kNoRegion) ++region_bands_[band_region_.back()];
   }
   // |X|^2 of a full-scale sine is (sum of the window / 2)^2: scaled to 1.
   const auto& w = stft_.window();
@@ -288,22 +291,18 @@ void OnsetEnvelope::on_frame() {
   }
   double flux = 0;
   std::array<double, 2> region_flux{};
-  std::array<int, 2> region_bands{};
   for (size_t b = 0; b < bands_.size(); ++b) {
     const auto l = static_cast<float>(std::log1p(kCompression * std::sqrt(band[b] * power_scale_)));
     const double rise = have_last_ ? std::max(0.f, l - last_[b]) : 0.f;
     flux += rise;
-    if (band_region_[b] != kNoRegion) {
-      region_flux[band_region_[b]] += rise;
-      ++region_bands[band_region_[b]];
-    }
+    if (band_region_[b] != kNoRegion) region_flux[band_region_[b]] += rise;
     last_[b] = l;
   }
   have_last_ = true;
   env_.push_back(static_cast<float>(flux / static_cast<double>(bands_.size())));
   for (size_t g = 0; g < region_env_.size(); ++g) {
     region_env_[g].push_back(
-        static_cast<float>(region_flux[g] / static_cast<double>(std::max(1, region_bands[g]))));
+        static_cast<float>(region_flux[g] / static_cast<double>(std::max(1, region_bands_[g]))));
   }
 }
 

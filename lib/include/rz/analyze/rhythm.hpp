@@ -92,7 +92,8 @@ class OnsetEnvelope {
   double power_scale_ = 1;
   std::vector<float> last_;  // previous frame's band levels, dB
   std::vector<float> env_;
-  std::vector<size_t> band_region_;  // Region of each band, or kNoRegion
+  std::vector<size_t> band_region_;    // Region of each band, or kNoRegion
+  std::array<int, 2> region_bands_{};  // bands per region
   std::array<std::vector<float>, 2> region_env_;
   bool have_last_ = false;
   void on_frame();
