@@ -12,7 +12,7 @@
 #   formats  rz/formats/ and the demucs files without libtorch: checkpoint, bag, model_store, cache;
 #            the RoFormer files without libtorch: config, bands, checkpoint
 #   stages   rz/stage/ and the stages: ingest mix enhance restore dereverb master analyze
-#            reporting
+#            reporting; pipeline (rz-run's driver)
 #   torch    rz/nn/ and the rest of rz/demucs/ and rz/roformer/ (rz_demucs, libtorch)
 #   cli      rz/cli/
 # Usage: scripts/check-layers.sh [LIB_DIR]   (default: lib/ of this checkout). Exit 1 naming each
@@ -38,7 +38,7 @@ layer_of() {
       roformer/config.* | roformer/bands.* | roformer/checkpoint.*)
       echo formats ;;
     stage/* | ingest/* | mix/* | enhance/* | restore/* | dereverb/* | master/* | analyze/* | \
-      reporting/*)
+      reporting/* | pipeline/*)
       echo stages ;;
     nn/* | demucs/* | roformer/*) echo torch ;;
     cli/*) echo cli ;;

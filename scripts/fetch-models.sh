@@ -3,7 +3,8 @@
 # (Demucs v4) checkpoints, and public RoFormer models of the Music-Source-Separation-Training
 # (MSST) family, each a checkpoint and its YAML config.
 #
-# Usage: scripts/fetch-models.sh [--list | --urls] [NAME...]        (no NAME: htdemucs)
+# Usage: rz-fetch-models [--list | --urls] [NAME...]        (no NAME: htdemucs)
+#   (installed beside the tools as rz-fetch-models; scripts/fetch-models.sh in the source tree)
 #   NAME   htdemucs | htdemucs_6s | htdemucs_ft, or a checkpoint file name SIG-XXXXXXXX.th that
 #          the same server holds (e.g. 955717e8-8726e21a.th); or a RoFormer model, saved as
 #          NAME.ckpt + NAME.yaml (what `rz-separate --model NAME` reads) + NAME.manifest.json:
@@ -55,7 +56,7 @@
 # present and valid, 1 a download or check failed, 2 bad usage.
 set -euo pipefail
 
-prog=fetch-models.sh
+prog=${0##*/}
 mirror="${RZ_MODEL_URL:-}"
 mirror="${mirror%/}"
 base_url="${mirror:-https://dl.fbaipublicfiles.com/demucs/hybrid_transformer}"

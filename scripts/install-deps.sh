@@ -18,7 +18,8 @@ for arg in "$@"; do
                        clang libclang-rt-14-dev python3 # scripts/fuzz.sh: libFuzzer, seeds
                        g++-aarch64-linux-gnu            # scripts/check-aarch64.sh
                        fluidsynth fluid-soundfont-gm jq     # tests/corpus: rendered pieces, check
-                       chromium) ;;                         # tests/cli/report.sh: the page in a browser
+                       chromium                             # tests/cli/report.sh: the page in a browser
+                       parallel slurm-wlm munge) ;;         # tests/batch: GNU parallel, a Slurm node
     --bench) packages+=(time ffmpeg jq) ;; # /usr/bin/time for peak memory; ffmpeg joins recordings;
                                            # jq reads rz-metrics records (quality.sh)
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; exit 2 ;;

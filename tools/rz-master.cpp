@@ -1,7 +1,10 @@
 // rz-master: loudness-normalise, true-peak limit, dither and export a stem directory.
+#include <unistd.h>
+
 #include "rz/audio/file.hpp"
 #include "rz/cli/params.hpp"
 #include "rz/cli/tool.hpp"
+#include "rz/error.hpp"
 #include "rz/master/master.hpp"
 
 int main(int argc, char** argv) {
@@ -14,11 +17,19 @@ int main(int argc, char** argv) {
                      "  rz-master gig.mix -o gig.flac                 # -14 LUFS, -1 dBTP, 24-bit\n"
                      "  rz-master gig.mix -o gig.wav --bits 16 --target -16\n"
                      "  rz-master gig.sep --stem vocals -o vocals.flac --highpass 80\n"
-                     "  rz-master gig.decrowd --keep crowd -o gig-with-crowd.flac\n");
+                     "  rz-master gig.decrowd --keep crowd -o gig-with-crowd.flac\n"
+                     "  rz-master gig.mix -o - | ffplay -nodisp -autoexit -   # WAV on stdout\n"
+                     "  rz-master gig.mix -o - | ffmpeg -v error -i - -c:a aac gig.m4a\n"
+                     "  rz-master gig.mix -o - --format flac --target -16LUFS > gig.flac\n");
   rz::master::Options opt;
-  std::string bits;
+  std::string bits, format;
   tool.add_input("Stem directory (or its path on stdin)");
-  tool.add_output("Output audio file; format from the extension (default: <input>.master.flac)");
+  tool.add_output(
+      "Output audio file, format from the extension (default: <input>.master.flac); '-': "
+      "stdout, in --format");
+  tool.app().add_option("--format", format,
+                        "Container with -o -: wav (default), flac, ogg, mp3, opus, aiff, w64, "
+                        "caf; otherwise it must match the extension");
   tool.add_verify();
   rz::cli::add_options(tool.app(), opt, rz::master::Options::fields());
   tool.app().add_option("--stem", opt.stem,
@@ -34,7 +45,24 @@ int main(int argc, char** argv) {
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     if (!bits.empty()) opt.sample_format = rz::audio::parse_sample_format(bits);
     const auto in = ctx.input_stem_dir();
+    if (ctx.output() == "-") {
+      if (ctx.json()) throw rz::UsageError("--json and -o - both want stdout: choose one");
+      if (isatty(STDOUT_FILENO))
+        throw rz::UsageError(
+            "-o - writes audio to stdout, which is a terminal: pipe it or "
+            "redirect it");
+      auto rep = rz::master::master_to_fd(in, STDOUT_FILENO, format.empty() ? "wav" : format, opt,
+                                          ctx.provenance(), ctx.progress());
+      for (const auto& w : rep.warnings) ctx.warn(w);
+      for (const auto& n : rep.notes) ctx.note(n);
+      for (const auto& d : rep.details) ctx.info(d);
+      return rz::cli::Result{};
+    }
     const auto out = ctx.output_or(rz::master::default_output(in.path()));
+    if (!format.empty() &&
+        rz::audio::container_for_path(out) != rz::audio::container_for_path("x." + format))
+      throw rz::UsageError("--format " + format + " does not match the extension of '" +
+                           out.string() + "'");
     auto rep = rz::master::master(in, out, ctx.force(), opt, ctx.provenance(), ctx.progress());
     return rz::cli::stage_result(ctx, rep);
   });

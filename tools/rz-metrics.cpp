@@ -8,15 +8,20 @@ int main(int argc, char** argv) {
       "rz-metrics",
       "Measure a stem directory or an audio file: loudness, peaks, clipping, noise "
       "floor and SNR, spectrum, stereo; SDR, SI-SDR and log-spectral distance "
-      "against --reference. --require turns it into a CI gate (exit 3 on failure).",
+      "against --reference. --require turns it into a CI gate (exit 3 on failure). Given two "
+      "versions, A and B, shows them side by side with B - A, and compares B with A at matched "
+      "loudness (LSD, SDR).",
       "  rz-metrics gig.flac\n"
+      "  rz-metrics gig.ingest gig.rz/gig.flac        # before and after, side by side\n"
       "  rz-metrics --json gig.sep --reference truth/\n"
       "  rz-metrics gig.flac --require 'integrated_lufs>=-15' --require 'true_peak_dbtp<=-1'\n");
   rz::metrics::ReportOptions opt;
   std::vector<std::string> requires_text;
   std::string reference;
   bool no_spectral = false;
-  tool.add_input("Stem directory or audio file (or its path on stdin)");
+  tool.add_input("Stem directory or audio file (or its path on stdin); two: A and B side by side",
+                 true);
+  tool.inputs_make_one_output();
   tool.add_verify();
   tool.app().add_option("--reference", reference, "Reference stem directory or audio file");
   tool.app()
@@ -30,6 +35,18 @@ int main(int argc, char** argv) {
     opt.reference = reference;
     opt.spectral = !no_spectral;
     opt.verify_hashes = ctx.verify();
+    if (ctx.inputs().size() > 2)
+      throw rz::UsageError("expected one input, or two to compare, got " +
+                           std::to_string(ctx.inputs().size()));
+    if (ctx.inputs().size() == 2) {
+      if (!reference.empty() || !reqs.empty())
+        throw rz::UsageError("--reference and --require take one input, not two to compare");
+      rz::cli::Result result;
+      result.record =
+          rz::metrics::compare_versions(ctx.inputs()[0], ctx.inputs()[1], opt, ctx.progress());
+      result.text = rz::metrics::format_comparison(result.record);
+      return result;
+    }
     auto report = rz::metrics::measure(ctx.input(), opt, ctx.progress());
     for (const auto& name : report.value("reference_unmatched", nlohmann::json::array())) {
       ctx.warn("stem '" + name.get<std::string>() + "' has no match in the reference");

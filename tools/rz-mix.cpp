@@ -11,17 +11,18 @@ int main(int argc, char** argv) {
                      "which are left out with a note unless --keep or --solo names them. Never "
                      "clips (float).",
                      "  rz-mix gig.ingest.sep                       # unity sum\n"
-                     "  rz-mix gig.sep --gain vocals=+3 --mute other --pan bass=-0.2\n"
+                     "  rz-mix gig.sep --gain vocals=+3dB --mute other --pan bass=-0.2\n"
                      "  rz-mix gig.decrowd --keep crowd --gain crowd=-12   # a little crowd back\n"
-                     "  rz-mix gig.sep --settings mix.json -o gig.mix\n");
+                     "  rz-mix gig.sep --settings mix.json -o gig.balanced\n");
   std::vector<std::string> gains, pans, mutes, solos, keeps;
   std::string settings;
   double master_gain_db = 0;
   tool.add_input("Stem directory (or its path on stdin)");
   tool.add_output("Output stem directory (default: <input>.mix)");
   tool.add_verify();
-  tool.app()
-      .add_option("--gain", gains, "NAME=DB gain of a stem (repeatable)")
+  using rz::cli::Unit;
+  rz::cli::with_named_unit(tool.app().add_option("--gain", gains, "Gain of stem NAME (repeatable)"),
+                           Unit::kDb)
       ->allow_extra_args(false);
   tool.app()
       .add_option("--pan", pans, "NAME=P balance of a stereo stem, -1 left .. 1 right")
@@ -37,7 +38,8 @@ int main(int argc, char** argv) {
                   "Mix in removed stem NAME (crowd, noise, reverb; left out by default; "
                   "repeatable)")
       ->allow_extra_args(false);
-  tool.app().add_option("--master-gain", master_gain_db, "Gain of the sum in dB");
+  rz::cli::with_unit(tool.app().add_option("--master-gain", master_gain_db, "Gain of the sum"),
+                     Unit::kDb);
   tool.app().add_option("--settings", settings,
                         "JSON file with the same settings (flags override)");
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {

@@ -21,12 +21,15 @@ int main(int argc, char** argv) {
   tool.add_output("Output directory (default: the last input plus .report)");
   tool.inputs_make_one_output();
   tool.add_verify();
-  tool.app()
-      .add_option("--excerpt", opt.excerpt_s, "Length of the A/B excerpt, seconds")
-      ->capture_default_str();
-  tool.app().add_option("--start", opt.excerpt_start_s,
-                        "Start of the A/B excerpt, seconds (default: the loudest stretch of the "
-                        "first version)");
+  using rz::cli::Unit, rz::cli::with_unit;
+  with_unit(tool.app()
+                .add_option("--excerpt", opt.excerpt_s, "Length of the A/B excerpt")
+                ->capture_default_str(),
+            Unit::kSeconds);
+  with_unit(tool.app().add_option("--start", opt.excerpt_start_s,
+                                  "Start of the A/B excerpt (default: the loudest stretch of the "
+                                  "first version)"),
+            Unit::kSeconds);
   tool.app()
       .add_option("--width", opt.width, "Pixels across the whole recording")
       ->capture_default_str()

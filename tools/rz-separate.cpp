@@ -45,9 +45,11 @@ int main(int argc, char** argv) {
                  "Overlap between segments, 0..1 (RoFormer: 1 - 1/num_overlap; default: the "
                  "config's)")
       ->capture_default_str();
-  app.add_option("--segment", segment,
-                 "Segment length in seconds (default and maximum: the model's, 7.8 for htdemucs; "
-                 "RoFormer: the chunk, default the config's)");
+  rz::cli::with_unit(
+      app.add_option("--segment", segment,
+                     "Segment length (default and maximum: the model's, 7.8 s for htdemucs; "
+                     "RoFormer: the chunk, default the config's)"),
+      rz::cli::Unit::kSeconds);
   auto* batch_opt =
       app.add_option("--batch,--batch-size", batch,
                      "Segments per model call (default: HTDemucs 1 on the CPU, from free memory on "

@@ -728,7 +728,7 @@ TEST_CASE(
   const auto vv = run_ok("rz-mix", {"-vv", "a.ingest", "-o", "vv.mix"}, in_dir(tmp.path()));
   CHECK(vv.err.find("peak memory") != std::string::npos);
   const auto p = run_ok("rz-mix", {"--progress", "a.ingest", "-o", "p.mix"}, in_dir(tmp.path()));
-  CHECK(p.err.find("rz-mix: mix ") != std::string::npos);
+  CHECK(p.err.find("rz-mix: a.ingest: mix ") != std::string::npos);  // named by its input
   CHECK(p.out == "p.mix\n");  // progress never reaches stdout
 
   // rz-master --no-dither, --lookahead and --release: still on target, recorded in the sidecar.

@@ -2,18 +2,18 @@
 // models and bad options, missing weights, --two-stems, 6 sources, the cache, the manifest, a
 // shell pipe, inputs that need converting, and Ctrl-C.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -176,11 +176,12 @@ namespace th = rz::test::th;
 // `storage_floats` values.
 void write_hand_built(const fs::path& out, const std::string& kwargs, const std::string& state,
                       size_t storage_floats = 1) {
-  th::write_zip(out,
-                {{"archive/data.pkl", th::pk::checkpoint(kwargs, state)},
-                 {"archive/data/0", std::string(storage_floats * sizeof(float), '\0'), 0, false, 64},
-                 {"archive/version", "3\n"}},
-                false);
+  th::write_zip(
+      out,
+      {{"archive/data.pkl", th::pk::checkpoint(kwargs, state)},
+       {"archive/data/0", std::string(storage_floats * sizeof(float), '\0'), 0, false, 64},
+       {"archive/version", "3\n"}},
+      false);
 }
 
 // 30 levels of L = [L_prev, L_prev] through the memo: 2^30 values once expanded, in ~400 bytes.
@@ -210,10 +211,16 @@ std::vector<BadModel> bad_models() {
        rewritten([](rz::demucs::Checkpoint& c) {
          c.kwargs["sources"] = json::array({"../../escaped_sep", "bass", "other", "vocals"});
        })},
-      {"a source named twice", "bad.th", {"sources", "twice"}, rewritten([](rz::demucs::Checkpoint& c) {
+      {"a source named twice",
+       "bad.th",
+       {"sources", "twice"},
+       rewritten([](rz::demucs::Checkpoint& c) {
          c.kwargs["sources"] = json::array({"drums", "bass", "drums", "vocals"});
        })},
-      {"an empty source name", "bad.th", {"sources", "empty"}, rewritten([](rz::demucs::Checkpoint& c) {
+      {"an empty source name",
+       "bad.th",
+       {"sources", "empty"},
+       rewritten([](rz::demucs::Checkpoint& c) {
          c.kwargs["sources"] = json::array({"drums", "", "other", "vocals"});
        })},
       {"a source name with a NUL", "bad.th", {"sources"}, rewritten([](rz::demucs::Checkpoint& c) {
@@ -223,9 +230,8 @@ std::vector<BadModel> bad_models() {
       {"samplerate 2^32 + 44100 (would narrow to 44100)",
        "bad.th",
        {"samplerate", "32 bits"},
-       rewritten([](rz::demucs::Checkpoint& c) {
-         c.kwargs["samplerate"] = (int64_t{1} << 32) + kRate;
-       })},
+       rewritten(
+           [](rz::demucs::Checkpoint& c) { c.kwargs["samplerate"] = (int64_t{1} << 32) + kRate; })},
       {"kwargs sharing one list 30 levels deep (2^30 values expanded)",
        "fan.th",
        {"expands to more than"},
@@ -236,10 +242,10 @@ std::vector<BadModel> bad_models() {
        "stride0.th",
        {"repeats elements"},
        [](const fs::path& out, const fs::path&, const rz::demucs::Checkpoint&) {
-         write_hand_built(out, "}",
-                          th::pk::dict({{th::pk::str("w"), th::pk::tensor("FloatStorage", "0", 1, 0,
-                                                                          {int64_t{1} << 30},
-                                                                          {0})}}));
+         write_hand_built(
+             out, "}",
+             th::pk::dict({{th::pk::str("w"),
+                            th::pk::tensor("FloatStorage", "0", 1, 0, {int64_t{1} << 30}, {0})}}));
        }},
       {"a FIFO in place of the checkpoint (must not block)",
        "fifo.th",
@@ -389,7 +395,7 @@ TEST_CASE("rz-separate says how to fetch missing official weights", "[cli]") {
 
   auto check = [&](const RunResult& r, const std::string& name) {
     check_refusal(r, "rz-separate", rz::kExitFailure);
-    CHECK_THAT(r.err, Catch::Contains("fetch-models.sh") && Catch::Contains(name));
+    CHECK_THAT(r.err, Catch::Contains("run rz-fetch-models " + name));
     CHECK(list_dir(tmp.path()) == listing);
     CHECK(list_dir(tmp / "cache").empty());
     CHECK(snapshot(song) == before);
@@ -575,9 +581,9 @@ TEST_CASE("a damaged or hostile cache entry is recomputed and never trusted", "[
   const fs::path cache = tmp / "cache";
   separate_tiny(song, tmp / "reference.sep");
   auto run_cached = [&](const std::string& out) {
-    return run_ok("rz-separate", {song.string(), "--model", shared(kTiny4).string(), "--shifts",
-                                  "0", "-d", "cpu", "--cache-dir", cache.string(), "-o",
-                                  (tmp / out).string()});
+    return run_ok("rz-separate",
+                  {song.string(), "--model", shared(kTiny4).string(), "--shifts", "0", "-d", "cpu",
+                   "--cache-dir", cache.string(), "-o", (tmp / out).string()});
   };
   run_cached("stored.sep");
   std::string key;
@@ -604,17 +610,22 @@ TEST_CASE("a damaged or hostile cache entry is recomputed and never trusted", "[
       {"frames 2^64", edit([](json& j) { j["meta"]["frames"] = 1.8446744073709552e19; })},
       {"frames that the stems do not have",
        edit([](json& j) { j["meta"]["frames"] = j["meta"]["frames"].get<int64_t>() - 1; })},
-      {"a rate no stem directory runs at", edit([](json& j) { j["meta"]["sample_rate_hz"] = 500000; })},
+      {"a rate no stem directory runs at",
+       edit([](json& j) { j["meta"]["sample_rate_hz"] = 500000; })},
       {"a source '../../escaped'",
        edit([](json& j) { j["meta"]["sources"][0] = "../../escaped"; })},
-      {"a source named twice", edit([](json& j) { j["meta"]["sources"][1] = j["meta"]["sources"][0]; })},
+      {"a source named twice",
+       edit([](json& j) { j["meta"]["sources"][1] = j["meta"]["sources"][0]; })},
       {"model is an array", edit([](json& j) { j["meta"]["model"] = json::array(); })},
       {"a file name that is a number", edit([](json& j) { j["files"][0]["name"] = 7; })},
       {"a file name '../x.wav'", edit([](json& j) { j["files"][0]["name"] = "../x.wav"; })},
-      {"a wrong recorded digest", edit([](json& j) { j["files"][0]["sha256"] = std::string(64, '0'); })},
+      {"a wrong recorded digest",
+       edit([](json& j) { j["files"][0]["sha256"] = std::string(64, '0'); })},
       {"entry.json is not JSON", [&] { rz::cli_test::write_text(entry, "{\"schema\": "); }},
       {"entry.json nested 100000 levels",
-       [&] { rz::cli_test::write_text(entry, std::string(100000, '[') + std::string(100000, ']')); }},
+       [&] {
+         rz::cli_test::write_text(entry, std::string(100000, '[') + std::string(100000, ']'));
+       }},
       {"entry.json is a FIFO",
        [&] {
          fs::remove(entry);
@@ -942,7 +953,7 @@ TEST_CASE("Ctrl-C during a FULL-model separation exits 130 and leaves nothing", 
       REQUIRE(signalled);
       REQUIRE(WIFEXITED(status));
       CHECK(WEXITSTATUS(status) == rz::kExitInterrupted);
-      CHECK(err.find("rz-separate: error: interrupted") != std::string::npos);
+      CHECK(err.find("rz-separate: error: song: interrupted") != std::string::npos);
       CHECK(list_dir(tmp.path()) == listing);
     }
   }

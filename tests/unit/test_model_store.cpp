@@ -185,13 +185,13 @@ TEST_CASE("model store: missing official weights say how to fetch them", "[unit]
   rz::test::TempDir dir;
   const std::string msg = rz::test::input_error([&] { resolve_model("htdemucs", dir.path()); });
   CHECK(msg == "model 'htdemucs' not found in '" + dir.path().string() +
-                   "': run scripts/fetch-models.sh htdemucs (or set RZ_MODEL_DIR or --model-dir)");
+                   "': run rz-fetch-models htdemucs (or set RZ_MODEL_DIR or --model-dir)");
   CHECK(msg.find('\n') == std::string::npos);
 
   // A model directory that does not exist at all reads the same.
   const fs::path absent = dir / "absent";
   CHECK_THAT(rz::test::input_error([&] { resolve_model("htdemucs_6s", absent); }),
-             Catch::Contains("run scripts/fetch-models.sh htdemucs_6s"));
+             Catch::Contains("run rz-fetch-models htdemucs_6s"));
 
   // Part of a bag present: the message names what is missing and still how to fetch it.
   touch(dir / "f7e0c4bc-ba3fe64a.th");
@@ -199,7 +199,7 @@ TEST_CASE("model store: missing official weights say how to fetch them", "[unit]
       rz::test::input_error([&] { resolve_model("htdemucs_ft", dir.path()); });
   CHECK_THAT(partial, Catch::Contains("incomplete"));
   CHECK_THAT(partial, Catch::Contains("d12395a8-XXXXXXXX.th"));
-  CHECK_THAT(partial, Catch::Contains("run scripts/fetch-models.sh htdemucs_ft"));
+  CHECK_THAT(partial, Catch::Contains("run rz-fetch-models htdemucs_ft"));
   CHECK_THAT(partial, !Catch::Contains("f7e0c4bc"));
 }
 
@@ -209,7 +209,7 @@ TEST_CASE("model store: a bag of official members that are absent hints at the f
   touch(dir / "htdemucs_ft.yaml", "models: ['f7e0c4bc', 'd12395a8', '92cfc3b6', '04573f0d']\n");
   const std::string msg = rz::test::input_error([&] { resolve_model("htdemucs_ft", dir.path()); });
   CHECK_THAT(msg, Catch::Contains("member 'f7e0c4bc' not found"));
-  CHECK_THAT(msg, Catch::Contains("fetch-models.sh htdemucs_ft"));
+  CHECK_THAT(msg, Catch::Contains("rz-fetch-models htdemucs_ft"));
 }
 
 TEST_CASE("model store: an unknown name lists the official names", "[unit][model_store]") {
@@ -321,7 +321,7 @@ TEST_CASE("model store: the shared tiny4000 resolves to its one checkpoint",
   CHECK(spec.weights.empty());
   // The shared directory holds no official weights: the message says how to get them.
   CHECK_THAT(rz::test::input_error([&] { resolve_model("htdemucs", models); }),
-             Catch::Contains("run scripts/fetch-models.sh htdemucs"));
+             Catch::Contains("run rz-fetch-models htdemucs"));
 }
 
 TEST_CASE("model store: a RoFormer is a .ckpt with its YAML beside it, by name or by path",
@@ -349,7 +349,7 @@ TEST_CASE("model store: a RoFormer is a .ckpt with its YAML beside it, by name o
   CHECK(by_path.config == dir / "other.yaml");
   // A RoFormer short name that is absent says how to fetch it.
   CHECK_THAT(rz::test::input_error([&] { resolve_model("dereverb", dir.path()); }),
-             Catch::Contains("run scripts/fetch-models.sh dereverb"));
+             Catch::Contains("run rz-fetch-models dereverb"));
   CHECK(rz::demucs::roformer_model_names() ==
         std::vector<std::string>{"crowd", "denoise", "dereverb", "vocals-bs", "vocals-mel"});
 }

@@ -17,6 +17,7 @@
 #include "rz/audio/file.hpp"
 #include "rz/error.hpp"
 #include "rz/io/json.hpp"
+#include "rz/stage/decisions.hpp"
 #include "rz/version.hpp"
 
 namespace fs = std::filesystem;
@@ -29,6 +30,8 @@ constexpr size_t kMaxStdinBytes = 1 << 20;
 // A settings file (rz-enhance --config, rz-mix --settings) holds a few dozen parameters.
 constexpr size_t kMaxSettingsBytes = 1 << 20;
 constexpr double kProgressIntervalS = 0.2;
+// A manifest read back for -v's decisions: rz's own, a few hundred kB for many stems.
+constexpr size_t kMaxManifestBytes = 64 << 20;
 
 extern "C" void on_signal(int) { request_interrupt(); }
 
@@ -111,7 +114,66 @@ fs::path Context::input() const {
 }
 
 stems::StemDir Context::input_stem_dir() const {
-  return stems::StemDir::open(input(), verify_ ? stems::Verify::kHashes : stems::Verify::kHeaders);
+  auto dir =
+      stems::StemDir::open(input(), verify_ ? stems::Verify::kHashes : stems::Verify::kHeaders);
+  const auto& m = dir.manifest();
+  if (m.sample_rate_hz > 0) set_media_seconds(static_cast<double>(m.frames) / m.sample_rate_hz);
+  return dir;
+}
+
+// The progress line on stderr: on a terminal one line rewritten in place ("\r", erase line),
+// otherwise (--progress into a file) one line per update.
+struct ProgressLine {
+  bool tty = false;
+  bool open = false;  // a line is on the terminal without its newline
+  double media_s = 0;
+  std::string stage;  // the label of the stage shown, whose speed is being measured
+  double last_fraction = 0;
+  std::chrono::steady_clock::time_point stage_start, last_shown;
+
+  void clear() {
+    if (tty && open) std::fputs("\r\033[K", stderr);
+    open = false;
+  }
+};
+
+namespace {
+
+// "0:07", "12:30", "1:02:03".
+std::string clock_text(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  else
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+// The speed and the time left are shown once the stage has run this long and this far: before,
+// an estimate swings with the first block's setup.
+constexpr double kMinEstimateS = 1.0;
+constexpr double kMinEstimateFraction = 0.02;
+
+}  // namespace
+
+void Context::set_media_seconds(double seconds) const {
+  if (line_) line_->media_s = seconds > 0 ? seconds : 0;
+}
+
+void Context::clear_progress() const {
+  if (line_) line_->clear();
+}
+
+void Context::say(const char* kind, const std::string& m) const {
+  clear_progress();
+  // A message that already names its subject in quotes (most errors quote their file) is not
+  // given it twice.
+  const std::string subject =
+      subject_->empty() || m.find("'" + *subject_ + "'") != std::string::npos
+          ? ""
+          : one_line(*subject_) + ": ";
+  std::fprintf(stderr, "%s: %s%s%s\n", tool_.c_str(), kind, subject.c_str(), m.c_str());
 }
 
 namespace {
@@ -149,20 +211,18 @@ fs::path Context::output_or(const fs::path& fallback) const {
   return out;
 }
 
-void Context::error(const std::string& m) const {
-  std::fprintf(stderr, "%s: error: %s\n", tool_.c_str(), m.c_str());
-}
+void Context::error(const std::string& m) const { say("error: ", m); }
 void Context::warn(const std::string& m) const {
-  if (verbosity_ >= 0) std::fprintf(stderr, "%s: warning: %s\n", tool_.c_str(), m.c_str());
+  if (verbosity_ >= 0) say("warning: ", m);
 }
 void Context::note(const std::string& m) const {
-  if (verbosity_ >= 0) std::fprintf(stderr, "%s: %s\n", tool_.c_str(), m.c_str());
+  if (verbosity_ >= 0) say("", m);
 }
 void Context::info(const std::string& m) const {
-  if (verbosity_ >= 1) std::fprintf(stderr, "%s: %s\n", tool_.c_str(), m.c_str());
+  if (verbosity_ >= 1) say("", m);
 }
 void Context::debug(const std::string& m) const {
-  if (verbosity_ >= 2) std::fprintf(stderr, "%s: %s\n", tool_.c_str(), m.c_str());
+  if (verbosity_ >= 2) say("", m);
 }
 
 nlohmann::json Context::provenance() const {
@@ -224,6 +284,7 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
   ctx_.start_ = std::chrono::steady_clock::now();
   ctx_.started_utc_ = utc_now();
   for (int i = 1; i < argc; ++i) ctx_.args_.push_back(argv[i]);
+  if (takes_units(app_)) app_.footer(app_.get_footer() + "\n" + units_help());
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -260,6 +321,8 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
     if (ctx_.has_output() && ctx_.inputs_.size() > 1 && !one_output_) {
       throw UsageError("-o/--output takes one input, got " + std::to_string(ctx_.inputs_.size()));
     }
+    // With several inputs, run_each_input() names each as it goes.
+    if (ctx_.inputs_.size() == 1) ctx_.set_subject(ctx_.inputs_.front());
     if (ctx_.verbosity_ >= 1) {
       // The resolved settings, defaults included, on one line.
       std::string settings, line;
@@ -270,23 +333,43 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
       ctx_.info("settings: " + settings);
     }
     const bool tty = isatty(STDERR_FILENO);
+    ctx_.line_ = std::make_shared<ProgressLine>();
+    ctx_.line_->tty = tty;
     if ((tty || show_progress_) && ctx_.verbosity_ >= 0) {
-      auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+      auto line = ctx_.line_;
       auto name = name_;
-      ctx_.progress_ = [last, name, tty](std::string_view stage, double fraction) {
-        auto now = std::chrono::steady_clock::now();
+      auto subject = ctx_.subject_;
+      ctx_.progress_ = [line, name, subject](std::string_view stage, double fraction) {
+        const auto now = std::chrono::steady_clock::now();
+        if (stage != line->stage || fraction < line->last_fraction) {
+          line->stage = std::string(stage);
+          line->stage_start = now;
+        }
+        line->last_fraction = fraction;
         if (fraction < 1.0 &&
-            std::chrono::duration<double>(now - *last).count() < kProgressIntervalS)
+            std::chrono::duration<double>(now - line->last_shown).count() < kProgressIntervalS)
           return;
-        *last = now;
-        std::fprintf(stderr, "%s%s: %.*s %3d%%%s", tty ? "\r\033[K" : "", name.c_str(),
-                     static_cast<int>(stage.size()), stage.data(), static_cast<int>(fraction * 100),
-                     tty ? "" : "\n");
+        line->last_shown = now;
+        const double ran = std::chrono::duration<double>(now - line->stage_start).count();
+        std::string rate;
+        if (ran >= kMinEstimateS && fraction >= kMinEstimateFraction) {
+          char buf[64];
+          if (line->media_s > 0) {
+            std::snprintf(buf, sizeof(buf), ", %.1fx real time", line->media_s * fraction / ran);
+            rate += buf;
+          }
+          if (fraction < 1.0) rate += ", " + clock_text(ran * (1 - fraction) / fraction) + " left";
+        }
+        const std::string who = subject->empty() ? "" : one_line(*subject) + ": ";
+        std::fprintf(stderr, "%s%s: %s%.*s %3d%%%s%s", line->tty ? "\r\033[K" : "", name.c_str(),
+                     who.c_str(), static_cast<int>(stage.size()), stage.data(),
+                     static_cast<int>(fraction * 100), rate.c_str(), line->tty ? "" : "\n");
         std::fflush(stderr);
+        line->open = line->tty;
       };
     }
     Result result = body(ctx_);
-    if (ctx_.progress_ && tty) std::fprintf(stderr, "\r\033[K");
+    ctx_.clear_progress();
     if (ctx_.verbosity_ >= 2) {
       rusage usage{};
       getrusage(RUSAGE_SELF, &usage);
@@ -322,20 +405,18 @@ int Tool::run(int argc, char** argv, const std::function<Result(Context&)>& body
     }
     return result.exit_code;
   } catch (const Error& e) {
-    std::fprintf(stderr, "%s%s: error: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "",
-                 name_.c_str(), one_line(e.what()).c_str());
+    ctx_.say("error: ", one_line(e.what()));
     return e.exit_code();
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "%s: error: out of memory\n", name_.c_str());
+    ctx_.say("error: ", "out of memory");
     return kExitFailure;
   } catch (const nlohmann::json::exception& e) {
     // Never expected (outside data is read through io::parse_json and checked getters); if one
     // slips through, say so without nlohmann's "[json.exception...]" prefix.
-    std::fprintf(stderr, "%s: error: internal error: %s\n", name_.c_str(),
-                 one_line(io::json_reason(e)).c_str());
+    ctx_.say("error: ", "internal error: " + one_line(io::json_reason(e)));
     return kExitFailure;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: error: %s\n", name_.c_str(), one_line(e.what()).c_str());
+    ctx_.say("error: ", one_line(e.what()));
     return kExitFailure;
   }
 }
@@ -348,10 +429,26 @@ nlohmann::json read_settings_json(const std::string& path, const char* kind) {
   }
 }
 
+std::vector<std::string> recorded_decisions(const fs::path& output) {
+  std::error_code ec;
+  const fs::path record =
+      fs::is_directory(output, ec) ? output / "manifest.json" : fs::path(output.string() + ".json");
+  try {
+    const auto j = io::read_json_file(record, kMaxManifestBytes, "manifest", "bad manifest");
+    if (j.contains("history") && j["history"].is_array() && !j["history"].empty())
+      return stage::decision_lines(j["history"].back());
+  } catch (const Error&) {
+    // No record to read (an output on stdout): nothing to show.
+  }
+  return {};
+}
+
 Result stage_result(const Context& ctx, const stage::StageReport& report) {
   for (const auto& w : report.warnings) ctx.warn(w);
   for (const auto& n : report.notes) ctx.note(n);
   for (const auto& d : report.details) ctx.info(d);
+  if (ctx.verbosity() >= 1)
+    for (const auto& d : recorded_decisions(report.output)) ctx.info(d);
   Result result;
   result.outputs.push_back(report.output);
   result.record = report.record;
@@ -363,11 +460,12 @@ Result run_each_input(const Context& ctx,
   Result result;
   nlohmann::json records = nlohmann::json::array();
   for (const auto& input : ctx.inputs()) {
+    ctx.set_subject(input);
     try {
       const stage::StageReport rep = body(input);
-      for (const auto& w : rep.warnings) ctx.warn(input + ": " + w);
-      for (const auto& n : rep.notes) ctx.note(input + ": " + n);
-      for (const auto& d : rep.details) ctx.info(input + ": " + d);
+      for (const auto& w : rep.warnings) ctx.warn(w);
+      for (const auto& n : rep.notes) ctx.note(n);
+      for (const auto& d : rep.details) ctx.info(d);
       result.outputs.push_back(rep.output);
       records.push_back(rep.record);
     } catch (const Error& e) {
@@ -376,6 +474,7 @@ Result run_each_input(const Context& ctx,
       result.exit_code = kExitFailure;
     }
   }
+  if (ctx.inputs().size() > 1) ctx.set_subject("");
   if (records.size() == 1) {
     result.record = records.front();
   } else {
@@ -386,14 +485,12 @@ Result run_each_input(const Context& ctx,
   return result;
 }
 
-std::vector<char*> default_value_after(int argc, char** argv, const std::string& flag,
-                                       char* value) {
+std::vector<char*> default_value_after(int argc, char** argv, const std::string& flag, char* value,
+                                       Unit unit) {
   std::vector<char*> args(argv, argv + argc);
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] != flag) continue;
-    char* end = nullptr;
-    if (i + 1 == args.size() ||
-        (std::strtod(args[i + 1], &end), end == args[i + 1] || *end != '\0'))
+    if (i + 1 == args.size() || !parse_quantity(args[i + 1], unit))
       args.insert(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, value);
   }
   return args;

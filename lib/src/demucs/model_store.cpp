@@ -55,7 +55,7 @@ constexpr size_t kMaxQuotedChars = 4096;
 std::string path_in_quotes(const std::string& s) { return rz::in_quotes(s, kMaxQuotedChars); }
 
 std::string fetch_hint(std::string_view official_name) {
-  return "run scripts/fetch-models.sh " + std::string(official_name) +
+  return "run rz-fetch-models " + std::string(official_name) +
          " (or set RZ_MODEL_DIR or --model-dir)";
 }
 

@@ -2,15 +2,22 @@
 // measure exactly the samples written and correct the gain until loudness and ceiling both hold.
 #include "rz/master/master.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <optional>
 
 #include "rz/dsp/biquad.hpp"
 #include "rz/dsp/limiter.hpp"
 #include "rz/error.hpp"
+#include "rz/io/file.hpp"
 #include "rz/io/json.hpp"
+#include "rz/io/temp.hpp"
 #include "rz/metrics/loudness.hpp"
 #include "rz/mix/mix.hpp"
 
@@ -323,6 +330,37 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
                 {"gain_db", rep.gain_db},
                 {"max_limiting_db", rep.max_limiting_db},
                 {"passes", rep.passes}};
+  return rep;
+}
+
+Report master_to_fd(const stems::StemDir& in, int fd, const std::string& container,
+                    const Options& options, const json& provenance, const Progress& progress) {
+  std::error_code ec;
+  fs::path tmp_root = fs::temp_directory_path(ec);
+  if (ec) tmp_root = "/tmp";
+  io::LockedTemp dir = io::LockedTemp::create(tmp_root, "rz-master-stdout", true);
+  const fs::path file = dir.path() / ("master." + container);
+  audio::container_for_path(file);  // a format that names no container is a UsageError here
+  Report rep = master(in, file, false, options, provenance, progress);
+  rep.output.clear();
+  rep.sidecar.clear();
+  const io::Fd src(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (src.get() < 0) throw IoError(describe("cannot read", file.string(), std::strerror(errno)));
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    throw_if_interrupted();
+    const ssize_t n = ::read(src.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw IoError(describe("cannot read", file.string(), std::strerror(errno)));
+    if (n == 0) break;
+    for (ssize_t done = 0; done < n;) {
+      const ssize_t w = ::write(fd, buf.data() + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EPIPE) return rep;  // the reader went away: a clean stop
+      if (w < 0) throw IoError(describe("cannot write", "stdout", std::strerror(errno)));
+      done += w;
+    }
+  }
   return rep;
 }
 

@@ -30,7 +30,15 @@ struct Item {
 struct Target {
   std::string kind;
   std::vector<Item> items;
+  json recording;  // rz-ingest's analysis of the source (stem directories), else null
 };
+
+// What format_table() shows of "recording": the measurements that resampling or a later stage
+// changes, as rz-ingest measured them on the source.
+constexpr const char* kRecordingKeys[] = {
+    "integrated_lufs", "loudness_range_lu", "true_peak_dbtp", "peak_dbfs",      "rms_dbfs",
+    "crest_db",        "clipped_ratio",     "clipped_runs",   "snr_db",         "noise_floor_dbfs",
+    "bandwidth_hz",    "sample_rate_hz",    "duration_s",     "clip_level_dbfs"};
 
 Target resolve(const fs::path& path, bool verify_hashes) {
   std::error_code ec;
@@ -40,6 +48,12 @@ Target resolve(const fs::path& path, bool verify_hashes) {
         path, verify_hashes ? stems::Verify::kHashes : stems::Verify::kHeaders);
     t.kind = "stem_dir";
     for (const auto& s : dir.manifest().stems) t.items.push_back({s.name, dir.stem_path(s)});
+    const json& a = dir.manifest().analysis;
+    if (a.is_object() && !a.empty()) {
+      t.recording = json::object();
+      for (const char* k : kRecordingKeys)
+        if (a.contains(k)) t.recording[k] = a[k];
+    }
   } else {
     io::require_regular_file(path);
     t.kind = "file";
@@ -108,7 +122,9 @@ json measure(const fs::path& path, const ReportOptions& options, const Progress&
   audio::DecodeOptions dopt;
   dopt.allow_ffmpeg = options.allow_ffmpeg;
   json report = {{"path", path.string()}, {"kind", target.kind}, {"stems", json::object()}};
+  if (!target.recording.is_null()) report["recording"] = target.recording;
   if (!options.reference.empty()) report["reference"] = options.reference.string();
+  const float compare_gain = static_cast<float>(std::pow(10.0, options.compare_gain_db / 20.0));
   AnalysisOptions aopt;
   aopt.spectral = options.spectral;
   for (size_t idx = 0; idx < target.items.size(); ++idx) {
@@ -146,7 +162,7 @@ json measure(const fs::path& path, const ReportOptions& options, const Progress&
       comparator.emplace(info.channels, scan.finish());
     }
     const size_t ch = static_cast<size_t>(info.channels);
-    std::vector<float> block(kBlockFrames * ch), rblock(kBlockFrames * ch);
+    std::vector<float> block(kBlockFrames * ch), rblock(kBlockFrames * ch), gained;
     int64_t done = 0, ref_frames = 0;
     bool ref_done = !refd;
     size_t n;
@@ -163,7 +179,13 @@ json measure(const fs::path& path, const ReportOptions& options, const Progress&
           got += m;
         }
         ref_frames += static_cast<int64_t>(got);
-        if (got > 0) comparator->add(rblock.data(), block.data(), got);
+        if (got > 0 && compare_gain != 1.0f) {
+          gained.assign(block.begin(), block.begin() + static_cast<std::ptrdiff_t>(got * ch));
+          for (float& v : gained) v *= compare_gain;
+          comparator->add(rblock.data(), gained.data(), got);
+        } else if (got > 0) {
+          comparator->add(rblock.data(), block.data(), got);
+        }
         if (got < n) ref_done = true;
       }
       done += static_cast<int64_t>(n);
@@ -261,23 +283,27 @@ std::string format_table(const json& report) {
                                                               {"sdr_db", "dB"},
                                                               {"si_sdr_db", "dB"},
                                                               {"lsd_db", "dB"}};
+  // Columns: each stem, then the recording as ingested.
+  std::vector<std::pair<std::string, json>> columns;
+  for (const auto& [name, stem] : report["stems"].items()) columns.emplace_back(name, stem);
+  if (report.contains("recording")) columns.emplace_back("recording", report["recording"]);
   std::ostringstream out;
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%-28s", "metric");
   out << buf;
-  for (const auto& [name, stem] : report["stems"].items()) {
+  for (const auto& [name, stem] : columns) {
     std::snprintf(buf, sizeof(buf), " %12s", name.c_str());
     out << buf;
   }
   out << "\n";
   for (const auto& [key, unit] : kRows) {
     bool any = false;
-    for (const auto& [name, stem] : report["stems"].items()) any |= stem.contains(key);
+    for (const auto& [name, stem] : columns) any |= stem.contains(key);
     if (!any) continue;
     std::string label = std::string(key) + (*unit ? std::string(" [") + unit + "]" : "");
     std::snprintf(buf, sizeof(buf), "%-28s", label.c_str());
     out << buf;
-    for (const auto& [name, stem] : report["stems"].items()) {
+    for (const auto& [name, stem] : columns) {
       if (stem.contains(key) && stem[key].is_number()) {
         // Ratios read as percentages in the table (the JSON keeps the ratio).
         const double v = stem[key].get<double>() * (std::string(unit) == "%" ? 100.0 : 1.0);
@@ -288,6 +314,103 @@ std::string format_table(const json& report) {
       out << buf;
     }
     out << "\n";
+  }
+  if (report.contains("recording"))
+    out << "(recording: the source as rz-ingest measured it, at its own rate before resampling)\n";
+  return out.str();
+}
+
+json compare_versions(const fs::path& a, const fs::path& b, const ReportOptions& options,
+                      const Progress& progress) {
+  ReportOptions plain = options;
+  plain.reference.clear();
+  const json ra = measure(a, plain, progress);
+  const json rb = measure(b, plain, progress);
+  // Pairs (name in A, name in B).
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (ra["stems"].size() == 1 && rb["stems"].size() == 1) {
+    pairs.emplace_back(ra["stems"].begin().key(), rb["stems"].begin().key());
+  } else {
+    for (const auto& [name, stem] : ra["stems"].items())
+      if (rb["stems"].contains(name)) pairs.emplace_back(name, name);
+  }
+  if (pairs.empty())
+    throw InputError("cannot compare", b.string(),
+                     "none of its stems has a namesake in " + a.string());
+  json stems = json::object();
+  for (const auto& [na, nb] : pairs) {
+    const json& sa = ra["stems"][na];
+    const json& sb = rb["stems"][nb];
+    json delta = json::object();
+    for (const auto& [key, v] : sa.items())
+      if (v.is_number() && sb.contains(key) && sb[key].is_number())
+        delta[key] = sb[key].get<double>() - v.get<double>();
+    json pair = {{"a", sa}, {"b", sb}, {"delta", delta}};
+    // B against A, B's loudness brought to A's: a level difference alone would read as a
+    // spectral one (LSD is a mean of dB differences).
+    const double la = sa.value("integrated_lufs", NAN), lb = sb.value("integrated_lufs", NAN);
+    if (std::isfinite(la) && std::isfinite(lb) && ra["sample_rate_hz"] == rb["sample_rate_hz"] &&
+        ra["channels"] == rb["channels"]) {
+      ReportOptions cmp = plain;
+      cmp.spectral = false;
+      cmp.compare_gain_db = la - lb;
+      cmp.reference = a;
+      const json rc = measure(b, cmp, progress);
+      const json& sc = rc["stems"][nb];
+      if (sc.contains("reference")) {
+        pair["level_matched"] = {{"gain_db", la - lb},
+                                 {"sdr_db", sc["sdr_db"]},
+                                 {"si_sdr_db", sc["si_sdr_db"]},
+                                 {"lsd_db", sc["lsd_db"]}};
+      }
+    } else {
+      pair["level_matched"] = nullptr;  // different rates or channels, or silence
+    }
+    stems[na == nb ? na : na + "|" + nb] = pair;
+  }
+  return {{"a", ra}, {"b", rb}, {"stems", stems}};
+}
+
+std::string format_comparison(const json& comparison) {
+  static const char* kUnits[][2] = {
+      {"integrated_lufs", "LUFS"},   {"loudness_range_lu", "LU"}, {"true_peak_dbtp", "dBTP"},
+      {"peak_dbfs", "dBFS"},         {"rms_dbfs", "dBFS"},        {"crest_db", "dB"},
+      {"clipped_ratio", "%"},        {"clipped_runs", ""},        {"snr_db", "dB"},
+      {"noise_floor_dbfs", "dBFS"},  {"bandwidth_hz", "Hz"},      {"spectral_centroid_hz", "Hz"},
+      {"spectral_rolloff_hz", "Hz"}, {"stereo_correlation", ""},  {"stereo_width", ""}};
+  std::ostringstream out;
+  char buf[160];
+  out << "A: " << comparison["a"]["path"].get<std::string>() << "\n"
+      << "B: " << comparison["b"]["path"].get<std::string>() << "\n";
+  for (const auto& [name, pair] : comparison["stems"].items()) {
+    std::snprintf(buf, sizeof(buf), "\n%-28s %12s %12s %12s\n", name.c_str(), "A", "B", "B - A");
+    out << buf;
+    for (const auto& row : kUnits) {
+      const std::string key = row[0], unit = row[1];
+      const json& a = pair["a"];
+      const json& b = pair["b"];
+      if (!a.contains(key) || !b.contains(key) || !a[key].is_number() || !b[key].is_number())
+        continue;
+      const double scale = unit == "%" ? 100.0 : 1.0;
+      const std::string label = key + (unit.empty() ? "" : " [" + unit + "]");
+      const double va = a[key].get<double>() * scale, vb = b[key].get<double>() * scale;
+      std::snprintf(buf, sizeof(buf), "%-28s %12.3f %12.3f %+12.3f\n", label.c_str(), va, vb,
+                    vb - va);
+      out << buf;
+    }
+    if (pair.contains("level_matched") && pair["level_matched"].is_object()) {
+      const json& m = pair["level_matched"];
+      std::snprintf(buf, sizeof(buf),
+                    "B level-matched to A (%+.2f dB):", m["gain_db"].get<double>());
+      out << buf;
+      for (const char* k : {"lsd_db", "sdr_db", "si_sdr_db"}) {
+        if (m[k].is_number()) {
+          std::snprintf(buf, sizeof(buf), " %s %.3f", k, m[k].get<double>());
+          out << buf;
+        }
+      }
+      out << "\n";
+    }
   }
   return out.str();
 }

@@ -5,10 +5,12 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "rz/cli/units.hpp"
 #include "rz/progress.hpp"
 #include "rz/stage/report.hpp"
 #include "rz/stems/stem_dir.hpp"
@@ -31,22 +33,35 @@ class Context {
   const std::vector<std::string>& inputs() const { return inputs_; }
   // Exactly one input (UsageError otherwise).
   std::filesystem::path input() const;
-  // input() opened as a stem directory, its hashes checked with --verify.
+  // input() opened as a stem directory, its hashes checked with --verify. Its length becomes the
+  // progress line's measure of speed (set_media_seconds).
   stems::StemDir input_stem_dir() const;
   // -o when given, else `fallback`.
   std::filesystem::path output_or(const std::filesystem::path& fallback) const;
   bool has_output() const { return !output_.empty(); }
+  const std::string& output() const { return output_; }  // -o as given ("" without)
   bool force() const { return force_; }
   bool verify() const { return verify_; }
   bool json() const { return json_; }
   int verbosity() const { return verbosity_; }  // -1 quiet, 0 default, 1 -v, 2 -vv
 
+  // Messages on stderr, "<tool>: [<subject>: ]<message>". Each first clears an open progress
+  // line on a terminal, so that a message never lands in the middle of one. `subject` names the
+  // recording or directory a message is about when the tool has several inputs (or always, for a
+  // driver such as rz-run); set_subject("") drops it.
+  void set_subject(const std::string& subject) const { *subject_ = subject; }
   void error(const std::string& message) const;  // shown even with -q
   void warn(const std::string& message) const;
   void note(const std::string& message) const;   // default verbosity, not a warning
   void info(const std::string& message) const;   // shown with -v
   void debug(const std::string& message) const;  // shown with -vv
   const Progress& progress() const { return progress_; }
+  // The length of the audio the next stages go through, in seconds: the progress line shows
+  // their speed as a multiple of real time and an estimate of the time left. 0: unknown (only
+  // the time left is shown).
+  void set_media_seconds(double seconds) const;
+  // Clears an open progress line (before anything else is written to stderr).
+  void clear_progress() const;
 
   // The common part of this run's history entry: tool, version, args, the input paths (also when
   // they came on stdin), started (UTC).
@@ -65,6 +80,9 @@ class Context {
   bool json_ = false;
   int verbosity_ = 0;
   Progress progress_;
+  std::shared_ptr<struct ProgressLine> line_;
+  std::shared_ptr<std::string> subject_ = std::make_shared<std::string>();
+  void say(const char* kind, const std::string& message) const;
   std::chrono::steady_clock::time_point start_;
   std::string started_utc_;
 };
@@ -103,8 +121,12 @@ class Tool {
   bool quiet_ = false;
 };
 
-// A stage's report as the tool's result: its warnings, notes and (-v) details on stderr, its
-// output path and --json record.
+// The decisions recorded by the last history entry of `output` (a stem directory's manifest, or
+// an audio file's OUTPUT.json), one line each (stage::decision_lines); empty when there is none.
+std::vector<std::string> recorded_decisions(const std::filesystem::path& output);
+
+// A stage's report as the tool's result: its warnings, notes and (-v) details and recorded
+// decisions on stderr, its output path and --json record.
 Result stage_result(const Context& ctx, const stage::StageReport& report);
 
 // Runs `body` on each input in turn, like gzip with several files: a failing one is reported
@@ -114,9 +136,11 @@ Result stage_result(const Context& ctx, const stage::StageReport& report);
 Result run_each_input(const Context& ctx,
                       const std::function<stage::StageReport(const std::string& input)>& body);
 
-// argv with `value` inserted after each `flag` that is not followed by a number: an option whose
-// value may be left out (rz-ingest --preview [SECONDS]). `value` must outlive the result.
-std::vector<char*> default_value_after(int argc, char** argv, const std::string& flag, char* value);
+// argv with `value` inserted after each `flag` that is not followed by a quantity in `unit`
+// ("30", "20s", "0:30"): an option whose value may be left out (rz-ingest --preview [SECONDS]).
+// `value` must outlive the result.
+std::vector<char*> default_value_after(int argc, char** argv, const std::string& flag, char* value,
+                                       Unit unit);
 
 // A JSON settings file named on the command line (rz-enhance --config, rz-mix --settings): a
 // regular file of at most 1 MiB holding one JSON document (io::parse_json's limits). Throws

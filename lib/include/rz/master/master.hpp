@@ -61,6 +61,16 @@ struct Report : stage::StageReport {
 Report master(const stems::StemDir& in, const std::filesystem::path& output, bool force,
               const Options& options, const nlohmann::json& provenance, const Progress& progress);
 
+// The same into the open file descriptor `fd` (rz-master -o -: stdout, for a pipe into a player
+// or an encoder) in `container` ("wav", "flac", ...: as an extension names it). The file is
+// mastered completely into a hidden temporary directory under $TMPDIR first (a container's
+// header holds its length), then copied to `fd`; the temporary and its .json go with it. A reader
+// that goes away (EPIPE) ends the copy quietly; another write error is an IoError. The report's
+// output and sidecar are empty.
+Report master_to_fd(const stems::StemDir& in, int fd, const std::string& container,
+                    const Options& options, const nlohmann::json& provenance,
+                    const Progress& progress);
+
 // Default output file: "<input>.master.flac".
 std::filesystem::path default_output(const std::filesystem::path& input);
 
