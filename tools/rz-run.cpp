@@ -128,8 +128,9 @@ int main(int argc, char** argv) {
         ctx.info(step.verb + ": " + timing(step.elapsed_s, audio_s));
         if (!r.notes.empty())
           for (const auto& d : r.details) ctx.info(step.verb + ": " + d);
-        for (const auto& d : rz::cli::recorded_decisions(step.report.output))
-          ctx.info(step.verb + ": " + d);
+        if (ctx.verbosity() >= 1)
+          for (const auto& d : rz::cli::recorded_decisions(step.report.output))
+            ctx.info(step.verb + ": " + d);
       };
       auto rep = rz::pipeline::run(input, out, ctx.force(), opt, separator, ctx.provenance(),
                                    ctx.progress(), hooks);

@@ -127,7 +127,21 @@ grep -qF 'missing.wav' err.txt || fail "the error does not name the recording: $
 [ "$(sha256sum gig.wav)" = "$before" ] || fail "the input changed"
 expect 0 rz-run --force --preset preview gig.wav -o run.rz
 
-# 5. With a separation model (../shared's tiny HTDemucs): rz-separate runs between dereverb and
+# 5. Interrupted (SIGINT once ingest is done): exit 130, nothing left, the input untouched.
+rz-make-example --duration 60 --seed 4 long.wav >/dev/null
+rz-run long.wav -o long.rz >/dev/null 2>int.err &
+pid=$!
+for _ in $(seq 200); do
+  grep -qF 'ingest: done' int.err && break
+  sleep 0.05
+done
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" -eq 130 ] || fail "interrupted rz-run exited $rc: $(cat int.err)"
+[ ! -e long.rz ] && [ -z "$(find . -maxdepth 1 -name '.*rz-tmp-*')" ] || fail "an interrupted run left output"
+
+# 6. With a separation model (../shared's tiny HTDemucs): rz-separate runs between dereverb and
 # enhance, and its history entry is the one rz-separate writes alone.
 if [ -f "$tiny" ]; then
   expect 0 rz-run --keep --model "$tiny" gig.wav -o sep.rz

@@ -93,7 +93,9 @@ fi
 
 # 5. The progress line on a terminal: cleared before each message, with speed and time left.
 if command -v script >/dev/null; then
-  rz-make-example --duration 40 --seed 4 long.wav >/dev/null
+  # 60 s: WPE then runs for seconds (4 s on a 2-core EPYC), long enough for an estimate to show
+  # (after 1 s) on a machine several times faster.
+  rz-make-example --duration 60 --seed 4 long.wav >/dev/null
   rz-ingest long.wav -o long 2>/dev/null >/dev/null
   script -qec "rz-dereverb --force-wpe long -o long.drv" /dev/null >tty.txt </dev/null ||
     fail "rz-dereverb under script(1) failed: $(cat tty.txt)"

@@ -159,7 +159,7 @@ std::string describe_presets() {
          "studio (default): ingest, restore, dereverb, separate (htdemucs_ft), enhance "
          "(--preset balanced), mix, master: each tool's defaults.\n"
          "max: as studio, with separation at --shifts 2 --overlap 0.5 and enhance --preset "
-         "aggressive.\n";
+         "aggressive.";
 }
 
 fs::path default_output(const fs::path& input) { return stems::default_output(input, "rz", true); }
