@@ -130,27 +130,20 @@ std::string to_string(Preset preset) {
   return "studio";
 }
 
-Options Options::for_preset(Preset preset) {
-  Options o;
-  o.preset = preset;
-  switch (preset) {
-    case Preset::kPreview:
-      o.restore = false;
-      o.dereverb = false;
-      o.separation.model = "htdemucs";
-      o.enhancing.preset = enhance::Preset::kConservative;
-      break;
-    case Preset::kStudio:
-      break;  // every tool's defaults, separation with htdemucs_ft
-    case Preset::kMax:
-      o.separation.shifts = 2;
-      o.separation.shifts_given = true;
-      o.separation.overlap = 0.5;
-      o.separation.overlap_given = true;
-      o.enhancing.preset = enhance::Preset::kAggressive;
-      break;
-  }
-  return o;
+void Options::apply_preset(Preset p) {
+  const Separation defaults;
+  preset = p;
+  restore = p != Preset::kPreview;
+  dereverb = p != Preset::kPreview;
+  separation.model = p == Preset::kPreview ? "htdemucs" : "htdemucs_ft";
+  const bool max = p == Preset::kMax;
+  separation.shifts = max ? 2 : defaults.shifts;
+  separation.shifts_given = max;
+  separation.overlap = max ? 0.5 : defaults.overlap;
+  separation.overlap_given = max;
+  enhancing.preset = p == Preset::kPreview ? enhance::Preset::kConservative
+                     : max                 ? enhance::Preset::kAggressive
+                                           : enhance::Preset::kBalanced;
 }
 
 std::string describe_presets() {
@@ -169,6 +162,7 @@ Report run(const fs::path& input, const fs::path& output, bool force, const Opti
            const Hooks& hooks) {
   if (!known_format(options.format))
     throw UsageError(describe("bad --format", options.format, "use flac, wav, ogg or mp3"));
+  options.ingest.validate();  // before any work, naming the flags
   options.mastering.validate();
   stems::AtomicDir dir(output, force, kRecordFile);
   const fs::path tmp = dir.path();

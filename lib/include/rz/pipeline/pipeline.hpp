@@ -62,8 +62,9 @@ struct Options {
   std::string format = "flac";  // the master's container: flac, wav, ogg, mp3
   bool keep = false;            // keep every stage's stem directory under work/
 
-  // The preset's settings over the tools' defaults.
-  static Options for_preset(Preset preset);
+  // Sets what `preset` decides (preset, restore, dereverb, separation.model, shifts and overlap,
+  // enhancing.preset) and leaves the rest.
+  void apply_preset(Preset p);
 };
 
 // Each preset's settings, one paragraph each, for --help and rz-run(1).
