@@ -40,9 +40,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // How often a wait for rz-separate looks at the interrupt flag.
 constexpr auto kWaitPoll = std::chrono::milliseconds(50);
 
-// Runs `argv` (argv[0] the program's path) with stdout on /dev/null and stderr inherited; its
-// exit status. A requested interrupt is passed on as SIGTERM.
-int run_program(const std::vector<std::string>& argv) {
+// Runs `argv` (argv[0] the program's absolute path) in the directory `cwd`, with stdout on
+// /dev/null and stderr inherited; its exit status. A requested interrupt is passed on as SIGTERM.
+int run_program(const std::vector<std::string>& argv, const fs::path& cwd) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -50,6 +50,7 @@ int run_program(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   pid_t pid = 0;
   const int err = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -85,18 +86,29 @@ Separator program_separator(const fs::path& program, int verbosity, bool progres
                                         const Separation& s, const json& /*provenance*/,
                                         const Progress& /*progress*/) {
     const Separation defaults;
-    std::vector<std::string> argv = {program.string(), in.path().string(), "-o",
-                                     output.string(),  "--model",          s.model};
+    // It runs beside its input and output (the recording's hidden temporary), named by their
+    // plain names, so that its messages read "rz-separate: 3-dereverb: ...", not the
+    // temporary's path; the paths the user gave are made absolute first.
+    const fs::path cwd = output.parent_path();
+    const auto absolute = [](const fs::path& p) { return fs::absolute(p).string(); };
+    std::vector<std::string> argv = {absolute(program),
+                                     in.path().lexically_relative(cwd).string(),
+                                     "-o",
+                                     output.filename().string(),
+                                     "--model",
+                                     s.model};
+    if (s.model.find('/') != std::string::npos || fs::exists(s.model))
+      argv.back() = absolute(s.model);
     if (s.shifts_given) argv.insert(argv.end(), {"--shifts", std::to_string(s.shifts)});
     if (s.overlap_given) argv.insert(argv.end(), {"--overlap", plain_number(s.overlap)});
     if (s.device != defaults.device) argv.insert(argv.end(), {"--device", s.device});
     if (s.threads > 0) argv.insert(argv.end(), {"--threads", std::to_string(s.threads)});
-    if (!s.model_dir.empty()) argv.insert(argv.end(), {"--model-dir", s.model_dir.string()});
-    if (!s.cache_dir.empty()) argv.insert(argv.end(), {"--cache-dir", s.cache_dir.string()});
+    if (!s.model_dir.empty()) argv.insert(argv.end(), {"--model-dir", absolute(s.model_dir)});
+    if (!s.cache_dir.empty()) argv.insert(argv.end(), {"--cache-dir", absolute(s.cache_dir)});
     if (verbosity < 0) argv.push_back("-q");
     for (int v = 0; v < verbosity; ++v) argv.push_back("-v");
     if (progress) argv.push_back("--progress");
-    const int status = run_program(argv);
+    const int status = run_program(argv, cwd);
     if (status == kExitInterrupted || interrupt_requested()) throw Interrupted();
     if (status == kExitUsage)
       throw UsageError(
