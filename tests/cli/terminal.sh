@@ -69,6 +69,16 @@ rz-master g.mix --target -16 --ceiling -1 --bits float -o loud.wav 2>/dev/null >
 expect 0 rz-metrics --json loud.wav quiet.wav
 jq -e '.stems.mix.level_matched.lsd_db < 0.1' out.txt >/dev/null ||
   fail "level matching: $(jq -c '.stems.mix.level_matched' out.txt)"
+# Stem directories pair stem by stem, each level-matched on its own; a silent stem (these 6 s
+# have no vocals yet) has no level to match.
+rz-make-example --duration 6 --seed 3 --clean-dir stems band.wav >/dev/null
+make_band stems band 288000
+rz-enhance band -o band.enh 2>/dev/null >/dev/null
+expect 0 rz-metrics --json band band.enh
+jq -e '(.stems | keys) == ["bass", "drums", "other", "vocals"] and
+       all(.stems[]; (.a.integrated_lufs > -70) == ((.level_matched.lsd_db | type) == "number"))' \
+  out.txt >/dev/null ||
+  fail "stem directories side by side: $(jq -c '.stems | map_values([.a.integrated_lufs, .level_matched])' out.txt)"
 expect 2 rz-metrics g g.flac loud.wav
 expect 2 rz-metrics g g.flac --require 'integrated_lufs>=-20'
 

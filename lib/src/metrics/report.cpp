@@ -129,6 +129,7 @@ json measure(const fs::path& path, const ReportOptions& options, const Progress&
   aopt.spectral = options.spectral;
   for (size_t idx = 0; idx < target.items.size(); ++idx) {
     const Item& item = target.items[idx];
+    if (!options.only_stem.empty() && item.name != options.only_stem) continue;
     audio::DecodedFile est(item.file, dopt);
     const auto info = est.info();
     report["sample_rate_hz"] = info.sample_rate_hz;
@@ -320,6 +321,10 @@ std::string format_table(const json& report) {
   return out.str();
 }
 
+// Below this integrated loudness (the absolute gate of BS.1770) a version is silence: there is no
+// level to match.
+constexpr double kSilentLufs = -70.0;
+
 json compare_versions(const fs::path& a, const fs::path& b, const ReportOptions& options,
                       const Progress& progress) {
   ReportOptions plain = options;
@@ -349,12 +354,13 @@ json compare_versions(const fs::path& a, const fs::path& b, const ReportOptions&
     // B against A, B's loudness brought to A's: a level difference alone would read as a
     // spectral one (LSD is a mean of dB differences).
     const double la = sa.value("integrated_lufs", NAN), lb = sb.value("integrated_lufs", NAN);
-    if (std::isfinite(la) && std::isfinite(lb) && ra["sample_rate_hz"] == rb["sample_rate_hz"] &&
+    if (la > kSilentLufs && lb > kSilentLufs && ra["sample_rate_hz"] == rb["sample_rate_hz"] &&
         ra["channels"] == rb["channels"]) {
       ReportOptions cmp = plain;
       cmp.spectral = false;
       cmp.compare_gain_db = la - lb;
       cmp.reference = a;
+      cmp.only_stem = nb;
       const json rc = measure(b, cmp, progress);
       const json& sc = rc["stems"][nb];
       if (sc.contains("reference")) {
@@ -364,7 +370,7 @@ json compare_versions(const fs::path& a, const fs::path& b, const ReportOptions&
                                  {"lsd_db", sc["lsd_db"]}};
       }
     } else {
-      pair["level_matched"] = nullptr;  // different rates or channels, or silence
+      pair["level_matched"] = nullptr;  // different rates or channels, or a silent version
     }
     stems[na == nb ? na : na + "|" + nb] = pair;
   }

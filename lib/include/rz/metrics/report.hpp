@@ -30,6 +30,7 @@ struct ReportOptions {
   // Gain applied to the measured audio where it meets the reference (SDR, SI-SDR, LSD), not to
   // its own measurements: compare_versions() matches loudness with it.
   double compare_gain_db = 0;
+  std::string only_stem;  // non-empty: measure this stem only
 };
 
 // {"path", "kind": "stem_dir"|"file", "sample_rate_hz", "channels", "stems": {NAME: {metrics...,
