@@ -1,7 +1,6 @@
 // rz-master: loudness-normalise, true-peak limit, dither and export a stem directory.
-#include <unistd.h>
-
 #include "rz/audio/file.hpp"
+#include "rz/cli/master.hpp"
 #include "rz/cli/params.hpp"
 #include "rz/cli/tool.hpp"
 #include "rz/error.hpp"
@@ -45,19 +44,7 @@ int main(int argc, char** argv) {
   return tool.run(argc, argv, [&](rz::cli::Context& ctx) {
     if (!bits.empty()) opt.sample_format = rz::audio::parse_sample_format(bits);
     const auto in = ctx.input_stem_dir();
-    if (ctx.output() == "-") {
-      if (ctx.json()) throw rz::UsageError("--json and -o - both want stdout: choose one");
-      if (isatty(STDOUT_FILENO))
-        throw rz::UsageError(
-            "-o - writes audio to stdout, which is a terminal: pipe it or "
-            "redirect it");
-      auto rep = rz::master::master_to_fd(in, STDOUT_FILENO, format.empty() ? "wav" : format, opt,
-                                          ctx.provenance(), ctx.progress());
-      for (const auto& w : rep.warnings) ctx.warn(w);
-      for (const auto& n : rep.notes) ctx.note(n);
-      for (const auto& d : rep.details) ctx.info(d);
-      return rz::cli::Result{};
-    }
+    if (ctx.output() == "-") return rz::cli::master_to_stdout(ctx, in, format, opt);
     const auto out = ctx.output_or(rz::master::default_output(in.path()));
     if (!format.empty() &&
         rz::audio::container_for_path(out) != rz::audio::container_for_path("x." + format))
