@@ -360,8 +360,7 @@ Report analyze(const fs::path& input, const fs::path& sidecar, bool force, const
     }
   }
   a["stems"] = stems_json;
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double elapsed = stage::seconds_since(t0);
 
   json params = {{"min_bpm", options.tempo.min_bpm},
                  {"max_bpm", options.tempo.max_bpm},

@@ -324,7 +324,7 @@ Report ingest(const fs::path& input, const fs::path& output, bool force, const O
                         {"sample_peak_dbfs", std::max(-200.0, sink->meter().sample_peak_dbfs())},
                         {"sample_rate_hz", opt.sample_rate_hz},
                         {"frames", written}}}};
-  entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  entry["elapsed_s"] = stage::seconds_since(t0);
   m.history.push_back(entry);
 
   if (analysis.clipped_ratio > kNoticeableClipRatio) {

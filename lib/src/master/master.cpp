@@ -2,7 +2,6 @@
 // measure exactly the samples written and correct the gain until loudness and ceiling both hold.
 #include "rz/master/master.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -307,7 +306,7 @@ Report master(const stems::StemDir& in, const fs::path& output, bool force, cons
                       {"gain_db", rep.gain_db},
                       {"max_limiting_db", rep.max_limiting_db},
                       {"passes", rep.passes}};
-  entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  entry["elapsed_s"] = stage::seconds_since(t0);
   json history = in.manifest().history;
   history.push_back(entry);
   json side = {
@@ -344,8 +343,7 @@ Report master_to_fd(const stems::StemDir& in, int fd, const std::string& contain
   Report rep = master(in, file, false, options, provenance, progress);
   rep.output.clear();
   rep.sidecar.clear();
-  const io::Fd src(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (src.get() < 0) throw IoError(describe("cannot read", file.string(), std::strerror(errno)));
+  const io::Fd src = io::open_regular(file);
   std::vector<char> buf(1 << 16);
   for (;;) {
     throw_if_interrupted();

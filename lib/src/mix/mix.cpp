@@ -305,7 +305,7 @@ Report mix(const stems::StemDir& in, const fs::path& output, bool force, const O
                        {{"peak_dbfs", metrics::json_level(peak)},
                         {"headroom_db", metrics::json_level(-peak)},
                         {"integrated_lufs", metrics::json_level(rep.integrated_lufs)}}}};
-  entry["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  entry["elapsed_s"] = stage::seconds_since(t0);
   m.history.push_back(entry);
   rep.output = out.commit();
   rep.details.push_back("headroom " + fixed(rep.headroom_db) + " dB");

@@ -33,10 +33,6 @@ bool known_format(const std::string& f) {
   return f == "flac" || f == "wav" || f == "ogg" || f == "mp3";
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // How often a wait for rz-separate looks at the interrupt flag.
 constexpr auto kWaitPoll = std::chrono::milliseconds(50);
 
@@ -201,7 +197,7 @@ Report run(const fs::path& input, const fs::path& output, bool force, const Opti
     return tmp / "work" / (std::to_string(number) + "-" + verb);
   };
   auto finish = [&](Step step, std::chrono::steady_clock::time_point t0) {
-    step.elapsed_s = seconds_since(t0);
+    step.elapsed_s = stage::seconds_since(t0);
     if (step.skipped.empty()) step.output = final_name(step.report.output);
     if (hooks.on_step) hooks.on_step(step);
     rep.steps.push_back(std::move(step));

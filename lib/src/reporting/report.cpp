@@ -353,8 +353,7 @@ stage::StageReport build(const std::vector<fs::path>& inputs, const fs::path& ou
   marker["versions"] = json::array();
   for (const auto& v : versions) marker["versions"].push_back(v.path.string());
   marker["excerpt"] = {{"start_s", start}, {"length_s", page.excerpt_s}};
-  marker["elapsed_s"] =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  marker["elapsed_s"] = stage::seconds_since(t0);
   stems::write_text_file(out.path() / kMarkerFile, io::dump_json(marker, 2) + "\n");
   rep.output = out.commit();
   rep.record = {{"output", rep.output.string()},

@@ -11,10 +11,6 @@ using nlohmann::json;
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
 // The end of a stem-rewriting stage: carries the input's manifest over (Manifest::inherit),
 // appends this run's history entry, commits `out`, and sets report.output and report.record, the
 // --json record {"output": path, "stems": {name: each record's "result"}}.
