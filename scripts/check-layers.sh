@@ -12,7 +12,8 @@
 #   formats  rz/formats/ and the demucs files without libtorch: checkpoint, bag, model_store, cache;
 #            the RoFormer files without libtorch: config, bands, checkpoint
 #   stages   rz/stage/ and the stages: ingest mix enhance restore dereverb master analyze
-#            reporting; pipeline (rz-run's driver)
+#            reporting restyle; pipeline (rz-run's driver); transform (rz-transform's, a library of
+#            its own since it links Rubber Band)
 #   torch    rz/nn/ and the rest of rz/demucs/ and rz/roformer/ (rz_demucs, libtorch)
 #   cli      rz/cli/
 # Usage: scripts/check-layers.sh [LIB_DIR]   (default: lib/ of this checkout). Exit 1 naming each
@@ -38,7 +39,7 @@ layer_of() {
       roformer/config.* | roformer/bands.* | roformer/checkpoint.*)
       echo formats ;;
     stage/* | ingest/* | mix/* | enhance/* | restore/* | dereverb/* | master/* | analyze/* | \
-      reporting/* | pipeline/*)
+      reporting/* | pipeline/* | transform/* | restyle/*)
       echo stages ;;
     nn/* | demucs/* | roformer/*) echo torch ;;
     cli/*) echo cli ;;

@@ -6,12 +6,14 @@ set -euo pipefail
 # libmpg123-dev: libsndfile's MP3 decoder, whose flags rz sets so that it never prints.
 # libyaml-cpp-dev: the YAML configs of the RoFormer models (MSST's format).
 # libaubio-dev: rz-analyze's onsets and pitch track. libpng-dev: rz-report's pictures.
+# librubberband-dev: rz-transform's pitch shift and time stretch (GPL: README, "Licence"; a build
+# with -DRZ_WITH_RUBBERBAND=OFF does without it).
 # libopenblas0-openmp: an optimised BLAS for that libtorch, which otherwise runs its matrix products
 # on the reference BLAS (about 25x slower: 7.5 against ~200 GFLOP/s on 2 cores).
 packages=(build-essential cmake pkg-config
   libsndfile1-dev libsamplerate0-dev libkissfft-dev libebur128-dev
   libcli11-dev nlohmann-json3-dev catch2 libtorch-dev libopenblas0-openmp libmpg123-dev
-  libyaml-cpp-dev libaubio-dev libpng-dev)
+  libyaml-cpp-dev libaubio-dev libpng-dev librubberband-dev)
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(ffmpeg           # the tests exercise the ffmpeg decoding path (M4A)
@@ -20,8 +22,9 @@ for arg in "$@"; do
                        fluidsynth fluid-soundfont-gm jq     # tests/corpus: rendered pieces, check
                        chromium                             # tests/cli/report.sh: the page in a browser
                        parallel slurm-wlm munge) ;;         # tests/batch: GNU parallel, a Slurm node
-    --bench) packages+=(time ffmpeg jq) ;; # /usr/bin/time for peak memory; ffmpeg joins recordings;
-                                           # jq reads rz-metrics records (quality.sh)
+    --bench) packages+=(time ffmpeg jq     # /usr/bin/time for peak memory; ffmpeg joins recordings;
+                        rubberband-cli) ;; # jq reads rz-metrics records (quality.sh); rubberband:
+                                           # transform.sh's reference
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done

@@ -33,7 +33,7 @@ fi
 man_dir=$(cd "$1" && pwd)
 bin_dir=$(cd "$2" && pwd)
 for tool in rz-ingest rz-mix rz-master rz-metrics rz-make-example rz-enhance rz-restore rz-dereverb \
-  rz-run; do
+  rz-run rz-restyle; do
   if [ ! -x "$bin_dir/$tool" ]; then
     echo "man_examples.sh: error: missing program '$bin_dir/$tool': build it first" >&2
     exit 1
