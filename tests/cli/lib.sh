@@ -34,3 +34,23 @@ make_band() {
   printf '{"schema": "rz-manifest", "schema_version": 1, "sample_rate_hz": 48000, "channels": 2, "frames": %s, "stems": [%s]}\n' \
     "$frames" "$entries" >"$band/manifest.json"
 }
+
+# expect_interrupted OUT CMD...: runs CMD (which writes the stem directory OUT, in the current
+# directory) in the background, sends it SIGINT once OUT's hidden temporary exists (or after 10 s),
+# and requires exit 130 with neither OUT nor a temporary left.
+expect_interrupted() {
+  local out=$1 pid rc=0
+  shift
+  "$@" >/dev/null 2>int.err &
+  pid=$!
+  for _ in $(seq 200); do
+    [ -n "$(find . -maxdepth 1 -name ".$out.rz-tmp-*")" ] && break
+    sleep 0.05
+  done
+  kill -INT "$pid"
+  wait "$pid" || rc=$?
+  [ "$rc" -eq 130 ] || fail "interrupted '$*' exited $rc: $(cat int.err)"
+  if [ -e "$out" ] || [ -n "$(find . -maxdepth 1 -name '.*rz-tmp-*')" ]; then
+    fail "interrupted '$*' left output"
+  fi
+}

@@ -2,8 +2,8 @@
 # restyle.sh: rz-restyle end to end (ctest cli.restyle): the --json record, the manifest's history
 # entry (style path and SHA-256, grain library, per-stem segments and choices), stems not selected
 # copied bit for bit, lengths kept, the same seed giving the same stems, the path on stdin, -f,
-# and bad input refused with the documented exit code, one line on stderr and nothing written;
-# the input is never modified.
+# bad input refused with the documented exit code, one line on stderr and nothing written, and an
+# interrupt (130, nothing left); the input is never modified.
 # Usage: bash tests/cli/restyle.sh BIN_DIR   (needs jq and python3)
 set -euo pipefail
 bin=$(cd "${1:?usage: restyle.sh BIN_DIR}" && pwd)
@@ -110,6 +110,11 @@ expect 1 rz-restyle nosuch --style style.wav -o refused
 [ ! -e refused ] || fail "a missing input left its output"
 [ -z "$(find . -maxdepth 2 -name '*rz-tmp*')" ] || fail "temporary files left: $(ls -A)"
 
-# 5. The input was never modified.
+# 5. Interrupted while it writes: exit 130, nothing left.
+rz-make-example --duration 30 --seed 4 --clean-dir long.stems long.wav >/dev/null
+make_band long.stems long 1440000
+expect_interrupted long.sty rz-restyle long --style style.wav -o long.sty
+
+# 6. The input was never modified.
 (cd band && sha256sum -c --quiet ../input.sha) || fail "rz-restyle changed the input"
 echo "restyle.sh: all checks passed"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # transform.sh: rz-transform end to end (ctest cli.transform): the --json record, the manifest's
 # history entry, stems not selected copied bit for bit, a tempo change reaching every stem with the
-# length it promises, the path on stdin, -f, --version, and bad input refused with the documented
-# exit code, one line on stderr and nothing written; the input is never modified.
+# length it promises, the path on stdin, -f, --version, bad input refused with the documented
+# exit code, one line on stderr and nothing written, and an interrupt (130, nothing left); the
+# input is never modified.
 # Usage: bash tests/cli/transform.sh BIN_DIR   (needs jq)
 set -euo pipefail
 bin=$(cd "${1:?usage: transform.sh BIN_DIR}" && pwd)
@@ -86,5 +87,10 @@ refuse 2 "formant" band --pitch 1 --formant keep
 refuse 2 "window" band --pitch 1 --window long
 refuse 1 "nowhere" nowhere --pitch 1
 for f in .rz-*; do [ -e "$f" ] && fail "a temporary was left: $f"; done
+
+# 6. Interrupted while it writes: exit 130, nothing left.
+rz-make-example --duration 30 --seed 4 --clean-dir long.stems long.wav >/dev/null
+make_band long.stems long 1440000
+expect_interrupted long.tf rz-transform long --tempo 0.9 -o long.tf
 (cd band && sha256sum -c --quiet ../input.sha) || fail "the input was modified"
 echo "transform.sh: ok"

@@ -4,18 +4,20 @@
 // Over Rubber Band (Debian's librubberband, 3.1), in its offline mode: a study pass over each
 // stem, then the processing pass, with the library's own delay compensation, so the output
 // starts where the input starts and lasts exactly round(frames / tempo) frames. Why Rubber Band
-// and not SoundTouch (LGPL): it is the better-sounding of the two on every kind of material
-// (phase-vocoder with phase locking and transient phase resets, against SoundTouch's WSOLA, whose
-// overlap-add smears transients and doubles the attacks of percussion), and it alone preserves
-// formants when shifting pitch (--formant preserve, which a sung line needs). Rubber Band is
+// and not SoundTouch (LGPL): a phase vocoder with phase locking and multi-resolution analysis
+// (R3) against SoundTouch's WSOLA, which stretches by repeating or dropping whole waveform
+// segments in the time domain and so smears or doubles attacks and beats on sustained chords;
+// and only Rubber Band preserves formants when shifting pitch (--formant preserve, which a sung
+// line needs). Rubber Band is
 // GPL-2.0-or-later: this module is its own library (rz_transform), linked only by rz-transform,
 // and built only when RZ_WITH_RUBBERBAND is ON (the default); a distributed rz-transform binary
-// is a work under the GPL (README, "Licences").
+// is a work under the GPL (README, "Licence").
 //
 // Rubber Band's R3 ("finer") engine only. Its R2 ("faster") engine was measured beside it
 // (tests/unit/test_transform.cpp's signals) and fails two of the tool's bars: a shifted sine lands
-// up to 2.4 cents off (R3: within 1), and with a pitch shift an attack's 10-90 % rise grows from
-// 1.5 ms to 40 ms (R3: at most 7.5 ms with its standard window).
+// up to 2.4 cents off (R3: within 0.001), and with a pitch shift of -3 or +4 semitones an
+// attack's 10-90 % rise grows from 1.5 ms to 40 ms (R3, standard window: at most 7.5 ms over
+// tempos 0.5 to 2).
 //
 // Sample alignment: every stem has its own stretcher (on its own thread), and every stretcher
 // gets the same key-frame map, input frame k -> output frame round(k / tempo) every
@@ -41,11 +43,12 @@ namespace rz::transform {
 inline constexpr double kMaxPitchSemitones = 24.0;
 inline constexpr double kMinTempo = 0.25;
 inline constexpr double kMaxTempo = 4.0;
-// R3's analysis window. "standard" is its full multi-resolution analysis: the sharpest attacks
-// (an instant attack's 10-90 % rise stays within 7.5 ms at every ratio tested, against up to 30 ms
-// with "short"), at about 8x real time per stereo stem on a 2-core EPYC. "short" is a single short
-// window, about 3x faster (over 20x real time there), as exact in pitch and length, with softer
-// attacks when the tempo rises or the pitch moves far: for previews and long sets.
+// R3's analysis window. "standard" is its full multi-resolution analysis: the sharper attacks (on
+// the tests' struck hits, over tempos 0.5 to 2 and shifts up to an octave, every onset keeps a
+// slope of 6.5 dB/ms or more, against down to 2.1 dB/ms with "short"), at about 9x real time per
+// stereo stem on one core of a 2-core EPYC. "short" is a single short window, about 3x faster
+// (27x there), as exact in pitch and length, with softer attacks when the tempo rises or the
+// pitch moves far: for previews and long sets (bench/transform.sh).
 enum class Window { kStandard, kShort };
 
 // Key frames of the shared time map (see above): close enough that no stem could drift audibly
