@@ -82,7 +82,7 @@ refuse() {  # CODE PATTERN ARGS...
 refuse 2 "bad --pitch '30.00'" band --pitch 30
 refuse 2 "bad --tempo '0.00'" band --tempo 0
 refuse 2 "--tempo = fast" band --tempo fast
-refuse 2 "unknown stem 'keys'" band --pitch 1 --stems keys
+refuse 2 "no such stem 'keys'" band --pitch 1 --stems keys
 refuse 2 "formant" band --pitch 1 --formant keep
 refuse 2 "window" band --pitch 1 --window long
 refuse 1 "nowhere" nowhere --pitch 1

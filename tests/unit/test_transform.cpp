@@ -602,7 +602,7 @@ TEST_CASE("transform: bad options are refused and leave nothing", "[unit][transf
   o = {};
   o.pitch_semitones = 1;
   o.stems = {"vocals"};
-  CHECK(refused(o) == "unknown stem 'vocals': the directory has mix");
+  CHECK(refused(o) == "no such stem 'vocals': this directory has mix");
   // An existing output is refused without force and left as it was.
   std::filesystem::create_directory(tmp / "out");
   o.stems.clear();

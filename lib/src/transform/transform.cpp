@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "rz/audio/file.hpp"
+#include "rz/dsp/units.hpp"
 #include "rz/error.hpp"
 #include "rz/stems/process.hpp"
 
@@ -175,8 +176,6 @@ void stretch(Job& job, const Options& o, const stems::StemDirWriter& out, int sa
   job.elapsed_s = stage::seconds_since(t0);
 }
 
-double level_dbfs(double peak) { return peak > 0 ? 20.0 * std::log10(peak) : -INFINITY; }
-
 }  // namespace
 
 double Options::pitch_scale() const { return std::exp2(pitch_semitones / 12.0); }
@@ -194,14 +193,7 @@ void Options::validate(const stems::StemDir& dir) const {
   if (threads < 0) throw UsageError("bad threads: " + std::to_string(threads));
   if (!std::isfinite(key_frame_s) || key_frame_s < 0)
     throw UsageError("bad key-frame interval: " + fixed(key_frame_s));
-  for (const auto& s : stems)
-    if (!dir.manifest().find(s))
-      throw UsageError(describe(
-          "unknown stem", printable(s), "the directory has " + [&] {
-            std::vector<std::string> names;
-            for (const auto& e : dir.manifest().stems) names.push_back(e.name);
-            return join(names, ", ");
-          }()));
+  for (const auto& s : stems) dir.stem(s);  // throws naming the stems there are
 }
 
 json Options::to_json() const {
@@ -317,13 +309,13 @@ Report transform(const stems::StemDir& in, const fs::path& output, bool force,
       r["pitch_semitones"] = j.pitch_scale != 1.0 ? options.pitch_semitones : 0.0;
       r["frames_in"] = j.frames_in;
       r["frames_out"] = j.frames_out;
-      r["peak_dbfs"] = std::isfinite(level_dbfs(j.peak)) ? json(level_dbfs(j.peak)) : json();
+      r["peak_dbfs"] = dsp::json_level(dsp::amplitude_to_db(j.peak));
       r["elapsed_s"] = j.elapsed_s;
       rep.transformed.push_back(e.name);
       rep.frames_in = j.frames_in;
       rep.frames_out = j.frames_out;
       if (j.peak > 1.0)
-        rep.warnings.push_back(e.name + ": peaks at +" + fixed(level_dbfs(j.peak)) +
+        rep.warnings.push_back(e.name + ": peaks at +" + fixed(dsp::amplitude_to_db(j.peak)) +
                                " dBFS (kept in float; rz-master brings it under its ceiling)");
     }
     stems_record[e.name] = r;
