@@ -221,7 +221,16 @@ TEST_CASE("enhance: a clean song passes denoise untouched and records its SNR", 
 TEST_CASE("enhance: denoise on a steady chord is rolled back and kept with --no-rollback",
           "[cli][enhance]") {
   rz::test::TempDir tmp;
-  rz::test::write_wav(tmp / "chord.wav", chord(10.0), kRate, 2);
+  // Under a white-noise floor of rms kChordNoiseRms: the blind decision needs a floor whose
+  // valleys a noise fills (floor_valley_db under 5 dB for full strength). The clean chord alone
+  // reads 13.7 dB and would be declined before any rollback; with this floor it reads 4.5 dB
+  // (0.01 left 6.6 dB), and the blind SNR 2.7 dB.
+  constexpr double kChordNoiseRms = 0.03;
+  auto x = chord(10.0);
+  const auto floor =
+      rz::test::white_noise(kChordNoiseRms, static_cast<int64_t>(10.0 * kRate), 2, 3);
+  for (size_t i = 0; i < x.size(); ++i) x[i] += floor[i];
+  rz::test::write_wav(tmp / "chord.wav", x, kRate, 2);
   run_ok("rz-ingest", {"chord.wav", "-o", "chord.ingest"}, in_dir(tmp.path()));
   run_ok("rz-enhance", {"chord.ingest", "--only", "denoise", "-o", "chord.enh"},
          in_dir(tmp.path()));

@@ -68,6 +68,46 @@ bool matches_floor(const std::vector<double>& block, const std::vector<double>& 
   return !bands.empty() && ok >= kNoiseOnlyMatchShare * static_cast<double>(bands.size());
 }
 
+// Levels of each bin of a band over all frames, as counts in kLevelStepDb steps: percentiles in
+// constant memory (about 1 MB for the 245 bins of 2048-point frames, whatever the length;
+// dsp::LevelHistogram's 0.01 dB steps would take 100 kB per bin, 24 MB here).
+class BinLevels {
+ public:
+  static constexpr double kLowDb = -200.0;  // to_db's floor
+  static constexpr double kHighDb = 100.0;  // above any frame of full-scale audio
+  static constexpr double kLevelStepDb = 0.25;
+  BinLevels(int first, int last)
+      : first_(first),
+        steps_(static_cast<int>((kHighDb - kLowDb) / kLevelStepDb)),
+        counts_(static_cast<size_t>(std::max(0, last - first)) * steps_, 0) {}
+  void add(const std::vector<double>& power) {
+    const int bins = static_cast<int>(counts_.size() / steps_);
+    for (int i = 0; i < bins; ++i) {
+      const double step = std::floor((to_db(power[first_ + i]) - kLowDb) / kLevelStepDb);
+      ++counts_[static_cast<size_t>(i) * steps_ +
+                static_cast<size_t>(std::clamp(step, 0.0, steps_ - 1.0))];
+    }
+    ++frames_;
+  }
+  int64_t frames() const { return frames_; }
+  // The level (centre of its step) of nearest rank round(p (frames - 1)) of bin first + i.
+  double percentile(int i, double p) const {
+    const auto rank = static_cast<int64_t>(std::llround(p * static_cast<double>(frames_ - 1)));
+    int64_t seen = 0;
+    for (int s = 0; s < steps_; ++s) {
+      seen += counts_[static_cast<size_t>(i) * steps_ + s];
+      if (seen > rank) return kLowDb + (s + 0.5) * kLevelStepDb;
+    }
+    return kHighDb;
+  }
+
+ private:
+  int first_;
+  int steps_;
+  std::vector<uint32_t> counts_;
+  int64_t frames_ = 0;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -77,7 +117,8 @@ nlohmann::json NoiseAnalysis::to_json() const {
                       {"floor_snr_db", floor_snr_db},
                       {"signal_dbfs", signal_dbfs},
                       {"noise_only_found", found_noise_only},
-                      {"noise_only_s", noise_only_s}};
+                      {"noise_only_s", noise_only_s},
+                      {"floor_valley_db", floor_valley_db}};
   if (found_noise_only) j["auto_profile_dbfs"] = auto_profile.level_dbfs();
   return j;
 }
@@ -95,7 +136,12 @@ struct NoiseAnalyzer::Impl {
         tracker(framer.bins(), rate / framer.hop(), settings, n, rate),
         block_sum(framer.bins(), 0.0),
         frames_per_block(
-            std::max(1, static_cast<int>(std::lround(kBlockSeconds * rate / framer.hop())))) {}
+            std::max(1, static_cast<int>(std::lround(kBlockSeconds * rate / framer.hop())))),
+        valley_first(
+            std::max(kValleyHalfBins, static_cast<int>(std::lround(kValleyLowHz * n / rate)))),
+        valley_last(std::min(framer.bins() - 1 - kValleyHalfBins,
+                             static_cast<int>(std::lround(kValleyHighHz * n / rate)))),
+        floor_levels(valley_first - kValleyHalfBins, valley_last + kValleyHalfBins + 1) {}
   double rate_hz;
   int n;
   detail::StftFramer framer;
@@ -109,6 +155,8 @@ struct NoiseAnalyzer::Impl {
   std::vector<float> block_levels;
   std::vector<double> tracker_sum;      // per bin, over counted frames
   std::priority_queue<Block> quietest;  // the kKeepBlocks quietest, loudest on top
+  int valley_first, valley_last;        // bins whose valley depth is averaged
+  BinLevels floor_levels;               // their +-kValleyHalfBins neighbourhoods, every frame
 };
 
 NoiseAnalyzer::NoiseAnalyzer(int channels, double sample_rate_hz, const DenoiseSettings& settings) {
@@ -129,6 +177,7 @@ void NoiseAnalyzer::add(const float* interleaved, size_t frames) {
     if (m.spectra < kHopDivisor) return;
     const double ms = bins_mean_square(p, m.n);
     m.signal_sum += ms;
+    if (to_db(ms) >= kSilentBlockDbfs) m.floor_levels.add(p);
     const std::vector<double>& est = m.tracker.update(p.data());
     m.noise_sum += bins_mean_square(est, m.n);
     if (m.tracker_sum.empty()) m.tracker_sum.assign(est.size(), 0.0);
@@ -153,6 +202,23 @@ void NoiseAnalyzer::add(const float* interleaved, size_t frames) {
   });
 }
 
+double NoiseAnalyzer::floor_valley_db(const Impl& m) {
+  const BinLevels& levels = m.floor_levels;
+  if (levels.frames() == 0 || m.valley_last < m.valley_first) return 0.0;
+  std::vector<double> floor;  // from bin valley_first - kValleyHalfBins
+  for (int k = m.valley_first - kValleyHalfBins; k <= m.valley_last + kValleyHalfBins; ++k)
+    floor.push_back(levels.percentile(k - (m.valley_first - kValleyHalfBins), kFloorPercentile));
+  double sum = 0;
+  std::vector<double> around(2 * kValleyHalfBins + 1);
+  for (int i = kValleyHalfBins; i + kValleyHalfBins < static_cast<int>(floor.size()); ++i) {
+    std::copy(floor.begin() + i - kValleyHalfBins, floor.begin() + i + kValleyHalfBins + 1,
+              around.begin());
+    std::sort(around.begin(), around.end());
+    sum += around[kValleyHalfBins] - around[1];  // the median minus the second lowest
+  }
+  return sum / (m.valley_last - m.valley_first + 1);
+}
+
 NoiseAnalysis NoiseAnalyzer::finish() {
   Impl& m = *impl_;
   NoiseAnalysis a;
@@ -167,6 +233,7 @@ NoiseAnalysis NoiseAnalyzer::finish() {
   a.signal_dbfs = to_db(signal);
   auto snr = [&](double noise) { return std::clamp(to_db(signal) - to_db(noise), -50.0, 120.0); };
   a.tracker_snr_db = tracker_noise > 0 ? snr(tracker_noise) : 120.0;
+  a.floor_valley_db = floor_valley_db(m);
   std::vector<Impl::Block> kept;
   while (!m.quietest.empty()) {
     kept.push_back(m.quietest.top());

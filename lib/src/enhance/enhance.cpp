@@ -59,6 +59,16 @@ constexpr double kRumbleMinShapeDb = -3.0;
 constexpr double kDenoiseRampDb = 2.0;
 // With a noise profile the threshold is this much higher (13 dB for a mix).
 constexpr double kProfileMarginDb = 4.0;
+//   The blind estimate cannot tell a crowd from the held notes and reverberation of a sustained
+//   clean programme (a reverberant choir reads 8.6 dB), so blind reduction also needs the crowd's
+//   own trace: a floor whose valleys a broadband noise fills (dsp::NoiseAnalysis::
+//   floor_valley_db). Full confidence up to kCrowdValleyFullDb, none from kCrowdValleyNoneDb,
+//   linear between. On the tuning part every phone capture at 0, 5 and 10 dB SNR reads under
+//   4.6 dB (full is 0.4 dB over that); the clean choir, the only clean tuning excerpt the blind
+//   estimate put under the threshold, reads 7.0 dB (none is 0.5 dB under that). A noise profile
+//   measures the noise itself and needs no such evidence.
+constexpr double kCrowdValleyFullDb = 5.0;
+constexpr double kCrowdValleyNoneDb = 6.5;
 // - demud: a low-mid excess is the room's only where the capture is reverberant
 //   (Measurements::reverb_confidence > 0); otherwise it is the instrument's own (a trumpet's or a
 //   voice's fundamentals, a song's guitar).
@@ -156,6 +166,12 @@ std::vector<Decision> decide(const ChainParams& c, const Measurements& m, const 
     }
     // In proportion: full strength kDenoiseRampDb under the threshold, none at it.
     x.confidence = dsp::ramp(x.value, x.threshold, x.threshold - kDenoiseRampDb);
+    if (noise.source == dsp::NoiseSource::kBlind) {
+      const double valley = m.noise.floor_valley_db;
+      also("denoise", "floor_valley_db", valley, "<", kCrowdValleyNoneDb,
+           valley < kCrowdValleyNoneDb);
+      x.confidence *= dsp::ramp(valley, kCrowdValleyNoneDb, kCrowdValleyFullDb);
+    }
   }
   rule("demud", "mud_excess_db", m.mud_excess_db, false, "min_excess_db");
   also("demud", "reverb_confidence", m.reverb_confidence, ">", 0.0, m.reverb_confidence > 0);

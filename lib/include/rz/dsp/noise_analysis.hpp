@@ -28,6 +28,16 @@ namespace rz::dsp {
 //   within kNoiseOnlyRangeDb of the candidates' median level are taken as crowd-only when they
 //   add up to 1 s (anchoring on the median, not the quietest, keeps one lull of the crowd from
 //   shutting out the crowd at its usual level); their mean spectrum is the profile.
+// - floor_valley_db: how deep the valleys of the floor spectrum are. The floor is the
+//   kFloorPercentile level of each bin over the frames that are not digital silence. The depth
+//   is taken over 200 Hz .. 5 kHz: for each bin, the median of the floor over +-kValleyHalfBins
+//   bins minus the second lowest value there, averaged over the bins. A crowd, or any broadband
+//   noise, fills the floor between the partials of the notes, so the valleys stay shallow. The
+//   floor of a clean recording is its own held notes and their reverberation, so the valleys run
+//   down towards silence. Measured on the tuning part of the corpus: 1.8 to 4.5 dB on every
+//   phone capture at 5 and 10 dB SNR; 4.7 to 7.3 dB on clean choirs, string quartets, an organ
+//   and full mixes. The noise decision uses it (enhance.cpp). A file that is digital silence
+//   throughout reads 0.
 struct NoiseAnalysis {
   double snr_db = 0;
   double tracker_snr_db = 0;
@@ -35,6 +45,7 @@ struct NoiseAnalysis {
   double signal_dbfs = -200;
   bool found_noise_only = false;
   double noise_only_s = 0;
+  double floor_valley_db = 0;
   NoiseProfile auto_profile;  // empty unless found_noise_only
   // Long-term mean of the blind tracker's estimate per bin (same scale as NoiseProfile::power).
   NoiseProfile tracker_floor;
@@ -48,6 +59,13 @@ class NoiseAnalyzer {
   static constexpr double kNoiseOnlyRangeDb = 3.0;
   static constexpr double kNoiseOnlyBelowMedianDb = 1.0;
   static constexpr double kSilenceEvidenceDb = 30.0;
+  // floor_valley_db: the floor is this percentile of each bin's frame levels, with a valley
+  // judged over +-kValleyHalfBins bins (+-215 Hz at 44.1 kHz: at least two partials of any note
+  // above 215 Hz) from kValleyLowHz to kValleyHighHz.
+  static constexpr double kFloorPercentile = 0.1;
+  static constexpr int kValleyHalfBins = 10;
+  static constexpr double kValleyLowHz = 200.0;
+  static constexpr double kValleyHighHz = 5000.0;
   NoiseAnalyzer(int channels, double sample_rate_hz, const DenoiseSettings& settings = {});
   ~NoiseAnalyzer();
   void add(const float* interleaved, size_t frames);
@@ -55,6 +73,7 @@ class NoiseAnalyzer {
 
  private:
   struct Impl;
+  static double floor_valley_db(const Impl& m);
   std::unique_ptr<Impl> impl_;
 };
 
