@@ -711,9 +711,6 @@ TEST_CASE("denoise: the analyser reads a clean melody as clean and silence as 12
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Settings
-
 TEST_CASE("denoise: the floor's valleys tell a held chord from the same chord under a crowd",
           "[unit][denoise]") {
   // rz-enhance reduces blind noise with full confidence up to kCrowdValleyFullDb (5 dB) of floor
@@ -748,6 +745,9 @@ TEST_CASE("denoise: the floor's valleys tell a held chord from the same chord un
   // Digital silence reads 0 (no frame to take a floor from).
   CHECK(valley(std::vector<float>(static_cast<size_t>(2 * kRate), 0.0f)) == 0.0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Settings
 
 TEST_CASE("denoise: validate() rejects each bad setting, naming it and its range",
           "[unit][denoise]") {

@@ -34,10 +34,10 @@ namespace rz::dsp {
 //   bins minus the second lowest value there, averaged over the bins. A crowd, or any broadband
 //   noise, fills the floor between the partials of the notes, so the valleys stay shallow. The
 //   floor of a clean recording is its own held notes and their reverberation, so the valleys run
-//   down towards silence. Measured on the tuning part of the corpus: 1.8 to 4.5 dB on every
-//   phone capture at 5 and 10 dB SNR; 4.7 to 7.3 dB on clean choirs, string quartets, an organ
-//   and full mixes. The noise decision uses it (enhance.cpp). A file that is digital silence
-//   throughout reads 0.
+//   down towards silence. Measured on the tuning part of the corpus: at most 4.54 dB on every
+//   phone capture at 0, 5 and 10 dB SNR; 4.7 to 7.0 dB on clean choirs, string quartets, an
+//   organ and full mixes. The noise decision uses it (enhance.cpp). A file that is digital
+//   silence throughout reads 0.
 struct NoiseAnalysis {
   double snr_db = 0;
   double tracker_snr_db = 0;
