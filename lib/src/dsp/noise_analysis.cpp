@@ -157,6 +157,7 @@ struct NoiseAnalyzer::Impl {
   std::priority_queue<Block> quietest;  // the kKeepBlocks quietest, loudest on top
   int valley_first, valley_last;        // bins whose valley depth is averaged
   BinLevels floor_levels;               // their +-kValleyHalfBins neighbourhoods, every frame
+  double floor_valley_db() const;
 };
 
 NoiseAnalyzer::NoiseAnalyzer(int channels, double sample_rate_hz, const DenoiseSettings& settings) {
@@ -202,12 +203,11 @@ void NoiseAnalyzer::add(const float* interleaved, size_t frames) {
   });
 }
 
-double NoiseAnalyzer::floor_valley_db(const Impl& m) {
-  const BinLevels& levels = m.floor_levels;
-  if (levels.frames() == 0 || m.valley_last < m.valley_first) return 0.0;
+double NoiseAnalyzer::Impl::floor_valley_db() const {
+  if (floor_levels.frames() == 0 || valley_last < valley_first) return 0.0;
   std::vector<double> floor;  // from bin valley_first - kValleyHalfBins
-  for (int k = m.valley_first - kValleyHalfBins; k <= m.valley_last + kValleyHalfBins; ++k)
-    floor.push_back(levels.percentile(k - (m.valley_first - kValleyHalfBins), kFloorPercentile));
+  for (int i = 0; i <= valley_last - valley_first + 2 * kValleyHalfBins; ++i)
+    floor.push_back(floor_levels.percentile(i, kFloorPercentile));
   double sum = 0;
   std::vector<double> around(2 * kValleyHalfBins + 1);
   for (int i = kValleyHalfBins; i + kValleyHalfBins < static_cast<int>(floor.size()); ++i) {
@@ -216,7 +216,7 @@ double NoiseAnalyzer::floor_valley_db(const Impl& m) {
     std::sort(around.begin(), around.end());
     sum += around[kValleyHalfBins] - around[1];  // the median minus the second lowest
   }
-  return sum / (m.valley_last - m.valley_first + 1);
+  return sum / (valley_last - valley_first + 1);
 }
 
 NoiseAnalysis NoiseAnalyzer::finish() {
@@ -233,7 +233,7 @@ NoiseAnalysis NoiseAnalyzer::finish() {
   a.signal_dbfs = to_db(signal);
   auto snr = [&](double noise) { return std::clamp(to_db(signal) - to_db(noise), -50.0, 120.0); };
   a.tracker_snr_db = tracker_noise > 0 ? snr(tracker_noise) : 120.0;
-  a.floor_valley_db = floor_valley_db(m);
+  a.floor_valley_db = m.floor_valley_db();
   std::vector<Impl::Block> kept;
   while (!m.quietest.empty()) {
     kept.push_back(m.quietest.top());

@@ -73,7 +73,6 @@ class NoiseAnalyzer {
 
  private:
   struct Impl;
-  static double floor_valley_db(const Impl& m);
   std::unique_ptr<Impl> impl_;
 };
 
