@@ -10,12 +10,9 @@
 namespace rz::metrics {
 
 namespace {
-constexpr int kLsdFft = 2048;
-constexpr int kLsdHop = 512;            // 75 % overlap
+constexpr int kLsdFft = kLsdFftSize;  // hop kLsdHop: 75 % overlap
 constexpr int kLsdBins = kLsdFft / 2 + 1;
-constexpr double kLsdFloorDb = -80.0;   // bin powers floored this far below the loudest bin
-constexpr double kLsdFrameGateDb = -60.0;  // frames counted down to this far below the loudest
-constexpr double kMaxRatioDb = 300.0;      // report identity as +300 dB rather than infinity
+constexpr double kMaxRatioDb = 300.0;  // report identity as +300 dB rather than infinity
 
 double db_ratio(double level, double reference) { return std::pow(10.0, level / 10.0) * reference; }
 
@@ -57,7 +54,8 @@ struct LsdLevelScan::Impl {
   LsdLevels levels;
   explicit Impl(int channels) : spectra(channels) {}
   void on_frame(const float* p) {
-    for (int k = 0; k < kLsdBins; ++k) levels.loudest_bin_power = std::max<double>(levels.loudest_bin_power, p[k]);
+    for (int k = 0; k < kLsdBins; ++k)
+      levels.loudest_bin_power = std::max<double>(levels.loudest_bin_power, p[k]);
     levels.loudest_frame_energy = std::max(levels.loudest_frame_energy, frame_energy(p));
   }
 };
@@ -80,8 +78,8 @@ struct Comparator::Impl {
   double xx = 0, yy = 0, xy = 0, ee = 0;
   MonoSpectra ref_spectra, est_spectra;
   std::vector<float> ref_frames, est_frames;  // spectra not yet paired
-  double floor_power;   // bin powers below this count as this
-  double gate_energy;   // reference frames below this are skipped
+  double floor_power;                         // bin powers below this count as this
+  double gate_energy;                         // reference frames below this are skipped
   double lsd_sum = 0;
   int64_t lsd_frames = 0;
 
@@ -93,8 +91,12 @@ struct Comparator::Impl {
         gate_energy(db_ratio(kLsdFrameGateDb, levels.loudest_frame_energy)) {}
 
   void spectral(const float* ref, const float* est, size_t n, bool last) {
-    auto collect_r = [this](const float* p) { ref_frames.insert(ref_frames.end(), p, p + kLsdBins); };
-    auto collect_e = [this](const float* p) { est_frames.insert(est_frames.end(), p, p + kLsdBins); };
+    auto collect_r = [this](const float* p) {
+      ref_frames.insert(ref_frames.end(), p, p + kLsdBins);
+    };
+    auto collect_e = [this](const float* p) {
+      est_frames.insert(est_frames.end(), p, p + kLsdBins);
+    };
     if (!last) {
       ref_spectra.push(ref, n, collect_r);
       est_spectra.push(est, n, collect_e);

@@ -20,6 +20,13 @@
 
 namespace rz::metrics {
 
+// The LSD's frame size, hop, floor (dB re the reference's loudest bin) and frame gate (dB re its
+// loudest frame), for tools that take the distance apart (bench/hf_headroom.cpp).
+inline constexpr int kLsdFftSize = 2048;
+inline constexpr int kLsdHop = 512;
+inline constexpr double kLsdFloorDb = -80.0;
+inline constexpr double kLsdFrameGateDb = -60.0;
+
 struct Comparison {
   int64_t frames = 0;
   double sdr_db = 0;

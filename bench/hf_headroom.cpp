@@ -1,0 +1,282 @@
+// rz-hf-headroom: where a high-frequency regeneration loses log-spectral distance (issue 13's
+// 8 kHz bar), by replacing parts of the restored spectrum with what the reference holds.
+//
+// Usage: rz-hf-headroom [CUTOFF_HZ] < LIST      (CUTOFF_HZ: the low-pass's edge, default 8000)
+//   LIST: one case per line, tab-separated: SPLIT NAME REFERENCE DEGRADED RESTORED (WAV files of
+//   one rate and length; bench/hf-headroom.sh writes it from a tests/corpus/check.sh work dir).
+// Prints one tab-separated row per case and a summary per split. LSD is rz-metrics' (mono sum,
+// metrics::kLsdFftSize frames, floor and frame gate from the reference) of, against REFERENCE:
+//   before    DEGRADED;
+//   after     RESTORED;
+//   envelope  DEGRADED under the cutoff and, above it, each sixth-octave band of each frame flat
+//             at the reference's own log-mean level there: the envelope known exactly, the fine
+//             structure not at all (the most a flat fill such as rz-restore's can reach);
+//   fine      the reference's fine structure (each bin re its band's log-mean) at RESTORED's band
+//             levels: RESTORED's envelope with the partials in their true places;
+//   linear    as envelope, with each band's level predicted from the same frame's octave under
+//             the cutoff (log-mean of its four quarter-octave bands re DEGRADED's loudest bin,
+//             and its spectral flatness) by least squares over the frames of the `tune` cases
+//             that had highs (before >= kHadHighsDb): a learnt envelope, reported on `validate`;
+//   decided   linear where rz-restore regenerated (after differs from before), else before: the
+//             learnt envelope behind rz-restore's decision.
+// Summary per split: the mean LSD reduction of each column over the cases with before >=
+// kHadHighsDb, as issue 13 counts it.
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "rz/audio/file.hpp"
+#include "rz/dsp/fft.hpp"
+#include "rz/metrics/compare.hpp"
+
+namespace {
+
+constexpr double kHadHighsDb = 2.0;         // issue 13: "excerpts that had highs"
+constexpr double kBandOctaves = 1.0 / 6.0;  // target bands, as dsp::HfRegenerator's
+constexpr int kSourceBands = 4;             // quarter-octave bands of the octave under the cut
+constexpr double kSkirtOctaves = 0.25;      // that octave ends this far under the cutoff
+constexpr double kRidge = 1e-6;             // of the normal equations' diagonal, for rank safety
+constexpr int kBins = rz::metrics::kLsdFftSize / 2 + 1;
+
+using Spectra = std::vector<std::vector<double>>;  // [frame][bin] power
+
+double db(double p) { return 10.0 * std::log10(p); }
+
+// The mono sum's power spectra, frames as rz-metrics' LSD cuts them.
+Spectra spectra(const std::string& path, int* rate) {
+  rz::audio::Reader r(path);
+  const int ch = r.info().channels;
+  *rate = r.info().sample_rate_hz;
+  std::vector<float> buf(4096 * static_cast<size_t>(ch)), mono;
+  for (size_t n; (n = r.read(buf.data(), 4096)) > 0;) {
+    for (size_t i = 0; i < n; ++i) {
+      float s = 0;
+      for (int c = 0; c < ch; ++c) s += buf[i * ch + c];
+      mono.push_back(s);
+    }
+  }
+  rz::dsp::PowerSpectrumStream stream(rz::metrics::kLsdFftSize, rz::metrics::kLsdHop);
+  Spectra out;
+  auto keep = [&out](const float* p) { out.emplace_back(p, p + kBins); };
+  stream.push(mono.data(), mono.size(), 1, keep);
+  stream.flush(keep);
+  return out;
+}
+
+struct Case {
+  std::string split, name;
+  Spectra ref, deg, res;
+  double floor = 0, gate = 0, deg_loudest = 0;
+  double lsd[6] = {};  // before, after, envelope, fine, linear, decided
+};
+
+struct Bands {
+  std::vector<int> target;  // edges of the sixth-octave bands from the cutoff's bin to Nyquist
+  std::vector<int> source;  // edges of the quarter-octave bands under the cutoff
+};
+
+Bands bands(double cutoff_hz, int rate) {
+  Bands b;
+  const int kc = static_cast<int>(std::lround(cutoff_hz * rz::metrics::kLsdFftSize / rate));
+  for (int e = kc; e < kBins;) {
+    b.target.push_back(e);
+    e = std::min(kBins,
+                 std::max(e + 2, static_cast<int>(std::lround(e * std::pow(2.0, kBandOctaves)))));
+  }
+  b.target.push_back(kBins);
+  const double top = kc * std::pow(2.0, -kSkirtOctaves);
+  for (int i = 0; i <= kSourceBands; ++i)
+    b.source.push_back(
+        static_cast<int>(std::lround(top * std::pow(2.0, 1.0 * i / kSourceBands - 1.0))));
+  return b;
+}
+
+// Log-mean power of bins [a, z), each at least `floor`, in dB.
+double log_mean_db(const std::vector<double>& p, int a, int z, double floor) {
+  double s = 0;
+  for (int k = a; k < z; ++k) s += std::log(std::max(p[k], floor));
+  return 10.0 / std::log(10.0) * s / (z - a);
+}
+
+// The linear predictor's inputs for one frame of the degraded spectrum.
+std::vector<double> features(const Case& c, size_t f, const Bands& b) {
+  const double guard = c.deg_loudest * 1e-12;
+  std::vector<double> x{1.0};
+  for (int i = 0; i < kSourceBands; ++i)
+    x.push_back(log_mean_db(c.deg[f], b.source[i], b.source[i + 1], guard) - db(c.deg_loudest));
+  double mean = 0;
+  for (int k = b.source.front(); k < b.source.back(); ++k) mean += c.deg[f][k];
+  mean /= b.source.back() - b.source.front();
+  x.push_back(log_mean_db(c.deg[f], b.source.front(), b.source.back(), guard) -
+              db(std::max(mean, guard)));
+  return x;
+}
+
+bool counted(const Case& c, size_t f) {
+  double e = 0;
+  for (double v : c.ref[f]) e += v;
+  return e > 0 && e >= c.gate;
+}
+
+double lsd_frame(const std::vector<double>& ref, const std::vector<double>& est, double floor) {
+  double acc = 0;
+  for (int k = 0; k < kBins; ++k) {
+    const double d = db(std::max(ref[k], floor) / std::max(est[k], floor));
+    acc += d * d;
+  }
+  return std::sqrt(acc / kBins);
+}
+
+// Solves (A + ridge) w = y for one band (Gaussian elimination; the system is tiny).
+std::vector<double> solve(std::vector<std::vector<double>> a, std::vector<double> y) {
+  const size_t n = y.size();
+  for (size_t i = 0; i < n; ++i) a[i][i] += kRidge * a[0][0];
+  for (size_t p = 0; p < n; ++p) {
+    for (size_t r = p + 1; r < n; ++r) {
+      const double m = a[r][p] / a[p][p];
+      for (size_t c = p; c < n; ++c) a[r][c] -= m * a[p][c];
+      y[r] -= m * y[p];
+    }
+  }
+  std::vector<double> w(n);
+  for (size_t p = n; p-- > 0;) {
+    double s = y[p];
+    for (size_t c = p + 1; c < n; ++c) s -= a[p][c] * w[c];
+    w[p] = s / a[p][p];
+  }
+  return w;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const double cutoff_hz = argc > 1 ? std::atof(argv[1]) : 8000.0;
+    std::vector<Case> cases;
+    int rate = 0;
+    for (std::string line; std::getline(std::cin, line);) {
+      std::istringstream in(line);
+      Case c;
+      std::string ref, deg, res;
+      if (!std::getline(in, c.split, '\t') || !std::getline(in, c.name, '\t') ||
+          !std::getline(in, ref, '\t') || !std::getline(in, deg, '\t') || !std::getline(in, res))
+        throw std::runtime_error("bad list line: " + line);
+      c.ref = spectra(ref, &rate);
+      c.deg = spectra(deg, &rate);
+      c.res = spectra(res, &rate);
+      const size_t frames = std::min({c.ref.size(), c.deg.size(), c.res.size()});
+      c.ref.resize(frames);
+      c.deg.resize(frames);
+      c.res.resize(frames);
+      double loudest_bin = 0, loudest_frame = 0;
+      for (size_t f = 0; f < frames; ++f) {
+        double e = 0;
+        for (int k = 0; k < kBins; ++k) {
+          loudest_bin = std::max(loudest_bin, c.ref[f][k]);
+          c.deg_loudest = std::max(c.deg_loudest, c.deg[f][k]);
+          e += c.ref[f][k];
+        }
+        loudest_frame = std::max(loudest_frame, e);
+      }
+      c.floor = loudest_bin * std::pow(10.0, rz::metrics::kLsdFloorDb / 10.0);
+      c.gate = loudest_frame * std::pow(10.0, rz::metrics::kLsdFrameGateDb / 10.0);
+      cases.push_back(std::move(c));
+    }
+    if (cases.empty()) throw std::runtime_error("no cases on stdin");
+    const Bands b = bands(cutoff_hz, rate);
+    const size_t nb = b.target.size() - 1, nf = kSourceBands + 2;
+
+    // before, after, envelope and fine; the learnt envelope's normal equations from `tune`.
+    std::vector<std::vector<std::vector<double>>> ata(
+        nb, std::vector<std::vector<double>>(nf, std::vector<double>(nf)));
+    std::vector<std::vector<double>> aty(nb, std::vector<double>(nf));
+    for (Case& c : cases) {
+      int counted_frames = 0;
+      for (size_t f = 0; f < c.ref.size(); ++f) {
+        if (!counted(c, f)) continue;
+        ++counted_frames;
+        std::vector<double> env = c.deg[f], fine = c.res[f];
+        for (size_t t = 0; t < nb; ++t) {
+          const int a = b.target[t], z = b.target[t + 1];
+          const double ref_db = log_mean_db(c.ref[f], a, z, c.floor);
+          const double res_db = log_mean_db(c.res[f], a, z, c.floor);
+          for (int k = a; k < z; ++k) {
+            env[k] = std::pow(10.0, ref_db / 10.0);
+            fine[k] = std::pow(10.0, (res_db + db(std::max(c.ref[f][k], c.floor)) - ref_db) / 10.0);
+          }
+        }
+        c.lsd[0] += lsd_frame(c.ref[f], c.deg[f], c.floor);
+        c.lsd[1] += lsd_frame(c.ref[f], c.res[f], c.floor);
+        c.lsd[2] += lsd_frame(c.ref[f], env, c.floor);
+        c.lsd[3] += lsd_frame(c.ref[f], fine, c.floor);
+      }
+      for (int i = 0; i < 4; ++i) c.lsd[i] /= std::max(1, counted_frames);
+      if (c.split != "tune" || c.lsd[0] < kHadHighsDb) continue;
+      for (size_t f = 0; f < c.ref.size(); ++f) {
+        if (!counted(c, f)) continue;
+        const std::vector<double> x = features(c, f, b);
+        for (size_t t = 0; t < nb; ++t) {
+          const double y =
+              log_mean_db(c.ref[f], b.target[t], b.target[t + 1], c.floor) - db(c.deg_loudest);
+          for (size_t i = 0; i < nf; ++i) {
+            aty[t][i] += x[i] * y;
+            for (size_t j = 0; j < nf; ++j) ata[t][i][j] += x[i] * x[j];
+          }
+        }
+      }
+    }
+    const bool fitted = ata[0][0][0] > 0;
+    std::vector<std::vector<double>> w(nb);
+    if (fitted)
+      for (size_t t = 0; t < nb; ++t) w[t] = solve(ata[t], aty[t]);
+
+    std::printf("split\tname\tbefore\tafter\tenvelope\tfine\tlinear\tdecided\n");
+    std::map<std::string, std::vector<double>> sum;  // split -> reductions of columns 1..5, count
+    for (Case& c : cases) {
+      int counted_frames = 0;
+      for (size_t f = 0; f < c.ref.size() && fitted; ++f) {
+        if (!counted(c, f)) continue;
+        ++counted_frames;
+        const std::vector<double> x = features(c, f, b);
+        std::vector<double> lin = c.deg[f];
+        for (size_t t = 0; t < nb; ++t) {
+          double y = 0;
+          for (size_t i = 0; i < nf; ++i) y += w[t][i] * x[i];
+          const double p = std::pow(10.0, (y + db(c.deg_loudest)) / 10.0);
+          for (int k = b.target[t]; k < b.target[t + 1]; ++k) lin[k] = std::max(p, c.deg[f][k]);
+        }
+        c.lsd[4] += lsd_frame(c.ref[f], lin, c.floor);
+      }
+      c.lsd[4] = fitted ? c.lsd[4] / std::max(1, counted_frames) : c.lsd[0];
+      c.lsd[5] = c.lsd[1] != c.lsd[0] ? c.lsd[4] : c.lsd[0];
+      std::printf("%s\t%s", c.split.c_str(), c.name.c_str());
+      for (double v : c.lsd) std::printf("\t%.3f", v);
+      std::printf("\n");
+      if (c.lsd[0] < kHadHighsDb) continue;
+      std::vector<double>& s = sum[c.split];
+      s.resize(6);
+      for (int i = 1; i < 6; ++i) s[i - 1] += (c.lsd[0] - c.lsd[i]) / c.lsd[0];
+      s[5] += 1;
+    }
+    for (const auto& [split, s] : sum) {
+      const double n = s[5];
+      std::printf(
+          "# %s, %d cases with before >= %.0f dB: mean LSD reduction after %.1f %%, envelope %.1f "
+          "%%, fine %.1f %%, linear %.1f %%, decided %.1f %%%s\n",
+          split.c_str(), static_cast<int>(n), kHadHighsDb, 100 * s[0] / n, 100 * s[1] / n,
+          100 * s[2] / n, 100 * s[3] / n, 100 * s[4] / n,
+          fitted ? "" : " (no tune case to fit: linear = before)");
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rz-hf-headroom: error: %s\n", e.what());
+    return 1;
+  }
+}
