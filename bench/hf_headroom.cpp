@@ -23,12 +23,12 @@
 // kHadHighsDb, as issue 13 counts it.
 #include <algorithm>
 #include <cmath>
-#include <complex>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -71,11 +71,44 @@ Spectra spectra(const std::string& path, int* rate) {
 }
 
 struct Case {
-  std::string split, name;
-  Spectra ref, deg, res;
-  double floor = 0, gate = 0, deg_loudest = 0;
+  std::string split, name, ref_path, deg_path, res_path;
   double lsd[6] = {};  // before, after, envelope, fine, linear, decided
 };
+
+// One case's spectra (read twice, once per pass, so that memory holds one case at a time).
+struct Loaded {
+  Spectra ref, deg, res;
+  int rate = 0;
+  double floor = 0, gate = 0, deg_loudest = 0;
+};
+
+Loaded load(const Case& c) {
+  Loaded l;
+  int rates[3];
+  l.ref = spectra(c.ref_path, &rates[0]);
+  l.deg = spectra(c.deg_path, &rates[1]);
+  l.res = spectra(c.res_path, &rates[2]);
+  if (rates[1] != rates[0] || rates[2] != rates[0])
+    throw std::runtime_error(c.name + ": the three files differ in sample rate");
+  l.rate = rates[0];
+  const size_t frames = std::min({l.ref.size(), l.deg.size(), l.res.size()});
+  l.ref.resize(frames);
+  l.deg.resize(frames);
+  l.res.resize(frames);
+  double loudest_bin = 0, loudest_frame = 0;
+  for (size_t f = 0; f < frames; ++f) {
+    double e = 0;
+    for (int k = 0; k < kBins; ++k) {
+      loudest_bin = std::max(loudest_bin, l.ref[f][k]);
+      l.deg_loudest = std::max(l.deg_loudest, l.deg[f][k]);
+      e += l.ref[f][k];
+    }
+    loudest_frame = std::max(loudest_frame, e);
+  }
+  l.floor = loudest_bin * std::pow(10.0, rz::metrics::kLsdFloorDb / 10.0);
+  l.gate = loudest_frame * std::pow(10.0, rz::metrics::kLsdFrameGateDb / 10.0);
+  return l;
+}
 
 struct Bands {
   std::vector<int> target;  // edges of the sixth-octave bands from the cutoff's bin to Nyquist
@@ -106,7 +139,7 @@ double log_mean_db(const std::vector<double>& p, int a, int z, double floor) {
 }
 
 // The linear predictor's inputs for one frame of the degraded spectrum.
-std::vector<double> features(const Case& c, size_t f, const Bands& b) {
+std::vector<double> features(const Loaded& c, size_t f, const Bands& b) {
   const double guard = c.deg_loudest * 1e-12;
   std::vector<double> x{1.0};
   for (int i = 0; i < kSourceBands; ++i)
@@ -119,7 +152,7 @@ std::vector<double> features(const Case& c, size_t f, const Bands& b) {
   return x;
 }
 
-bool counted(const Case& c, size_t f) {
+bool counted(const Loaded& c, size_t f) {
   double e = 0;
   for (double v : c.ref[f]) e += v;
   return e > 0 && e >= c.gate;
@@ -160,71 +193,63 @@ int main(int argc, char** argv) {
   try {
     const double cutoff_hz = argc > 1 ? std::atof(argv[1]) : 8000.0;
     std::vector<Case> cases;
-    int rate = 0;
     for (std::string line; std::getline(std::cin, line);) {
       std::istringstream in(line);
       Case c;
-      std::string ref, deg, res;
       if (!std::getline(in, c.split, '\t') || !std::getline(in, c.name, '\t') ||
-          !std::getline(in, ref, '\t') || !std::getline(in, deg, '\t') || !std::getline(in, res))
+          !std::getline(in, c.ref_path, '\t') || !std::getline(in, c.deg_path, '\t') ||
+          !std::getline(in, c.res_path))
         throw std::runtime_error("bad list line: " + line);
-      c.ref = spectra(ref, &rate);
-      c.deg = spectra(deg, &rate);
-      c.res = spectra(res, &rate);
-      const size_t frames = std::min({c.ref.size(), c.deg.size(), c.res.size()});
-      c.ref.resize(frames);
-      c.deg.resize(frames);
-      c.res.resize(frames);
-      double loudest_bin = 0, loudest_frame = 0;
-      for (size_t f = 0; f < frames; ++f) {
-        double e = 0;
-        for (int k = 0; k < kBins; ++k) {
-          loudest_bin = std::max(loudest_bin, c.ref[f][k]);
-          c.deg_loudest = std::max(c.deg_loudest, c.deg[f][k]);
-          e += c.ref[f][k];
-        }
-        loudest_frame = std::max(loudest_frame, e);
-      }
-      c.floor = loudest_bin * std::pow(10.0, rz::metrics::kLsdFloorDb / 10.0);
-      c.gate = loudest_frame * std::pow(10.0, rz::metrics::kLsdFrameGateDb / 10.0);
       cases.push_back(std::move(c));
     }
     if (cases.empty()) throw std::runtime_error("no cases on stdin");
-    const Bands b = bands(cutoff_hz, rate);
-    const size_t nb = b.target.size() - 1, nf = kSourceBands + 2;
+    Bands b;
+    size_t nb = 0;
+    const size_t nf = kSourceBands + 2;
 
-    // before, after, envelope and fine; the learnt envelope's normal equations from `tune`.
-    std::vector<std::vector<std::vector<double>>> ata(
-        nb, std::vector<std::vector<double>>(nf, std::vector<double>(nf)));
-    std::vector<std::vector<double>> aty(nb, std::vector<double>(nf));
+    // Pass 1: before, after, envelope and fine; the learnt envelope's normal equations from the
+    // `tune` cases that had highs.
+    std::vector<std::vector<std::vector<double>>> ata;
+    std::vector<std::vector<double>> aty;
+    int rate = 0;
     for (Case& c : cases) {
+      const Loaded l = load(c);
+      if (rate == 0) {
+        rate = l.rate;
+        b = bands(cutoff_hz, rate);
+        nb = b.target.size() - 1;
+        ata.assign(nb, std::vector<std::vector<double>>(nf, std::vector<double>(nf)));
+        aty.assign(nb, std::vector<double>(nf));
+      } else if (l.rate != rate) {
+        throw std::runtime_error(c.name + ": another sample rate than the first case's");
+      }
       int counted_frames = 0;
-      for (size_t f = 0; f < c.ref.size(); ++f) {
-        if (!counted(c, f)) continue;
+      for (size_t f = 0; f < l.ref.size(); ++f) {
+        if (!counted(l, f)) continue;
         ++counted_frames;
-        std::vector<double> env = c.deg[f], fine = c.res[f];
+        std::vector<double> env = l.deg[f], fine = l.res[f];
         for (size_t t = 0; t < nb; ++t) {
-          const int a = b.target[t], z = b.target[t + 1];
-          const double ref_db = log_mean_db(c.ref[f], a, z, c.floor);
-          const double res_db = log_mean_db(c.res[f], a, z, c.floor);
-          for (int k = a; k < z; ++k) {
+          const int lo = b.target[t], hi = b.target[t + 1];
+          const double ref_db = log_mean_db(l.ref[f], lo, hi, l.floor);
+          const double res_db = log_mean_db(l.res[f], lo, hi, l.floor);
+          for (int k = lo; k < hi; ++k) {
             env[k] = std::pow(10.0, ref_db / 10.0);
-            fine[k] = std::pow(10.0, (res_db + db(std::max(c.ref[f][k], c.floor)) - ref_db) / 10.0);
+            fine[k] = std::pow(10.0, (res_db + db(std::max(l.ref[f][k], l.floor)) - ref_db) / 10.0);
           }
         }
-        c.lsd[0] += lsd_frame(c.ref[f], c.deg[f], c.floor);
-        c.lsd[1] += lsd_frame(c.ref[f], c.res[f], c.floor);
-        c.lsd[2] += lsd_frame(c.ref[f], env, c.floor);
-        c.lsd[3] += lsd_frame(c.ref[f], fine, c.floor);
+        c.lsd[0] += lsd_frame(l.ref[f], l.deg[f], l.floor);
+        c.lsd[1] += lsd_frame(l.ref[f], l.res[f], l.floor);
+        c.lsd[2] += lsd_frame(l.ref[f], env, l.floor);
+        c.lsd[3] += lsd_frame(l.ref[f], fine, l.floor);
       }
       for (int i = 0; i < 4; ++i) c.lsd[i] /= std::max(1, counted_frames);
       if (c.split != "tune" || c.lsd[0] < kHadHighsDb) continue;
-      for (size_t f = 0; f < c.ref.size(); ++f) {
-        if (!counted(c, f)) continue;
-        const std::vector<double> x = features(c, f, b);
+      for (size_t f = 0; f < l.ref.size(); ++f) {
+        if (!counted(l, f)) continue;
+        const std::vector<double> x = features(l, f, b);
         for (size_t t = 0; t < nb; ++t) {
           const double y =
-              log_mean_db(c.ref[f], b.target[t], b.target[t + 1], c.floor) - db(c.deg_loudest);
+              log_mean_db(l.ref[f], b.target[t], b.target[t + 1], l.floor) - db(l.deg_loudest);
           for (size_t i = 0; i < nf; ++i) {
             aty[t][i] += x[i] * y;
             for (size_t j = 0; j < nf; ++j) ata[t][i][j] += x[i] * x[j];
@@ -237,22 +262,26 @@ int main(int argc, char** argv) {
     if (fitted)
       for (size_t t = 0; t < nb; ++t) w[t] = solve(ata[t], aty[t]);
 
+    // Pass 2: the learnt envelope.
     std::printf("split\tname\tbefore\tafter\tenvelope\tfine\tlinear\tdecided\n");
     std::map<std::string, std::vector<double>> sum;  // split -> reductions of columns 1..5, count
     for (Case& c : cases) {
       int counted_frames = 0;
-      for (size_t f = 0; f < c.ref.size() && fitted; ++f) {
-        if (!counted(c, f)) continue;
-        ++counted_frames;
-        const std::vector<double> x = features(c, f, b);
-        std::vector<double> lin = c.deg[f];
-        for (size_t t = 0; t < nb; ++t) {
-          double y = 0;
-          for (size_t i = 0; i < nf; ++i) y += w[t][i] * x[i];
-          const double p = std::pow(10.0, (y + db(c.deg_loudest)) / 10.0);
-          for (int k = b.target[t]; k < b.target[t + 1]; ++k) lin[k] = std::max(p, c.deg[f][k]);
+      if (fitted) {
+        const Loaded l = load(c);
+        for (size_t f = 0; f < l.ref.size(); ++f) {
+          if (!counted(l, f)) continue;
+          ++counted_frames;
+          const std::vector<double> x = features(l, f, b);
+          std::vector<double> lin = l.deg[f];
+          for (size_t t = 0; t < nb; ++t) {
+            double y = 0;
+            for (size_t i = 0; i < nf; ++i) y += w[t][i] * x[i];
+            const double p = std::pow(10.0, (y + db(l.deg_loudest)) / 10.0);
+            for (int k = b.target[t]; k < b.target[t + 1]; ++k) lin[k] = std::max(p, l.deg[f][k]);
+          }
+          c.lsd[4] += lsd_frame(l.ref[f], lin, l.floor);
         }
-        c.lsd[4] += lsd_frame(c.ref[f], lin, c.floor);
       }
       c.lsd[4] = fitted ? c.lsd[4] / std::max(1, counted_frames) : c.lsd[0];
       c.lsd[5] = c.lsd[1] != c.lsd[0] ? c.lsd[4] : c.lsd[0];
