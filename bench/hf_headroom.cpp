@@ -118,6 +118,10 @@ struct Bands {
 Bands bands(double cutoff_hz, int rate) {
   Bands b;
   const int kc = static_cast<int>(std::lround(cutoff_hz * rz::metrics::kLsdFftSize / rate));
+  // The octave under the cut needs a bin per quarter-octave band; the cut must leave bins above.
+  if (!(kc >= 4 * kSourceBands && kc < kBins - 1))
+    throw std::runtime_error("cutoff " + std::to_string(cutoff_hz) + " Hz leaves no band at " +
+                             std::to_string(rate) + " Hz");
   for (int e = kc; e < kBins;) {
     b.target.push_back(e);
     e = std::min(kBins,
