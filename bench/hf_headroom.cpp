@@ -34,6 +34,7 @@
 
 #include "rz/audio/file.hpp"
 #include "rz/dsp/fft.hpp"
+#include "rz/dsp/units.hpp"
 #include "rz/metrics/compare.hpp"
 
 namespace {
@@ -45,9 +46,9 @@ constexpr double kSkirtOctaves = 0.25;      // that octave ends this far under t
 constexpr double kRidge = 1e-6;             // of the normal equations' diagonal, for rank safety
 constexpr int kBins = rz::metrics::kLsdFftSize / 2 + 1;
 
-using Spectra = std::vector<std::vector<double>>;  // [frame][bin] power
-
-double db(double p) { return 10.0 * std::log10(p); }
+using Spectra = std::vector<std::vector<float>>;  // [frame][bin] power, as rz-metrics keeps it
+using rz::dsp::db_to_power;
+using rz::dsp::power_to_db;
 
 // The mono sum's power spectra, frames as rz-metrics' LSD cuts them.
 Spectra spectra(const std::string& path, int* rate) {
@@ -99,14 +100,14 @@ Loaded load(const Case& c) {
   for (size_t f = 0; f < frames; ++f) {
     double e = 0;
     for (int k = 0; k < kBins; ++k) {
-      loudest_bin = std::max(loudest_bin, l.ref[f][k]);
-      l.deg_loudest = std::max(l.deg_loudest, l.deg[f][k]);
+      loudest_bin = std::max<double>(loudest_bin, l.ref[f][k]);
+      l.deg_loudest = std::max<double>(l.deg_loudest, l.deg[f][k]);
       e += l.ref[f][k];
     }
     loudest_frame = std::max(loudest_frame, e);
   }
-  l.floor = loudest_bin * std::pow(10.0, rz::metrics::kLsdFloorDb / 10.0);
-  l.gate = loudest_frame * std::pow(10.0, rz::metrics::kLsdFrameGateDb / 10.0);
+  l.floor = loudest_bin * db_to_power(rz::metrics::kLsdFloorDb);
+  l.gate = loudest_frame * db_to_power(rz::metrics::kLsdFrameGateDb);
   return l;
 }
 
@@ -136,9 +137,9 @@ Bands bands(double cutoff_hz, int rate) {
 }
 
 // Log-mean power of bins [a, z), each at least `floor`, in dB.
-double log_mean_db(const std::vector<double>& p, int a, int z, double floor) {
+double log_mean_db(const std::vector<float>& p, int a, int z, double floor) {
   double s = 0;
-  for (int k = a; k < z; ++k) s += std::log(std::max(p[k], floor));
+  for (int k = a; k < z; ++k) s += std::log(std::max<double>(p[k], floor));
   return 10.0 / std::log(10.0) * s / (z - a);
 }
 
@@ -147,12 +148,13 @@ std::vector<double> features(const Loaded& c, size_t f, const Bands& b) {
   const double guard = c.deg_loudest * 1e-12;
   std::vector<double> x{1.0};
   for (int i = 0; i < kSourceBands; ++i)
-    x.push_back(log_mean_db(c.deg[f], b.source[i], b.source[i + 1], guard) - db(c.deg_loudest));
+    x.push_back(log_mean_db(c.deg[f], b.source[i], b.source[i + 1], guard) -
+                power_to_db(c.deg_loudest));
   double mean = 0;
   for (int k = b.source.front(); k < b.source.back(); ++k) mean += c.deg[f][k];
   mean /= b.source.back() - b.source.front();
   x.push_back(log_mean_db(c.deg[f], b.source.front(), b.source.back(), guard) -
-              db(std::max(mean, guard)));
+              power_to_db(mean, guard));
   return x;
 }
 
@@ -160,15 +162,6 @@ bool counted(const Loaded& c, size_t f) {
   double e = 0;
   for (double v : c.ref[f]) e += v;
   return e > 0 && e >= c.gate;
-}
-
-double lsd_frame(const std::vector<double>& ref, const std::vector<double>& est, double floor) {
-  double acc = 0;
-  for (int k = 0; k < kBins; ++k) {
-    const double d = db(std::max(ref[k], floor) / std::max(est[k], floor));
-    acc += d * d;
-  }
-  return std::sqrt(acc / kBins);
 }
 
 // Solves (A + ridge) w = y for one band (Gaussian elimination; the system is tiny).
@@ -231,20 +224,21 @@ int main(int argc, char** argv) {
       for (size_t f = 0; f < l.ref.size(); ++f) {
         if (!counted(l, f)) continue;
         ++counted_frames;
-        std::vector<double> env = l.deg[f], fine = l.res[f];
+        std::vector<float> env = l.deg[f], fine = l.res[f];
         for (size_t t = 0; t < nb; ++t) {
           const int lo = b.target[t], hi = b.target[t + 1];
           const double ref_db = log_mean_db(l.ref[f], lo, hi, l.floor);
           const double res_db = log_mean_db(l.res[f], lo, hi, l.floor);
           for (int k = lo; k < hi; ++k) {
-            env[k] = std::pow(10.0, ref_db / 10.0);
-            fine[k] = std::pow(10.0, (res_db + db(std::max(l.ref[f][k], l.floor)) - ref_db) / 10.0);
+            env[k] = static_cast<float>(db_to_power(ref_db));
+            fine[k] = static_cast<float>(
+                db_to_power(res_db + power_to_db(l.ref[f][k], l.floor) - ref_db));
           }
         }
-        c.lsd[0] += lsd_frame(l.ref[f], l.deg[f], l.floor);
-        c.lsd[1] += lsd_frame(l.ref[f], l.res[f], l.floor);
-        c.lsd[2] += lsd_frame(l.ref[f], env, l.floor);
-        c.lsd[3] += lsd_frame(l.ref[f], fine, l.floor);
+        c.lsd[0] += rz::metrics::lsd_frame_db(l.ref[f].data(), l.deg[f].data(), kBins, l.floor);
+        c.lsd[1] += rz::metrics::lsd_frame_db(l.ref[f].data(), l.res[f].data(), kBins, l.floor);
+        c.lsd[2] += rz::metrics::lsd_frame_db(l.ref[f].data(), env.data(), kBins, l.floor);
+        c.lsd[3] += rz::metrics::lsd_frame_db(l.ref[f].data(), fine.data(), kBins, l.floor);
       }
       for (int i = 0; i < 4; ++i) c.lsd[i] /= std::max(1, counted_frames);
       if (c.split != "tune" || c.lsd[0] < kHadHighsDb) continue;
@@ -252,8 +246,8 @@ int main(int argc, char** argv) {
         if (!counted(l, f)) continue;
         const std::vector<double> x = features(l, f, b);
         for (size_t t = 0; t < nb; ++t) {
-          const double y =
-              log_mean_db(l.ref[f], b.target[t], b.target[t + 1], l.floor) - db(l.deg_loudest);
+          const double y = log_mean_db(l.ref[f], b.target[t], b.target[t + 1], l.floor) -
+                           power_to_db(l.deg_loudest);
           for (size_t i = 0; i < nf; ++i) {
             aty[t][i] += x[i] * y;
             for (size_t j = 0; j < nf; ++j) ata[t][i][j] += x[i] * x[j];
@@ -277,14 +271,15 @@ int main(int argc, char** argv) {
           if (!counted(l, f)) continue;
           ++counted_frames;
           const std::vector<double> x = features(l, f, b);
-          std::vector<double> lin = l.deg[f];
+          std::vector<float> lin = l.deg[f];
           for (size_t t = 0; t < nb; ++t) {
             double y = 0;
             for (size_t i = 0; i < nf; ++i) y += w[t][i] * x[i];
-            const double p = std::pow(10.0, (y + db(l.deg_loudest)) / 10.0);
-            for (int k = b.target[t]; k < b.target[t + 1]; ++k) lin[k] = std::max(p, l.deg[f][k]);
+            const double p = db_to_power(y + power_to_db(l.deg_loudest));
+            for (int k = b.target[t]; k < b.target[t + 1]; ++k)
+              lin[k] = std::max(static_cast<float>(p), l.deg[f][k]);
           }
-          c.lsd[4] += lsd_frame(l.ref[f], lin, l.floor);
+          c.lsd[4] += rz::metrics::lsd_frame_db(l.ref[f].data(), lin.data(), kBins, l.floor);
         }
       }
       c.lsd[4] = fitted ? c.lsd[4] / std::max(1, counted_frames) : c.lsd[0];

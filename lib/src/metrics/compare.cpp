@@ -10,9 +10,8 @@
 namespace rz::metrics {
 
 namespace {
-constexpr int kLsdFft = kLsdFftSize;  // hop kLsdHop: 75 % overlap
-constexpr int kLsdBins = kLsdFft / 2 + 1;
-constexpr double kMaxRatioDb = 300.0;  // report identity as +300 dB rather than infinity
+constexpr int kLsdBins = kLsdFftSize / 2 + 1;  // hop kLsdHop: 75 % overlap
+constexpr double kMaxRatioDb = 300.0;          // report identity as +300 dB rather than infinity
 
 double db_ratio(double level, double reference) { return std::pow(10.0, level / 10.0) * reference; }
 
@@ -20,7 +19,7 @@ double db_ratio(double level, double reference) { return std::pow(10.0, level / 
 // `on_frame`.
 class MonoSpectra {
  public:
-  explicit MonoSpectra(int channels) : channels_(channels), stream_(kLsdFft, kLsdHop) {}
+  explicit MonoSpectra(int channels) : channels_(channels), stream_(kLsdFftSize, kLsdHop) {}
   template <class F>
   void push(const float* x, size_t n, F&& on_frame) {
     mono_.resize(n);
@@ -111,19 +110,23 @@ struct Comparator::Impl {
       const float* e = &est_frames[f * kLsdBins];
       const double energy = frame_energy(r);
       if (!(energy > 0) || energy < gate_energy) continue;
-      double acc = 0;
-      for (int k = 0; k < kLsdBins; ++k) {
-        const double d = 10.0 * std::log10(std::max<double>(r[k], floor_power) /
-                                           std::max<double>(e[k], floor_power));
-        acc += d * d;
-      }
-      lsd_sum += std::sqrt(acc / kLsdBins);
+      lsd_sum += lsd_frame_db(r, e, kLsdBins, floor_power);
       ++lsd_frames;
     }
     ref_frames.clear();
     est_frames.clear();
   }
 };
+
+double lsd_frame_db(const float* reference, const float* estimate, int bins, double floor_power) {
+  double acc = 0;
+  for (int k = 0; k < bins; ++k) {
+    const double d = 10.0 * std::log10(std::max<double>(reference[k], floor_power) /
+                                       std::max<double>(estimate[k], floor_power));
+    acc += d * d;
+  }
+  return std::sqrt(acc / bins);
+}
 
 Comparator::Comparator(int channels, const LsdLevels& reference_levels)
     : impl_(new Impl(channels, reference_levels)) {}

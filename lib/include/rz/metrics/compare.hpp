@@ -27,6 +27,10 @@ inline constexpr int kLsdHop = 512;
 inline constexpr double kLsdFloorDb = -80.0;
 inline constexpr double kLsdFrameGateDb = -60.0;
 
+// One frame's term of lsd_db: the RMS over `bins` bins of the dB difference of two power spectra,
+// each bin floored at floor_power (> 0). lsd_db is its mean over the counted frames.
+double lsd_frame_db(const float* reference, const float* estimate, int bins, double floor_power);
+
 struct Comparison {
   int64_t frames = 0;
   double sdr_db = 0;
