@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # help_examples.sh: runs the example command lines that --help prints (ctest cli.help_examples) for
 # the tools whose examples show rz-run, units, -o - and rz-metrics A B: rz-run, rz-ingest,
-# rz-master, rz-metrics, rz-mix; and for rz-transform and rz-restyle. Each tool's examples run in
-# order in a fresh copy of the fixtures (rz-transform's and rz-restyle's, which are alternatives
-# writing the same default output, each in its own fresh copy), each in `bash -e -o pipefail -c`;
+# rz-master, rz-metrics, rz-mix; and those of rz-transform and rz-restyle. Each tool's examples
+# run in order in a fresh copy of the fixtures (rz-transform's and rz-restyle's, alternatives that
+# write the same default output, each in its own fresh copy), each in `bash -e -o pipefail -c`;
 # a program that is not installed (ffmpeg) is a visible skip, and so is ffplay, which needs an
 # audio device.
 # Fixtures (each tool gets its inputs, none of its outputs: fixtures_of): gig.wav (8 s,
@@ -70,8 +70,7 @@ fresh_run() {
 }
 passed=0 failed=0 skipped=0
 for tool in rz-run rz-ingest rz-master rz-metrics rz-mix rz-transform rz-restyle; do
-  fresh_run "$tool"
-  first=true
+  alternatives "$tool" || fresh_run "$tool"
   while IFS= read -r line; do
     cmd=${line%%  #*}  # the comment after two spaces
     cmd=${cmd#"${cmd%%[! ]*}"}
@@ -87,8 +86,7 @@ for tool in rz-run rz-ingest rz-master rz-metrics rz-mix rz-transform rz-restyle
       skipped=$((skipped + 1))
       continue
     fi
-    if alternatives "$tool" && ! $first; then fresh_run "$tool"; fi
-    first=false
+    if alternatives "$tool"; then fresh_run "$tool"; fi
     if (cd run && bash -e -o pipefail -c "$cmd" </dev/null >"$work/out.txt" 2>"$work/err.txt"); then
       echo "ok   $tool: $cmd" >&2
       passed=$((passed + 1))
