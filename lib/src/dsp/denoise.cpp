@@ -71,6 +71,9 @@ Denoiser::Denoiser(int channels, double sample_rate_hz, const DenoiseSettings& s
   prev_clean_.assign(static_cast<size_t>(bins_), 0.0);
   gain_db_.assign(static_cast<size_t>(bins_), 0.0);
   gain_floor_ = db_to_amplitude(-settings_.strength_db);
+  long_power_.assign(static_cast<size_t>(bins_), 0.0);
+  long_noise_.assign(static_cast<size_t>(bins_), 0.0);
+  long_decay_ = std::exp(-hop_ / (sample_rate_hz * kLongTermS));
   power_scale_ = hann_power_scale(n_);
 }
 
@@ -113,7 +116,7 @@ void Denoiser::run_frame(const std::vector<double>& power) {
       xi = std::max(xi, kMinPrioriSnr);
       g = std::min(1.0, lsa_gain(xi, gamma));
       prev_clean_[k] = g * g * p;
-      g = std::max(g, gain_floor_);
+      g = std::max(g, floor_amplitude(k, p, lambda));
     } else {
       prev_clean_[k] = p;
     }
@@ -129,6 +132,24 @@ void Denoiser::run_frame(const std::vector<double>& power) {
   }
   for (int c = 0; c < channels_; ++c)
     synthesis_->add(c, framer_->spectrum(c), &ready_[static_cast<size_t>(c)], channels_);
+}
+
+double Denoiser::floor_amplitude(int k, double power, double lambda) {
+  if (settings_.noise_band_depth_db <= 0) return gain_floor_;
+  // Long-term means of the bin's power and of its noise estimate (one pole, kLongTermS), from
+  // the first frame that has an estimate.
+  const size_t i = static_cast<size_t>(k);
+  if (long_noise_[i] <= 0) {
+    long_power_[i] = power;
+    long_noise_[i] = lambda;
+  } else {
+    long_power_[i] = long_decay_ * long_power_[i] + (1 - long_decay_) * power;
+    long_noise_[i] = long_decay_ * long_noise_[i] + (1 - long_decay_) * lambda;
+  }
+  const double over_db = to_db(long_power_[i]) - to_db(long_noise_[i]);
+  const double w =
+      std::clamp((kNoiseBandOverDb + kNoiseBandRangeDb - over_db) / kNoiseBandRangeDb, 0.0, 1.0);
+  return db_to_amplitude(-settings_.strength_db - w * settings_.noise_band_depth_db);
 }
 
 void Denoiser::update_mask_stats() {

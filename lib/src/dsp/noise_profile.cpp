@@ -122,13 +122,16 @@ const params::Fields<DenoiseSettings>& DenoiseSettings::fields() {
   using S = DenoiseSettings;
   static const params::Fields<S> f = {
       {"strength_db", &S::strength_db, "dB", 0, 40,
-       "deepest attenuation of any time-frequency bin"},
+       "deepest attenuation of any time-frequency bin (noise_band_depth_db more where the "
+       "long-term spectrum holds nothing but the noise)"},
       {"smoothing", &S::smoothing, "", 0.5, 0.995,
        "decision-directed weight of the previous frame (0.5..0.995)"},
       {"tracker_window_s", &S::tracker_window_s, "s", 0.5, 10,
        "minimum-statistics window of the blind noise tracker"},
       {"low_cap_hz", &S::low_cap_hz, "Hz", 0, 1000,
        "bass guard: below it the blind noise estimate falls 6 dB/octave in power (0 = off)"},
+      {"noise_band_depth_db", &S::noise_band_depth_db, "dB", 0, 40,
+       "further attenuation where the long-term spectrum holds nothing but the noise"},
   };
   return f;
 }

@@ -84,8 +84,9 @@ const std::vector<Row>& rows() {
       {"denoise", "smoothing", same(dn.smoothing)},
       {"denoise", "tracker_window_s", same(dn.tracker_window_s)},
       {"denoise", "low_cap_hz", same(dn.low_cap_hz)},
-      {"denoise", "max_snr_db", {13, 6, 6, 10, 9}, Type::kNumber, "dB", -50, 120,
-       "runs when the stem's SNR estimate is below this (full strength 2 dB under it; 4 dB more "
+      {"denoise", "noise_band_depth_db", {0, 0, 0, 0, 20}},
+      {"denoise", "max_snr_db", {13, 6, 6, 10, 9.8}, Type::kNumber, "dB", -50, 120,
+       "runs when the stem's SNR estimate is below this (full strength 1 dB under it; 4 dB more "
        "with a noise profile)"},
       {"demud", "enabled", {kOff, kOn, kOn, kOn, kOn}, kSwitch, "", 0, 1, kEnabled},
       {"demud", "freq_hz", {300, 350, 250, 250, 250}},
@@ -196,6 +197,7 @@ void scale_block_moves(const std::string& name, json& b, double s) {
       b["freq_hz"] = kHighpassFloorHz * std::pow(f / kHighpassFloorHz, std::min(s, 1.0));
   } else if (name == "denoise") {
     scale(b, "strength_db", s);
+    scale(b, "noise_band_depth_db", s);
   } else if (name == "demud" || name == "deess") {
     scale(b, "max_cut_db", s);
     b["ratio"] = 1.0 + (num(b, "ratio") - 1.0) * s;

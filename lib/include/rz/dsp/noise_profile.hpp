@@ -49,10 +49,13 @@ class NoiseProfiler {
 };
 
 struct DenoiseSettings {
-  double strength_db = 10.0;      // deepest attenuation of any bin, dB (0 .. 40)
+  double strength_db = 10.0;      // deepest attenuation of any bin, dB (0 .. 40), but see below
   double smoothing = 0.95;        // decision-directed weight a (0.5 .. 0.995)
   double tracker_window_s = 1.5;  // minimum-statistics window, s (0.5 .. 10)
   double low_cap_hz = 300.0;      // bass guard corner for the blind tracker, Hz (0 = off; .. 1000)
+  // Further depth, dB (0 .. 40), in the bins whose long-term power is within a few dB of the
+  // noise estimate's (where the stem holds nothing but the noise): see denoise.hpp.
+  double noise_band_depth_db = 0.0;
   // The one declaration of every field's key, unit, range and meaning (params.hpp).
   static const params::Fields<DenoiseSettings>& fields();
   void validate() const;
