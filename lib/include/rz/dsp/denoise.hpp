@@ -27,8 +27,8 @@
 // (a lower floor in noise bands, below).
 // The decision-directed xi changes slowly where the gain is low, which is what keeps isolated bins
 // from flickering into "musical noise".
-// Noise band depth: where a bin's long-term power (one-pole mean over kLongTermS) is within
-// kNoiseBandOverDb of its long-term noise estimate, the stem holds nothing there but the noise
+// Noise band depth: where a bin's long-term power (one-pole mean over kLongTermS) is no more than
+// kNoiseBandOverDb over its long-term noise estimate, the stem holds nothing there but the noise
 // (a flute's capture above its partials, a bass line's above its register), and the floor goes
 // noise_band_depth_db deeper; none from kNoiseBandRangeDb over that, linear in dB between. The
 // gain itself is unchanged, so a note that starts in such a band still passes as the LSA lets
