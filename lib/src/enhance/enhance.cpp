@@ -239,13 +239,13 @@ std::vector<std::unique_ptr<dsp::Processor>> build_chain(
   if (applied(d, "denoise")) {
     const auto& b = c["denoise"];
     dsp::DenoiseSettings s = denoise_settings(c);
-    s.strength_db *= find(d, "denoise")->confidence;
+    const double confidence = find(d, "denoise")->confidence;
+    s.strength_db *= confidence;
     // The depth was chosen and measured on the blind tracker, whose estimate leans low. A
     // profile's estimate does not, and with a noise sample cut from a phone capture (whose AGC
     // moves the crowd's level) the depth cost two of bench/quality.sh's phone cases 0.26 and
     // 0.66 dB (2026-12-07), so a profile keeps the single floor.
-    s.noise_band_depth_db *=
-        noise.source == dsp::NoiseSource::kBlind ? find(d, "denoise")->confidence : 0.0;
+    s.noise_band_depth_db *= noise.source == dsp::NoiseSource::kBlind ? confidence : 0.0;
     chain.push_back(std::make_unique<dsp::Denoiser>(ch, rate, s, noise.source, noise.profile));
     names->push_back("denoise");
     effective["denoise"] = b;
