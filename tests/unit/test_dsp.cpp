@@ -507,8 +507,9 @@ TEST_CASE("dsp: SubBassSynth::statistics() has the manifest's keys", "[unit][dsp
   rz::dsp::SubBassSettings s;
   s.low_cut_hz = 100;
   rz::dsp::SubBassSynth b(2, kStatsRate, s);
-  check_statistics(b, statistics_signal(),
-                   {"added_energy_db", "active_ratio", "mean_f0_hz", "contradicted_ratio"});
+  check_statistics(
+      b, statistics_signal(),
+      {"added_energy_db", "active_ratio", "mean_f0_hz", "contradicted_ratio", "dyad_ratio"});
 }
 
 TEST_CASE("dsp: HfRegenerator::statistics() has the manifest's keys", "[unit][dsp]") {

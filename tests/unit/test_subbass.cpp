@@ -379,3 +379,40 @@ TEST_CASE("subbass: a drum stem high-passed at 100 Hz gets nothing", "[unit][sub
   CHECK(synth.added_energy_db() < kNothingAddedDb);
   CHECK(std::memcmp(output.data(), input.data(), input.size() * sizeof(float)) == 0);
 }
+
+TEST_CASE("subbass: two notes of a chord are not read as harmonics of a missing note",
+          "[unit][subbass]") {
+  // Struck bars (a marimba's: the bar's fundamental and its tuned overtone near 3.9 times it, no
+  // harmonic series), two at a time, every half second for 4 s, high-passed at 100 Hz: C3 and E3
+  // stand as harmonics 4 and 5 of 32.7 Hz, G2 and C3 as harmonics 3 and 4 of it. Without the next
+  // harmonic (163.5 or 196.2 Hz, inside the searched band) neither dyad proves that note.
+  struct Dyad {
+    const char* name;
+    double low_hz, high_hz;
+  };
+  for (const Dyad& dyad : {Dyad{"C3 and E3", 130.81, 164.81}, Dyad{"G2 and C3", 98.0, 130.81}}) {
+    std::vector<float> x;
+    constexpr double kStrikeS = 0.5;
+    for (int i = 0; i < static_cast<int>(4 * kRate); ++i) {
+      const double t = std::fmod(static_cast<double>(i) / kRate, kStrikeS);
+      const double env = std::min(1.0, t / 0.005) * std::exp(-t / 0.25);
+      double v = 0;
+      for (double f : {dyad.low_hz, dyad.high_hz}) {
+        const double ts = static_cast<double>(i) / kRate;
+        v += 0.3 * std::sin(2 * M_PI * f * ts) + 0.1 * std::sin(2 * M_PI * 3.9 * f * ts);
+      }
+      x.push_back(static_cast<float>(env * v));
+      x.push_back(static_cast<float>(0.5 * env * v));
+    }
+    const auto input = highpassed(x, 2, kLowCutHz);
+    SubBassSynth synth(2, kRate, settings_for(kLowCutHz));
+    const auto output = run(synth, input);
+    INFO(
+        formatted("subbass dyad %s: added %.1f dB, active %.3f, refused as a dyad %.3f, mean f0 "
+                  "%.1f Hz",
+                  dyad.name, synth.added_energy_db(), synth.active_ratio(), synth.dyad_ratio(),
+                  synth.mean_f0_hz()));
+    CHECK(synth.added_energy_db() < kNothingAddedDb);
+    CHECK(synth.dyad_ratio() > 0.5);  // refused for that reason, not another
+  }
+}

@@ -91,6 +91,7 @@ struct SubBassSynth::State {
   std::vector<float> frame;
   std::vector<std::complex<float>> spectrum;
   std::vector<double> power;
+  double peak_floor = 0;     // find_f0's floor for partials: kPeakRangeDb under the strongest
   std::vector<float> ring;   // [kN][channel]: the last kN input frames, interleaved
   std::vector<double> acc;   // [kAcc][channel]: added signal before the low-pass, by time
   std::vector<double> lp_z;  // [channel][stage][2] low-pass state
@@ -101,6 +102,7 @@ struct SubBassSynth::State {
   double energy_in = 0, energy_added = 0;
   int64_t frames_sounding = 0, frames_active = 0;
   int64_t frames_with_note = 0, frames_contradicted = 0;  // a note under the cut; its f0 too strong
+  int64_t frames_dyad = 0;  // an f0 under the cut from a pair a chord could make (kDyadHarmonic)
   double f0_sum = 0;
   std::vector<Peak> peaks;
   std::vector<double> sorted;  // scratch for a peak's local median
@@ -163,6 +165,32 @@ struct SubBassSynth::State {
     return cd(total_re, total_im) / window_sum;
   }
 
+  // Whether bin k is a partial: a local maximum at least peak_floor, kPeakProminenceDb over the
+  // lowest bin within kProminenceBins and kPeakOverMedianDb over the median of the 2 kMedianBins +
+  // 1 bins around it. k must lie kMedianBins inside the spectrum.
+  bool is_peak(int k) {
+    const double p = power[k];
+    if (!(p > power[k - 1] && p >= power[k + 1]) || p < peak_floor) return false;
+    double low = p;
+    for (int j = k - kProminenceBins; j <= k + kProminenceBins; ++j) low = std::min(low, power[j]);
+    if (p < db_to_power(kPeakProminenceDb) * low) return false;
+    sorted.assign(power.begin() + (k - kMedianBins), power.begin() + (k + kMedianBins + 1));
+    return p >= db_to_power(kPeakOverMedianDb) * median_in_place(sorted.begin(), sorted.end());
+  }
+
+  // Whether a partial lies within kHarmonicTolerance of freq_hz (anywhere in the spectrum).
+  bool partial_near(double freq_hz) {
+    const double bin_hz = rate / kN;
+    const int lo = std::max(
+        kMedianBins, static_cast<int>(std::ceil(freq_hz * (1 - kHarmonicTolerance) / bin_hz)));
+    const int hi =
+        std::min(static_cast<int>(power.size()) - 1 - kMedianBins,
+                 static_cast<int>(std::floor(freq_hz * (1 + kHarmonicTolerance) / bin_hz)));
+    for (int k = lo; k <= hi; ++k)
+      if (is_peak(k)) return true;
+    return false;
+  }
+
   // Harmonic-sieve f0 of the channel mean's power spectrum; 0 when the partials do not prove one.
   // `harmonic_numbers` receives the harmonic numbers of the explained partials, ascending.
   double find_f0(std::vector<int>* harmonic_numbers) {
@@ -173,18 +201,10 @@ struct SubBassSynth::State {
     double strongest = 0;
     for (int k = kl; k <= kh; ++k) strongest = std::max(strongest, power[k]);
     if (strongest <= 0) return 0;
-    const double prominence = db_to_power(kPeakProminenceDb);
-    const double over_median = db_to_power(kPeakOverMedianDb);
-    const double floor = strongest * db_to_power(-kPeakRangeDb);
+    peak_floor = strongest * db_to_power(-kPeakRangeDb);
     for (int k = kl; k <= kh; ++k) {
       const double p = power[k];
-      if (!(p > power[k - 1] && p >= power[k + 1]) || p < floor) continue;
-      double low = p;
-      for (int j = k - kProminenceBins; j <= k + kProminenceBins; ++j)
-        low = std::min(low, power[j]);
-      if (p < prominence * low) continue;
-      sorted.assign(power.begin() + (k - kMedianBins), power.begin() + (k + kMedianBins + 1));
-      if (p < over_median * median_in_place(sorted.begin(), sorted.end())) continue;
+      if (!is_peak(k)) continue;
       const double a = std::log(power[k - 1] + 1e-300), b = std::log(p),
                    c = std::log(power[k + 1] + 1e-300);
       const double den = a - 2 * b + c;
@@ -271,6 +291,13 @@ struct SubBassSynth::State {
       break;
     }
     if (k == 0) return;
+    // From kDyadHarmonic on, the pair alone is as likely two notes of a chord: harmonic k + 2 must
+    // be a partial too (explained, or found by the same tests above the searched band).
+    if (k >= kDyadHarmonic && !std::binary_search(numbers.begin(), numbers.end(), k + 2) &&
+        !partial_near((k + 2) * f0)) {
+      ++frames_dyad;
+      return;
+    }
     const cd hk = response(highpass, rate, k * f0);
     const cd hk1 = response(highpass, rate, (k + 1) * f0);
     const cd lp = response(lowpass, rate, f0);
@@ -404,11 +431,17 @@ double SubBassSynth::contradicted_ratio() const {
                                 : 0.0;
 }
 
+double SubBassSynth::dyad_ratio() const {
+  const State& s = *state_;
+  return s.frames_sounding > 0 ? static_cast<double>(s.frames_dyad) / s.frames_sounding : 0.0;
+}
+
 nlohmann::json SubBassSynth::statistics() const {
   return {{"added_energy_db", json_level(added_energy_db())},
           {"active_ratio", active_ratio()},
           {"mean_f0_hz", mean_f0_hz()},
-          {"contradicted_ratio", contradicted_ratio()}};
+          {"contradicted_ratio", contradicted_ratio()},
+          {"dyad_ratio", dyad_ratio()}};
 }
 
 }  // namespace rz::dsp

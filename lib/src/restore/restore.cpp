@@ -41,16 +41,18 @@ constexpr double kSubBassSearchOverCut = 1.6;  // top of the pitch search re the
 // pieces marked `tune`), never on its validation part.
 // - highs, two pieces of evidence multiplied:
 //   - the cutoff: the chains that capture a concert (a phone's microphone path, AAC, Opus or MP3
-//     at any usable bit rate) cut at 7.5 kHz and up; an edge under 7 kHz is the programme's own
-//     or its source's (a sampled choir's at 3 kHz, a bass stem's codec edge at 4.3 kHz, an
-//     "other" stem's at 6.3-6.7 kHz), where an extension can only add what was never there;
+//     at any usable bit rate) cut at 7.5 kHz and up; an edge under 7.3 kHz is the programme's
+//     own or its source's (a sampled choir's at 3 kHz, a bass stem's codec edge at 4.3 kHz, an
+//     "other" stem's at 6.3-6.7 kHz, speech sampled at 16 kHz at 7.28 kHz), where an extension
+//     can only add what was never there (on that speech, at the confidence a ramp from 7 kHz gave
+//     it, 2.75 dB of log-spectral distance);
 //   - the band under the cutoff re the programme's loudest bin
 //     (metrics::Analysis::below_cut_re_peak_db): programme whose highs the extension restored
 //     (songs, drum loops, full mixes, a vocal stem, string quartets, an MP3, low-passed at 8 kHz)
 //     reached the cut at -28 to -44 dB; programme whose spectrum had already fallen away there
 //     (a piano, a harp, a timpani, an "other" stem cut at 6.3 kHz by its own codec) at -47 dB and
 //     under, where the extension made the log-spectral distance worse.
-constexpr double kHighsNoCutoffHz = 7000.0;
+constexpr double kHighsNoCutoffHz = 7300.0;
 constexpr double kHighsFullCutoffHz = 7500.0;
 constexpr double kHighsNoEvidenceDb = -47.0;
 constexpr double kHighsFullEvidenceDb = -43.0;
