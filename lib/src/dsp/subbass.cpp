@@ -91,7 +91,9 @@ struct SubBassSynth::State {
   std::vector<float> frame;
   std::vector<std::complex<float>> spectrum;
   std::vector<double> power;
-  double peak_floor = 0;     // find_f0's floor for partials: kPeakRangeDb under the strongest
+  double peak_floor = 0;  // find_f0's floor for partials: kPeakRangeDb under the strongest
+  const double prominence = db_to_power(kPeakProminenceDb);  // is_peak's ratios, as powers
+  const double over_median = db_to_power(kPeakOverMedianDb);
   std::vector<float> ring;   // [kN][channel]: the last kN input frames, interleaved
   std::vector<double> acc;   // [kAcc][channel]: added signal before the low-pass, by time
   std::vector<double> lp_z;  // [channel][stage][2] low-pass state
@@ -173,9 +175,9 @@ struct SubBassSynth::State {
     if (!(p > power[k - 1] && p >= power[k + 1]) || p < peak_floor) return false;
     double low = p;
     for (int j = k - kProminenceBins; j <= k + kProminenceBins; ++j) low = std::min(low, power[j]);
-    if (p < db_to_power(kPeakProminenceDb) * low) return false;
+    if (p < prominence * low) return false;
     sorted.assign(power.begin() + (k - kMedianBins), power.begin() + (k + kMedianBins + 1));
-    return p >= db_to_power(kPeakOverMedianDb) * median_in_place(sorted.begin(), sorted.end());
+    return p >= over_median * median_in_place(sorted.begin(), sorted.end());
   }
 
   // Whether a partial lies within kHarmonicTolerance of freq_hz (anywhere in the spectrum).
